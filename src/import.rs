@@ -1,0 +1,206 @@
+//! The import pipeline: LHÉO stream → rules → store, shared by `sofi import`, `sofi check`,
+//! the demo loader and (later) the HTTP import route.
+//!
+//! One thread parses, the caller's thread checks and stores, in batches of [`LOT`] offers per
+//! transaction. An offer with a blocking finding is reported and skipped; the others go on.
+//! A fatal XML error stops the reading: what was complete before it is stored.
+
+use crate::lheo::{Input, LheoReader, OffreLue};
+use crate::model::Formation;
+use crate::referentiel::Referentiels;
+use crate::rules::{verifier, Constat, Verdict};
+use crate::store::{Ecrit, Operation, Store, StoreError};
+use serde::Serialize;
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+
+/// Offers per store transaction.
+pub const LOT: usize = 128;
+/// Rejections and non-diffusions detailed in a report (the counts are always exact).
+pub const DETAILS_MAX: usize = 200;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Rejet {
+    pub numero: String,
+    pub ligne: u32,
+    pub colonne: u32,
+    pub erreurs: Vec<Constat>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NonDiffusion {
+    pub numero: String,
+    pub motif: String,
+}
+
+/// What an import did, for the CLI summary and the HTTP answer.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Rapport {
+    pub source: String,
+    pub lues: u64,
+    pub stockees: u64,
+    pub creees: u64,
+    pub modifiees: u64,
+    pub inchangees: u64,
+    pub rejetees: u64,
+    pub non_diffusees: u64,
+    pub retirees: u64,
+    pub sessions_lues: u64,
+    pub avertissements: u64,
+    pub rejets: Vec<Rejet>,
+    pub non_diffusions: Vec<NonDiffusion>,
+    /// Set when the file could not be read to its end (XML error, truncation).
+    pub erreur_fatale: Option<String>,
+    pub octets: u64,
+}
+
+impl Rapport {
+    pub fn succes(&self) -> bool {
+        self.erreur_fatale.is_none()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub struct Options<'a> {
+    /// `None`: check only (`sofi check`).
+    pub store: Option<&'a Store>,
+    pub source: String,
+    /// Withdraw the source's offers absent from a completely read file.
+    pub remplacer: bool,
+}
+
+/// Reads, checks and (unless checking only) stores one input.
+pub fn importer(
+    input: Input,
+    refs: &Referentiels,
+    opts: &Options,
+    progression: &(dyn Fn(u64) + Sync),
+) -> Result<Rapport, ImportError> {
+    let mut rapport = Rapport {
+        source: opts.source.clone(),
+        ..Default::default()
+    };
+    let lus = input.lus.clone();
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<OffreLue, String>>(LOT * 2);
+    let mut vus: HashSet<String> = HashSet::new();
+    std::thread::scope(|s| -> Result<(), ImportError> {
+        let reader = input.reader;
+        s.spawn(move || {
+            for item in LheoReader::new(reader) {
+                let item = item.map_err(|e| e.to_string());
+                if tx.send(item).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut lot: Vec<(Formation, Verdict)> = Vec::with_capacity(LOT);
+        for item in rx {
+            let lue = match item {
+                Ok(l) => l,
+                Err(e) => {
+                    rapport.erreur_fatale = Some(e);
+                    break;
+                }
+            };
+            rapport.lues += 1;
+            rapport.sessions_lues += lue.formation.sessions().count() as u64;
+            if opts.remplacer {
+                vus.insert(lue.formation.numero.clone());
+            }
+            let verdict = verdict_lu(lue.constats, &lue.formation, refs, lue.ligne, lue.colonne);
+            rapport.avertissements += verdict.avertissements().count() as u64;
+            if verdict.bloquant() {
+                rapport.rejetees += 1;
+                if rapport.rejets.len() < DETAILS_MAX {
+                    rapport.rejets.push(Rejet {
+                        numero: lue.formation.numero.clone(),
+                        ligne: lue.ligne,
+                        colonne: lue.colonne,
+                        erreurs: verdict.erreurs().cloned().collect(),
+                    });
+                }
+                continue;
+            }
+            if let Some(motif) = verdict.motif_non_diffusion() {
+                rapport.non_diffusees += 1;
+                if rapport.non_diffusions.len() < DETAILS_MAX {
+                    rapport.non_diffusions.push(NonDiffusion {
+                        numero: lue.formation.numero.clone(),
+                        motif: motif.to_string(),
+                    });
+                }
+            }
+            lot.push((lue.formation, verdict));
+            if lot.len() == LOT {
+                ecrire(opts, &mut lot, &mut rapport)?;
+                progression(lus.load(Ordering::Relaxed));
+            }
+        }
+        ecrire(opts, &mut lot, &mut rapport)?;
+        Ok(())
+    })?;
+    rapport.octets = lus.load(Ordering::Relaxed);
+    progression(rapport.octets);
+    if let (Some(store), true, true) = (opts.store, opts.remplacer, rapport.succes()) {
+        let absents: Vec<String> = store
+            .numeros_par_source(&opts.source)?
+            .into_iter()
+            .filter(|n| !vus.contains(n))
+            .collect();
+        rapport.retirees = store.supprimer(&absents, Operation::Retrait)? as u64;
+    }
+    Ok(rapport)
+}
+
+/// Reader findings + rules, every finding located in the file when the reader could not.
+fn verdict_lu(
+    mut lus: Vec<Constat>,
+    f: &Formation,
+    refs: &Referentiels,
+    ligne: u32,
+    colonne: u32,
+) -> Verdict {
+    let mut v = verifier(f, refs);
+    for c in &mut v.constats {
+        if c.ligne.is_none() {
+            c.ligne = Some(ligne);
+            c.colonne = Some(colonne);
+        }
+    }
+    lus.append(&mut v.constats);
+    v.constats = lus;
+    if v.bloquant() {
+        v.diffusion.clear();
+    }
+    v
+}
+
+fn ecrire(
+    opts: &Options,
+    lot: &mut Vec<(Formation, Verdict)>,
+    rapport: &mut Rapport,
+) -> Result<(), ImportError> {
+    if lot.is_empty() {
+        return Ok(());
+    }
+    match opts.store {
+        Some(store) => {
+            for e in store.ecrire(lot, &opts.source)? {
+                match e {
+                    Ecrit::Cree => rapport.creees += 1,
+                    Ecrit::Modifie => rapport.modifiees += 1,
+                    Ecrit::Inchange => rapport.inchangees += 1,
+                }
+            }
+            rapport.stockees = rapport.creees + rapport.modifiees;
+        }
+        None => {}
+    }
+    lot.clear();
+    Ok(())
+}

@@ -1,0 +1,423 @@
+//! Turns one `<formation>` tree into the model. Lenient about order (producers get it wrong),
+//! strict about values the model types cannot hold (a number that is not a number). Unknown
+//! elements are reported and dropped: they could not be written back schema-valid.
+
+use super::reader::XNode;
+use super::Version;
+use crate::model::*;
+use crate::rules::Constat;
+
+struct Dec {
+    constats: Vec<Constat>,
+}
+
+impl Dec {
+    fn inattendu(&mut self, n: &XNode, chemin: &str) {
+        self.constats.push(
+            Constat::avertissement(
+                "element-inconnu",
+                format!("{chemin}/{}", n.name),
+                format!("élément <{}> inattendu ici : ignoré", n.name),
+            )
+            .at(n.ligne, n.colonne),
+        );
+    }
+
+    fn nombre(&mut self, n: &XNode, chemin: &str) -> Option<u32> {
+        let t = n.text.trim();
+        match t.parse::<u32>() {
+            Ok(v) => Some(v),
+            Err(_) => {
+                self.constats.push(
+                    Constat::bloquant(
+                        "nombre-invalide",
+                        format!("{chemin}/{}", n.name),
+                        format!("« {} » n'est pas un nombre entier positif", short(t)),
+                    )
+                    .at(n.ligne, n.colonne),
+                );
+                None
+            }
+        }
+    }
+}
+
+fn short(s: &str) -> String {
+    let mut out: String = s.chars().take(40).collect();
+    if s.chars().count() > 40 {
+        out.push('…');
+    }
+    out
+}
+
+fn text(n: &XNode) -> String {
+    n.text.trim().to_string()
+}
+
+/// An optional element: present but empty counts as absent (an empty element is not valid LHÉO).
+fn opt(n: &XNode) -> Option<String> {
+    Some(text(n)).filter(|t| !t.is_empty())
+}
+
+/// Keeps a subtree as it was read (minus positions).
+pub fn verbatim(n: XNode) -> Node {
+    Node {
+        name: n.name,
+        attrs: n.attrs,
+        text: n.text.trim().to_string(),
+        children: n.children.into_iter().map(verbatim).collect(),
+    }
+}
+
+fn code(n: XNode) -> Code {
+    Code {
+        code: n.text.trim().to_string(),
+        attrs: n.attrs,
+    }
+}
+
+/// Splits `numero`, `datecrea`, `datemaj` from the other attributes.
+type Keyed = (String, Option<String>, Option<String>, Attrs);
+
+fn keyed_attrs(attrs: Vec<(String, String)>) -> Keyed {
+    let (mut numero, mut crea, mut maj, mut rest) = (String::new(), None, None, Vec::new());
+    for (k, v) in attrs {
+        match k.as_str() {
+            "numero" => numero = v.trim().to_string(),
+            "datecrea" => crea = Some(v),
+            "datemaj" => maj = Some(v),
+            _ => rest.push((k, v)),
+        }
+    }
+    (numero, crea, maj, rest)
+}
+
+fn seg(name: &str, numero: &str) -> String {
+    if numero.is_empty() {
+        name.to_string()
+    } else {
+        format!("{name}[{numero}]")
+    }
+}
+
+pub fn decode_formation(n: XNode, _version: Option<Version>) -> (Formation, Vec<Constat>) {
+    let mut d = Dec {
+        constats: Vec::new(),
+    };
+    let (numero, datecrea, datemaj, attrs) = keyed_attrs(n.attrs);
+    let p = seg("formation", &numero);
+    let mut f = Formation {
+        numero,
+        datecrea,
+        datemaj,
+        attrs,
+        ..Default::default()
+    };
+    for c in n.children {
+        match c.name.as_str() {
+            "domaine-formation" => f.domaine = domaine(c, &p, &mut d),
+            "intitule-formation" => f.intitule = text(&c),
+            "objectif-formation" => f.objectif = text(&c),
+            "resultats-attendus" => f.resultats_attendus = text(&c),
+            "contenu-formation" => f.contenu = text(&c),
+            "certifiante" => f.certifiante = text(&c),
+            "contact-formation" => f.contacts.push(contact(c, &p, &mut d)),
+            "parcours-de-formation" => f.parcours = text(&c),
+            "code-niveau-entree" => f.code_niveau_entree = text(&c),
+            "objectif-general-formation" => f.objectif_general = opt(&c),
+            "certification" => f.certifications.push(certification(c, &p, &mut d)),
+            "code-type-formation" => f.types_formation.push(verbatim(c)),
+            "code-niveau-sortie" => f.code_niveau_sortie = opt(&c),
+            "url-formation" => f.url = Some(verbatim(c)),
+            "action" => {
+                let a = action(c, &p, &mut d);
+                f.actions.push(a);
+            }
+            "organisme-formation-responsable" => f.organisme = organisme(c, &p, &mut d),
+            "identifiant-module" | "positionnement" | "sous-modules" | "modules-prerequis" => {
+                f.modules.push(verbatim(c))
+            }
+            "extras" => f.extras.push(verbatim(c)),
+            _ => d.inattendu(&c, &p),
+        }
+    }
+    (f, d.constats)
+}
+
+fn domaine(n: XNode, p: &str, d: &mut Dec) -> DomaineFormation {
+    let p = format!("{p}/domaine-formation");
+    let mut dom = DomaineFormation::default();
+    for c in n.children {
+        match c.name.as_str() {
+            "code-FORMACODE" => dom.formacodes.push(code(c)),
+            "code-NSF" => dom.nsf.push(text(&c)),
+            "code-ROME" => dom.rome.push(code(c)),
+            "extras" => dom.extras.push(verbatim(c)),
+            _ => d.inattendu(&c, &p),
+        }
+    }
+    dom
+}
+
+fn certification(n: XNode, p: &str, d: &mut Dec) -> Certification {
+    let p = format!("{p}/certification");
+    let mut cert = Certification::default();
+    for c in n.children {
+        match c.name.as_str() {
+            "code-RNCP" => cert.code_rncp = opt(&c),
+            "code-CERTIFINFO" => cert.code_certifinfo = opt(&c),
+            "code-RS" => cert.code_rs = opt(&c),
+            "code-CPF" => cert.code_cpf = opt(&c),
+            "reference-code-FORMACODE" => cert.reference_formacode = opt(&c),
+            "extras" => cert.extras.push(verbatim(c)),
+            _ => d.inattendu(&c, &p),
+        }
+    }
+    cert
+}
+
+fn contact(n: XNode, p: &str, d: &mut Dec) -> Contact {
+    let p = format!("{p}/{}", n.name);
+    let mut ct = Contact::default();
+    for c in n.children {
+        match c.name.as_str() {
+            "type-contact" => ct.type_contact = opt(&c),
+            "coordonnees" => ct.coordonnees = coordonnees(c, &p, d),
+            "extras" => ct.extras.push(verbatim(c)),
+            _ => d.inattendu(&c, &p),
+        }
+    }
+    ct
+}
+
+fn coordonnees(n: XNode, p: &str, d: &mut Dec) -> Coordonnees {
+    let p = format!("{p}/coordonnees");
+    let mut co = Coordonnees {
+        attrs: n.attrs,
+        ..Default::default()
+    };
+    for c in n.children {
+        match c.name.as_str() {
+            "civilite" => co.civilite = opt(&c),
+            "nom" => co.nom = opt(&c),
+            "prenom" => co.prenom = opt(&c),
+            "ligne" => co.lignes.push(text(&c)),
+            "adresse" => co.adresse = Some(adresse(c, &p, d)),
+            "telfixe" => co.telfixe = Some(verbatim(c)),
+            "portable" => co.portable = Some(verbatim(c)),
+            "fax" => co.fax = Some(verbatim(c)),
+            "courriel" => co.courriel = opt(&c),
+            "web" => co.web = Some(verbatim(c)),
+            "extras" => co.extras.push(verbatim(c)),
+            _ => d.inattendu(&c, &p),
+        }
+    }
+    co
+}
+
+fn adresse(n: XNode, p: &str, d: &mut Dec) -> Adresse {
+    let p = format!("{p}/adresse");
+    let mut a = Adresse::default();
+    for c in n.children {
+        match c.name.as_str() {
+            "denomination" => a.denomination = opt(&c),
+            "ligne" => a.lignes.push(text(&c)),
+            "codepostal" => a.codepostal = text(&c),
+            "ville" => a.ville = text(&c),
+            "departement" => a.departement = opt(&c),
+            "code-INSEE-commune" => a.code_insee_commune = opt(&c),
+            "code-INSEE-canton" => a.code_insee_canton = opt(&c),
+            "region" => a.region = opt(&c),
+            "pays" => a.pays = opt(&c),
+            "geolocalisation" => {
+                let mut g = Geolocalisation::default();
+                for gc in c.children {
+                    match gc.name.as_str() {
+                        "latitude" => g.latitude = text(&gc),
+                        "longitude" => g.longitude = text(&gc),
+                        "extras" => g.extras.push(verbatim(gc)),
+                        _ => d.inattendu(&gc, &format!("{p}/geolocalisation")),
+                    }
+                }
+                a.geolocalisation = Some(g);
+            }
+            "extras" => a.extras.push(verbatim(c)),
+            _ => d.inattendu(&c, &p),
+        }
+    }
+    a
+}
+
+fn adresse_bloc(n: XNode, p: &str, d: &mut Dec) -> AdresseBloc {
+    let p = format!("{p}/{}", n.name);
+    let mut b = AdresseBloc::default();
+    for c in n.children {
+        match c.name.as_str() {
+            "adresse" => b.adresse = adresse(c, &p, d),
+            "extras" => b.extras.push(verbatim(c)),
+            _ => d.inattendu(&c, &p),
+        }
+    }
+    b
+}
+
+fn action(n: XNode, p: &str, d: &mut Dec) -> Action {
+    let (numero, datecrea, datemaj, attrs) = keyed_attrs(n.attrs);
+    let p = format!("{p}/{}", seg("action", &numero));
+    let mut a = Action {
+        numero,
+        datecrea,
+        datemaj,
+        attrs,
+        ..Default::default()
+    };
+    for c in n.children {
+        match c.name.as_str() {
+            "rythme-formation" => a.rythme = text(&c),
+            "code-public-vise" => a.publics.push(code(c)),
+            "info-public-vise" => a.info_public_vise = opt(&c),
+            "niveau-entree-obligatoire" => a.niveau_entree_obligatoire = text(&c),
+            "modalites-alternance" => a.modalites_alternance = text(&c),
+            "modalites-enseignement" => a.modalites_enseignement = text(&c),
+            "conditions-specifiques" => a.conditions_specifiques = text(&c),
+            "prise-en-charge-frais-possible" => a.prise_en_charge_frais_possible = text(&c),
+            "lieu-de-formation" => {
+                let lp = format!("{p}/lieu-de-formation");
+                let mut l = Lieu::default();
+                for lc in c.children {
+                    match lc.name.as_str() {
+                        "SIRET-lieu-formation" => l.siret = Some(verbatim(lc)),
+                        "code-UAI-lieu-formation" => l.uai = Some(verbatim(lc)),
+                        "coordonnees" => l.coordonnees = coordonnees(lc, &lp, d),
+                        "extras" => l.extras.push(verbatim(lc)),
+                        _ => d.inattendu(&lc, &lp),
+                    }
+                }
+                a.lieux.push(l);
+            }
+            "modalites-entrees-sorties" => a.modalites_entrees_sorties = text(&c),
+            "url-action" => a.url = Some(verbatim(c)),
+            "duree-cycle" => a.duree_cycle = opt(&c),
+            "session" => a.sessions.push(session(c, &p, d)),
+            "adresse-information" => a.adresse_information = Some(adresse_bloc(c, &p, d)),
+            "date-information" => a.dates_information.push(verbatim(c)),
+            "restauration" => a.restauration = opt(&c),
+            "hebergement" => a.hebergement = opt(&c),
+            "transport" => a.transport = opt(&c),
+            "acces-handicapes" => a.acces_handicapes = opt(&c),
+            "langue-formation" => a.langues.push(text(&c)),
+            "modalites-recrutement" => a.modalites_recrutement = opt(&c),
+            "modalites-pedagogiques" => a.modalites_pedagogiques = opt(&c),
+            "code-modalite-pedagogique" => a.codes_modalite_pedagogique.push(code(c)),
+            "equipement" => a.equipements.push(verbatim(c)),
+            "frais-restants" => a.frais_restants = opt(&c),
+            "code-perimetre-recrutement" => a.code_perimetre_recrutement = opt(&c),
+            "infos-perimetre-recrutement" => a.infos_perimetre_recrutement = opt(&c),
+            "prix-horaire-TTC" => a.prix_horaire_ttc = opt(&c),
+            "prix-total-TTC" => a.prix_total_ttc = opt(&c),
+            "duree-indicative" => a.duree_indicative = opt(&c),
+            "nombre-heures-centre" => a.nombre_heures_centre = d.nombre(&c, &p),
+            "nombre-heures-entreprise" => a.nombre_heures_entreprise = d.nombre(&c, &p),
+            "nombre-heures-total" => a.nombre_heures_total = d.nombre(&c, &p),
+            "detail-conditions-prise-en-charge" => {
+                a.detail_conditions_prise_en_charge = opt(&c)
+            }
+            "conventionnement" => a.conventionnement = opt(&c),
+            "duree-conventionnee" => a.duree_conventionnee = d.nombre(&c, &p),
+            "organisme-formateur" => a.organismes_formateurs.push(verbatim(c)),
+            "organisme-financeur" => {
+                let fp = format!("{p}/organisme-financeur");
+                let mut fin = Financeur::default();
+                for fc in c.children {
+                    match fc.name.as_str() {
+                        "code-financeur" => fin.code_financeur = text(&fc),
+                        "nb-places-financees" => fin.nb_places_financees = d.nombre(&fc, &fp),
+                        "extras" => fin.extras.push(verbatim(fc)),
+                        _ => d.inattendu(&fc, &fp),
+                    }
+                }
+                a.financeurs.push(fin);
+            }
+            "enseignement" => a.enseignements.push(verbatim(c)),
+            "extras" => a.extras.push(verbatim(c)),
+            _ => d.inattendu(&c, &p),
+        }
+    }
+    a
+}
+
+fn session(n: XNode, p: &str, d: &mut Dec) -> Session {
+    let (numero, datecrea, datemaj, attrs) = keyed_attrs(n.attrs);
+    let p = format!("{p}/{}", seg("session", &numero));
+    let mut s = Session {
+        numero,
+        datecrea,
+        datemaj,
+        attrs,
+        ..Default::default()
+    };
+    for c in n.children {
+        match c.name.as_str() {
+            "periode" => {
+                for pc in c.children {
+                    match pc.name.as_str() {
+                        "debut" => s.periode.debut = text(&pc),
+                        "fin" => s.periode.fin = text(&pc),
+                        "extras" => s.periode.extras.push(verbatim(pc)),
+                        _ => d.inattendu(&pc, &format!("{p}/periode")),
+                    }
+                }
+            }
+            "adresse-inscription" => s.adresse_inscription = adresse_bloc(c, &p, d),
+            "modalites-inscription" => s.modalites_inscription = opt(&c),
+            "periode-inscription" => s.periode_inscription = Some(verbatim(c)),
+            "etat-recrutement" => s.etat_recrutement = opt(&c),
+            "recrutement" | "url-session" | "contact-session" | "reference-certification"
+            | "blocs-competences" | "cycle" => s.details.push(verbatim(c)),
+            "extras" => s.extras.push(verbatim(c)),
+            _ => d.inattendu(&c, &p),
+        }
+    }
+    s
+}
+
+fn organisme(n: XNode, p: &str, d: &mut Dec) -> Organisme {
+    let p = format!("{p}/organisme-formation-responsable");
+    let mut o = Organisme {
+        attrs: n.attrs,
+        ..Default::default()
+    };
+    for c in n.children {
+        match c.name.as_str() {
+            "numero-activite" => o.numero_activite = text(&c),
+            "SIRET-organisme-formation" => {
+                for sc in c.children {
+                    match sc.name.as_str() {
+                        "SIRET" => o.siret = text(&sc),
+                        "extras" => o.siret_extras.push(verbatim(sc)),
+                        _ => d.inattendu(&sc, &format!("{p}/SIRET-organisme-formation")),
+                    }
+                }
+            }
+            "nom-organisme" => o.nom = text(&c),
+            "raison-sociale" => o.raison_sociale = text(&c),
+            "coordonnees-organisme" => {
+                let cp = format!("{p}/coordonnees-organisme");
+                for cc in c.children {
+                    match cc.name.as_str() {
+                        "coordonnees" => o.coordonnees = coordonnees(cc, &cp, d),
+                        "extras" => o.coordonnees_extras.push(verbatim(cc)),
+                        _ => d.inattendu(&cc, &cp),
+                    }
+                }
+            }
+            "contact-organisme" => o.contacts.push(contact(c, &p, d)),
+            "renseignements-specifiques" => o.renseignements_specifiques = opt(&c),
+            "potentiel" => o.potentiel = Some(verbatim(c)),
+            "code-UAI-organisme-formation" => o.uai = Some(verbatim(c)),
+            "extras" => o.extras.push(verbatim(c)),
+            _ => d.inattendu(&c, &p),
+        }
+    }
+    o
+}

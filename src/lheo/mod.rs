@@ -1,0 +1,106 @@
+//! LHÉO, the French exchange format for training offers: a streaming reader for 2.2 and 2.3
+//! (with or without namespace, plain or gzip, file or stdin) and a schema-order 2.3 writer.
+
+pub mod decode;
+pub mod reader;
+pub mod writer;
+
+pub use reader::{LheoReader, OffreLue};
+pub use writer::LheoWriter;
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+pub const NS_22: &str = "http://www.lheo.org/2.2";
+pub const NS_23: &str = "http://lheo.gouv.fr/2.3";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    V22,
+    V23,
+}
+
+impl Version {
+    pub fn from_namespace(ns: &str) -> Option<Version> {
+        match ns.trim() {
+            NS_22 => Some(Version::V22),
+            NS_23 => Some(Version::V23),
+            _ => None,
+        }
+    }
+}
+
+/// A problem that stops the reading of a file. Offers complete before it were read.
+#[derive(Debug, thiserror::Error)]
+pub enum LheoError {
+    #[error("{ligne}:{colonne}: {message} (élément {chemin}{})", numero.as_ref().map(|n| format!(", offre {n}")).unwrap_or_default())]
+    Syntaxe {
+        ligne: u32,
+        colonne: u32,
+        chemin: String,
+        numero: Option<String>,
+        message: String,
+    },
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
+/// Counts the raw bytes read from a file, for progress bars.
+pub struct Counted<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// An opened input: the decompressed byte stream, its raw size when known, and a counter of
+/// raw bytes read so far.
+pub struct Input {
+    pub reader: Box<dyn BufRead + Send>,
+    pub taille: Option<u64>,
+    pub lus: Arc<AtomicU64>,
+}
+
+/// Opens a file (`-` is stdin). Gzip is recognised by its magic bytes, whatever the name.
+pub fn open_input(path: &Path) -> io::Result<Input> {
+    let lus = Arc::new(AtomicU64::new(0));
+    let (raw, taille): (Box<dyn Read + Send>, Option<u64>) = if path == Path::new("-") {
+        (Box::new(io::stdin()), None)
+    } else {
+        let f = File::open(path)?;
+        let taille = f.metadata().ok().map(|m| m.len());
+        (Box::new(f), taille)
+    };
+    let counted = Counted {
+        inner: raw,
+        count: lus.clone(),
+    };
+    Ok(Input {
+        reader: from_reader(counted),
+        taille,
+        lus,
+    })
+}
+
+/// Wraps any byte stream, decompressing it when it starts with the gzip magic bytes.
+pub fn from_reader<R: Read + Send + 'static>(r: R) -> Box<dyn BufRead + Send> {
+    let mut buffered = BufReader::with_capacity(256 * 1024, r);
+    let gz = matches!(buffered.fill_buf(), Ok(b) if b.starts_with(&[0x1f, 0x8b]));
+    if gz {
+        Box::new(BufReader::with_capacity(
+            256 * 1024,
+            flate2::bufread::MultiGzDecoder::new(buffered),
+        ))
+    } else {
+        Box::new(buffered)
+    }
+}

@@ -1,0 +1,532 @@
+//! Streaming LHÉO reader: yields one offer at a time, in constant memory whatever the file size.
+//!
+//! quick-xml walks the document; each `<formation>` is gathered into a small positioned tree
+//! ([`XNode`]) and then decoded into the model by [`super::decode`]. Only the current formation
+//! is ever held in memory. Malformed XML is fatal (nothing after it can be trusted); a bad value
+//! inside a well-formed formation only affects that formation.
+
+use super::decode::decode_formation;
+use super::{LheoError, Version};
+use crate::model::Formation;
+use crate::rules::Constat;
+use quick_xml::events::Event;
+use std::collections::VecDeque;
+use std::io::{self, BufRead, Read};
+
+/// Longest text accepted in one element (LHÉO's longest field is 3,000 characters).
+pub const MAX_TEXT: usize = 64 * 1024;
+/// Deepest nesting accepted inside a formation (the schema needs about 12).
+pub const MAX_DEPTH: usize = 48;
+/// Most elements accepted in one formation.
+pub const MAX_NODES: usize = 200_000;
+
+/// An element read from the file, with where it starts.
+#[derive(Debug, Default)]
+pub struct XNode {
+    pub name: String,
+    pub attrs: Vec<(String, String)>,
+    pub text: String,
+    pub children: Vec<XNode>,
+    pub ligne: u32,
+    pub colonne: u32,
+    /// Text past [`MAX_TEXT`] was dropped.
+    pub trop_long: bool,
+}
+
+impl XNode {
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One offer as read: decoded formation plus what the reader noticed (bad numbers, unknown
+/// elements, over-long text, …). The rules add their own findings later.
+#[derive(Debug)]
+pub struct OffreLue {
+    pub formation: Formation,
+    pub constats: Vec<Constat>,
+    pub ligne: u32,
+    pub colonne: u32,
+}
+
+/// Tracks line starts of the bytes quick-xml consumes, to turn byte offsets into line:column.
+struct LineTracker<R> {
+    inner: R,
+    consumed: u64,
+    /// Offsets of the `\n` bytes not yet forgotten.
+    newlines: VecDeque<u64>,
+    forgotten_lines: u32,
+}
+
+impl<R: BufRead> LineTracker<R> {
+    fn line_col(&self, offset: u64) -> (u32, u32) {
+        let idx = self.newlines.partition_point(|&n| n < offset);
+        let line = self.forgotten_lines as usize + idx + 1;
+        let line_start = if idx > 0 {
+            self.newlines[idx - 1] + 1
+        } else {
+            0
+        };
+        (line as u32, (offset.saturating_sub(line_start) + 1) as u32)
+    }
+
+    /// Drops newline offsets before `offset`, keeping the one before it for column numbers.
+    fn forget_before(&mut self, offset: u64) {
+        while self.newlines.len() > 1 && self.newlines[1] < offset {
+            self.newlines.pop_front();
+            self.forgotten_lines += 1;
+        }
+    }
+}
+
+impl<R: BufRead> Read for LineTracker<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let n = {
+            let buf = self.fill_buf()?;
+            let n = buf.len().min(out.len());
+            out[..n].copy_from_slice(&buf[..n]);
+            n
+        };
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for LineTracker<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+    fn consume(&mut self, amt: usize) {
+        if let Ok(buf) = self.inner.fill_buf() {
+            let base = self.consumed;
+            for (i, _) in buf[..amt.min(buf.len())]
+                .iter()
+                .enumerate()
+                .filter(|(_, &b)| b == b'\n')
+            {
+                self.newlines.push_back(base + i as u64);
+            }
+        }
+        self.consumed += amt as u64;
+        self.inner.consume(amt);
+    }
+}
+
+#[derive(PartialEq)]
+enum State {
+    BeforeRoot,
+    InRoot,
+    InOffres,
+    Done,
+}
+
+/// Iterator over the offers of one LHÉO document.
+pub struct LheoReader<R: BufRead> {
+    xml: quick_xml::Reader<LineTracker<R>>,
+    buf: Vec<u8>,
+    state: State,
+    depth_outside: usize,
+    version: Option<Version>,
+    fini: bool,
+    formations_vues: u64,
+}
+
+impl<R: BufRead> LheoReader<R> {
+    pub fn new(input: R) -> Self {
+        let tracker = LineTracker {
+            inner: input,
+            consumed: 0,
+            newlines: VecDeque::new(),
+            forgotten_lines: 0,
+        };
+        let mut xml = quick_xml::Reader::from_reader(tracker);
+        let cfg = xml.config_mut();
+        cfg.expand_empty_elements = true;
+        cfg.check_end_names = true;
+        LheoReader {
+            xml,
+            buf: Vec::with_capacity(64 * 1024),
+            state: State::BeforeRoot,
+            depth_outside: 0,
+            version: None,
+            fini: false,
+            formations_vues: 0,
+        }
+    }
+
+    /// The LHÉO version announced by the root namespace, once the root is read.
+    pub fn version(&self) -> Option<Version> {
+        self.version
+    }
+
+    fn pos(&self) -> (u32, u32) {
+        let off = self.xml.buffer_position();
+        self.xml.get_ref().line_col(off)
+    }
+
+    fn fatal(&self, offset: u64, message: String, chemin: &str, numero: Option<&str>) -> LheoError {
+        let (ligne, colonne) = self.xml.get_ref().line_col(offset);
+        LheoError::Syntaxe {
+            ligne,
+            colonne,
+            chemin: chemin.to_string(),
+            numero: numero.map(str::to_string),
+            message,
+        }
+    }
+
+    fn xml_error(&self, e: quick_xml::Error, chemin: &str, numero: Option<&str>) -> LheoError {
+        let offset = self.xml.error_position();
+        let message = match &e {
+            quick_xml::Error::Io(io) => format!("lecture impossible : {io}"),
+            quick_xml::Error::Syntax(s) => format!("XML mal formé : {s}"),
+            quick_xml::Error::IllFormed(s) => format!("XML mal formé : {s}"),
+            quick_xml::Error::Encoding(_) => {
+                "contenu qui n'est pas de l'UTF-8 valide".to_string()
+            }
+            other => format!("XML mal formé : {other}"),
+        };
+        self.fatal(offset, message, chemin, numero)
+    }
+
+    /// Next offer, `None` at the end, or a fatal error after which the reader stops.
+    pub fn next_offre(&mut self) -> Option<Result<OffreLue, LheoError>> {
+        if self.fini {
+            return None;
+        }
+        let r = self.advance();
+        if matches!(r, None | Some(Err(_))) {
+            self.fini = true;
+        }
+        r
+    }
+
+    fn advance(&mut self) -> Option<Result<OffreLue, LheoError>> {
+        loop {
+            self.buf.clear();
+            let start = self.xml.buffer_position();
+            let ev = match self.xml.read_event_into(&mut self.buf) {
+                Ok(ev) => ev.into_owned(),
+                Err(e) => return Some(Err(self.xml_error(e, self.chemin_hors_offre(), None))),
+            };
+            match ev {
+                Event::Decl(d) => {
+                    if let Some(Ok(enc)) = d.encoding() {
+                        let enc = String::from_utf8_lossy(&enc).to_ascii_lowercase();
+                        if enc != "utf-8" && enc != "utf8" {
+                            return Some(Err(self.fatal(
+                                start,
+                                format!("encodage « {enc} » déclaré : seul l'UTF-8 est lu ici"),
+                                "",
+                                None,
+                            )));
+                        }
+                    }
+                }
+                Event::Start(e) => {
+                    let name = local(e.name().as_ref());
+                    match self.state {
+                        State::BeforeRoot => {
+                            if name != "lheo" {
+                                return Some(Err(self.fatal(
+                                    start,
+                                    format!("racine <{name}> : un flux d'offres LHÉO commence par <lheo>"),
+                                    &name,
+                                    None,
+                                )));
+                            }
+                            for a in e.attributes().flatten() {
+                                if a.key.as_ref() == b"xmlns" {
+                                    let ns = String::from_utf8_lossy(&a.value).to_string();
+                                    self.version = Version::from_namespace(&ns);
+                                    if self.version.is_none() {
+                                        return Some(Err(self.fatal(
+                                            start,
+                                            format!("espace de noms « {ns} » inconnu : attendu http://lheo.gouv.fr/2.3 ou http://www.lheo.org/2.2"),
+                                            "lheo",
+                                            None,
+                                        )));
+                                    }
+                                }
+                            }
+                            self.state = State::InRoot;
+                        }
+                        State::InRoot if name == "offres" && self.depth_outside == 0 => {
+                            self.state = State::InOffres;
+                        }
+                        State::InOffres if name == "formation" && self.depth_outside == 0 => {
+                            return Some(self.read_formation(e, start));
+                        }
+                        State::Done => {
+                            return Some(Err(self.fatal(
+                                start,
+                                format!("élément <{name}> après la fin du document"),
+                                "",
+                                None,
+                            )))
+                        }
+                        _ => {
+                            // `extras` of lheo/offres and anything unknown: skipped.
+                            self.depth_outside += 1;
+                        }
+                    }
+                }
+                Event::End(e) => {
+                    if self.depth_outside > 0 {
+                        self.depth_outside -= 1;
+                    } else {
+                        let name = local(e.name().as_ref());
+                        match (&self.state, name.as_str()) {
+                            (State::InOffres, "offres") => self.state = State::InRoot,
+                            (State::InRoot, "lheo") => self.state = State::Done,
+                            _ => {}
+                        }
+                    }
+                }
+                Event::Eof => {
+                    return match self.state {
+                        State::Done => None,
+                        State::BeforeRoot => Some(Err(self.fatal(
+                            start,
+                            "document vide : aucun élément <lheo>".into(),
+                            "",
+                            None,
+                        ))),
+                        _ => Some(Err(self.fatal(
+                            start,
+                            "fichier tronqué : fin du fichier avant </lheo>".into(),
+                            self.chemin_hors_offre(),
+                            None,
+                        ))),
+                    };
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn chemin_hors_offre(&self) -> &'static str {
+        match self.state {
+            State::BeforeRoot => "",
+            State::InRoot => "lheo",
+            State::InOffres => "lheo/offres",
+            State::Done => "lheo",
+        }
+    }
+
+    /// Reads one `<formation>` subtree. Well-formedness errors are fatal; content problems
+    /// become findings on the offer.
+    fn read_formation(
+        &mut self,
+        start: quick_xml::events::BytesStart<'static>,
+        offset: u64,
+    ) -> Result<OffreLue, LheoError> {
+        self.formations_vues += 1;
+        self.xml.get_mut().forget_before(offset);
+        let (ligne, colonne) = self.xml.get_ref().line_col(offset);
+        let mut constats = Vec::new();
+        let root = self.open_node(&start, offset, &mut constats);
+        let numero = root.attr("numero").map(str::to_string);
+        let mut stack: Vec<XNode> = vec![root];
+        let mut nodes = 1usize;
+        loop {
+            self.buf.clear();
+            let ev_offset = self.xml.buffer_position();
+            let ev = match self.xml.read_event_into(&mut self.buf) {
+                Ok(ev) => ev.into_owned(),
+                Err(e) => {
+                    let chemin = path_of(&stack);
+                    return Err(self.xml_error(e, &chemin, numero.as_deref()));
+                }
+            };
+            match ev {
+                Event::Start(e) => {
+                    nodes += 1;
+                    if stack.len() >= MAX_DEPTH || nodes > MAX_NODES {
+                        let chemin = path_of(&stack);
+                        return Err(self.fatal(
+                            ev_offset,
+                            format!(
+                                "formation trop grande ou trop imbriquée (plus de {MAX_DEPTH} niveaux ou {MAX_NODES} éléments)"
+                            ),
+                            &chemin,
+                            numero.as_deref(),
+                        ));
+                    }
+                    let node = self.open_node(&e, ev_offset, &mut constats);
+                    stack.push(node);
+                }
+                Event::End(_) => {
+                    let node = stack.pop().expect("stack holds the open formation");
+                    match stack.last_mut() {
+                        Some(parent) => parent.children.push(node),
+                        None => {
+                            let version = self.version;
+                            let (formation, mut c) = decode_formation(node, version);
+                            constats.append(&mut c);
+                            return Ok(OffreLue {
+                                formation,
+                                constats,
+                                ligne,
+                                colonne,
+                            });
+                        }
+                    }
+                }
+                Event::Text(t) => {
+                    match t.unescape() {
+                        Ok(s) => self.push_text(&mut stack, &s, &mut constats),
+                        Err(e) => {
+                            let (l, c) = self.xml.get_ref().line_col(ev_offset);
+                            let msg = match e {
+                                quick_xml::Error::Encoding(_) => {
+                                    "texte qui n'est pas de l'UTF-8 valide".to_string()
+                                }
+                                quick_xml::Error::Escape(e) => format!(
+                                    "entité ou caractère échappé non reconnu ({e}) ; les entités de DTD ne sont pas développées"
+                                ),
+                                other => other.to_string(),
+                            };
+                            constats.push(
+                                Constat::bloquant("texte-illisible", path_of(&stack), msg)
+                                    .at(l, c),
+                            );
+                        }
+                    }
+                }
+                Event::CData(c) => match std::str::from_utf8(&c) {
+                    Ok(s) => self.push_text(&mut stack, s, &mut constats),
+                    Err(_) => {
+                        let (l, col) = self.xml.get_ref().line_col(ev_offset);
+                        constats.push(
+                            Constat::bloquant(
+                                "texte-illisible",
+                                path_of(&stack),
+                                "CDATA qui n'est pas de l'UTF-8 valide",
+                            )
+                            .at(l, col),
+                        );
+                    }
+                },
+                Event::Eof => {
+                    let chemin = path_of(&stack);
+                    return Err(self.fatal(
+                        ev_offset,
+                        "fichier tronqué : fin du fichier au milieu de la formation".into(),
+                        &chemin,
+                        numero.as_deref(),
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Appends text to the open element; past [`MAX_TEXT`] the rest is dropped and the offer
+    /// gets one blocking finding, so a 100 MB text node never grows the tree.
+    fn push_text(&self, stack: &mut [XNode], s: &str, constats: &mut Vec<Constat>) {
+        let chemin = path_of(stack);
+        let Some(node) = stack.last_mut() else { return };
+        if node.trop_long {
+            return;
+        }
+        if node.text.len() + s.len() > MAX_TEXT {
+            node.trop_long = true;
+            constats.push(
+                Constat::bloquant(
+                    "texte-trop-long",
+                    chemin,
+                    format!("texte de plus de {MAX_TEXT} octets"),
+                )
+                .at(node.ligne, node.colonne),
+            );
+        } else {
+            node.text.push_str(s);
+        }
+    }
+
+    fn open_node(
+        &self,
+        e: &quick_xml::events::BytesStart<'_>,
+        offset: u64,
+        constats: &mut Vec<Constat>,
+    ) -> XNode {
+        let (ligne, colonne) = self.xml.get_ref().line_col(offset);
+        let name = local(e.name().as_ref());
+        let mut attrs = Vec::new();
+        for a in e.attributes() {
+            match a {
+                Ok(a) => {
+                    let key = String::from_utf8_lossy(a.key.local_name().as_ref()).to_string();
+                    if a.key.as_ref().starts_with(b"xmlns") {
+                        continue;
+                    }
+                    match a.unescape_value() {
+                        Ok(v) => attrs.push((key, v.into_owned())),
+                        Err(_) => constats.push(
+                            Constat::bloquant(
+                                "attribut-illisible",
+                                format!("{name}/@{key}"),
+                                "valeur d'attribut illisible (entité inconnue ou UTF-8 invalide)",
+                            )
+                            .at(ligne, colonne),
+                        ),
+                    }
+                }
+                Err(err) => constats.push(
+                    Constat::bloquant("attribut-illisible", name.clone(), err.to_string())
+                        .at(ligne, colonne),
+                ),
+            }
+        }
+        XNode {
+            name,
+            attrs,
+            text: String::new(),
+            children: Vec::new(),
+            ligne,
+            colonne,
+            trop_long: false,
+        }
+    }
+
+    /// Current line and column of the reader.
+    pub fn position(&self) -> (u32, u32) {
+        self.pos()
+    }
+}
+
+impl<R: BufRead> Iterator for LheoReader<R> {
+    type Item = Result<OffreLue, LheoError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_offre()
+    }
+}
+
+fn local(name: &[u8]) -> String {
+    let local = match name.iter().rposition(|&b| b == b':') {
+        Some(i) => &name[i + 1..],
+        None => name,
+    };
+    String::from_utf8_lossy(local).into_owned()
+}
+
+fn path_of(stack: &[XNode]) -> String {
+    let mut s = String::new();
+    for n in stack {
+        if !s.is_empty() {
+            s.push('/');
+        }
+        s.push_str(&n.name);
+        if let Some(num) = n.attr("numero").filter(|v| !v.is_empty()) {
+            s.push('[');
+            s.push_str(num);
+            s.push(']');
+        }
+    }
+    s
+}
+

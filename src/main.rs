@@ -1,0 +1,357 @@
+//! `sofi`: the command line. Errors become `anyhow` here, at the edge, and nowhere else.
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sofi::generate::{Generateur, Parametres};
+use sofi::import::{importer, Options, Rapport};
+use sofi::lheo::{self, open_input};
+use sofi::referentiel::Referentiels;
+use sofi::store::Store;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Parser)]
+#[command(name = "sofi", version, about = "Collecte, vérifie et diffuse l'offre de formation (LHÉO)")]
+struct Cli {
+    /// Data directory (store, index, inbox).
+    #[arg(long, global = true, env = "SOFI_DATA_DIR", default_value = "./var")]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Import LHÉO files (.xml, .xml.gz, - for stdin) into the store.
+    Import {
+        #[arg(required = true)]
+        fichiers: Vec<PathBuf>,
+        /// Source name (default: the file name without extension).
+        #[arg(long)]
+        source: Option<String>,
+        /// Full feed: withdraw this source's offers that are not in the file.
+        #[arg(long)]
+        remplacer: bool,
+        /// Print the reports as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the same checks as import without storing anything; exit 1 on a blocking error.
+    Check {
+        #[arg(required = true)]
+        fichiers: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Counts of the store.
+    Stats {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Generate a realistic LHÉO 2.3 offer of Pays de la Loire.
+    Generate {
+        #[arg(long)]
+        sessions: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Sessions are dated around this day (default: today).
+        #[arg(long)]
+        date_base: Option<jiff::civil::Date>,
+        /// Output file (default: stdout).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Run the HTTP server.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// On an empty store, first load the demo offer (about 5,000 sessions).
+        #[arg(long)]
+        demo: bool,
+    },
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SOFI_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("sofi : erreur : {e:#}");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<i32> {
+    match cli.cmd {
+        Cmd::Import {
+            fichiers,
+            source,
+            remplacer,
+            json,
+        } => {
+            let refs = Referentiels::charger()?;
+            let store = Store::open(&cli.data_dir)?;
+            let code = import_files(&fichiers, &refs, Some(&store), source, remplacer, json)?;
+            store.flush()?;
+            Ok(code)
+        }
+        Cmd::Check { fichiers, json } => {
+            let refs = Referentiels::charger()?;
+            import_files(&fichiers, &refs, None, None, false, json)
+        }
+        Cmd::Stats { json } => {
+            let store = Store::open(&cli.data_dir)?;
+            let c = store.compteurs()?;
+            let v = serde_json::json!({
+                "formations": c.formations,
+                "actions": c.actions,
+                "sessions": c.sessions,
+                "organismes": store.nb_organismes(),
+                "diffusables": c.diffusables,
+                "journal_seq": c.journal_seq,
+            });
+            if json {
+                println!("{v}");
+            } else {
+                println!("formations  {}", c.formations);
+                println!("actions     {}", c.actions);
+                println!("sessions    {}", c.sessions);
+                println!("organismes  {}", store.nb_organismes());
+                println!("diffusables {}", c.diffusables);
+                println!("journal     {}", c.journal_seq);
+            }
+            Ok(0)
+        }
+        Cmd::Generate {
+            sessions,
+            seed,
+            date_base,
+            output,
+        } => {
+            let refs = Referentiels::charger()?;
+            let date_base = date_base.unwrap_or_else(|| jiff::Zoned::now().date());
+            let g = Generateur::new(
+                &refs,
+                Parametres {
+                    sessions,
+                    seed,
+                    date_base,
+                },
+            );
+            match output {
+                Some(p) => {
+                    let f = std::fs::File::create(&p)
+                        .with_context(|| format!("création de {}", p.display()))?;
+                    let n = g.ecrire(std::io::BufWriter::with_capacity(256 * 1024, f))?;
+                    eprintln!("{n} formations, {sessions} sessions écrites dans {}", p.display());
+                }
+                None => {
+                    let out = std::io::stdout().lock();
+                    g.ecrire(std::io::BufWriter::with_capacity(256 * 1024, out))?;
+                }
+            }
+            Ok(0)
+        }
+        Cmd::Serve { listen, demo } => serve(&cli.data_dir, &listen, demo),
+    }
+}
+
+fn source_name(path: &Path) -> String {
+    if path == Path::new("-") {
+        return "stdin".into();
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    name.trim_end_matches(".gz")
+        .trim_end_matches(".xml")
+        .to_string()
+}
+
+fn import_files(
+    fichiers: &[PathBuf],
+    refs: &Referentiels,
+    store: Option<&Store>,
+    source: Option<String>,
+    remplacer: bool,
+    json: bool,
+) -> Result<i32> {
+    let mut code = 0;
+    let mut rapports = Vec::new();
+    for path in fichiers {
+        let t0 = Instant::now();
+        let input = match open_input(path) {
+            Ok(i) => i,
+            Err(e) => {
+                eprintln!("{} : {e}", path.display());
+                code = 1;
+                continue;
+            }
+        };
+        let bar = match input.taille {
+            Some(n) => ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr()),
+            None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
+        };
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{msg} [{bar:40}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_message(path.display().to_string());
+        let opts = Options {
+            store,
+            source: source.clone().unwrap_or_else(|| source_name(path)),
+            remplacer,
+        };
+        let rapport = importer(input, refs, &opts, &|n| bar.set_position(n))?;
+        bar.finish_and_clear();
+        let dt = t0.elapsed().as_secs_f64();
+        if !rapport.succes() {
+            code = 1;
+        }
+        if store.is_none() && rapport.rejetees > 0 {
+            code = 1;
+        }
+        if json {
+            rapports.push(serde_json::json!({"fichier": path, "secondes": dt, "rapport": rapport}));
+        } else {
+            afficher(path, &rapport, dt, store.is_some());
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rapports)?);
+    }
+    Ok(code)
+}
+
+fn afficher(path: &Path, r: &Rapport, dt: f64, stocke: bool) {
+    let mut out = std::io::stdout().lock();
+    let mo = r.octets as f64 / 1e6;
+    let _ = writeln!(out, "{} :", path.display());
+    let _ = writeln!(out, "  lues          {}", r.lues);
+    if stocke {
+        let _ = writeln!(
+            out,
+            "  stockées      {} ({} créées, {} modifiées)",
+            r.stockees, r.creees, r.modifiees
+        );
+        let _ = writeln!(out, "  inchangées    {}", r.inchangees);
+    }
+    let _ = writeln!(out, "  rejetées      {}", r.rejetees);
+    let _ = writeln!(out, "  non diffusées {}", r.non_diffusees);
+    if r.retirees > 0 {
+        let _ = writeln!(out, "  retirées      {}", r.retirees);
+    }
+    let _ = writeln!(out, "  avertissements {}", r.avertissements);
+    let _ = writeln!(
+        out,
+        "  {:.1} Mo en {:.2} s ({:.1} Mo/s, {:.0} sessions/s)",
+        mo,
+        dt,
+        mo / dt.max(1e-9),
+        r.sessions_lues as f64 / dt.max(1e-9)
+    );
+    for rej in &r.rejets {
+        let _ = writeln!(
+            out,
+            "  rejetée {} ({}:{}:{}) :",
+            rej.numero,
+            path.display(),
+            rej.ligne,
+            rej.colonne
+        );
+        for e in &rej.erreurs {
+            let _ = writeln!(out, "    {e}");
+        }
+    }
+    if r.rejetees as usize > r.rejets.len() {
+        let _ = writeln!(out, "  … et {} autres rejets", r.rejetees as usize - r.rejets.len());
+    }
+    for nd in &r.non_diffusions {
+        let _ = writeln!(out, "  non diffusée {} : {}", nd.numero, nd.motif);
+    }
+    if let Some(e) = &r.erreur_fatale {
+        let _ = writeln!(out, "  ARRÊT : {}:{e}", path.display());
+    }
+}
+
+fn serve(data_dir: &Path, listen: &str, demo: bool) -> Result<i32> {
+    let addr = sofi::http::adresse(listen).map_err(anyhow::Error::msg)?;
+    let t0 = Instant::now();
+    let refs = Arc::new(Referentiels::charger()?);
+    tracing::info!("référentiels chargés en {} ms", t0.elapsed().as_millis());
+    let store = Store::open(data_dir)?;
+    if demo && store.compteurs()?.formations == 0 {
+        charger_demo(&store, &refs)?;
+    }
+    let app = Arc::new(sofi::http::App {
+        store: store.clone(),
+        refs,
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("écoute sur {addr}"))?;
+        tracing::info!("sofi écoute sur http://{}", listener.local_addr()?);
+        sofi::http::serve(listener, app, sofi::http::signal_arret()).await?;
+        tracing::info!("arrêt propre");
+        anyhow::Ok(())
+    })?;
+    store.flush()?;
+    Ok(0)
+}
+
+/// Generates the demo offer (about 5,000 sessions dated around today) and imports it.
+fn charger_demo(store: &Store, refs: &Referentiels) -> Result<()> {
+    let t0 = Instant::now();
+    let mut xml = Vec::with_capacity(8 << 20);
+    Generateur::new(
+        refs,
+        Parametres {
+            sessions: 5_000,
+            seed: 2027,
+            date_base: jiff::Zoned::now().date(),
+        },
+    )
+    .ecrire(&mut xml)?;
+    let input = lheo::Input {
+        lus: Default::default(),
+        taille: Some(xml.len() as u64),
+        reader: lheo::from_reader(std::io::Cursor::new(xml)),
+    };
+    let opts = Options {
+        store: Some(store),
+        source: "demo".into(),
+        remplacer: true,
+    };
+    let r = importer(input, refs, &opts, &|_| {})?;
+    if let Some(e) = r.erreur_fatale {
+        bail!("offre de démonstration illisible : {e}");
+    }
+    store.flush()?;
+    tracing::info!(
+        "offre de démonstration : {} formations, {} sessions, {} rejetées, en {} ms",
+        r.stockees,
+        r.sessions_lues,
+        r.rejetees,
+        t0.elapsed().as_millis()
+    );
+    Ok(())
+}

@@ -1,0 +1,441 @@
+//! The store: sled trees holding offers, organismes, secondary indexes and the journal.
+//!
+//! Invariants (each write is one sled transaction over every tree it touches):
+//! - an offer is stored whole (formation + verdict + dates) or not at all;
+//! - every change to `offres` appends exactly one journal entry, in the same transaction, with
+//!   the next sequence number; re-storing an unchanged offer writes nothing;
+//! - the secondary indexes and the counters always agree with `offres`.
+//!
+//! Values are bincode 2 (serde); keys are chosen so that sled's byte order is the useful order
+//! (big-endian numbers, `\0`-separated composite keys).
+
+use crate::model::Formation;
+use crate::rules::Verdict;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use sled::transaction::{
+    ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
+};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("le dossier de données {0} est déjà ouvert par un autre processus Sofi (un `sofi serve` ?) : arrêtez-le, ou envoyez le fichier au serveur par POST /api/v1/import")]
+    Verrouille(PathBuf),
+    #[error("stockage : {0}")]
+    Sled(#[from] sled::Error),
+    #[error("stockage : enregistrement illisible ({0})")]
+    Encodage(String),
+}
+
+/// An offer as stored, with its verdict and its life dates (Unix milliseconds).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OffreStockee {
+    pub formation: Formation,
+    pub verdict: Verdict,
+    /// Where it came from (import source name, e.g. the file name).
+    pub source: String,
+    /// First received.
+    pub recue_le: i64,
+    /// Last checked (the rules ran on this version).
+    pub verifiee_le: i64,
+    /// Last changed.
+    pub modifiee_le: i64,
+    /// First time it was diffusable.
+    pub diffusee_le: Option<i64>,
+    /// Journal sequence number of its last change.
+    pub seq: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Operation {
+    /// Created or changed.
+    Ecriture,
+    /// Deleted on request.
+    Suppression,
+    /// Withdrawn because a full feed of its source no longer had it.
+    Retrait,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntreeJournal {
+    pub seq: u64,
+    pub numero: String,
+    pub operation: Operation,
+    pub horodatage: i64,
+}
+
+/// What a training organisation looks like across its offers (last written wins).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrganismeResume {
+    pub siret: String,
+    pub numero_activite: String,
+    pub raison_sociale: String,
+    pub nom: String,
+    pub ville: String,
+    pub formacodes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Compteurs {
+    pub formations: u64,
+    pub actions: u64,
+    pub sessions: u64,
+    pub diffusables: u64,
+    pub journal_seq: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ecrit {
+    Cree,
+    Modifie,
+    Inchange,
+}
+
+fn cfg() -> bincode::config::Configuration {
+    bincode::config::standard()
+}
+
+pub fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+    bincode::serde::encode_to_vec(v, cfg()).map_err(|e| StoreError::Encodage(e.to_string()))
+}
+
+pub fn decode<T: DeserializeOwned>(b: &[u8]) -> Result<T, StoreError> {
+    bincode::serde::decode_from_slice(b, cfg())
+        .map(|(v, _)| v)
+        .map_err(|e| StoreError::Encodage(e.to_string()))
+}
+
+fn key2(a: &str, b: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(a.len() + b.len() + 1);
+    k.extend_from_slice(a.as_bytes());
+    k.push(0);
+    k.extend_from_slice(b.as_bytes());
+    k
+}
+
+fn key_maj(t: i64, numero: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(8 + numero.len());
+    k.extend_from_slice(&(t as u64).to_be_bytes());
+    k.extend_from_slice(numero.as_bytes());
+    k
+}
+
+const COMPTEURS: &[u8] = b"compteurs";
+
+pub fn maintenant() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    offres: sled::Tree,
+    par_organisme: sled::Tree,
+    par_maj: sled::Tree,
+    par_source: sled::Tree,
+    organismes: sled::Tree,
+    journal: sled::Tree,
+    meta: sled::Tree,
+}
+
+type Tx = ConflictableTransactionError<StoreError>;
+
+fn abort(e: StoreError) -> Tx {
+    ConflictableTransactionError::Abort(e)
+}
+
+fn tx_err(e: TransactionError<StoreError>) -> StoreError {
+    match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => StoreError::Sled(e),
+    }
+}
+
+fn counts(f: &Formation, v: &Verdict) -> (u64, u64, u64) {
+    (
+        f.actions.len() as u64,
+        f.sessions().count() as u64,
+        v.diffusable() as u64,
+    )
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir/store`.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Sled(e.into()))?;
+        let db = sled::Config::new()
+            .path(dir.join("store"))
+            .cache_capacity(64 * 1024 * 1024)
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+                    StoreError::Verrouille(dir.to_path_buf())
+                }
+                sled::Error::Io(io) if io.to_string().contains("lock") => {
+                    StoreError::Verrouille(dir.to_path_buf())
+                }
+                e => StoreError::Sled(e),
+            })?;
+        Ok(Store {
+            offres: db.open_tree("offres")?,
+            par_organisme: db.open_tree("par_organisme")?,
+            par_maj: db.open_tree("par_maj")?,
+            par_source: db.open_tree("par_source")?,
+            organismes: db.open_tree("organismes")?,
+            journal: db.open_tree("journal")?,
+            meta: db.open_tree("meta")?,
+            db,
+        })
+    }
+
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    pub fn compteurs(&self) -> Result<Compteurs, StoreError> {
+        match self.meta.get(COMPTEURS)? {
+            Some(b) => decode(&b),
+            None => Ok(Compteurs::default()),
+        }
+    }
+
+    pub fn nb_organismes(&self) -> usize {
+        self.organismes.len()
+    }
+
+    pub fn offre(&self, numero: &str) -> Result<Option<OffreStockee>, StoreError> {
+        self.offres
+            .get(numero.as_bytes())?
+            .map(|b| decode(&b))
+            .transpose()
+    }
+
+    /// Every stored offer, in numero order.
+    pub fn offres(&self) -> impl Iterator<Item = Result<OffreStockee, StoreError>> {
+        self.offres
+            .iter()
+            .values()
+            .map(|v| v.map_err(StoreError::from).and_then(|b| decode(&b)))
+    }
+
+    pub fn organisme(&self, siret: &str) -> Result<Option<OrganismeResume>, StoreError> {
+        self.organismes
+            .get(siret.as_bytes())?
+            .map(|b| decode(&b))
+            .transpose()
+    }
+
+    /// Numeros of the offers of one organisme (by SIRET).
+    pub fn numeros_par_organisme(&self, siret: &str) -> Result<Vec<String>, StoreError> {
+        prefixed(&self.par_organisme, siret)
+    }
+
+    /// Numeros of the offers last received from `source`.
+    pub fn numeros_par_source(&self, source: &str) -> Result<Vec<String>, StoreError> {
+        prefixed(&self.par_source, source)
+    }
+
+    /// Numeros changed at or after `depuis` (Unix ms), oldest change first.
+    pub fn numeros_modifies_depuis(&self, depuis: i64) -> Result<Vec<String>, StoreError> {
+        self.par_maj
+            .range((depuis as u64).to_be_bytes()..)
+            .keys()
+            .map(|k| {
+                let k = k?;
+                Ok(String::from_utf8_lossy(&k[8..]).into_owned())
+            })
+            .collect()
+    }
+
+    /// Journal entries with a sequence number above `seq`.
+    pub fn journal_depuis(
+        &self,
+        seq: u64,
+    ) -> impl Iterator<Item = Result<EntreeJournal, StoreError>> {
+        self.journal
+            .range((seq + 1).to_be_bytes()..)
+            .values()
+            .map(|v| v.map_err(StoreError::from).and_then(|b| decode(&b)))
+    }
+
+    /// Stores a batch of checked offers from one source, in one transaction. Offers with a
+    /// blocking verdict must not be passed. Returns what happened to each.
+    pub fn ecrire(
+        &self,
+        lot: &[(Formation, Verdict)],
+        source: &str,
+    ) -> Result<Vec<Ecrit>, StoreError> {
+        let now = maintenant();
+        let trees = (
+            &self.offres,
+            &self.par_organisme,
+            &self.par_maj,
+            &self.par_source,
+            &self.organismes,
+            &self.journal,
+            &self.meta,
+        );
+        sled::Transactional::transaction(&trees, |(offres, par_org, par_maj, par_src, orgs, journal, meta)| {
+            let mut cpt: Compteurs = match meta.get(COMPTEURS)? {
+                Some(b) => decode(&b).map_err(abort)?,
+                None => Compteurs::default(),
+            };
+            let mut issues = Vec::with_capacity(lot.len());
+            for (formation, verdict) in lot {
+                let key = formation.numero.as_bytes();
+                let old: Option<OffreStockee> = match offres.get(key)? {
+                    Some(b) => Some(decode(&b).map_err(abort)?),
+                    None => None,
+                };
+                if let Some(o) = &old {
+                    if &o.formation == formation && &o.verdict == verdict && o.source == source {
+                        issues.push(Ecrit::Inchange);
+                        continue;
+                    }
+                }
+                cpt.journal_seq += 1;
+                let seq = cpt.journal_seq;
+                let diffusable = verdict.diffusable();
+                let rec = OffreStockee {
+                    formation: formation.clone(),
+                    verdict: verdict.clone(),
+                    source: source.to_string(),
+                    recue_le: old.as_ref().map_or(now, |o| o.recue_le),
+                    verifiee_le: now,
+                    modifiee_le: now,
+                    diffusee_le: old
+                        .as_ref()
+                        .and_then(|o| o.diffusee_le)
+                        .or(diffusable.then_some(now)),
+                    seq,
+                };
+                if let Some(o) = &old {
+                    unindex(o, par_org, par_maj, par_src)?;
+                    let (a, s, d) = counts(&o.formation, &o.verdict);
+                    cpt.actions -= a;
+                    cpt.sessions -= s;
+                    cpt.diffusables -= d;
+                } else {
+                    cpt.formations += 1;
+                }
+                let (a, s, d) = counts(formation, verdict);
+                cpt.actions += a;
+                cpt.sessions += s;
+                cpt.diffusables += d;
+                offres.insert(key, encode(&rec).map_err(abort)?)?;
+                index(&rec, par_org, par_maj, par_src)?;
+                let o = &formation.organisme;
+                if !o.siret.is_empty() {
+                    let resume = OrganismeResume {
+                        siret: o.siret.clone(),
+                        numero_activite: o.numero_activite.clone(),
+                        raison_sociale: o.raison_sociale.clone(),
+                        nom: o.nom.clone(),
+                        ville: o
+                            .coordonnees
+                            .adresse
+                            .as_ref()
+                            .map(|a| a.ville.clone())
+                            .unwrap_or_default(),
+                        formacodes: o.formacodes().into_iter().map(str::to_string).collect(),
+                    };
+                    orgs.insert(o.siret.as_bytes(), encode(&resume).map_err(abort)?)?;
+                }
+                let entree = EntreeJournal {
+                    seq,
+                    numero: formation.numero.clone(),
+                    operation: Operation::Ecriture,
+                    horodatage: now,
+                };
+                journal.insert(&seq.to_be_bytes(), encode(&entree).map_err(abort)?)?;
+                issues.push(if old.is_some() { Ecrit::Modifie } else { Ecrit::Cree });
+            }
+            meta.insert(COMPTEURS, encode(&cpt).map_err(abort)?)?;
+            Ok(issues)
+        })
+        .map_err(tx_err)
+    }
+
+    /// Removes offers (journalled), in one transaction. Returns how many existed.
+    pub fn supprimer(&self, numeros: &[String], operation: Operation) -> Result<usize, StoreError> {
+        let now = maintenant();
+        let trees = (
+            &self.offres,
+            &self.par_organisme,
+            &self.par_maj,
+            &self.par_source,
+            &self.journal,
+            &self.meta,
+        );
+        sled::Transactional::transaction(&trees, |(offres, par_org, par_maj, par_src, journal, meta)| {
+            let mut cpt: Compteurs = match meta.get(COMPTEURS)? {
+                Some(b) => decode(&b).map_err(abort)?,
+                None => Compteurs::default(),
+            };
+            let mut n = 0;
+            for numero in numeros {
+                let Some(b) = offres.remove(numero.as_bytes())? else {
+                    continue;
+                };
+                let old: OffreStockee = decode(&b).map_err(abort)?;
+                unindex(&old, par_org, par_maj, par_src)?;
+                let (a, s, d) = counts(&old.formation, &old.verdict);
+                cpt.formations -= 1;
+                cpt.actions -= a;
+                cpt.sessions -= s;
+                cpt.diffusables -= d;
+                cpt.journal_seq += 1;
+                let entree = EntreeJournal {
+                    seq: cpt.journal_seq,
+                    numero: numero.clone(),
+                    operation,
+                    horodatage: now,
+                };
+                journal.insert(&cpt.journal_seq.to_be_bytes(), encode(&entree).map_err(abort)?)?;
+                n += 1;
+            }
+            meta.insert(COMPTEURS, encode(&cpt).map_err(abort)?)?;
+            Ok(n)
+        })
+        .map_err(tx_err)
+    }
+}
+
+fn prefixed(tree: &sled::Tree, prefix: &str) -> Result<Vec<String>, StoreError> {
+    let mut p = prefix.as_bytes().to_vec();
+    p.push(0);
+    tree.scan_prefix(&p)
+        .keys()
+        .map(|k| {
+            let k = k?;
+            Ok(String::from_utf8_lossy(&k[p.len()..]).into_owned())
+        })
+        .collect()
+}
+
+fn index(
+    o: &OffreStockee,
+    par_org: &TransactionalTree,
+    par_maj: &TransactionalTree,
+    par_src: &TransactionalTree,
+) -> Result<(), UnabortableTransactionError> {
+    let n = &o.formation.numero;
+    par_org.insert(key2(&o.formation.organisme.siret, n), &[])?;
+    par_maj.insert(key_maj(o.modifiee_le, n), &[])?;
+    par_src.insert(key2(&o.source, n), &[])?;
+    Ok(())
+}
+
+fn unindex(
+    o: &OffreStockee,
+    par_org: &TransactionalTree,
+    par_maj: &TransactionalTree,
+    par_src: &TransactionalTree,
+) -> Result<(), UnabortableTransactionError> {
+    let n = &o.formation.numero;
+    par_org.remove(key2(&o.formation.organisme.siret, n))?;
+    par_maj.remove(key_maj(o.modifiee_le, n))?;
+    par_src.remove(key2(&o.source, n))?;
+    Ok(())
+}
