@@ -182,7 +182,13 @@ impl<R: BufRead> LheoReader<R> {
         let offset = self.xml.error_position();
         let message = match &e {
             quick_xml::Error::Io(io) => format!("lecture impossible : {io}"),
-            quick_xml::Error::Syntax(s) => format!("XML mal formé : {s}"),
+            // Every syntax error but a bad `<!` construct means the input ended inside markup.
+            quick_xml::Error::Syntax(s @ quick_xml::errors::SyntaxError::InvalidBangMarkup) => {
+                format!("XML mal formé : {s}")
+            }
+            quick_xml::Error::Syntax(s) => {
+                format!("fichier tronqué : fin du fichier au milieu d'une balise ({s})")
+            }
             quick_xml::Error::IllFormed(s) => format!("XML mal formé : {s}"),
             quick_xml::Error::Encoding(_) => {
                 "contenu qui n'est pas de l'UTF-8 valide".to_string()
@@ -284,6 +290,16 @@ impl<R: BufRead> LheoReader<R> {
                             (State::InRoot, "lheo") => self.state = State::Done,
                             _ => {}
                         }
+                    }
+                }
+                Event::Text(t) if self.state == State::BeforeRoot => {
+                    if t.iter().any(|b| !b.is_ascii_whitespace()) {
+                        return Some(Err(self.fatal(
+                            start,
+                            "texte avant l'élément racine : ce n'est pas un document XML LHÉO".into(),
+                            "",
+                            None,
+                        )));
                     }
                 }
                 Event::Eof => {

@@ -1,0 +1,387 @@
+//! `sofi import` / `sofi check` on real LHÉO samples and on hostile input, checked through the
+//! CLI's reports and by opening the real sled store afterwards.
+
+mod common;
+
+use common::*;
+use sofi::store::{Operation, Store};
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::Path;
+
+fn daeu() -> String {
+    std::fs::read_to_string(lheo("samples/trefle/daeu.xml")).unwrap()
+}
+
+/// The `<formation>…</formation>` of a one-offer sample.
+fn formation_of(doc: &str) -> String {
+    let a = doc.find("<formation ").unwrap();
+    let b = doc.rfind("</formation>").unwrap() + "</formation>".len();
+    doc[a..b].to_string()
+}
+
+fn doc(ns: &str, formations: &[String]) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<lheo{ns}><offres>\n{}\n</offres></lheo>\n",
+        formations.join("\n")
+    )
+}
+
+/// The daeu offer under another numero.
+fn daeu_as(numero: &str) -> String {
+    formation_of(&daeu()).replace("numero=\"15_464888\"", &format!("numero=\"{numero}\""))
+}
+
+fn write(dir: &Path, name: &str, content: impl AsRef<[u8]>) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, content).unwrap();
+    p
+}
+
+#[test]
+fn every_real_sample_imports_and_counts_match() {
+    for sample in samples() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (code, rep) = import(tmp.path(), &[&sample], &[]);
+        assert_eq!(code, 0, "{}: {rep}", sample.display());
+        let r = &rep[0]["rapport"];
+        let formations = count_tag(&sample, "formation") as u64;
+        assert_eq!(r["lues"], formations, "{}", sample.display());
+        let s = stats(tmp.path());
+        if sample.to_string_lossy().contains("anotea") {
+            // 15-digit SIRETs: rejected with a reason that names the element.
+            assert_eq!(r["rejetees"], 1);
+            let e = &r["rejets"][0]["erreurs"][0];
+            assert_eq!(e["code"], "siret-invalide");
+            assert!(e["chemin"].as_str().unwrap().contains("SIRET"));
+            assert_eq!(s["formations"], 0);
+            continue;
+        }
+        assert_eq!(r["rejetees"], 0, "{}: {rep}", sample.display());
+        assert_eq!(s["formations"], formations);
+        assert_eq!(s["actions"], count_tag(&sample, "action") as u64);
+        assert_eq!(s["sessions"], count_tag(&sample, "session") as u64);
+        assert_eq!(s["organismes"], 1);
+        assert_eq!(s["journal_seq"], formations);
+    }
+}
+
+#[test]
+fn stored_values_match_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (code, _) = import(tmp.path(), &[&lheo("samples/trefle/daeu.xml")], &[]);
+    assert_eq!(code, 0);
+    let store = Store::open(tmp.path()).unwrap();
+    let o = store.offre("15_464888").unwrap().expect("stored");
+    let f = &o.formation;
+    assert_eq!(
+        f.intitule,
+        "Diplôme d'accès aux études universitaires, option a, cours en présentiel"
+    );
+    assert_eq!(f.formacode_principal(), Some("15093"));
+    assert_eq!(f.certifications[0].code_rncp.as_deref(), Some("28217"));
+    assert!(f.objectif.starts_with("* être titulaire"));
+    assert!(f.objectif.contains("<br />"), "escaped HTML is kept as text");
+    let a = &f.actions[0];
+    assert_eq!(a.numero, "15_927411");
+    assert_eq!(a.nombre_heures_total, Some(250));
+    assert_eq!(a.financeurs[0].code_financeur, "2");
+    assert_eq!(a.financeurs[0].extras[0].attr("info"), Some("specificites"));
+    let lieu = a.lieux[0].coordonnees.adresse.as_ref().unwrap();
+    assert_eq!(lieu.ville, "Toulouse");
+    assert_eq!(lieu.code_insee_commune.as_deref(), Some("31555"));
+    let s = &a.sessions[0];
+    assert_eq!((s.periode.debut.as_str(), s.periode.fin.as_str()), ("20181001", "20190524"));
+    assert_eq!(f.organisme.siret, "19311383400389");
+    assert_eq!(f.organisme.numero_activite, "7331P001531");
+    assert_eq!(f.organisme.formacodes().len(), 5);
+    assert_eq!(f.extras[0].attr("info"), Some("FLUX-CARIF"));
+    assert_eq!(a.extras.len(), 3, "every action extras kept");
+    // Verdict stored with the offer, with its reason.
+    assert!(o.verdict.diffusable());
+    assert!(o.verdict.diffusion[0].motif.contains("Conseil régional"));
+    assert!(o
+        .verdict
+        .constats
+        .iter()
+        .any(|c| c.code == "ancienne-region"), "region 73 is a pre-2016 code");
+    assert_eq!(o.source, "daeu");
+    assert!(o.recue_le > 0 && o.diffusee_le.is_some());
+    assert_eq!(store.numeros_par_organisme("19311383400389").unwrap(), vec!["15_464888"]);
+    assert_eq!(store.organisme("19311383400389").unwrap().unwrap().nom, "UT2J FC");
+}
+
+#[test]
+fn lheo_22_23_and_no_namespace_read_the_same() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = formation_of(&daeu());
+    let mut stored = Vec::new();
+    for (i, ns) in [
+        " xmlns=\"http://www.lheo.org/2.2\"",
+        " xmlns=\"http://lheo.gouv.fr/2.3\"",
+        "",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let dir = tmp.path().join(format!("d{i}"));
+        let p = write(tmp.path(), &format!("f{i}.xml"), doc(ns, &[f.clone()]));
+        let (code, _) = import(&dir, &[&p], &["--source", "s"]);
+        assert_eq!(code, 0);
+        let store = Store::open(&dir).unwrap();
+        stored.push(store.offre("15_464888").unwrap().unwrap().formation);
+    }
+    assert_eq!(stored[0], stored[1]);
+    assert_eq!(stored[1], stored[2]);
+}
+
+#[test]
+fn gzip_and_stdin_inputs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gz = tmp.path().join("offre.xml.gz");
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::default(),
+    );
+    enc.write_all(daeu().as_bytes()).unwrap();
+    enc.finish().unwrap();
+    let (code, rep) = import(&tmp.path().join("a"), &[&gz], &[]);
+    assert_eq!(code, 0);
+    assert_eq!(rep[0]["rapport"]["stockees"], 1);
+    assert_eq!(rep[0]["rapport"]["source"], "offre");
+
+    let mut child = sofi()
+        .arg("--data-dir")
+        .arg(tmp.path().join("b"))
+        .args(["import", "--json", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(daeu().as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let rep: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rep[0]["rapport"]["stockees"], 1);
+    assert_eq!(rep[0]["rapport"]["source"], "stdin");
+}
+
+#[test]
+fn reimport_unchanged_writes_nothing_and_change_is_journalled() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = lheo("samples/trefle/daeu.xml");
+    import(tmp.path(), &[&p], &[]);
+    let (code, rep) = import(tmp.path(), &[&p], &[]);
+    assert_eq!(code, 0);
+    assert_eq!(rep[0]["rapport"]["inchangees"], 1);
+    assert_eq!(rep[0]["rapport"]["stockees"], 0);
+    assert_eq!(stats(tmp.path())["journal_seq"], 1);
+
+    let changed = daeu().replace("<nombre-heures-total>250", "<nombre-heures-total>260");
+    let p2 = write(tmp.path(), "daeu.xml", changed);
+    let (_, rep) = import(tmp.path(), &[&p2], &[]);
+    assert_eq!(rep[0]["rapport"]["modifiees"], 1);
+    let s = stats(tmp.path());
+    assert_eq!((s["journal_seq"].as_u64(), s["formations"].as_u64()), (Some(2), Some(1)));
+}
+
+#[test]
+fn one_bad_offer_does_not_reject_the_others() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad_date = daeu_as("BAD_DATE").replace("<debut>20181001", "<debut>20231345");
+    let inverted = daeu_as("INVERSEE").replace("<fin>20190524", "<fin>20170101");
+    let bad_fin = daeu_as("BAD_FIN").replace("<code-financeur>2<", "<code-financeur>99<");
+    let bad_num = daeu_as("BAD_NUM").replace("<nombre-heures-total>250", "<nombre-heures-total>beaucoup");
+    let bad_siret = daeu_as("BAD_SIRET").replace("<SIRET>19311383400389</SIRET>\n</SIRET-organisme", "<SIRET>19311383400388</SIRET>\n</SIRET-organisme");
+    let unknown_fc = daeu_as("FC_INCONNU").replace(">15093<", ">99999<");
+    let absurd = daeu_as("ABSURDE").replace("<debut>20181001", "<debut>30180101");
+    let p = write(
+        tmp.path(),
+        "mix.xml",
+        doc(
+            " xmlns=\"http://www.lheo.org/2.2\"",
+            &[daeu_as("OK_1"), bad_date, inverted, bad_fin, bad_num, bad_siret, unknown_fc, absurd, daeu_as("OK_2")],
+        ),
+    );
+    let (code, rep) = import(tmp.path(), &[&p], &[]);
+    assert_eq!(code, 0, "rejected offers are not a failure of the import");
+    let r = &rep[0]["rapport"];
+    assert_eq!(r["lues"], 9);
+    assert_eq!(r["rejetees"], 6);
+    assert_eq!(r["stockees"], 3);
+    let codes: BTreeSet<(String, String)> = r["rejets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["numero"].as_str().unwrap().to_string(),
+                x["erreurs"][0]["code"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected: BTreeSet<(String, String)> = [
+        ("BAD_DATE", "date-invalide"),
+        ("INVERSEE", "session-inversee"),
+        ("BAD_FIN", "code-inconnu"),
+        ("BAD_NUM", "nombre-invalide"),
+        ("BAD_SIRET", "siret-invalide"),
+        ("ABSURDE", "date-invalide"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(codes, expected);
+    // Errors are located: line, column and element path.
+    let rej = &r["rejets"][0];
+    assert!(rej["ligne"].as_u64().unwrap() > 1);
+    let e = &rej["erreurs"][0];
+    assert!(e["chemin"].as_str().unwrap().starts_with("formation[BAD_DATE]/action[15_927411]/session[927411]/periode"));
+    assert!(e["ligne"].as_u64().is_some());
+    // The unknown Formacode is a warning only.
+    let store = Store::open(tmp.path()).unwrap();
+    let fc = store.offre("FC_INCONNU").unwrap().expect("stored despite warning");
+    assert!(fc.verdict.constats.iter().any(|c| c.code == "formacode-inconnu"));
+    assert!(store.offre("BAD_DATE").unwrap().is_none());
+}
+
+#[test]
+fn truncated_file_keeps_complete_offers_and_fails() {
+    let tmp = tempfile::tempdir().unwrap();
+    let full = tmp.path().join("full.xml");
+    generate(300, 7, &full);
+    let bytes = std::fs::read(&full).unwrap();
+    let cut = bytes.len() * 2 / 3;
+    let complete = String::from_utf8_lossy(&bytes[..cut]).matches("</formation>").count();
+    let p = write(tmp.path(), "cut.xml", &bytes[..cut]);
+    let out = run(sofi().arg("--data-dir").arg(tmp.path().join("d")).arg("import").arg(&p));
+    assert!(!out.status.success(), "a truncated file exits non-zero");
+    let text = stdout(&out);
+    assert!(text.contains("tronqué"), "{text}");
+    assert!(text.contains("cut.xml:"), "error names the file: {text}");
+    assert_eq!(stats(&tmp.path().join("d"))["formations"], complete as u64);
+}
+
+#[test]
+fn malformed_documents_give_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases: &[(&str, Vec<u8>, &str)] = &[
+        ("wrong-root.xml", b"<?xml version=\"1.0\"?><catalogue><offres/></catalogue>".to_vec(), "racine <catalogue>"),
+        ("empty.xml", Vec::new(), "document vide"),
+        ("not-xml.xml", b"%PDF-1.4 binary".to_vec(), "pas un document XML"),
+        ("mismatch.xml", format!("<lheo><offres>{}</offres></lheo>", daeu_as("X").replace("</intitule-formation>", "</intitule>")).into_bytes(), "mal formé"),
+        ("latin1.xml", b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><lheo/>".to_vec(), "UTF-8"),
+        ("lheo-index.xml", b"<lheo-index xmlns=\"http://www.lheo.org/2.2\"/>".to_vec(), "racine <lheo-index>"),
+    ];
+    for (name, content, expect) in cases {
+        let p = write(tmp.path(), name, content);
+        let out = run(sofi().arg("--data-dir").arg(tmp.path().join("d")).arg("import").arg(&p));
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        let text = stdout(&out) + &stderr(&out);
+        assert!(text.contains(expect), "{name}: {text}");
+        assert!(!text.contains("panicked"), "{name}: {text}");
+    }
+    assert_eq!(stats(&tmp.path().join("d"))["formations"], 0);
+}
+
+#[test]
+fn invalid_utf8_and_entity_bomb_reject_only_their_offer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut body = doc("", &[daeu_as("AVANT"), daeu_as("LATIN1").replace("Diplôme", "DIPLOME_MARK"), daeu_as("BOMBE").replace("DAEU A", "&lol9;"), daeu_as("APRES")]).into_bytes();
+    // Raw Latin-1 'é' (0xE9) in a UTF-8 document.
+    let pos = body.windows(12).position(|w| w == b"DIPLOME_MARK").unwrap();
+    body.splice(pos..pos + 12, b"Dipl\xe9me".iter().copied());
+    let mut bomb = String::from("<?xml version=\"1.0\"?>\n<!DOCTYPE lheo [\n<!ENTITY lol \"lol\">\n");
+    for i in 1..10 {
+        let prev = if i == 1 { "lol".to_string() } else { format!("lol{}", i - 1) };
+        bomb.push_str(&format!("<!ENTITY lol{i} \"{}\">\n", format!("&{prev};").repeat(10)));
+    }
+    bomb.push_str("]>\n");
+    let body = [bomb.into_bytes(), body[body.iter().position(|&b| b == b'\n').unwrap() + 1..].to_vec()].concat();
+    let p = write(tmp.path(), "hostile.xml", body);
+    let (code, rep) = import(tmp.path(), &[&p], &[]);
+    assert_eq!(code, 0);
+    let r = &rep[0]["rapport"];
+    assert_eq!(r["stockees"], 2, "{rep}");
+    assert_eq!(r["rejetees"], 2);
+    let msgs = r["rejets"].to_string();
+    assert!(msgs.contains("UTF-8"), "{msgs}");
+    assert!(msgs.contains("entité"), "{msgs}");
+}
+
+#[test]
+fn huge_text_node_is_rejected_without_holding_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("huge.xml");
+    let big = daeu_as("ENORME");
+    let (head, tail) = big.split_at(big.find("</contenu-formation>").unwrap());
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&p).unwrap());
+    write!(f, "<lheo><offres>{}", daeu_as("PETITE")).unwrap();
+    f.write_all(head.as_bytes()).unwrap();
+    let chunk = "texte ".repeat(1 << 14);
+    for _ in 0..(100_000_000 / chunk.len()) {
+        f.write_all(chunk.as_bytes()).unwrap();
+    }
+    write!(f, "{tail}</offres></lheo>").unwrap();
+    drop(f);
+    let (code, rep) = import(tmp.path(), &[&p], &[]);
+    assert_eq!(code, 0);
+    let r = &rep[0]["rapport"];
+    assert_eq!((r["stockees"].as_u64(), r["rejetees"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(r["rejets"][0]["erreurs"][0]["code"], "texte-trop-long");
+}
+
+#[test]
+fn check_stores_nothing_and_fails_on_blocking_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ok = lheo("samples/trefle/daeu.xml");
+    let out = run(sofi().arg("--data-dir").arg(tmp.path()).arg("check").arg(&ok));
+    assert!(out.status.success(), "{}", stdout(&out));
+    let bad = write(tmp.path(), "bad.xml", daeu().replace("<debut>20181001", "<debut>2018-10-01"));
+    let out = run(sofi().arg("check").arg(&bad).arg("--data-dir").arg(tmp.path()));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("date-invalide"));
+    assert!(stdout(&out).contains("bad.xml:"));
+    assert_eq!(stats(tmp.path())["formations"], 0);
+}
+
+#[test]
+fn remplacer_withdraws_missing_offers_of_the_same_source() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("d");
+    let v1 = write(tmp.path(), "flux.xml", doc("", &[daeu_as("A"), daeu_as("B"), daeu_as("C")]));
+    import(&d, &[&v1], &[]);
+    let other = write(tmp.path(), "autre.xml", doc("", &[daeu_as("Z")]));
+    import(&d, &[&other], &[]);
+    let v2 = write(tmp.path(), "flux.xml", doc("", &[daeu_as("A"), daeu_as("C")]));
+    let (code, rep) = import(&d, &[&v2], &["--remplacer"]);
+    assert_eq!(code, 0);
+    assert_eq!(rep[0]["rapport"]["retirees"], 1);
+    let store = Store::open(&d).unwrap();
+    assert!(store.offre("B").unwrap().is_none());
+    assert!(store.offre("Z").unwrap().is_some(), "other sources are untouched");
+    let last = store.journal_depuis(0).last().unwrap().unwrap();
+    assert_eq!((last.numero.as_str(), last.operation), ("B", Operation::Retrait));
+    drop(store);
+    // A truncated full feed withdraws nothing.
+    let cut = doc("", &[daeu_as("A")]);
+    let p = write(tmp.path(), "flux.xml", &cut[..cut.len() - 20]);
+    let (code, rep) = import(&d, &[&p], &["--remplacer"]);
+    assert_eq!(code, 1);
+    assert_eq!(rep[0]["rapport"]["retirees"], 0);
+    assert_eq!(stats(&d)["formations"], 3);
+}
+
+#[test]
+fn data_dir_from_env_and_after_subcommand() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = lheo("samples/trefle/daeu.xml");
+    let out = run(sofi().env("SOFI_DATA_DIR", tmp.path()).arg("import").arg(&p));
+    assert!(out.status.success());
+    let out = run(sofi().arg("stats").arg("--json").arg("--data-dir").arg(tmp.path()));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for k in ["formations", "actions", "sessions", "organismes", "diffusables", "journal_seq"] {
+        assert!(v[k].is_u64(), "{k} in {v}");
+    }
+    assert_eq!(v["formations"], 1);
+}
