@@ -50,29 +50,40 @@ fn short(s: &str) -> String {
     out
 }
 
-fn text(n: &XNode) -> String {
-    n.text.trim().to_string()
-}
-
-/// An optional element: present but empty counts as absent (an empty element is not valid LHÉO).
-fn opt(n: &XNode) -> Option<String> {
-    Some(text(n)).filter(|t| !t.is_empty())
-}
-
-/// Keeps a subtree as it was read (minus positions).
-pub fn verbatim(n: XNode) -> Node {
-    Node {
-        name: n.name,
-        attrs: n.attrs,
-        text: n.text.trim().to_string(),
-        children: n.children.into_iter().map(verbatim).collect(),
+/// Takes a leaf's text without copying it when it needs no trimming (the common case).
+fn take(n: XNode) -> String {
+    let t = n.text;
+    if t.trim().len() == t.len() {
+        t
+    } else {
+        t.trim().to_string()
     }
 }
 
-fn code(n: XNode) -> Code {
+/// An optional element: present but empty counts as absent (an empty element is not valid LHÉO).
+fn opt(n: XNode) -> Option<String> {
+    Some(take(n)).filter(|t| !t.is_empty())
+}
+
+/// Keeps a subtree as it was read (minus positions).
+pub fn verbatim(mut n: XNode) -> Node {
+    let children = std::mem::take(&mut n.children)
+        .into_iter()
+        .map(verbatim)
+        .collect();
+    Node {
+        name: std::mem::take(&mut n.name),
+        attrs: std::mem::take(&mut n.attrs),
+        text: take(n),
+        children,
+    }
+}
+
+fn code(mut n: XNode) -> Code {
+    let attrs = std::mem::take(&mut n.attrs);
     Code {
-        code: n.text.trim().to_string(),
-        attrs: n.attrs,
+        code: take(n),
+        attrs,
     }
 }
 
@@ -116,18 +127,18 @@ pub fn decode_formation(n: XNode, _version: Option<Version>) -> (Formation, Vec<
     for c in n.children {
         match c.name.as_str() {
             "domaine-formation" => f.domaine = domaine(c, &p, &mut d),
-            "intitule-formation" => f.intitule = text(&c),
-            "objectif-formation" => f.objectif = text(&c),
-            "resultats-attendus" => f.resultats_attendus = text(&c),
-            "contenu-formation" => f.contenu = text(&c),
-            "certifiante" => f.certifiante = text(&c),
+            "intitule-formation" => f.intitule = take(c),
+            "objectif-formation" => f.objectif = take(c),
+            "resultats-attendus" => f.resultats_attendus = take(c),
+            "contenu-formation" => f.contenu = take(c),
+            "certifiante" => f.certifiante = take(c),
             "contact-formation" => f.contacts.push(contact(c, &p, &mut d)),
-            "parcours-de-formation" => f.parcours = text(&c),
-            "code-niveau-entree" => f.code_niveau_entree = text(&c),
-            "objectif-general-formation" => f.objectif_general = opt(&c),
+            "parcours-de-formation" => f.parcours = take(c),
+            "code-niveau-entree" => f.code_niveau_entree = take(c),
+            "objectif-general-formation" => f.objectif_general = opt(c),
             "certification" => f.certifications.push(certification(c, &p, &mut d)),
             "code-type-formation" => f.types_formation.push(verbatim(c)),
-            "code-niveau-sortie" => f.code_niveau_sortie = opt(&c),
+            "code-niveau-sortie" => f.code_niveau_sortie = opt(c),
             "url-formation" => f.url = Some(verbatim(c)),
             "action" => {
                 let a = action(c, &p, &mut d);
@@ -150,7 +161,7 @@ fn domaine(n: XNode, p: &str, d: &mut Dec) -> DomaineFormation {
     for c in n.children {
         match c.name.as_str() {
             "code-FORMACODE" => dom.formacodes.push(code(c)),
-            "code-NSF" => dom.nsf.push(text(&c)),
+            "code-NSF" => dom.nsf.push(take(c)),
             "code-ROME" => dom.rome.push(code(c)),
             "extras" => dom.extras.push(verbatim(c)),
             _ => d.inattendu(&c, &p),
@@ -164,11 +175,11 @@ fn certification(n: XNode, p: &str, d: &mut Dec) -> Certification {
     let mut cert = Certification::default();
     for c in n.children {
         match c.name.as_str() {
-            "code-RNCP" => cert.code_rncp = opt(&c),
-            "code-CERTIFINFO" => cert.code_certifinfo = opt(&c),
-            "code-RS" => cert.code_rs = opt(&c),
-            "code-CPF" => cert.code_cpf = opt(&c),
-            "reference-code-FORMACODE" => cert.reference_formacode = opt(&c),
+            "code-RNCP" => cert.code_rncp = opt(c),
+            "code-CERTIFINFO" => cert.code_certifinfo = opt(c),
+            "code-RS" => cert.code_rs = opt(c),
+            "code-CPF" => cert.code_cpf = opt(c),
+            "reference-code-FORMACODE" => cert.reference_formacode = opt(c),
             "extras" => cert.extras.push(verbatim(c)),
             _ => d.inattendu(&c, &p),
         }
@@ -181,7 +192,7 @@ fn contact(n: XNode, p: &str, d: &mut Dec) -> Contact {
     let mut ct = Contact::default();
     for c in n.children {
         match c.name.as_str() {
-            "type-contact" => ct.type_contact = opt(&c),
+            "type-contact" => ct.type_contact = opt(c),
             "coordonnees" => ct.coordonnees = coordonnees(c, &p, d),
             "extras" => ct.extras.push(verbatim(c)),
             _ => d.inattendu(&c, &p),
@@ -198,15 +209,15 @@ fn coordonnees(n: XNode, p: &str, d: &mut Dec) -> Coordonnees {
     };
     for c in n.children {
         match c.name.as_str() {
-            "civilite" => co.civilite = opt(&c),
-            "nom" => co.nom = opt(&c),
-            "prenom" => co.prenom = opt(&c),
-            "ligne" => co.lignes.push(text(&c)),
+            "civilite" => co.civilite = opt(c),
+            "nom" => co.nom = opt(c),
+            "prenom" => co.prenom = opt(c),
+            "ligne" => co.lignes.push(take(c)),
             "adresse" => co.adresse = Some(adresse(c, &p, d)),
             "telfixe" => co.telfixe = Some(verbatim(c)),
             "portable" => co.portable = Some(verbatim(c)),
             "fax" => co.fax = Some(verbatim(c)),
-            "courriel" => co.courriel = opt(&c),
+            "courriel" => co.courriel = opt(c),
             "web" => co.web = Some(verbatim(c)),
             "extras" => co.extras.push(verbatim(c)),
             _ => d.inattendu(&c, &p),
@@ -220,21 +231,21 @@ fn adresse(n: XNode, p: &str, d: &mut Dec) -> Adresse {
     let mut a = Adresse::default();
     for c in n.children {
         match c.name.as_str() {
-            "denomination" => a.denomination = opt(&c),
-            "ligne" => a.lignes.push(text(&c)),
-            "codepostal" => a.codepostal = text(&c),
-            "ville" => a.ville = text(&c),
-            "departement" => a.departement = opt(&c),
-            "code-INSEE-commune" => a.code_insee_commune = opt(&c),
-            "code-INSEE-canton" => a.code_insee_canton = opt(&c),
-            "region" => a.region = opt(&c),
-            "pays" => a.pays = opt(&c),
+            "denomination" => a.denomination = opt(c),
+            "ligne" => a.lignes.push(take(c)),
+            "codepostal" => a.codepostal = take(c),
+            "ville" => a.ville = take(c),
+            "departement" => a.departement = opt(c),
+            "code-INSEE-commune" => a.code_insee_commune = opt(c),
+            "code-INSEE-canton" => a.code_insee_canton = opt(c),
+            "region" => a.region = opt(c),
+            "pays" => a.pays = opt(c),
             "geolocalisation" => {
                 let mut g = Geolocalisation::default();
                 for gc in c.children {
                     match gc.name.as_str() {
-                        "latitude" => g.latitude = text(&gc),
-                        "longitude" => g.longitude = text(&gc),
+                        "latitude" => g.latitude = take(gc),
+                        "longitude" => g.longitude = take(gc),
                         "extras" => g.extras.push(verbatim(gc)),
                         _ => d.inattendu(&gc, &format!("{p}/geolocalisation")),
                     }
@@ -273,14 +284,14 @@ fn action(n: XNode, p: &str, d: &mut Dec) -> Action {
     };
     for c in n.children {
         match c.name.as_str() {
-            "rythme-formation" => a.rythme = text(&c),
+            "rythme-formation" => a.rythme = take(c),
             "code-public-vise" => a.publics.push(code(c)),
-            "info-public-vise" => a.info_public_vise = opt(&c),
-            "niveau-entree-obligatoire" => a.niveau_entree_obligatoire = text(&c),
-            "modalites-alternance" => a.modalites_alternance = text(&c),
-            "modalites-enseignement" => a.modalites_enseignement = text(&c),
-            "conditions-specifiques" => a.conditions_specifiques = text(&c),
-            "prise-en-charge-frais-possible" => a.prise_en_charge_frais_possible = text(&c),
+            "info-public-vise" => a.info_public_vise = opt(c),
+            "niveau-entree-obligatoire" => a.niveau_entree_obligatoire = take(c),
+            "modalites-alternance" => a.modalites_alternance = take(c),
+            "modalites-enseignement" => a.modalites_enseignement = take(c),
+            "conditions-specifiques" => a.conditions_specifiques = take(c),
+            "prise-en-charge-frais-possible" => a.prise_en_charge_frais_possible = take(c),
             "lieu-de-formation" => {
                 let lp = format!("{p}/lieu-de-formation");
                 let mut l = Lieu::default();
@@ -295,34 +306,34 @@ fn action(n: XNode, p: &str, d: &mut Dec) -> Action {
                 }
                 a.lieux.push(l);
             }
-            "modalites-entrees-sorties" => a.modalites_entrees_sorties = text(&c),
+            "modalites-entrees-sorties" => a.modalites_entrees_sorties = take(c),
             "url-action" => a.url = Some(verbatim(c)),
-            "duree-cycle" => a.duree_cycle = opt(&c),
+            "duree-cycle" => a.duree_cycle = opt(c),
             "session" => a.sessions.push(session(c, &p, d)),
             "adresse-information" => a.adresse_information = Some(adresse_bloc(c, &p, d)),
             "date-information" => a.dates_information.push(verbatim(c)),
-            "restauration" => a.restauration = opt(&c),
-            "hebergement" => a.hebergement = opt(&c),
-            "transport" => a.transport = opt(&c),
-            "acces-handicapes" => a.acces_handicapes = opt(&c),
-            "langue-formation" => a.langues.push(text(&c)),
-            "modalites-recrutement" => a.modalites_recrutement = opt(&c),
-            "modalites-pedagogiques" => a.modalites_pedagogiques = opt(&c),
+            "restauration" => a.restauration = opt(c),
+            "hebergement" => a.hebergement = opt(c),
+            "transport" => a.transport = opt(c),
+            "acces-handicapes" => a.acces_handicapes = opt(c),
+            "langue-formation" => a.langues.push(take(c)),
+            "modalites-recrutement" => a.modalites_recrutement = opt(c),
+            "modalites-pedagogiques" => a.modalites_pedagogiques = opt(c),
             "code-modalite-pedagogique" => a.codes_modalite_pedagogique.push(code(c)),
             "equipement" => a.equipements.push(verbatim(c)),
-            "frais-restants" => a.frais_restants = opt(&c),
-            "code-perimetre-recrutement" => a.code_perimetre_recrutement = opt(&c),
-            "infos-perimetre-recrutement" => a.infos_perimetre_recrutement = opt(&c),
-            "prix-horaire-TTC" => a.prix_horaire_ttc = opt(&c),
-            "prix-total-TTC" => a.prix_total_ttc = opt(&c),
-            "duree-indicative" => a.duree_indicative = opt(&c),
+            "frais-restants" => a.frais_restants = opt(c),
+            "code-perimetre-recrutement" => a.code_perimetre_recrutement = opt(c),
+            "infos-perimetre-recrutement" => a.infos_perimetre_recrutement = opt(c),
+            "prix-horaire-TTC" => a.prix_horaire_ttc = opt(c),
+            "prix-total-TTC" => a.prix_total_ttc = opt(c),
+            "duree-indicative" => a.duree_indicative = opt(c),
             "nombre-heures-centre" => a.nombre_heures_centre = d.nombre(&c, &p),
             "nombre-heures-entreprise" => a.nombre_heures_entreprise = d.nombre(&c, &p),
             "nombre-heures-total" => a.nombre_heures_total = d.nombre(&c, &p),
             "detail-conditions-prise-en-charge" => {
-                a.detail_conditions_prise_en_charge = opt(&c)
+                a.detail_conditions_prise_en_charge = opt(c)
             }
-            "conventionnement" => a.conventionnement = opt(&c),
+            "conventionnement" => a.conventionnement = opt(c),
             "duree-conventionnee" => a.duree_conventionnee = d.nombre(&c, &p),
             "organisme-formateur" => a.organismes_formateurs.push(verbatim(c)),
             "organisme-financeur" => {
@@ -330,7 +341,7 @@ fn action(n: XNode, p: &str, d: &mut Dec) -> Action {
                 let mut fin = Financeur::default();
                 for fc in c.children {
                     match fc.name.as_str() {
-                        "code-financeur" => fin.code_financeur = text(&fc),
+                        "code-financeur" => fin.code_financeur = take(fc),
                         "nb-places-financees" => fin.nb_places_financees = d.nombre(&fc, &fp),
                         "extras" => fin.extras.push(verbatim(fc)),
                         _ => d.inattendu(&fc, &fp),
@@ -361,17 +372,17 @@ fn session(n: XNode, p: &str, d: &mut Dec) -> Session {
             "periode" => {
                 for pc in c.children {
                     match pc.name.as_str() {
-                        "debut" => s.periode.debut = text(&pc),
-                        "fin" => s.periode.fin = text(&pc),
+                        "debut" => s.periode.debut = take(pc),
+                        "fin" => s.periode.fin = take(pc),
                         "extras" => s.periode.extras.push(verbatim(pc)),
                         _ => d.inattendu(&pc, &format!("{p}/periode")),
                     }
                 }
             }
             "adresse-inscription" => s.adresse_inscription = adresse_bloc(c, &p, d),
-            "modalites-inscription" => s.modalites_inscription = opt(&c),
+            "modalites-inscription" => s.modalites_inscription = opt(c),
             "periode-inscription" => s.periode_inscription = Some(verbatim(c)),
-            "etat-recrutement" => s.etat_recrutement = opt(&c),
+            "etat-recrutement" => s.etat_recrutement = opt(c),
             "recrutement" | "url-session" | "contact-session" | "reference-certification"
             | "blocs-competences" | "cycle" => s.details.push(verbatim(c)),
             "extras" => s.extras.push(verbatim(c)),
@@ -389,18 +400,18 @@ fn organisme(n: XNode, p: &str, d: &mut Dec) -> Organisme {
     };
     for c in n.children {
         match c.name.as_str() {
-            "numero-activite" => o.numero_activite = text(&c),
+            "numero-activite" => o.numero_activite = take(c),
             "SIRET-organisme-formation" => {
                 for sc in c.children {
                     match sc.name.as_str() {
-                        "SIRET" => o.siret = text(&sc),
+                        "SIRET" => o.siret = take(sc),
                         "extras" => o.siret_extras.push(verbatim(sc)),
                         _ => d.inattendu(&sc, &format!("{p}/SIRET-organisme-formation")),
                     }
                 }
             }
-            "nom-organisme" => o.nom = text(&c),
-            "raison-sociale" => o.raison_sociale = text(&c),
+            "nom-organisme" => o.nom = take(c),
+            "raison-sociale" => o.raison_sociale = take(c),
             "coordonnees-organisme" => {
                 let cp = format!("{p}/coordonnees-organisme");
                 for cc in c.children {
@@ -412,7 +423,7 @@ fn organisme(n: XNode, p: &str, d: &mut Dec) -> Organisme {
                 }
             }
             "contact-organisme" => o.contacts.push(contact(c, &p, d)),
-            "renseignements-specifiques" => o.renseignements_specifiques = opt(&c),
+            "renseignements-specifiques" => o.renseignements_specifiques = opt(c),
             "potentiel" => o.potentiel = Some(verbatim(c)),
             "code-UAI-organisme-formation" => o.uai = Some(verbatim(c)),
             "extras" => o.extras.push(verbatim(c)),

@@ -52,16 +52,33 @@ pub struct OffreLue {
     pub colonne: u32,
 }
 
-/// Tracks line starts of the bytes quick-xml consumes, to turn byte offsets into line:column.
+/// Buffers the input for quick-xml and records where lines start, so byte offsets become
+/// line:column. Newlines are found once per 256 KiB refill (memchr), not per event.
 struct LineTracker<R> {
     inner: R,
-    consumed: u64,
-    /// Offsets of the `\n` bytes not yet forgotten.
+    buf: Box<[u8]>,
+    pos: usize,
+    filled: usize,
+    /// Absolute offset of `buf[0]`.
+    buf_start: u64,
+    /// Offsets of the `\n` bytes read and not yet forgotten.
     newlines: VecDeque<u64>,
     forgotten_lines: u32,
 }
 
-impl<R: BufRead> LineTracker<R> {
+impl<R: Read> LineTracker<R> {
+    fn new(inner: R) -> Self {
+        LineTracker {
+            inner,
+            buf: vec![0; 256 * 1024].into_boxed_slice(),
+            pos: 0,
+            filled: 0,
+            buf_start: 0,
+            newlines: VecDeque::new(),
+            forgotten_lines: 0,
+        }
+    }
+
     fn line_col(&self, offset: u64) -> (u32, u32) {
         let idx = self.newlines.partition_point(|&n| n < offset);
         let line = self.forgotten_lines as usize + idx + 1;
@@ -82,7 +99,7 @@ impl<R: BufRead> LineTracker<R> {
     }
 }
 
-impl<R: BufRead> Read for LineTracker<R> {
+impl<R: Read> Read for LineTracker<R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         let n = {
             let buf = self.fill_buf()?;
@@ -95,23 +112,28 @@ impl<R: BufRead> Read for LineTracker<R> {
     }
 }
 
-impl<R: BufRead> BufRead for LineTracker<R> {
+impl<R: Read> BufRead for LineTracker<R> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        self.inner.fill_buf()
+        if self.pos >= self.filled {
+            self.buf_start += self.filled as u64;
+            self.pos = 0;
+            self.filled = 0;
+            let n = loop {
+                match self.inner.read(&mut self.buf) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                }
+            };
+            self.filled = n;
+            let base = self.buf_start;
+            self.newlines
+                .extend(memchr::memchr_iter(b'\n', &self.buf[..n]).map(|i| base + i as u64));
+        }
+        Ok(&self.buf[self.pos..self.filled])
     }
     fn consume(&mut self, amt: usize) {
-        if let Ok(buf) = self.inner.fill_buf() {
-            let base = self.consumed;
-            for (i, _) in buf[..amt.min(buf.len())]
-                .iter()
-                .enumerate()
-                .filter(|(_, &b)| b == b'\n')
-            {
-                self.newlines.push_back(base + i as u64);
-            }
-        }
-        self.consumed += amt as u64;
-        self.inner.consume(amt);
+        self.pos = (self.pos + amt).min(self.filled);
     }
 }
 
@@ -124,7 +146,7 @@ enum State {
 }
 
 /// Iterator over the offers of one LHÉO document.
-pub struct LheoReader<R: BufRead> {
+pub struct LheoReader<R: Read> {
     xml: quick_xml::Reader<LineTracker<R>>,
     buf: Vec<u8>,
     state: State,
@@ -134,14 +156,9 @@ pub struct LheoReader<R: BufRead> {
     formations_vues: u64,
 }
 
-impl<R: BufRead> LheoReader<R> {
+impl<R: Read> LheoReader<R> {
     pub fn new(input: R) -> Self {
-        let tracker = LineTracker {
-            inner: input,
-            consumed: 0,
-            newlines: VecDeque::new(),
-            forgotten_lines: 0,
-        };
+        let tracker = LineTracker::new(input);
         let mut xml = quick_xml::Reader::from_reader(tracker);
         let cfg = xml.config_mut();
         cfg.expand_empty_elements = true;
@@ -348,14 +365,16 @@ impl<R: BufRead> LheoReader<R> {
         let numero = root.attr("numero").map(str::to_string);
         let mut stack: Vec<XNode> = vec![root];
         let mut nodes = 1usize;
-        loop {
-            self.buf.clear();
+        // The event buffer is taken out of `self` so events can borrow it while `self` is used.
+        let mut buf = std::mem::take(&mut self.buf);
+        let result = loop {
+            buf.clear();
             let ev_offset = self.xml.buffer_position();
-            let ev = match self.xml.read_event_into(&mut self.buf) {
-                Ok(ev) => ev.into_owned(),
+            let ev = match self.xml.read_event_into(&mut buf) {
+                Ok(ev) => ev,
                 Err(e) => {
                     let chemin = path_of(&stack);
-                    return Err(self.xml_error(e, &chemin, numero.as_deref()));
+                    break Err(self.xml_error(e, &chemin, numero.as_deref()));
                 }
             };
             match ev {
@@ -363,7 +382,7 @@ impl<R: BufRead> LheoReader<R> {
                     nodes += 1;
                     if stack.len() >= MAX_DEPTH || nodes > MAX_NODES {
                         let chemin = path_of(&stack);
-                        return Err(self.fatal(
+                        break Err(self.fatal(
                             ev_offset,
                             format!(
                                 "formation trop grande ou trop imbriquée (plus de {MAX_DEPTH} niveaux ou {MAX_NODES} éléments)"
@@ -383,7 +402,7 @@ impl<R: BufRead> LheoReader<R> {
                             let version = self.version;
                             let (formation, mut c) = decode_formation(node, version);
                             constats.append(&mut c);
-                            return Ok(OffreLue {
+                            break Ok(OffreLue {
                                 formation,
                                 constats,
                                 ligne,
@@ -413,7 +432,7 @@ impl<R: BufRead> LheoReader<R> {
                         }
                     }
                 }
-                Event::CData(c) => match std::str::from_utf8(&c) {
+                Event::CData(c) => match std::str::from_utf8(c.as_ref()) {
                     Ok(s) => self.push_text(&mut stack, s, &mut constats),
                     Err(_) => {
                         let (l, col) = self.xml.get_ref().line_col(ev_offset);
@@ -429,7 +448,7 @@ impl<R: BufRead> LheoReader<R> {
                 },
                 Event::Eof => {
                     let chemin = path_of(&stack);
-                    return Err(self.fatal(
+                    break Err(self.fatal(
                         ev_offset,
                         "fichier tronqué : fin du fichier au milieu de la formation".into(),
                         &chemin,
@@ -438,18 +457,22 @@ impl<R: BufRead> LheoReader<R> {
                 }
                 _ => {}
             }
-        }
+        };
+        self.buf = buf;
+        result
     }
 
     /// Appends text to the open element; past [`MAX_TEXT`] the rest is dropped and the offer
     /// gets one blocking finding, so a 100 MB text node never grows the tree.
     fn push_text(&self, stack: &mut [XNode], s: &str, constats: &mut Vec<Constat>) {
-        let chemin = path_of(stack);
-        let Some(node) = stack.last_mut() else { return };
-        if node.trop_long {
+        let Some(node) = stack.last() else { return };
+        if node.trop_long || (node.text.is_empty() && s.bytes().all(|b| b.is_ascii_whitespace())) {
+            // Indentation between elements: nothing to keep.
             return;
         }
         if node.text.len() + s.len() > MAX_TEXT {
+            let chemin = path_of(stack);
+            let node = stack.last_mut().expect("checked above");
             node.trop_long = true;
             constats.push(
                 Constat::bloquant(
@@ -459,7 +482,7 @@ impl<R: BufRead> LheoReader<R> {
                 )
                 .at(node.ligne, node.colonne),
             );
-        } else {
+        } else if let Some(node) = stack.last_mut() {
             node.text.push_str(s);
         }
     }
@@ -476,7 +499,7 @@ impl<R: BufRead> LheoReader<R> {
         for a in e.attributes() {
             match a {
                 Ok(a) => {
-                    let key = String::from_utf8_lossy(a.key.local_name().as_ref()).to_string();
+                    let key = local(a.key.local_name().as_ref());
                     if a.key.as_ref().starts_with(b"xmlns") {
                         continue;
                     }
@@ -515,7 +538,7 @@ impl<R: BufRead> LheoReader<R> {
     }
 }
 
-impl<R: BufRead> Iterator for LheoReader<R> {
+impl<R: Read> Iterator for LheoReader<R> {
     type Item = Result<OffreLue, LheoError>;
     fn next(&mut self) -> Option<Self::Item> {
         self.next_offre()
@@ -523,11 +546,14 @@ impl<R: BufRead> Iterator for LheoReader<R> {
 }
 
 fn local(name: &[u8]) -> String {
-    let local = match name.iter().rposition(|&b| b == b':') {
+    let local = match memchr::memrchr(b':', name) {
         Some(i) => &name[i + 1..],
         None => name,
     };
-    String::from_utf8_lossy(local).into_owned()
+    match std::str::from_utf8(local) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(local).into_owned(),
+    }
 }
 
 fn path_of(stack: &[XNode]) -> String {
