@@ -23,7 +23,11 @@ fn peak_rss_mb() -> f64 {
 }
 
 fn phase(name: &str, file: &Path, sessions: u64) {
-    let size_mb = || std::fs::metadata(file).map(|m| m.len() as f64 / 1e6).unwrap_or(0.0);
+    let size_mb = || {
+        std::fs::metadata(file)
+            .map(|m| m.len() as f64 / 1e6)
+            .unwrap_or(0.0)
+    };
     match name {
         "referentiels" => {
             let t0 = Instant::now();
@@ -41,10 +45,8 @@ fn phase(name: &str, file: &Path, sessions: u64) {
         "generate" => {
             let refs = Referentiels::charger().unwrap();
             let t0 = Instant::now();
-            let out = std::io::BufWriter::with_capacity(
-                256 * 1024,
-                std::fs::File::create(file).unwrap(),
-            );
+            let out =
+                std::io::BufWriter::with_capacity(256 * 1024, std::fs::File::create(file).unwrap());
             Generateur::new(
                 &refs,
                 Parametres {
@@ -150,7 +152,10 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("sofi-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join(format!("offre-{sessions}.xml"));
-    println!("sofi import bench, {sessions} sessions, {} cores", std::thread::available_parallelism().map_or(1, |n| n.get()));
+    println!(
+        "sofi import bench, {sessions} sessions, {} cores",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
     for p in ["referentiels", "generate", "parse", "import"] {
         let st = Command::new(std::env::current_exe().unwrap())
             .env("SOFI_BENCH_PHASE", p)

@@ -22,5 +22,8 @@ fn main() {
     }
     let dt = t0.elapsed().as_secs_f64();
     let mb = input.lus.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e6;
-    println!("{n} formations, {s} sessions, {mb:.1} MB in {dt:.2} s: {:.1} MB/s", mb / dt);
+    println!(
+        "{n} formations, {s} sessions, {mb:.1} MB in {dt:.2} s: {:.1} MB/s",
+        mb / dt
+    );
 }

@@ -41,25 +41,82 @@ struct Theme {
 }
 
 const PREFIXES_ORG: &[&str] = &[
-    "Institut", "Centre de formation", "École", "Atelier", "Académie", "Campus", "Maison de la formation",
+    "Institut",
+    "Centre de formation",
+    "École",
+    "Atelier",
+    "Académie",
+    "Campus",
+    "Maison de la formation",
 ];
 const NOMS_ORG: &[&str] = &[
-    "Atlantique", "Loire", "Maine", "Vendée Océan", "Anjou", "Erdre", "Sarthe", "Mayenne", "Estuaire",
-    "Bocage", "Val de Loire", "Côte de Lumière", "Pays nantais", "Saumurois", "Perche", "Marais",
+    "Atlantique",
+    "Loire",
+    "Maine",
+    "Vendée Océan",
+    "Anjou",
+    "Erdre",
+    "Sarthe",
+    "Mayenne",
+    "Estuaire",
+    "Bocage",
+    "Val de Loire",
+    "Côte de Lumière",
+    "Pays nantais",
+    "Saumurois",
+    "Perche",
+    "Marais",
 ];
 const FORMES: &[&str] = &["SAS", "SARL", "Association", "SCOP", "GIP", "EURL"];
 const PRENOMS: &[&str] = &[
-    "Camille", "Nathalie", "Julien", "Sophie", "Thomas", "Élodie", "Nicolas", "Aurélie", "Mathieu",
-    "Claire", "Yann", "Gwenaëlle", "François", "Inès", "Karim", "Léa",
+    "Camille",
+    "Nathalie",
+    "Julien",
+    "Sophie",
+    "Thomas",
+    "Élodie",
+    "Nicolas",
+    "Aurélie",
+    "Mathieu",
+    "Claire",
+    "Yann",
+    "Gwenaëlle",
+    "François",
+    "Inès",
+    "Karim",
+    "Léa",
 ];
 const NOMS: &[&str] = &[
-    "Martin", "Bernard", "Guérin", "Moreau", "Le Goff", "Hervé", "Rousseau", "Bouchet", "Pineau",
-    "Chevalier", "Lemoine", "Tessier", "Bodin", "Gaudin", "Marchand", "Renaud",
+    "Martin",
+    "Bernard",
+    "Guérin",
+    "Moreau",
+    "Le Goff",
+    "Hervé",
+    "Rousseau",
+    "Bouchet",
+    "Pineau",
+    "Chevalier",
+    "Lemoine",
+    "Tessier",
+    "Bodin",
+    "Gaudin",
+    "Marchand",
+    "Renaud",
 ];
 const VOIES: &[&str] = &[
-    "rue de la Loire", "boulevard des Anglais", "avenue de la Libération", "rue Jean Jaurès",
-    "rue du Port", "place de la République", "rue des Tanneurs", "allée des Tilleuls",
-    "rue Pasteur", "chemin de la Métairie", "quai de la Fosse", "rue Victor Hugo",
+    "rue de la Loire",
+    "boulevard des Anglais",
+    "avenue de la Libération",
+    "rue Jean Jaurès",
+    "rue du Port",
+    "place de la République",
+    "rue des Tanneurs",
+    "allée des Tilleuls",
+    "rue Pasteur",
+    "chemin de la Métairie",
+    "quai de la Fosse",
+    "rue Victor Hugo",
 ];
 const THEMES_NON_CERTIFIANTS: &[&str] = &[
     "15234", "70322", "35054", "42854", "31854", "15043", "13250", "44054", "32154", "42056",
@@ -78,37 +135,12 @@ const FINANCEURS: &[(&str, bool)] = &[
 const PUBLICS_DE: &[&str] = &["80006", "80009", "80007", "80005", "81020"];
 const PUBLICS_SAL: &[&str] = &["82044", "82045", "82058", "82055"];
 
-/// Check digit so the whole number passes Luhn.
+/// Appends the check digit that makes the number pass Luhn (SIREN and SIRET).
 fn luhn_complete(prefix: &str) -> String {
-    for d in 0..10 {
-        let s = format!("{prefix}{d}");
-        if crate::rules::siret_valide(&s) || (s.len() == 9 && luhn9(&s)) {
-            return s;
-        }
-    }
-    unreachable!("one digit always completes a Luhn number")
-}
-
-fn luhn9(s: &str) -> bool {
-    let sum: u32 = s
-        .bytes()
-        .rev()
-        .enumerate()
-        .map(|(i, b)| {
-            let d = (b - b'0') as u32;
-            if i % 2 == 1 {
-                let d2 = d * 2;
-                if d2 > 9 {
-                    d2 - 9
-                } else {
-                    d2
-                }
-            } else {
-                d
-            }
-        })
-        .sum();
-    sum % 10 == 0
+    (0..10)
+        .map(|d| format!("{prefix}{d}"))
+        .find(|s| crate::rules::luhn(s))
+        .expect("one digit always completes a Luhn number")
 }
 
 fn cut(s: &str, max: usize) -> String {
@@ -155,7 +187,8 @@ impl<'a> Generateur<'a> {
             .iter()
             .filter_map(|c| refs.formacodes.get(*c))
             .flat_map(|f| {
-                std::iter::once(f).chain(f.specifiques.iter().filter_map(|s| refs.formacodes.get(s)))
+                std::iter::once(f)
+                    .chain(f.specifiques.iter().filter_map(|s| refs.formacodes.get(s)))
             })
             .map(|f| Theme {
                 formacode: f.code.clone(),
@@ -208,7 +241,13 @@ impl<'a> Generateur<'a> {
                 sites,
                 formacodes: Vec::new(),
                 web: format!("https://www.{}.fr", slug.trim_matches('-')),
-                tel: format!("02 {:02} {:02} {:02} {:02}", rng.gen_range(40..55), rng.gen_range(0..100), rng.gen_range(0..100), rng.gen_range(0..100)),
+                tel: format!(
+                    "02 {:02} {:02} {:02} {:02}",
+                    rng.gen_range(40..55),
+                    rng.gen_range(0..100),
+                    rng.gen_range(0..100),
+                    rng.gen_range(0..100)
+                ),
                 numero: format!("OF_{:05}", i + 1),
             });
         }
@@ -267,15 +306,21 @@ impl<'a> Generateur<'a> {
     fn personne(&mut self, org: usize) -> Coordonnees {
         let prenom = PRENOMS.choose(&mut self.rng).unwrap().to_string();
         let nom = NOMS.choose(&mut self.rng).unwrap().to_string();
-        let domaine = self.orgs[org].web.trim_start_matches("https://www.").to_string();
+        let domaine = self.orgs[org]
+            .web
+            .trim_start_matches("https://www.")
+            .to_string();
         Coordonnees {
-            civilite: Some(if self.rng.gen_bool(0.5) { "Madame" } else { "Monsieur" }.into()),
+            civilite: Some(
+                if self.rng.gen_bool(0.5) {
+                    "Madame"
+                } else {
+                    "Monsieur"
+                }
+                .into(),
+            ),
             courriel: Some(cut(
-                &format!(
-                    "{}.{}@{domaine}",
-                    ascii_slug(&prenom),
-                    ascii_slug(&nom)
-                ),
+                &format!("{}.{}@{domaine}", ascii_slug(&prenom), ascii_slug(&nom)),
                 160,
             )),
             prenom: Some(prenom),
@@ -333,7 +378,10 @@ impl<'a> Generateur<'a> {
         let mut domaine = DomaineFormation {
             formacodes: vec![Code {
                 code: formacode.clone(),
-                attrs: vec![("ref".into(), "V14".into()), ("tag".into(), "principal".into())],
+                attrs: vec![
+                    ("ref".into(), "V14".into()),
+                    ("tag".into(), "principal".into()),
+                ],
             }],
             ..Default::default()
         };
@@ -347,7 +395,8 @@ impl<'a> Generateur<'a> {
             domaine.formacodes.push(Code::new(g, "V14"));
         }
         let numero = format!("PDL_F{n:07}");
-        let objectif = format!(
+        let objectif =
+            format!(
             "{} Acquérir les compétences en {} attendues par les entreprises de la région : {}.",
             if certification.is_some() {
                 format!("Obtenir la certification « {intitule} ».")
@@ -448,8 +497,14 @@ impl<'a> Generateur<'a> {
             contenu: cut(&contenu, 3000),
             certifiante: if certification.is_some() { "1" } else { "0" }.into(),
             contacts: vec![contact],
-            parcours: ["1", "2", "3", "4"].choose(&mut self.rng).unwrap().to_string(),
-            code_niveau_entree: ["0", "11", "12", "13", "14"].choose(&mut self.rng).unwrap().to_string(),
+            parcours: ["1", "2", "3", "4"]
+                .choose(&mut self.rng)
+                .unwrap()
+                .to_string(),
+            code_niveau_entree: ["0", "11", "12", "13", "14"]
+                .choose(&mut self.rng)
+                .unwrap()
+                .to_string(),
             objectif_general: Some(ais.into()),
             certifications: certification.into_iter().collect(),
             code_niveau_sortie: niveau_sortie,
@@ -558,15 +613,20 @@ impl<'a> Generateur<'a> {
                     extras: vec![],
                 },
                 modalites_inscription: Some(
-                    ["Information collective puis entretien individuel", "Dossier de candidature et entretien", "Inscription en ligne", "Tests de positionnement"]
-                        .choose(&mut self.rng)
-                        .unwrap()
-                        .to_string(),
+                    [
+                        "Information collective puis entretien individuel",
+                        "Dossier de candidature et entretien",
+                        "Inscription en ligne",
+                        "Tests de positionnement",
+                    ]
+                    .choose(&mut self.rng)
+                    .unwrap()
+                    .to_string(),
                 ),
                 etat_recrutement: Some(if debut < base { "2" } else { "1" }.into()),
                 ..Default::default()
             });
-            debut = debut + self.rng.gen_range(45..150).days();
+            debut += self.rng.gen_range(45..150).days();
         }
         let rng = &mut self.rng;
         Action {

@@ -188,18 +188,15 @@ fn ecrire(
     if lot.is_empty() {
         return Ok(());
     }
-    match opts.store {
-        Some(store) => {
-            for e in store.ecrire(lot, &opts.source)? {
-                match e {
-                    Ecrit::Cree => rapport.creees += 1,
-                    Ecrit::Modifie => rapport.modifiees += 1,
-                    Ecrit::Inchange => rapport.inchangees += 1,
-                }
+    if let Some(store) = opts.store {
+        for e in store.ecrire(lot, &opts.source)? {
+            match e {
+                Ecrit::Cree => rapport.creees += 1,
+                Ecrit::Modifie => rapport.modifiees += 1,
+                Ecrit::Inchange => rapport.inchangees += 1,
             }
-            rapport.stockees = rapport.creees + rapport.modifiees;
         }
-        None => {}
+        rapport.stockees = rapport.creees + rapport.modifiees;
     }
     lot.clear();
     Ok(())

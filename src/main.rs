@@ -14,7 +14,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 #[derive(Parser)]
-#[command(name = "sofi", version, about = "Collecte, vérifie et diffuse l'offre de formation (LHÉO)")]
+#[command(
+    name = "sofi",
+    version,
+    about = "Collecte, vérifie et diffuse l'offre de formation (LHÉO)"
+)]
 struct Cli {
     /// Data directory (store, index, inbox).
     #[arg(long, global = true, env = "SOFI_DATA_DIR", default_value = "./var")]
@@ -157,7 +161,10 @@ fn run(cli: Cli) -> Result<i32> {
                     let f = std::fs::File::create(&p)
                         .with_context(|| format!("création de {}", p.display()))?;
                     let n = g.ecrire(std::io::BufWriter::with_capacity(256 * 1024, f))?;
-                    eprintln!("{n} formations, {sessions} sessions écrites dans {}", p.display());
+                    eprintln!(
+                        "{n} formations, {sessions} sessions écrites dans {}",
+                        p.display()
+                    );
                 }
                 None => {
                     let out = std::io::stdout().lock();
@@ -282,7 +289,11 @@ fn afficher(path: &Path, r: &Rapport, dt: f64, stocke: bool) {
         }
     }
     if r.rejetees as usize > r.rejets.len() {
-        let _ = writeln!(out, "  … et {} autres rejets", r.rejetees as usize - r.rejets.len());
+        let _ = writeln!(
+            out,
+            "  … et {} autres rejets",
+            r.rejetees as usize - r.rejets.len()
+        );
     }
     for nd in &r.non_diffusions {
         let _ = writeln!(out, "  non diffusée {} : {}", nd.numero, nd.motif);

@@ -25,7 +25,10 @@ fn sigkill_during_import_leaves_a_consistent_store() {
     // Wait until the store has grown past its empty size, then kill mid-way.
     let t0 = Instant::now();
     let size = |p: &std::path::Path| -> u64 {
-        walk(p).iter().map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0)).sum()
+        walk(p)
+            .iter()
+            .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+            .sum()
     };
     while size(&data) < 3_000_000 && t0.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(20));
@@ -34,7 +37,10 @@ fn sigkill_during_import_leaves_a_consistent_store() {
     let finished_already = child.try_wait().unwrap().is_some();
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    assert!(!finished_already, "the import should still be running when killed");
+    assert!(
+        !finished_already,
+        "the import should still be running when killed"
+    );
 
     let store = Store::open(&data).expect("store reopens after SIGKILL");
     let c = store.compteurs().unwrap();
@@ -44,7 +50,11 @@ fn sigkill_during_import_leaves_a_consistent_store() {
         let o = o.expect("every stored offer decodes whole");
         let f = &o.formation;
         assert!(!f.actions.is_empty(), "{} has its actions", f.numero);
-        assert!(f.actions.iter().all(|a| !a.sessions.is_empty()), "{} has its sessions", f.numero);
+        assert!(
+            f.actions.iter().all(|a| !a.sessions.is_empty()),
+            "{} has its sessions",
+            f.numero
+        );
         assert!(!f.organisme.siret.is_empty());
         actions += f.actions.len() as u64;
         sessions += f.sessions().count() as u64;
@@ -68,13 +78,19 @@ fn sigkill_during_import_leaves_a_consistent_store() {
     assert_eq!(replay, live);
     assert_eq!(c.journal_seq, last);
     assert_eq!(c.formations, live.len() as u64);
-    assert_eq!((c.actions, c.sessions, c.diffusables), (actions, sessions, diffusables));
+    assert_eq!(
+        (c.actions, c.sessions, c.diffusables),
+        (actions, sessions, diffusables)
+    );
     drop(store);
 
     // Finishing the import afterwards completes the store.
     let (code, rep) = import(&data, &[&file], &[]);
     assert_eq!(code, 0);
-    assert_eq!(rep[0]["rapport"]["inchangees"].as_u64().unwrap(), live.len() as u64);
+    assert_eq!(
+        rep[0]["rapport"]["inchangees"].as_u64().unwrap(),
+        live.len() as u64
+    );
     assert_eq!(stats(&data)["sessions"], 40_000);
 }
 

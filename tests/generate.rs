@@ -30,11 +30,19 @@ fn generate_100k_sessions_validates_against_the_lheo_23_xsd() {
 #[test]
 fn same_seed_same_bytes_and_other_seed_other_offer() {
     let tmp = tempfile::tempdir().unwrap();
-    let (a, b, c) = (tmp.path().join("a"), tmp.path().join("b"), tmp.path().join("c"));
+    let (a, b, c) = (
+        tmp.path().join("a"),
+        tmp.path().join("b"),
+        tmp.path().join("c"),
+    );
     generate(2_000, 42, &a);
     generate(2_000, 42, &b);
     generate(2_000, 43, &c);
-    let (a, b, c) = (std::fs::read(a).unwrap(), std::fs::read(b).unwrap(), std::fs::read(c).unwrap());
+    let (a, b, c) = (
+        std::fs::read(a).unwrap(),
+        std::fs::read(b).unwrap(),
+        std::fs::read(c).unwrap(),
+    );
     assert_eq!(a, b);
     assert_ne!(a, c);
 }
@@ -53,13 +61,28 @@ fn generated_offer_is_realistic_and_passes_the_rules() {
     assert_eq!(s["sessions"], 3_000);
     let diff = s["diffusables"].as_u64().unwrap();
     let total = s["formations"].as_u64().unwrap();
-    assert!(diff > total / 2 && diff < total, "a mix of listed and unlisted offers: {diff}/{total}");
+    assert!(
+        diff > total / 2 && diff < total,
+        "a mix of listed and unlisted offers: {diff}/{total}"
+    );
     let xml = std::fs::read_to_string(&p).unwrap();
     for dep in ["44", "49", "53", "72", "85"] {
-        assert!(xml.contains(&format!("<departement>{dep}</departement>")), "département {dep}");
+        assert!(
+            xml.contains(&format!("<departement>{dep}</departement>")),
+            "département {dep}"
+        );
     }
-    assert!(xml.contains("<modalites-enseignement>2<"), "distance learning");
-    assert!(xml.contains("<modalites-entrees-sorties>1<"), "rolling entry");
+    assert!(
+        xml.contains("<modalites-enseignement>2<"),
+        "distance learning"
+    );
+    assert!(
+        xml.contains("<modalites-entrees-sorties>1<"),
+        "rolling entry"
+    );
     assert!(xml.contains("<code-RNCP>RNCP"), "real certifications");
-    assert!(xml.contains("<debut>2027"), "sessions dated around the base date");
+    assert!(
+        xml.contains("<debut>2027"),
+        "sessions dated around the base date"
+    );
 }

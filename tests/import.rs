@@ -81,7 +81,10 @@ fn stored_values_match_the_file() {
     assert_eq!(f.formacode_principal(), Some("15093"));
     assert_eq!(f.certifications[0].code_rncp.as_deref(), Some("28217"));
     assert!(f.objectif.starts_with("* être titulaire"));
-    assert!(f.objectif.contains("<br />"), "escaped HTML is kept as text");
+    assert!(
+        f.objectif.contains("<br />"),
+        "escaped HTML is kept as text"
+    );
     let a = &f.actions[0];
     assert_eq!(a.numero, "15_927411");
     assert_eq!(a.nombre_heures_total, Some(250));
@@ -91,7 +94,10 @@ fn stored_values_match_the_file() {
     assert_eq!(lieu.ville, "Toulouse");
     assert_eq!(lieu.code_insee_commune.as_deref(), Some("31555"));
     let s = &a.sessions[0];
-    assert_eq!((s.periode.debut.as_str(), s.periode.fin.as_str()), ("20181001", "20190524"));
+    assert_eq!(
+        (s.periode.debut.as_str(), s.periode.fin.as_str()),
+        ("20181001", "20190524")
+    );
     assert_eq!(f.organisme.siret, "19311383400389");
     assert_eq!(f.organisme.numero_activite, "7331P001531");
     assert_eq!(f.organisme.formacodes().len(), 5);
@@ -100,15 +106,23 @@ fn stored_values_match_the_file() {
     // Verdict stored with the offer, with its reason.
     assert!(o.verdict.diffusable());
     assert!(o.verdict.diffusion[0].motif.contains("Conseil régional"));
-    assert!(o
-        .verdict
-        .constats
-        .iter()
-        .any(|c| c.code == "ancienne-region"), "region 73 is a pre-2016 code");
+    assert!(
+        o.verdict
+            .constats
+            .iter()
+            .any(|c| c.code == "ancienne-region"),
+        "region 73 is a pre-2016 code"
+    );
     assert_eq!(o.source, "daeu");
     assert!(o.recue_le > 0 && o.diffusee_le.is_some());
-    assert_eq!(store.numeros_par_organisme("19311383400389").unwrap(), vec!["15_464888"]);
-    assert_eq!(store.organisme("19311383400389").unwrap().unwrap().nom, "UT2J FC");
+    assert_eq!(
+        store.numeros_par_organisme("19311383400389").unwrap(),
+        vec!["15_464888"]
+    );
+    assert_eq!(
+        store.organisme("19311383400389").unwrap().unwrap().nom,
+        "UT2J FC"
+    );
 }
 
 #[test]
@@ -125,7 +139,11 @@ fn lheo_22_23_and_no_namespace_read_the_same() {
     .enumerate()
     {
         let dir = tmp.path().join(format!("d{i}"));
-        let p = write(tmp.path(), &format!("f{i}.xml"), doc(ns, &[f.clone()]));
+        let p = write(
+            tmp.path(),
+            &format!("f{i}.xml"),
+            doc(ns, std::slice::from_ref(&f)),
+        );
         let (code, _) = import(&dir, &[&p], &["--source", "s"]);
         assert_eq!(code, 0);
         let store = Store::open(&dir).unwrap();
@@ -158,7 +176,12 @@ fn gzip_and_stdin_inputs() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(daeu().as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(daeu().as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     let rep: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -182,7 +205,10 @@ fn reimport_unchanged_writes_nothing_and_change_is_journalled() {
     let (_, rep) = import(tmp.path(), &[&p2], &[]);
     assert_eq!(rep[0]["rapport"]["modifiees"], 1);
     let s = stats(tmp.path());
-    assert_eq!((s["journal_seq"].as_u64(), s["formations"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(
+        (s["journal_seq"].as_u64(), s["formations"].as_u64()),
+        (Some(2), Some(1))
+    );
 }
 
 #[test]
@@ -191,8 +217,12 @@ fn one_bad_offer_does_not_reject_the_others() {
     let bad_date = daeu_as("BAD_DATE").replace("<debut>20181001", "<debut>20231345");
     let inverted = daeu_as("INVERSEE").replace("<fin>20190524", "<fin>20170101");
     let bad_fin = daeu_as("BAD_FIN").replace("<code-financeur>2<", "<code-financeur>99<");
-    let bad_num = daeu_as("BAD_NUM").replace("<nombre-heures-total>250", "<nombre-heures-total>beaucoup");
-    let bad_siret = daeu_as("BAD_SIRET").replace("<SIRET>19311383400389</SIRET>\n</SIRET-organisme", "<SIRET>19311383400388</SIRET>\n</SIRET-organisme");
+    let bad_num =
+        daeu_as("BAD_NUM").replace("<nombre-heures-total>250", "<nombre-heures-total>beaucoup");
+    let bad_siret = daeu_as("BAD_SIRET").replace(
+        "<SIRET>19311383400389</SIRET>\n</SIRET-organisme",
+        "<SIRET>19311383400388</SIRET>\n</SIRET-organisme",
+    );
     let unknown_fc = daeu_as("FC_INCONNU").replace(">15093<", ">99999<");
     let absurd = daeu_as("ABSURDE").replace("<debut>20181001", "<debut>30180101");
     let p = write(
@@ -200,7 +230,17 @@ fn one_bad_offer_does_not_reject_the_others() {
         "mix.xml",
         doc(
             " xmlns=\"http://www.lheo.org/2.2\"",
-            &[daeu_as("OK_1"), bad_date, inverted, bad_fin, bad_num, bad_siret, unknown_fc, absurd, daeu_as("OK_2")],
+            &[
+                daeu_as("OK_1"),
+                bad_date,
+                inverted,
+                bad_fin,
+                bad_num,
+                bad_siret,
+                unknown_fc,
+                absurd,
+                daeu_as("OK_2"),
+            ],
         ),
     );
     let (code, rep) = import(tmp.path(), &[&p], &[]);
@@ -236,12 +276,22 @@ fn one_bad_offer_does_not_reject_the_others() {
     let rej = &r["rejets"][0];
     assert!(rej["ligne"].as_u64().unwrap() > 1);
     let e = &rej["erreurs"][0];
-    assert!(e["chemin"].as_str().unwrap().starts_with("formation[BAD_DATE]/action[15_927411]/session[927411]/periode"));
+    assert!(e["chemin"]
+        .as_str()
+        .unwrap()
+        .starts_with("formation[BAD_DATE]/action[15_927411]/session[927411]/periode"));
     assert!(e["ligne"].as_u64().is_some());
     // The unknown Formacode is a warning only.
     let store = Store::open(tmp.path()).unwrap();
-    let fc = store.offre("FC_INCONNU").unwrap().expect("stored despite warning");
-    assert!(fc.verdict.constats.iter().any(|c| c.code == "formacode-inconnu"));
+    let fc = store
+        .offre("FC_INCONNU")
+        .unwrap()
+        .expect("stored despite warning");
+    assert!(fc
+        .verdict
+        .constats
+        .iter()
+        .any(|c| c.code == "formacode-inconnu"));
     assert!(store.offre("BAD_DATE").unwrap().is_none());
 }
 
@@ -252,9 +302,15 @@ fn truncated_file_keeps_complete_offers_and_fails() {
     generate(300, 7, &full);
     let bytes = std::fs::read(&full).unwrap();
     let cut = bytes.len() * 2 / 3;
-    let complete = String::from_utf8_lossy(&bytes[..cut]).matches("</formation>").count();
+    let complete = String::from_utf8_lossy(&bytes[..cut])
+        .matches("</formation>")
+        .count();
     let p = write(tmp.path(), "cut.xml", &bytes[..cut]);
-    let out = run(sofi().arg("--data-dir").arg(tmp.path().join("d")).arg("import").arg(&p));
+    let out = run(sofi()
+        .arg("--data-dir")
+        .arg(tmp.path().join("d"))
+        .arg("import")
+        .arg(&p));
     assert!(!out.status.success(), "a truncated file exits non-zero");
     let text = stdout(&out);
     assert!(text.contains("tronqué"), "{text}");
@@ -266,16 +322,44 @@ fn truncated_file_keeps_complete_offers_and_fails() {
 fn malformed_documents_give_clear_errors() {
     let tmp = tempfile::tempdir().unwrap();
     let cases: &[(&str, Vec<u8>, &str)] = &[
-        ("wrong-root.xml", b"<?xml version=\"1.0\"?><catalogue><offres/></catalogue>".to_vec(), "racine <catalogue>"),
+        (
+            "wrong-root.xml",
+            b"<?xml version=\"1.0\"?><catalogue><offres/></catalogue>".to_vec(),
+            "racine <catalogue>",
+        ),
         ("empty.xml", Vec::new(), "document vide"),
-        ("not-xml.xml", b"%PDF-1.4 binary".to_vec(), "pas un document XML"),
-        ("mismatch.xml", format!("<lheo><offres>{}</offres></lheo>", daeu_as("X").replace("</intitule-formation>", "</intitule>")).into_bytes(), "mal formé"),
-        ("latin1.xml", b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><lheo/>".to_vec(), "UTF-8"),
-        ("lheo-index.xml", b"<lheo-index xmlns=\"http://www.lheo.org/2.2\"/>".to_vec(), "racine <lheo-index>"),
+        (
+            "not-xml.xml",
+            b"%PDF-1.4 binary".to_vec(),
+            "pas un document XML",
+        ),
+        (
+            "mismatch.xml",
+            format!(
+                "<lheo><offres>{}</offres></lheo>",
+                daeu_as("X").replace("</intitule-formation>", "</intitule>")
+            )
+            .into_bytes(),
+            "mal formé",
+        ),
+        (
+            "latin1.xml",
+            b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><lheo/>".to_vec(),
+            "UTF-8",
+        ),
+        (
+            "lheo-index.xml",
+            b"<lheo-index xmlns=\"http://www.lheo.org/2.2\"/>".to_vec(),
+            "racine <lheo-index>",
+        ),
     ];
     for (name, content, expect) in cases {
         let p = write(tmp.path(), name, content);
-        let out = run(sofi().arg("--data-dir").arg(tmp.path().join("d")).arg("import").arg(&p));
+        let out = run(sofi()
+            .arg("--data-dir")
+            .arg(tmp.path().join("d"))
+            .arg("import")
+            .arg(&p));
         assert_eq!(out.status.code(), Some(1), "{name}");
         let text = stdout(&out) + &stderr(&out);
         assert!(text.contains(expect), "{name}: {text}");
@@ -287,17 +371,38 @@ fn malformed_documents_give_clear_errors() {
 #[test]
 fn invalid_utf8_and_entity_bomb_reject_only_their_offer() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut body = doc("", &[daeu_as("AVANT"), daeu_as("LATIN1").replace("Diplôme", "DIPLOME_MARK"), daeu_as("BOMBE").replace("DAEU A", "&lol9;"), daeu_as("APRES")]).into_bytes();
+    let mut body = doc(
+        "",
+        &[
+            daeu_as("AVANT"),
+            daeu_as("LATIN1").replace("Diplôme", "DIPLOME_MARK"),
+            daeu_as("BOMBE").replace("DAEU A", "&lol9;"),
+            daeu_as("APRES"),
+        ],
+    )
+    .into_bytes();
     // Raw Latin-1 'é' (0xE9) in a UTF-8 document.
     let pos = body.windows(12).position(|w| w == b"DIPLOME_MARK").unwrap();
     body.splice(pos..pos + 12, b"Dipl\xe9me".iter().copied());
-    let mut bomb = String::from("<?xml version=\"1.0\"?>\n<!DOCTYPE lheo [\n<!ENTITY lol \"lol\">\n");
+    let mut bomb =
+        String::from("<?xml version=\"1.0\"?>\n<!DOCTYPE lheo [\n<!ENTITY lol \"lol\">\n");
     for i in 1..10 {
-        let prev = if i == 1 { "lol".to_string() } else { format!("lol{}", i - 1) };
-        bomb.push_str(&format!("<!ENTITY lol{i} \"{}\">\n", format!("&{prev};").repeat(10)));
+        let prev = if i == 1 {
+            "lol".to_string()
+        } else {
+            format!("lol{}", i - 1)
+        };
+        bomb.push_str(&format!(
+            "<!ENTITY lol{i} \"{}\">\n",
+            format!("&{prev};").repeat(10)
+        ));
     }
     bomb.push_str("]>\n");
-    let body = [bomb.into_bytes(), body[body.iter().position(|&b| b == b'\n').unwrap() + 1..].to_vec()].concat();
+    let body = [
+        bomb.into_bytes(),
+        body[body.iter().position(|&b| b == b'\n').unwrap() + 1..].to_vec(),
+    ]
+    .concat();
     let p = write(tmp.path(), "hostile.xml", body);
     let (code, rep) = import(tmp.path(), &[&p], &[]);
     assert_eq!(code, 0);
@@ -327,7 +432,10 @@ fn huge_text_node_is_rejected_without_holding_it() {
     let (code, rep) = import(tmp.path(), &[&p], &[]);
     assert_eq!(code, 0);
     let r = &rep[0]["rapport"];
-    assert_eq!((r["stockees"].as_u64(), r["rejetees"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (r["stockees"].as_u64(), r["rejetees"].as_u64()),
+        (Some(1), Some(1))
+    );
     assert_eq!(r["rejets"][0]["erreurs"][0]["code"], "texte-trop-long");
 }
 
@@ -335,10 +443,22 @@ fn huge_text_node_is_rejected_without_holding_it() {
 fn check_stores_nothing_and_fails_on_blocking_errors() {
     let tmp = tempfile::tempdir().unwrap();
     let ok = lheo("samples/trefle/daeu.xml");
-    let out = run(sofi().arg("--data-dir").arg(tmp.path()).arg("check").arg(&ok));
+    let out = run(sofi()
+        .arg("--data-dir")
+        .arg(tmp.path())
+        .arg("check")
+        .arg(&ok));
     assert!(out.status.success(), "{}", stdout(&out));
-    let bad = write(tmp.path(), "bad.xml", daeu().replace("<debut>20181001", "<debut>2018-10-01"));
-    let out = run(sofi().arg("check").arg(&bad).arg("--data-dir").arg(tmp.path()));
+    let bad = write(
+        tmp.path(),
+        "bad.xml",
+        daeu().replace("<debut>20181001", "<debut>2018-10-01"),
+    );
+    let out = run(sofi()
+        .arg("check")
+        .arg(&bad)
+        .arg("--data-dir")
+        .arg(tmp.path()));
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).contains("date-invalide"));
     assert!(stdout(&out).contains("bad.xml:"));
@@ -349,19 +469,33 @@ fn check_stores_nothing_and_fails_on_blocking_errors() {
 fn remplacer_withdraws_missing_offers_of_the_same_source() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path().join("d");
-    let v1 = write(tmp.path(), "flux.xml", doc("", &[daeu_as("A"), daeu_as("B"), daeu_as("C")]));
+    let v1 = write(
+        tmp.path(),
+        "flux.xml",
+        doc("", &[daeu_as("A"), daeu_as("B"), daeu_as("C")]),
+    );
     import(&d, &[&v1], &[]);
     let other = write(tmp.path(), "autre.xml", doc("", &[daeu_as("Z")]));
     import(&d, &[&other], &[]);
-    let v2 = write(tmp.path(), "flux.xml", doc("", &[daeu_as("A"), daeu_as("C")]));
+    let v2 = write(
+        tmp.path(),
+        "flux.xml",
+        doc("", &[daeu_as("A"), daeu_as("C")]),
+    );
     let (code, rep) = import(&d, &[&v2], &["--remplacer"]);
     assert_eq!(code, 0);
     assert_eq!(rep[0]["rapport"]["retirees"], 1);
     let store = Store::open(&d).unwrap();
     assert!(store.offre("B").unwrap().is_none());
-    assert!(store.offre("Z").unwrap().is_some(), "other sources are untouched");
+    assert!(
+        store.offre("Z").unwrap().is_some(),
+        "other sources are untouched"
+    );
     let last = store.journal_depuis(0).last().unwrap().unwrap();
-    assert_eq!((last.numero.as_str(), last.operation), ("B", Operation::Retrait));
+    assert_eq!(
+        (last.numero.as_str(), last.operation),
+        ("B", Operation::Retrait)
+    );
     drop(store);
     // A truncated full feed withdraws nothing.
     let cut = doc("", &[daeu_as("A")]);
@@ -376,11 +510,25 @@ fn remplacer_withdraws_missing_offers_of_the_same_source() {
 fn data_dir_from_env_and_after_subcommand() {
     let tmp = tempfile::tempdir().unwrap();
     let p = lheo("samples/trefle/daeu.xml");
-    let out = run(sofi().env("SOFI_DATA_DIR", tmp.path()).arg("import").arg(&p));
+    let out = run(sofi()
+        .env("SOFI_DATA_DIR", tmp.path())
+        .arg("import")
+        .arg(&p));
     assert!(out.status.success());
-    let out = run(sofi().arg("stats").arg("--json").arg("--data-dir").arg(tmp.path()));
+    let out = run(sofi()
+        .arg("stats")
+        .arg("--json")
+        .arg("--data-dir")
+        .arg(tmp.path()));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    for k in ["formations", "actions", "sessions", "organismes", "diffusables", "journal_seq"] {
+    for k in [
+        "formations",
+        "actions",
+        "sessions",
+        "organismes",
+        "diffusables",
+        "journal_seq",
+    ] {
         assert!(v[k].is_u64(), "{k} in {v}");
     }
     assert_eq!(v["formations"], 1);

@@ -9,13 +9,21 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut buf = String::new();
     s.read_to_string(&mut buf).ok()?;
     let status = buf.split_whitespace().nth(1)?.parse().ok()?;
@@ -25,11 +33,16 @@ fn get(port: u16, path: &str) -> Option<(u16, String)> {
 
 fn start(data: &std::path::Path, port: u16, demo: bool) -> Child {
     let mut cmd = sofi();
-    cmd.arg("--data-dir").arg(data).args(["serve", "--listen", &format!("127.0.0.1:{port}")]);
+    cmd.arg("--data-dir")
+        .arg(data)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")]);
     if demo {
         cmd.arg("--demo");
     }
-    cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
+    cmd.stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
 }
 
 fn wait_health(port: u16) -> serde_json::Value {
@@ -38,7 +51,10 @@ fn wait_health(port: u16) -> serde_json::Value {
         if let Some((200, body)) = get(port, "/health") {
             return serde_json::from_str(&body).unwrap();
         }
-        assert!(t0.elapsed() < Duration::from_secs(120), "server did not come up");
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "server did not come up"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -70,7 +86,11 @@ fn health_404_and_graceful_sigterm() {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["erreur"]["code"], "introuvable");
     // While the server holds the store, the CLI explains instead of failing obscurely.
-    let out = run(sofi().arg("--data-dir").arg(tmp.path()).arg("import").arg(lheo("samples/trefle/poec.xml")));
+    let out = run(sofi()
+        .arg("--data-dir")
+        .arg(tmp.path())
+        .arg("import")
+        .arg(lheo("samples/trefle/poec.xml")));
     assert!(!out.status.success());
     assert!(stderr(&out).contains("déjà ouvert"), "{}", stderr(&out));
     assert!(sigterm(&mut child).success());

@@ -36,7 +36,12 @@ fn json_response(status: StatusCode, v: &serde_json::Value) -> Response<Body> {
 }
 
 /// The API's error shape: `{"erreur": {"code", "message", "parametre"}}`.
-pub fn erreur(status: StatusCode, code: &str, message: &str, parametre: Option<&str>) -> Response<Body> {
+pub fn erreur(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    parametre: Option<&str>,
+) -> Response<Body> {
     json_response(
         status,
         &json!({"erreur": {"code": code, "message": message, "parametre": parametre}}),

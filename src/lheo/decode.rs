@@ -330,9 +330,7 @@ fn action(n: XNode, p: &str, d: &mut Dec) -> Action {
             "nombre-heures-centre" => a.nombre_heures_centre = d.nombre(&c, &p),
             "nombre-heures-entreprise" => a.nombre_heures_entreprise = d.nombre(&c, &p),
             "nombre-heures-total" => a.nombre_heures_total = d.nombre(&c, &p),
-            "detail-conditions-prise-en-charge" => {
-                a.detail_conditions_prise_en_charge = opt(c)
-            }
+            "detail-conditions-prise-en-charge" => a.detail_conditions_prise_en_charge = opt(c),
             "conventionnement" => a.conventionnement = opt(c),
             "duree-conventionnee" => a.duree_conventionnee = d.nombre(&c, &p),
             "organisme-formateur" => a.organismes_formateurs.push(verbatim(c)),
@@ -383,8 +381,12 @@ fn session(n: XNode, p: &str, d: &mut Dec) -> Session {
             "modalites-inscription" => s.modalites_inscription = opt(c),
             "periode-inscription" => s.periode_inscription = Some(verbatim(c)),
             "etat-recrutement" => s.etat_recrutement = opt(c),
-            "recrutement" | "url-session" | "contact-session" | "reference-certification"
-            | "blocs-competences" | "cycle" => s.details.push(verbatim(c)),
+            "recrutement"
+            | "url-session"
+            | "contact-session"
+            | "reference-certification"
+            | "blocs-competences"
+            | "cycle" => s.details.push(verbatim(c)),
             "extras" => s.extras.push(verbatim(c)),
             _ => d.inattendu(&c, &p),
         }

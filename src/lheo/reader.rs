@@ -207,9 +207,7 @@ impl<R: Read> LheoReader<R> {
                 format!("fichier tronqué : fin du fichier au milieu d'une balise ({s})")
             }
             quick_xml::Error::IllFormed(s) => format!("XML mal formé : {s}"),
-            quick_xml::Error::Encoding(_) => {
-                "contenu qui n'est pas de l'UTF-8 valide".to_string()
-            }
+            quick_xml::Error::Encoding(_) => "contenu qui n'est pas de l'UTF-8 valide".to_string(),
             other => format!("XML mal formé : {other}"),
         };
         self.fatal(offset, message, chemin, numero)
@@ -309,15 +307,16 @@ impl<R: Read> LheoReader<R> {
                         }
                     }
                 }
-                Event::Text(t) if self.state == State::BeforeRoot => {
-                    if t.iter().any(|b| !b.is_ascii_whitespace()) {
-                        return Some(Err(self.fatal(
-                            start,
-                            "texte avant l'élément racine : ce n'est pas un document XML LHÉO".into(),
-                            "",
-                            None,
-                        )));
-                    }
+                Event::Text(t)
+                    if self.state == State::BeforeRoot
+                        && t.iter().any(|b| !b.is_ascii_whitespace()) =>
+                {
+                    return Some(Err(self.fatal(
+                        start,
+                        "texte avant l'élément racine : ce n'est pas un document XML LHÉO".into(),
+                        "",
+                        None,
+                    )));
                 }
                 Event::Eof => {
                     return match self.state {
@@ -411,12 +410,11 @@ impl<R: Read> LheoReader<R> {
                         }
                     }
                 }
-                Event::Text(t) => {
-                    match t.unescape() {
-                        Ok(s) => self.push_text(&mut stack, &s, &mut constats),
-                        Err(e) => {
-                            let (l, c) = self.xml.get_ref().line_col(ev_offset);
-                            let msg = match e {
+                Event::Text(t) => match t.unescape() {
+                    Ok(s) => self.push_text(&mut stack, &s, &mut constats),
+                    Err(e) => {
+                        let (l, c) = self.xml.get_ref().line_col(ev_offset);
+                        let msg = match e {
                                 quick_xml::Error::Encoding(_) => {
                                     "texte qui n'est pas de l'UTF-8 valide".to_string()
                                 }
@@ -425,13 +423,11 @@ impl<R: Read> LheoReader<R> {
                                 ),
                                 other => other.to_string(),
                             };
-                            constats.push(
-                                Constat::bloquant("texte-illisible", path_of(&stack), msg)
-                                    .at(l, c),
-                            );
-                        }
+                        constats.push(
+                            Constat::bloquant("texte-illisible", path_of(&stack), msg).at(l, c),
+                        );
                     }
-                }
+                },
                 Event::CData(c) => match std::str::from_utf8(c.as_ref()) {
                     Ok(s) => self.push_text(&mut stack, s, &mut constats),
                     Err(_) => {
@@ -571,4 +567,3 @@ fn path_of(stack: &[XNode]) -> String {
     }
     s
 }
-

@@ -301,7 +301,10 @@ impl<W: Write> LheoWriter<W> {
         self.nodes(&a.equipements)?;
         self.opt("frais-restants", &a.frais_restants)?;
         self.opt("code-perimetre-recrutement", &a.code_perimetre_recrutement)?;
-        self.opt("infos-perimetre-recrutement", &a.infos_perimetre_recrutement)?;
+        self.opt(
+            "infos-perimetre-recrutement",
+            &a.infos_perimetre_recrutement,
+        )?;
         self.opt("prix-horaire-TTC", &a.prix_horaire_ttc)?;
         self.opt("prix-total-TTC", &a.prix_total_ttc)?;
         self.opt("duree-indicative", &a.duree_indicative)?;

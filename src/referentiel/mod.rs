@@ -421,7 +421,12 @@ impl Referentiels {
             push(&ci.trim().to_string());
         }
         if let Some(r) = &c.code_rncp {
-            for code in self.certifinfo_par_rncp.get(&digits(r)).into_iter().flatten() {
+            for code in self
+                .certifinfo_par_rncp
+                .get(&digits(r))
+                .into_iter()
+                .flatten()
+            {
                 push(code);
             }
         }

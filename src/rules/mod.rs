@@ -23,33 +23,38 @@ const ANCIENNES_REGIONS: &[&str] = &[
     "21", "22", "23", "25", "26", "31", "41", "42", "43", "54", "72", "73", "74", "82", "83", "91",
 ];
 
+/// Luhn check digit test (SIREN, SIRET).
+pub fn luhn(digits: &str) -> bool {
+    digits.bytes().all(|b| b.is_ascii_digit())
+        && digits
+            .bytes()
+            .rev()
+            .enumerate()
+            .map(|(i, b)| {
+                let d = (b - b'0') as u32;
+                match (i % 2 == 1, d * 2) {
+                    (true, d2) if d2 > 9 => d2 - 9,
+                    (true, d2) => d2,
+                    (false, _) => d,
+                }
+            })
+            .sum::<u32>()
+            .is_multiple_of(10)
+}
+
 /// Luhn check of a SIRET (La Poste's establishments use their own rule).
 pub fn siret_valide(siret: &str) -> bool {
     if siret.len() != 14 || !siret.bytes().all(|b| b.is_ascii_digit()) {
         return false;
     }
     if siret.starts_with("356000000") {
-        return siret.bytes().map(|b| (b - b'0') as u32).sum::<u32>() % 5 == 0;
+        return siret
+            .bytes()
+            .map(|b| (b - b'0') as u32)
+            .sum::<u32>()
+            .is_multiple_of(5);
     }
-    let sum: u32 = siret
-        .bytes()
-        .rev()
-        .enumerate()
-        .map(|(i, b)| {
-            let d = (b - b'0') as u32;
-            if i % 2 == 1 {
-                let d2 = d * 2;
-                if d2 > 9 {
-                    d2 - 9
-                } else {
-                    d2
-                }
-            } else {
-                d
-            }
-        })
-        .sum();
-    sum % 10 == 0
+    luhn(siret)
 }
 
 struct Ctx<'a> {
@@ -99,7 +104,11 @@ impl Ctx<'_> {
     fn dict(&mut self, chemin: &str, el: &str, dict: &str, v: &str) {
         let chemin = format!("{chemin}/{el}");
         if v.is_empty() {
-            self.err("obligatoire-manquant", &chemin, format!("<{el}> est obligatoire"));
+            self.err(
+                "obligatoire-manquant",
+                &chemin,
+                format!("<{el}> est obligatoire"),
+            );
             return;
         }
         let known = self
@@ -228,7 +237,10 @@ impl Ctx<'_> {
                 self.warn(
                     "geolocalisation-invalide",
                     &format!("{p}/geolocalisation"),
-                    format!("« {} , {} » n'est pas une position", g.latitude, g.longitude),
+                    format!(
+                        "« {} , {} » n'est pas une position",
+                        g.latitude, g.longitude
+                    ),
                 );
             }
         }
@@ -236,7 +248,11 @@ impl Ctx<'_> {
 
     fn coordonnees(&mut self, chemin: &str, c: &Coordonnees) {
         let p = format!("{chemin}/coordonnees");
-        for (el, v) in [("civilite", &c.civilite), ("nom", &c.nom), ("prenom", &c.prenom)] {
+        for (el, v) in [
+            ("civilite", &c.civilite),
+            ("nom", &c.nom),
+            ("prenom", &c.prenom),
+        ] {
             self.opt_longueur(&p, el, v, 50);
         }
         if c.lignes.len() > 3 {
@@ -320,7 +336,10 @@ pub fn verifier(f: &Formation, r: &Referentiels) -> Verdict {
             c.err(
                 "code-mal-forme",
                 &format!("{dp}/code-ROME"),
-                format!("code ROME « {} » : une lettre et 4 chiffres attendus", rome.code),
+                format!(
+                    "code ROME « {} » : une lettre et 4 chiffres attendus",
+                    rome.code
+                ),
             );
         }
     }
@@ -339,10 +358,30 @@ pub fn verifier(f: &Formation, r: &Referentiels) -> Verdict {
     for ct in &f.contacts {
         c.coordonnees(&format!("{p}/contact-formation"), &ct.coordonnees);
     }
-    c.dict(&p, "parcours-de-formation", "dict-type-parcours", &f.parcours);
-    c.dict(&p, "code-niveau-entree", "dict-niveaux", &f.code_niveau_entree);
-    c.opt_dict(&p, "objectif-general-formation", "dict-AIS", &f.objectif_general);
-    c.opt_dict(&p, "code-niveau-sortie", "dict-niveaux", &f.code_niveau_sortie);
+    c.dict(
+        &p,
+        "parcours-de-formation",
+        "dict-type-parcours",
+        &f.parcours,
+    );
+    c.dict(
+        &p,
+        "code-niveau-entree",
+        "dict-niveaux",
+        &f.code_niveau_entree,
+    );
+    c.opt_dict(
+        &p,
+        "objectif-general-formation",
+        "dict-AIS",
+        &f.objectif_general,
+    );
+    c.opt_dict(
+        &p,
+        "code-niveau-sortie",
+        "dict-niveaux",
+        &f.code_niveau_sortie,
+    );
     certifications(&mut c, &p, f);
 
     if f.actions.is_empty() {
@@ -448,7 +487,11 @@ fn certifications(c: &mut Ctx, p: &str, f: &Formation) {
 fn action(c: &mut Ctx, p: &str, a: &Action) {
     let ap = format!("{p}/{}", seg("action", &a.numero));
     if a.numero.is_empty() {
-        c.err("numero-manquant", &ap, "attribut numero absent sur l'action");
+        c.err(
+            "numero-manquant",
+            &ap,
+            "attribut numero absent sur l'action",
+        );
     }
     c.texte(&ap, "rythme-formation", &a.rythme, 3000);
     if a.publics.is_empty() {
@@ -478,7 +521,12 @@ fn action(c: &mut Ctx, p: &str, a: &Action) {
         "dict-modalites-enseignement",
         &a.modalites_enseignement,
     );
-    c.texte(&ap, "conditions-specifiques", &a.conditions_specifiques, 3000);
+    c.texte(
+        &ap,
+        "conditions-specifiques",
+        &a.conditions_specifiques,
+        3000,
+    );
     c.dict(
         &ap,
         "prise-en-charge-frais-possible",
@@ -523,7 +571,11 @@ fn action(c: &mut Ctx, p: &str, a: &Action) {
         ("modalites-recrutement", &a.modalites_recrutement, 3000),
         ("modalites-pedagogiques", &a.modalites_pedagogiques, 200),
         ("frais-restants", &a.frais_restants, 200),
-        ("infos-perimetre-recrutement", &a.infos_perimetre_recrutement, 50),
+        (
+            "infos-perimetre-recrutement",
+            &a.infos_perimetre_recrutement,
+            50,
+        ),
         ("prix-horaire-TTC", &a.prix_horaire_ttc, 6),
         ("prix-total-TTC", &a.prix_total_ttc, 10),
         ("duree-indicative", &a.duree_indicative, 150),
@@ -591,7 +643,11 @@ fn action(c: &mut Ctx, p: &str, a: &Action) {
 fn session(c: &mut Ctx, ap: &str, s: &Session) {
     let sp = format!("{ap}/{}", seg("session", &s.numero));
     if s.numero.is_empty() {
-        c.err("numero-manquant", &sp, "attribut numero absent sur la session");
+        c.err(
+            "numero-manquant",
+            &sp,
+            "attribut numero absent sur la session",
+        );
     }
     let pp = format!("{sp}/periode");
     let debut = c.date(&pp, "debut", &s.periode.debut);
@@ -614,9 +670,17 @@ fn session(c: &mut Ctx, ap: &str, s: &Session) {
             );
         }
     }
-    c.adresse(&format!("{sp}/adresse-inscription"), &s.adresse_inscription.adresse);
+    c.adresse(
+        &format!("{sp}/adresse-inscription"),
+        &s.adresse_inscription.adresse,
+    );
     c.opt_longueur(&sp, "modalites-inscription", &s.modalites_inscription, 255);
-    c.opt_dict(&sp, "etat-recrutement", "dict-etat-recrutement", &s.etat_recrutement);
+    c.opt_dict(
+        &sp,
+        "etat-recrutement",
+        "dict-etat-recrutement",
+        &s.etat_recrutement,
+    );
 }
 
 fn organisme(c: &mut Ctx, p: &str, o: &Organisme) {
@@ -658,7 +722,12 @@ fn organisme(c: &mut Ctx, p: &str, o: &Organisme) {
     for ct in &o.contacts {
         c.coordonnees(&format!("{op}/contact-organisme"), &ct.coordonnees);
     }
-    c.opt_longueur(&op, "renseignements-specifiques", &o.renseignements_specifiques, 3000);
+    c.opt_longueur(
+        &op,
+        "renseignements-specifiques",
+        &o.renseignements_specifiques,
+        3000,
+    );
 }
 
 /// The scope rule for one action, with a reason a person can read.

@@ -37,7 +37,11 @@ impl Constat {
         }
     }
 
-    pub fn avertissement(code: &str, chemin: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn avertissement(
+        code: &str,
+        chemin: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Constat {
             gravite: Gravite::Avertissement,
             ..Constat::bloquant(code, chemin, message)

@@ -73,6 +73,9 @@ pub struct OrganismeResume {
     pub nom: String,
     pub ville: String,
     pub formacodes: Vec<String>,
+    /// Secondary sites: the places (INSEE code, else postal code + town) where its actions run,
+    /// accumulated over its offers; the main site is `ville`.
+    pub sites: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,7 +168,7 @@ impl Store {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Sled(e.into()))?;
         let db = sled::Config::new()
             .path(dir.join("store"))
-            .cache_capacity(64 * 1024 * 1024)
+            .cache_capacity(16 * 1024 * 1024)
             .open()
             .map_err(|e| match e {
                 sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
@@ -276,84 +279,108 @@ impl Store {
             &self.journal,
             &self.meta,
         );
-        sled::Transactional::transaction(&trees, |(offres, par_org, par_maj, par_src, orgs, journal, meta)| {
-            let mut cpt: Compteurs = match meta.get(COMPTEURS)? {
-                Some(b) => decode(&b).map_err(abort)?,
-                None => Compteurs::default(),
-            };
-            let mut issues = Vec::with_capacity(lot.len());
-            for (formation, verdict) in lot {
-                let key = formation.numero.as_bytes();
-                let old: Option<OffreStockee> = match offres.get(key)? {
-                    Some(b) => Some(decode(&b).map_err(abort)?),
-                    None => None,
+        sled::Transactional::transaction(
+            &trees,
+            |(offres, par_org, par_maj, par_src, orgs, journal, meta)| {
+                let mut cpt: Compteurs = match meta.get(COMPTEURS)? {
+                    Some(b) => decode(&b).map_err(abort)?,
+                    None => Compteurs::default(),
                 };
-                if let Some(o) = &old {
-                    if &o.formation == formation && &o.verdict == verdict && o.source == source {
-                        issues.push(Ecrit::Inchange);
-                        continue;
-                    }
-                }
-                cpt.journal_seq += 1;
-                let seq = cpt.journal_seq;
-                let diffusable = verdict.diffusable();
-                let rec = OffreStockee {
-                    formation: formation.clone(),
-                    verdict: verdict.clone(),
-                    source: source.to_string(),
-                    recue_le: old.as_ref().map_or(now, |o| o.recue_le),
-                    verifiee_le: now,
-                    modifiee_le: now,
-                    diffusee_le: old
-                        .as_ref()
-                        .and_then(|o| o.diffusee_le)
-                        .or(diffusable.then_some(now)),
-                    seq,
-                };
-                if let Some(o) = &old {
-                    unindex(o, par_org, par_maj, par_src)?;
-                    let (a, s, d) = counts(&o.formation, &o.verdict);
-                    cpt.actions -= a;
-                    cpt.sessions -= s;
-                    cpt.diffusables -= d;
-                } else {
-                    cpt.formations += 1;
-                }
-                let (a, s, d) = counts(formation, verdict);
-                cpt.actions += a;
-                cpt.sessions += s;
-                cpt.diffusables += d;
-                offres.insert(key, encode(&rec).map_err(abort)?)?;
-                index(&rec, par_org, par_maj, par_src)?;
-                let o = &formation.organisme;
-                if !o.siret.is_empty() {
-                    let resume = OrganismeResume {
-                        siret: o.siret.clone(),
-                        numero_activite: o.numero_activite.clone(),
-                        raison_sociale: o.raison_sociale.clone(),
-                        nom: o.nom.clone(),
-                        ville: o
-                            .coordonnees
-                            .adresse
-                            .as_ref()
-                            .map(|a| a.ville.clone())
-                            .unwrap_or_default(),
-                        formacodes: o.formacodes().into_iter().map(str::to_string).collect(),
+                let mut issues = Vec::with_capacity(lot.len());
+                for (formation, verdict) in lot {
+                    let key = formation.numero.as_bytes();
+                    let old: Option<OffreStockee> = match offres.get(key)? {
+                        Some(b) => Some(decode(&b).map_err(abort)?),
+                        None => None,
                     };
-                    orgs.insert(o.siret.as_bytes(), encode(&resume).map_err(abort)?)?;
+                    if let Some(o) = &old {
+                        if &o.formation == formation && &o.verdict == verdict && o.source == source
+                        {
+                            issues.push(Ecrit::Inchange);
+                            continue;
+                        }
+                    }
+                    cpt.journal_seq += 1;
+                    let seq = cpt.journal_seq;
+                    let diffusable = verdict.diffusable();
+                    let rec = OffreStockee {
+                        formation: formation.clone(),
+                        verdict: verdict.clone(),
+                        source: source.to_string(),
+                        recue_le: old.as_ref().map_or(now, |o| o.recue_le),
+                        verifiee_le: now,
+                        modifiee_le: now,
+                        diffusee_le: old
+                            .as_ref()
+                            .and_then(|o| o.diffusee_le)
+                            .or(diffusable.then_some(now)),
+                        seq,
+                    };
+                    if let Some(o) = &old {
+                        unindex(o, par_org, par_maj, par_src)?;
+                        let (a, s, d) = counts(&o.formation, &o.verdict);
+                        cpt.actions -= a;
+                        cpt.sessions -= s;
+                        cpt.diffusables -= d;
+                    } else {
+                        cpt.formations += 1;
+                    }
+                    let (a, s, d) = counts(formation, verdict);
+                    cpt.actions += a;
+                    cpt.sessions += s;
+                    cpt.diffusables += d;
+                    offres.insert(key, encode(&rec).map_err(abort)?)?;
+                    index(&rec, par_org, par_maj, par_src)?;
+                    let o = &formation.organisme;
+                    if !o.siret.is_empty() {
+                        let mut sites: Vec<String> = match orgs.get(o.siret.as_bytes())? {
+                            Some(b) => decode::<OrganismeResume>(&b).map_err(abort)?.sites,
+                            None => Vec::new(),
+                        };
+                        for lieu in formation.actions.iter().flat_map(|a| &a.lieux) {
+                            if let Some(a) = &lieu.coordonnees.adresse {
+                                let site = a
+                                    .code_insee_commune
+                                    .clone()
+                                    .unwrap_or_else(|| format!("{} {}", a.codepostal, a.ville));
+                                if !sites.contains(&site) {
+                                    sites.push(site);
+                                }
+                            }
+                        }
+                        let resume = OrganismeResume {
+                            sites,
+                            siret: o.siret.clone(),
+                            numero_activite: o.numero_activite.clone(),
+                            raison_sociale: o.raison_sociale.clone(),
+                            nom: o.nom.clone(),
+                            ville: o
+                                .coordonnees
+                                .adresse
+                                .as_ref()
+                                .map(|a| a.ville.clone())
+                                .unwrap_or_default(),
+                            formacodes: o.formacodes().into_iter().map(str::to_string).collect(),
+                        };
+                        orgs.insert(o.siret.as_bytes(), encode(&resume).map_err(abort)?)?;
+                    }
+                    let entree = EntreeJournal {
+                        seq,
+                        numero: formation.numero.clone(),
+                        operation: Operation::Ecriture,
+                        horodatage: now,
+                    };
+                    journal.insert(&seq.to_be_bytes(), encode(&entree).map_err(abort)?)?;
+                    issues.push(if old.is_some() {
+                        Ecrit::Modifie
+                    } else {
+                        Ecrit::Cree
+                    });
                 }
-                let entree = EntreeJournal {
-                    seq,
-                    numero: formation.numero.clone(),
-                    operation: Operation::Ecriture,
-                    horodatage: now,
-                };
-                journal.insert(&seq.to_be_bytes(), encode(&entree).map_err(abort)?)?;
-                issues.push(if old.is_some() { Ecrit::Modifie } else { Ecrit::Cree });
-            }
-            meta.insert(COMPTEURS, encode(&cpt).map_err(abort)?)?;
-            Ok(issues)
-        })
+                meta.insert(COMPTEURS, encode(&cpt).map_err(abort)?)?;
+                Ok(issues)
+            },
+        )
         .map_err(tx_err)
     }
 
@@ -368,36 +395,42 @@ impl Store {
             &self.journal,
             &self.meta,
         );
-        sled::Transactional::transaction(&trees, |(offres, par_org, par_maj, par_src, journal, meta)| {
-            let mut cpt: Compteurs = match meta.get(COMPTEURS)? {
-                Some(b) => decode(&b).map_err(abort)?,
-                None => Compteurs::default(),
-            };
-            let mut n = 0;
-            for numero in numeros {
-                let Some(b) = offres.remove(numero.as_bytes())? else {
-                    continue;
+        sled::Transactional::transaction(
+            &trees,
+            |(offres, par_org, par_maj, par_src, journal, meta)| {
+                let mut cpt: Compteurs = match meta.get(COMPTEURS)? {
+                    Some(b) => decode(&b).map_err(abort)?,
+                    None => Compteurs::default(),
                 };
-                let old: OffreStockee = decode(&b).map_err(abort)?;
-                unindex(&old, par_org, par_maj, par_src)?;
-                let (a, s, d) = counts(&old.formation, &old.verdict);
-                cpt.formations -= 1;
-                cpt.actions -= a;
-                cpt.sessions -= s;
-                cpt.diffusables -= d;
-                cpt.journal_seq += 1;
-                let entree = EntreeJournal {
-                    seq: cpt.journal_seq,
-                    numero: numero.clone(),
-                    operation,
-                    horodatage: now,
-                };
-                journal.insert(&cpt.journal_seq.to_be_bytes(), encode(&entree).map_err(abort)?)?;
-                n += 1;
-            }
-            meta.insert(COMPTEURS, encode(&cpt).map_err(abort)?)?;
-            Ok(n)
-        })
+                let mut n = 0;
+                for numero in numeros {
+                    let Some(b) = offres.remove(numero.as_bytes())? else {
+                        continue;
+                    };
+                    let old: OffreStockee = decode(&b).map_err(abort)?;
+                    unindex(&old, par_org, par_maj, par_src)?;
+                    let (a, s, d) = counts(&old.formation, &old.verdict);
+                    cpt.formations -= 1;
+                    cpt.actions -= a;
+                    cpt.sessions -= s;
+                    cpt.diffusables -= d;
+                    cpt.journal_seq += 1;
+                    let entree = EntreeJournal {
+                        seq: cpt.journal_seq,
+                        numero: numero.clone(),
+                        operation,
+                        horodatage: now,
+                    };
+                    journal.insert(
+                        &cpt.journal_seq.to_be_bytes(),
+                        encode(&entree).map_err(abort)?,
+                    )?;
+                    n += 1;
+                }
+                meta.insert(COMPTEURS, encode(&cpt).map_err(abort)?)?;
+                Ok(n)
+            },
+        )
         .map_err(tx_err)
     }
 }

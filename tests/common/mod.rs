@@ -49,7 +49,11 @@ pub fn import(dir: &Path, files: &[&Path], extra: &[&str]) -> (i32, serde_json::
         .args(extra)
         .args(files));
     let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("JSON report expected ({e}): {}\n{}", stdout(&out), stderr(&out))
+        panic!(
+            "JSON report expected ({e}): {}\n{}",
+            stdout(&out),
+            stderr(&out)
+        )
     });
     (out.status.code().unwrap_or(-1), v)
 }
@@ -62,7 +66,13 @@ pub fn stats(dir: &Path) -> serde_json::Value {
 
 pub fn generate(sessions: u64, seed: u64, path: &Path) {
     let out = run(sofi()
-        .args(["generate", "--sessions", &sessions.to_string(), "--seed", &seed.to_string()])
+        .args([
+            "generate",
+            "--sessions",
+            &sessions.to_string(),
+            "--seed",
+            &seed.to_string(),
+        ])
         .args(["--date-base", "2027-03-01", "-o"])
         .arg(path));
     assert!(out.status.success(), "{}", stderr(&out));
