@@ -72,7 +72,7 @@ pub fn verbatim(mut n: XNode) -> Node {
         .map(verbatim)
         .collect();
     Node {
-        name: std::mem::take(&mut n.name),
+        name: std::mem::take(&mut n.name).into_owned(),
         attrs: std::mem::take(&mut n.attrs),
         text: take(n),
         children,
@@ -125,7 +125,7 @@ pub fn decode_formation(n: XNode, _version: Option<Version>) -> (Formation, Vec<
         ..Default::default()
     };
     for c in n.children {
-        match c.name.as_str() {
+        match &*c.name {
             "domaine-formation" => f.domaine = domaine(c, &p, &mut d),
             "intitule-formation" => f.intitule = take(c),
             "objectif-formation" => f.objectif = take(c),
@@ -159,7 +159,7 @@ fn domaine(n: XNode, p: &str, d: &mut Dec) -> DomaineFormation {
     let p = format!("{p}/domaine-formation");
     let mut dom = DomaineFormation::default();
     for c in n.children {
-        match c.name.as_str() {
+        match &*c.name {
             "code-FORMACODE" => dom.formacodes.push(code(c)),
             "code-NSF" => dom.nsf.push(take(c)),
             "code-ROME" => dom.rome.push(code(c)),
@@ -174,7 +174,7 @@ fn certification(n: XNode, p: &str, d: &mut Dec) -> Certification {
     let p = format!("{p}/certification");
     let mut cert = Certification::default();
     for c in n.children {
-        match c.name.as_str() {
+        match &*c.name {
             "code-RNCP" => cert.code_rncp = opt(c),
             "code-CERTIFINFO" => cert.code_certifinfo = opt(c),
             "code-RS" => cert.code_rs = opt(c),
@@ -191,7 +191,7 @@ fn contact(n: XNode, p: &str, d: &mut Dec) -> Contact {
     let p = format!("{p}/{}", n.name);
     let mut ct = Contact::default();
     for c in n.children {
-        match c.name.as_str() {
+        match &*c.name {
             "type-contact" => ct.type_contact = opt(c),
             "coordonnees" => ct.coordonnees = coordonnees(c, &p, d),
             "extras" => ct.extras.push(verbatim(c)),
@@ -208,7 +208,7 @@ fn coordonnees(n: XNode, p: &str, d: &mut Dec) -> Coordonnees {
         ..Default::default()
     };
     for c in n.children {
-        match c.name.as_str() {
+        match &*c.name {
             "civilite" => co.civilite = opt(c),
             "nom" => co.nom = opt(c),
             "prenom" => co.prenom = opt(c),
@@ -230,7 +230,7 @@ fn adresse(n: XNode, p: &str, d: &mut Dec) -> Adresse {
     let p = format!("{p}/adresse");
     let mut a = Adresse::default();
     for c in n.children {
-        match c.name.as_str() {
+        match &*c.name {
             "denomination" => a.denomination = opt(c),
             "ligne" => a.lignes.push(take(c)),
             "codepostal" => a.codepostal = take(c),
@@ -243,7 +243,7 @@ fn adresse(n: XNode, p: &str, d: &mut Dec) -> Adresse {
             "geolocalisation" => {
                 let mut g = Geolocalisation::default();
                 for gc in c.children {
-                    match gc.name.as_str() {
+                    match &*gc.name {
                         "latitude" => g.latitude = take(gc),
                         "longitude" => g.longitude = take(gc),
                         "extras" => g.extras.push(verbatim(gc)),
@@ -263,7 +263,7 @@ fn adresse_bloc(n: XNode, p: &str, d: &mut Dec) -> AdresseBloc {
     let p = format!("{p}/{}", n.name);
     let mut b = AdresseBloc::default();
     for c in n.children {
-        match c.name.as_str() {
+        match &*c.name {
             "adresse" => b.adresse = adresse(c, &p, d),
             "extras" => b.extras.push(verbatim(c)),
             _ => d.inattendu(&c, &p),
@@ -283,7 +283,7 @@ fn action(n: XNode, p: &str, d: &mut Dec) -> Action {
         ..Default::default()
     };
     for c in n.children {
-        match c.name.as_str() {
+        match &*c.name {
             "rythme-formation" => a.rythme = take(c),
             "code-public-vise" => a.publics.push(code(c)),
             "info-public-vise" => a.info_public_vise = opt(c),
@@ -296,7 +296,7 @@ fn action(n: XNode, p: &str, d: &mut Dec) -> Action {
                 let lp = format!("{p}/lieu-de-formation");
                 let mut l = Lieu::default();
                 for lc in c.children {
-                    match lc.name.as_str() {
+                    match &*lc.name {
                         "SIRET-lieu-formation" => l.siret = Some(verbatim(lc)),
                         "code-UAI-lieu-formation" => l.uai = Some(verbatim(lc)),
                         "coordonnees" => l.coordonnees = coordonnees(lc, &lp, d),
@@ -338,7 +338,7 @@ fn action(n: XNode, p: &str, d: &mut Dec) -> Action {
                 let fp = format!("{p}/organisme-financeur");
                 let mut fin = Financeur::default();
                 for fc in c.children {
-                    match fc.name.as_str() {
+                    match &*fc.name {
                         "code-financeur" => fin.code_financeur = take(fc),
                         "nb-places-financees" => fin.nb_places_financees = d.nombre(&fc, &fp),
                         "extras" => fin.extras.push(verbatim(fc)),
@@ -366,10 +366,10 @@ fn session(n: XNode, p: &str, d: &mut Dec) -> Session {
         ..Default::default()
     };
     for c in n.children {
-        match c.name.as_str() {
+        match &*c.name {
             "periode" => {
                 for pc in c.children {
-                    match pc.name.as_str() {
+                    match &*pc.name {
                         "debut" => s.periode.debut = take(pc),
                         "fin" => s.periode.fin = take(pc),
                         "extras" => s.periode.extras.push(verbatim(pc)),
@@ -401,11 +401,11 @@ fn organisme(n: XNode, p: &str, d: &mut Dec) -> Organisme {
         ..Default::default()
     };
     for c in n.children {
-        match c.name.as_str() {
+        match &*c.name {
             "numero-activite" => o.numero_activite = take(c),
             "SIRET-organisme-formation" => {
                 for sc in c.children {
-                    match sc.name.as_str() {
+                    match &*sc.name {
                         "SIRET" => o.siret = take(sc),
                         "extras" => o.siret_extras.push(verbatim(sc)),
                         _ => d.inattendu(&sc, &format!("{p}/SIRET-organisme-formation")),
@@ -417,7 +417,7 @@ fn organisme(n: XNode, p: &str, d: &mut Dec) -> Organisme {
             "coordonnees-organisme" => {
                 let cp = format!("{p}/coordonnees-organisme");
                 for cc in c.children {
-                    match cc.name.as_str() {
+                    match &*cc.name {
                         "coordonnees" => o.coordonnees = coordonnees(cc, &cp, d),
                         "extras" => o.coordonnees_extras.push(verbatim(cc)),
                         _ => d.inattendu(&cc, &cp),

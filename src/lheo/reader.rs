@@ -10,6 +10,7 @@ use super::{LheoError, Version};
 use crate::model::Formation;
 use crate::rules::Constat;
 use quick_xml::events::Event;
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::io::{self, BufRead, Read};
 
@@ -23,7 +24,7 @@ pub const MAX_NODES: usize = 200_000;
 /// An element read from the file, with where it starts.
 #[derive(Debug, Default)]
 pub struct XNode {
-    pub name: String,
+    pub name: Cow<'static, str>,
     pub attrs: Vec<(String, String)>,
     pub text: String,
     pub children: Vec<XNode>,
@@ -162,6 +163,8 @@ impl<R: Read> LheoReader<R> {
         let mut xml = quick_xml::Reader::from_reader(tracker);
         let cfg = xml.config_mut();
         cfg.expand_empty_elements = true;
+        // Indentation between elements never reaches us; texts are trimmed anyway.
+        cfg.trim_text(true);
         cfg.check_end_names = true;
         LheoReader {
             xml,
@@ -490,7 +493,7 @@ impl<R: Read> LheoReader<R> {
         constats: &mut Vec<Constat>,
     ) -> XNode {
         let (ligne, colonne) = self.xml.get_ref().line_col(offset);
-        let name = local(e.name().as_ref());
+        let name = nom_element(e.name().as_ref());
         let mut attrs = Vec::new();
         for a in e.attributes() {
             match a {
@@ -512,7 +515,7 @@ impl<R: Read> LheoReader<R> {
                     }
                 }
                 Err(err) => constats.push(
-                    Constat::bloquant("attribut-illisible", name.clone(), err.to_string())
+                    Constat::bloquant("attribut-illisible", name.to_string(), err.to_string())
                         .at(ligne, colonne),
                 ),
             }
@@ -538,6 +541,192 @@ impl<R: Read> Iterator for LheoReader<R> {
     type Item = Result<OffreLue, LheoError>;
     fn next(&mut self) -> Option<Self::Item> {
         self.next_offre()
+    }
+}
+
+/// Every element name of the LHÉO 2.3 schema, sorted by bytes: known names are not allocated.
+static NOMS: &[&str] = &[
+    "SIRET",
+    "SIRET-formateur",
+    "SIRET-lieu-formation",
+    "SIRET-organisme-formation",
+    "a-distance",
+    "acces-handicapes",
+    "action",
+    "adresse",
+    "adresse-information",
+    "adresse-inscription",
+    "alternance",
+    "annee-cycle",
+    "bloc-competences",
+    "blocs-competences",
+    "capacite-cumulee",
+    "capacite-simultanee",
+    "certifiante",
+    "certification",
+    "civilite",
+    "code-CERTIFINFO",
+    "code-CPF",
+    "code-ELU",
+    "code-FORMACODE",
+    "code-INSEE-canton",
+    "code-INSEE-commune",
+    "code-NSF",
+    "code-RNCP",
+    "code-ROME",
+    "code-RS",
+    "code-UAI",
+    "code-UAI-formateur",
+    "code-UAI-lieu-formation",
+    "code-UAI-organisme-formation",
+    "code-bloc",
+    "code-financeur",
+    "code-modalite-pedagogique",
+    "code-niveau-entree",
+    "code-niveau-sortie",
+    "code-perimetre-recrutement",
+    "code-public-vise",
+    "code-type-formation",
+    "codepostal",
+    "commentaire",
+    "conditions-specifiques",
+    "contact-formateur",
+    "contact-formation",
+    "contact-formation-resume",
+    "contact-organisme",
+    "contact-session",
+    "contenu-formation",
+    "conventionnement",
+    "coordonnees",
+    "coordonnees-organisme",
+    "courriel",
+    "cout-indicatif-equipement",
+    "cycle",
+    "date",
+    "date-information",
+    "debut",
+    "denomination",
+    "departement",
+    "detail-conditions-prise-en-charge",
+    "domaine-formation",
+    "duree-conventionnee",
+    "duree-cycle",
+    "duree-indicative",
+    "effectif-minimal",
+    "enseignement",
+    "equipement",
+    "etat-recrutement",
+    "extra",
+    "extras",
+    "fax",
+    "fin",
+    "formation",
+    "frais-restants",
+    "geolocalisation",
+    "hebergement",
+    "heure-debut",
+    "heure-fin",
+    "identifiant-module",
+    "info-public-vise",
+    "infos-perimetre-recrutement",
+    "intitule-formation",
+    "langue-formation",
+    "latitude",
+    "lheo",
+    "lheo-index",
+    "lheo-plus",
+    "libelle-bloc",
+    "libelle-enseignement",
+    "lieu-de-formation",
+    "ligne",
+    "longitude",
+    "modalite-recrutement",
+    "modalites-alternance",
+    "modalites-enseignement",
+    "modalites-entrees-sorties",
+    "modalites-inscription",
+    "modalites-pedagogiques",
+    "modalites-recrutement",
+    "modules-prerequis",
+    "nb-places",
+    "nb-places-financees",
+    "niveau-entree-obligatoire",
+    "nom",
+    "nom-organisme",
+    "nombre-heures-centre",
+    "nombre-heures-entreprise",
+    "nombre-heures-total",
+    "numero-activite",
+    "numtel",
+    "objectif-formation",
+    "objectif-general-formation",
+    "obligatoire",
+    "offres",
+    "organisme-financeur",
+    "organisme-formateur",
+    "organisme-formation-responsable",
+    "parcours-de-formation",
+    "pays",
+    "periode",
+    "periode-inscription",
+    "portable",
+    "positionnement",
+    "potentiel",
+    "prenom",
+    "prise-en-charge-frais-possible",
+    "prix-horaire-TTC",
+    "prix-total-TTC",
+    "raison-sociale",
+    "raison-sociale-formateur",
+    "recrutement",
+    "reference-certification",
+    "reference-code-CERTIFINFO",
+    "reference-code-FORMACODE",
+    "reference-code-RNCP",
+    "reference-code-RS",
+    "reference-module",
+    "region",
+    "renseignements-specifiques",
+    "restauration",
+    "resultats-attendus",
+    "resume-offre",
+    "resume-organisme",
+    "resumes-offres",
+    "resumes-organismes",
+    "rythme-alternance",
+    "rythme-formation",
+    "session",
+    "sous-module",
+    "sous-modules",
+    "telfixe",
+    "transport",
+    "type-alternance",
+    "type-contact",
+    "type-cycle",
+    "type-enseignement",
+    "type-equipement",
+    "type-module",
+    "unite-rythme-alternance",
+    "unites-centre",
+    "unites-entreprise",
+    "url-action",
+    "url-formation",
+    "url-session",
+    "urlweb",
+    "validation-blocs",
+    "ville",
+    "web",
+];
+
+/// An element name: borrowed from [`NOMS`] when known.
+fn nom_element(name: &[u8]) -> Cow<'static, str> {
+    let local = match memchr::memrchr(b':', name) {
+        Some(i) => &name[i + 1..],
+        None => name,
+    };
+    match NOMS.binary_search_by(|n| n.as_bytes().cmp(local)) {
+        Ok(i) => Cow::Borrowed(NOMS[i]),
+        Err(_) => Cow::Owned(String::from_utf8_lossy(local).into_owned()),
     }
 }
 
