@@ -45,6 +45,8 @@ pub struct Rapport {
     pub rejetees: u64,
     pub non_diffusees: u64,
     pub retirees: u64,
+    /// Deleted because an incremental feed listed them as deleted.
+    pub supprimees: u64,
     pub sessions_lues: u64,
     pub avertissements: u64,
     pub rejets: Vec<Rejet>,
@@ -74,6 +76,14 @@ pub struct Options<'a> {
     pub remplacer: bool,
 }
 
+/// What the reader thread hands over.
+enum Lu {
+    Offre(Box<OffreLue>),
+    Fatal(String),
+    /// Read to the end; the deletions listed by the feed.
+    Fin(Vec<String>),
+}
+
 /// Reads, checks and (unless checking only) stores one input.
 pub fn importer(
     input: Input,
@@ -86,24 +96,34 @@ pub fn importer(
         ..Default::default()
     };
     let lus = input.lus.clone();
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<OffreLue, String>>(LOT * 2);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Lu>(LOT * 2);
     let mut vus: HashSet<String> = HashSet::new();
+    let mut suppressions: Vec<String> = Vec::new();
     std::thread::scope(|s| -> Result<(), ImportError> {
         let reader = input.reader;
         s.spawn(move || {
-            for item in LheoReader::new(reader) {
-                let item = item.map_err(|e| e.to_string());
-                if tx.send(item).is_err() {
-                    break;
+            let mut r = LheoReader::new(reader);
+            while let Some(item) = r.next_offre() {
+                let msg = match item {
+                    Ok(o) => Lu::Offre(Box::new(o)),
+                    Err(e) => Lu::Fatal(e.to_string()),
+                };
+                if tx.send(msg).is_err() {
+                    return;
                 }
             }
+            let _ = tx.send(Lu::Fin(std::mem::take(r.suppressions_mut())));
         });
         let mut lot: Vec<(Formation, Verdict)> = Vec::with_capacity(LOT);
         for item in rx {
             let lue = match item {
-                Ok(l) => l,
-                Err(e) => {
+                Lu::Offre(l) => *l,
+                Lu::Fatal(e) => {
                     rapport.erreur_fatale = Some(e);
+                    break;
+                }
+                Lu::Fin(s) => {
+                    suppressions = s;
                     break;
                 }
             };
@@ -146,6 +166,9 @@ pub fn importer(
     })?;
     rapport.octets = lus.load(Ordering::Relaxed);
     progression(rapport.octets);
+    if let (Some(store), true) = (opts.store, rapport.succes()) {
+        rapport.supprimees = store.supprimer(&suppressions, Operation::Suppression)? as u64;
+    }
     if let (Some(store), true, true) = (opts.store, opts.remplacer, rapport.succes()) {
         let absents: Vec<String> = store
             .numeros_par_source(&opts.source)?

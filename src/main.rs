@@ -3,6 +3,7 @@
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sofi::diffusion::{ecrire_flux, Depuis, Filtres};
 use sofi::generate::{Generateur, Parametres};
 use sofi::import::{importer, Options, Rapport};
 use sofi::lheo::{self, open_input};
@@ -67,6 +68,27 @@ enum Cmd {
         /// Output file (default: stdout).
         #[arg(short, long)]
         output: Option<PathBuf>,
+    },
+    /// Write the diffusable offer as LHÉO 2.3 (only diffusable actions).
+    Export {
+        /// Output file (default: stdout).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Only what changed since: a journal sequence number or an ISO date/time.
+        #[arg(long)]
+        depuis: Option<String>,
+        /// Compress with gzip.
+        #[arg(long)]
+        gzip: bool,
+        #[arg(long)]
+        departement: Vec<String>,
+        #[arg(long)]
+        financeur: Vec<String>,
+        #[arg(long)]
+        formacode: Vec<String>,
+        /// SIRET of the organisme.
+        #[arg(long)]
+        organisme: Vec<String>,
     },
     /// Run the HTTP server.
     Serve {
@@ -186,6 +208,67 @@ fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Cmd::Serve { listen, demo } => serve(&cli.data_dir, &listen, demo),
+        Cmd::Export {
+            output,
+            depuis,
+            gzip,
+            departement,
+            financeur,
+            formacode,
+            organisme,
+        } => {
+            let depuis = depuis
+                .map(|d| Depuis::parse(&d))
+                .transpose()
+                .map_err(|m| anyhow::anyhow!("--depuis {m}"))?;
+            let filtres = Filtres {
+                departements: departement,
+                financeurs: financeur,
+                formacodes: formacode,
+                organismes: organisme,
+            };
+            let refs = Referentiels::charger()?;
+            let store = Store::open(&cli.data_dir)?;
+            let c = store.compteurs()?;
+            let bar = ProgressBar::with_draw_target(
+                Some(if depuis.is_some() {
+                    c.journal_seq
+                } else {
+                    c.formations
+                }),
+                ProgressDrawTarget::stderr(),
+            );
+            bar.set_style(
+                ProgressStyle::with_template("export [{bar:40}] {pos}/{len} offres ({eta})")
+                    .expect("valid template")
+                    .progress_chars("=> "),
+            );
+            let out: Box<dyn Write> = match &output {
+                Some(p) => Box::new(
+                    std::fs::File::create(p)
+                        .with_context(|| format!("création de {}", p.display()))?,
+                ),
+                None => Box::new(std::io::stdout().lock()),
+            };
+            let out = std::io::BufWriter::with_capacity(256 * 1024, out);
+            let mut prog = |n: u64| bar.set_position(n);
+            let bilan = if gzip {
+                let gz = flate2::write::GzEncoder::new(out, flate2::Compression::default());
+                let (b, gz) = ecrire_flux(&store, &refs, depuis, &filtres, gz, &mut prog)?;
+                gz.finish()?.flush()?;
+                b
+            } else {
+                let (b, mut w) = ecrire_flux(&store, &refs, depuis, &filtres, out, &mut prog)?;
+                w.flush()?;
+                b
+            };
+            bar.finish_and_clear();
+            eprintln!(
+                "{} offres exportées, {} suppressions (journal {})",
+                bilan.offres, bilan.suppressions, c.journal_seq
+            );
+            Ok(0)
+        }
     }
 }
 
@@ -324,10 +407,24 @@ fn serve(data_dir: &Path, listen: &str, demo: bool) -> Result<i32> {
     if demo && store.compteurs()?.formations == 0 {
         charger_demo(&store, &refs)?;
     }
+    let limite_import = std::env::var("SOFI_LIMITE_IMPORT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2 << 30);
     let app = Arc::new(sofi::http::App {
         store: store.clone(),
-        refs,
+        refs: refs.clone(),
+        data_dir: data_dir.to_path_buf(),
+        jeton_admin: sofi::http::jeton_admin(data_dir)?,
+        limite_import,
     });
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let inbox = sofi::inbox::Inbox::new(data_dir, store.clone(), refs)?;
+    tracing::info!("boîte de dépôt : {}", inbox.dir.display());
+    let inbox = {
+        let stop = stop.clone();
+        std::thread::spawn(move || inbox.run(stop))
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -337,9 +434,11 @@ fn serve(data_dir: &Path, listen: &str, demo: bool) -> Result<i32> {
             .with_context(|| format!("écoute sur {addr}"))?;
         tracing::info!("sofi écoute sur http://{}", listener.local_addr()?);
         sofi::http::serve(listener, app, sofi::http::signal_arret()).await?;
-        tracing::info!("arrêt propre");
         anyhow::Ok(())
     })?;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = inbox.join();
+    tracing::info!("arrêt propre");
     store.flush()?;
     Ok(0)
 }

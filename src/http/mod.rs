@@ -1,9 +1,18 @@
 //! The HTTP server (hyper 1 + tokio): one task per connection, graceful shutdown on SIGTERM
 //! and Ctrl-C (open requests finish, new connections are refused).
+//!
+//! - `GET /health`: counts, journal sequence, offers waiting for diffusion;
+//! - `GET /lheo/offres.xml`: diffusion feeds ([`feeds`]);
+//! - `POST /api/v1/import`, `DELETE /api/v1/formations/{numero}`: live writes, admin token
+//!   required ([`import`]).
+
+pub mod feeds;
+pub mod import;
 
 use crate::referentiel::Referentiels;
 use crate::store::Store;
-use bytes_body::Body;
+use bytes::Bytes;
+use http_body_util::{combinators::BoxBody, BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -12,26 +21,34 @@ use hyper_util::rt::TokioIo;
 use serde_json::json;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
-mod bytes_body {
-    pub type Body = http_body_util::Full<hyper::body::Bytes>;
-}
+pub type Body = BoxBody<Bytes, std::io::Error>;
 
 /// What every request handler can reach.
 pub struct App {
     pub store: Store,
     pub refs: Arc<Referentiels>,
+    pub data_dir: PathBuf,
+    /// Bearer token of the write routes.
+    pub jeton_admin: String,
+    /// Largest accepted import body, in bytes.
+    pub limite_import: u64,
 }
 
-fn json_response(status: StatusCode, v: &serde_json::Value) -> Response<Body> {
+pub fn full(b: impl Into<Bytes>) -> Body {
+    Full::new(b.into()).map_err(|e| match e {}).boxed()
+}
+
+pub fn json_response(status: StatusCode, v: &serde_json::Value) -> Response<Body> {
     Response::builder()
         .status(status)
         .header("content-type", "application/json; charset=utf-8")
         .header("access-control-allow-origin", "*")
-        .body(Body::from(v.to_string()))
+        .body(full(v.to_string()))
         .expect("static headers are valid")
 }
 
@@ -48,16 +65,32 @@ pub fn erreur(
     )
 }
 
+fn methode_non_permise(permises: &str) -> Response<Body> {
+    let mut r = erreur(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "methode-non-permise",
+        &format!("méthodes permises ici : {permises}"),
+        None,
+    );
+    r.headers_mut()
+        .insert("allow", permises.parse().expect("static header"));
+    r
+}
+
 async fn route(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path().to_string();
-    let resp = match (req.method(), path.as_str()) {
-        (&Method::GET | &Method::HEAD, "/health") => health(&app),
-        (_, "/health") => erreur(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "methode-non-permise",
-            "seules GET et HEAD sont permises ici",
-            None,
-        ),
+    let get = matches!(*req.method(), Method::GET | Method::HEAD);
+    let resp = match path.as_str() {
+        "/health" if get => health(&app),
+        "/health" => methode_non_permise("GET, HEAD"),
+        "/lheo/offres.xml" if get => feeds::offres(app, req).await,
+        "/lheo/offres.xml" => methode_non_permise("GET, HEAD"),
+        "/api/v1/import" if req.method() == Method::POST => import::post(app, req).await,
+        "/api/v1/import" => methode_non_permise("POST"),
+        p if p.starts_with("/api/v1/formations/") && req.method() == Method::DELETE => {
+            let numero = p["/api/v1/formations/".len()..].to_string();
+            import::delete(app, req, &numero).await
+        }
         _ => erreur(
             StatusCode::NOT_FOUND,
             "introuvable",
@@ -69,20 +102,25 @@ async fn route(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>, 
 }
 
 fn health(app: &App) -> Response<Body> {
-    match app.store.compteurs() {
-        Ok(c) => json_response(
-            StatusCode::OK,
-            &json!({
-                "statut": "ok",
-                "version": env!("CARGO_PKG_VERSION"),
-                "formations": c.formations,
-                "actions": c.actions,
-                "sessions": c.sessions,
-                "organismes": app.store.nb_organismes(),
-                "diffusables": c.diffusables,
-                "journal_seq": c.journal_seq,
-            }),
-        ),
+    let r = (|| {
+        let c = app.store.compteurs()?;
+        let (attente, plus_ancienne) = app.store.en_attente()?;
+        Ok::<_, crate::store::StoreError>(json!({
+            "statut": "ok",
+            "version": env!("CARGO_PKG_VERSION"),
+            "formations": c.formations,
+            "actions": c.actions,
+            "sessions": c.sessions,
+            "organismes": app.store.nb_organismes(),
+            "diffusables": c.diffusables,
+            "journal_seq": c.journal_seq,
+            "non_diffusees": attente,
+            "plus_ancienne_non_diffusee_s": plus_ancienne
+                .map(|t| (crate::store::maintenant() - t).max(0) / 1000),
+        }))
+    })();
+    match r {
+        Ok(v) => json_response(StatusCode::OK, &v),
         Err(e) => erreur(
             StatusCode::SERVICE_UNAVAILABLE,
             "stockage-indisponible",
@@ -106,7 +144,7 @@ pub async fn serve(
                 let (stream, _peer) = match accepted {
                     Ok(x) => x,
                     Err(e) => {
-                        tracing::warn!("accept: {e}");
+                        tracing::warn!("accept : {e}");
                         continue;
                     }
                 };
@@ -154,4 +192,31 @@ pub async fn signal_arret() {
 pub fn adresse(addr: &str) -> Result<SocketAddr, String> {
     addr.parse()
         .map_err(|_| format!("adresse d'écoute « {addr} » invalide (attendu IP:PORT)"))
+}
+
+/// The admin token: `SOFI_ADMIN_TOKEN`, else the one in `DATA_DIR/admin-token`, created at
+/// first start with 32 random bytes and readable by its owner only.
+pub fn jeton_admin(data_dir: &Path) -> std::io::Result<String> {
+    if let Ok(t) = std::env::var("SOFI_ADMIN_TOKEN") {
+        if !t.trim().is_empty() {
+            return Ok(t.trim().to_string());
+        }
+    }
+    let path = data_dir.join("admin-token");
+    if let Ok(t) = std::fs::read_to_string(&path) {
+        return Ok(t.trim().to_string());
+    }
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::create_dir_all(data_dir)?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    use std::io::Write;
+    opts.open(&path)?.write_all(token.as_bytes())?;
+    tracing::info!("jeton d'administration créé dans {}", path.display());
+    Ok(token)
 }

@@ -152,6 +152,9 @@ pub struct LheoReader<R: Read> {
     buf: Vec<u8>,
     state: State,
     depth_outside: usize,
+    /// Inside `lheo/extras[@info="suppressions"]`.
+    dans_suppressions: bool,
+    suppressions: Vec<String>,
     version: Option<Version>,
     fini: bool,
     formations_vues: u64,
@@ -171,10 +174,21 @@ impl<R: Read> LheoReader<R> {
             buf: Vec::with_capacity(64 * 1024),
             state: State::BeforeRoot,
             depth_outside: 0,
+            dans_suppressions: false,
+            suppressions: Vec::new(),
             version: None,
             fini: false,
             formations_vues: 0,
         }
+    }
+
+    /// Numeros listed as deleted by an incremental feed, once the document is read.
+    pub fn suppressions(&self) -> &[String] {
+        &self.suppressions
+    }
+
+    pub fn suppressions_mut(&mut self) -> &mut Vec<String> {
+        &mut self.suppressions
     }
 
     /// The LHÉO version announced by the root namespace, once the root is read.
@@ -293,7 +307,29 @@ impl<R: Read> LheoReader<R> {
                             )))
                         }
                         _ => {
-                            // `extras` of lheo/offres and anything unknown: skipped.
+                            // `extras` of lheo/offres and anything unknown: skipped, except
+                            // the deletions of an incremental Sofi feed (see `diffusion`).
+                            let info = e
+                                .try_get_attribute("info")
+                                .ok()
+                                .flatten()
+                                .map(|a| a.value.into_owned());
+                            if self.state == State::InRoot
+                                && self.depth_outside == 0
+                                && name == "extras"
+                                && info.as_deref() == Some(b"suppressions")
+                            {
+                                self.dans_suppressions = true;
+                            } else if self.dans_suppressions
+                                && name == "extra"
+                                && info.as_deref() == Some(b"formation")
+                            {
+                                if let Ok(Some(n)) = e.try_get_attribute("numero") {
+                                    if let Ok(v) = n.unescape_value() {
+                                        self.suppressions.push(v.into_owned());
+                                    }
+                                }
+                            }
                             self.depth_outside += 1;
                         }
                     }
@@ -301,6 +337,9 @@ impl<R: Read> LheoReader<R> {
                 Event::End(e) => {
                     if self.depth_outside > 0 {
                         self.depth_outside -= 1;
+                        if self.depth_outside == 0 {
+                            self.dans_suppressions = false;
+                        }
                     } else {
                         let name = local(e.name().as_ref());
                         match (&self.state, name.as_str()) {

@@ -20,8 +20,25 @@ impl<W: Write> LheoWriter<W> {
     }
 
     /// Closes the document and hands back the output.
-    pub fn finish(mut self) -> io::Result<W> {
-        self.w.write_all(b"  </offres>\n</lheo>\n")?;
+    pub fn finish(self) -> io::Result<W> {
+        self.finish_with_suppressions(&[])
+    }
+
+    /// Closes the document, listing deleted offers in `lheo/extras` (see `diffusion`).
+    pub fn finish_with_suppressions(mut self, numeros: &[String]) -> io::Result<W> {
+        self.w.write_all(b"  </offres>\n")?;
+        if !numeros.is_empty() {
+            self.w.write_all(b"  <extras info=\"suppressions\">\n")?;
+            for n in numeros {
+                writeln!(
+                    self.w,
+                    "    <extra info=\"formation\" numero=\"{}\"/>",
+                    escape(n.as_str())
+                )?;
+            }
+            self.w.write_all(b"  </extras>\n")?;
+        }
+        self.w.write_all(b"</lheo>\n")?;
         self.w.flush()?;
         Ok(self.w)
     }

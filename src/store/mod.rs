@@ -139,6 +139,8 @@ pub struct Store {
     organismes: sled::Tree,
     journal: sled::Tree,
     meta: sled::Tree,
+    /// Offers received but never diffused: first reception (ms, big-endian) ++ numero.
+    attente: sled::Tree,
 }
 
 type Tx = ConflictableTransactionError<StoreError>;
@@ -187,6 +189,7 @@ impl Store {
             organismes: db.open_tree("organismes")?,
             journal: db.open_tree("journal")?,
             meta: db.open_tree("meta")?,
+            attente: db.open_tree("attente")?,
             db,
         })
     }
@@ -251,6 +254,42 @@ impl Store {
             .collect()
     }
 
+    /// Offers received but never diffused, and when the oldest of them was received (ms).
+    pub fn en_attente(&self) -> Result<(usize, Option<i64>), StoreError> {
+        let oldest = match self.attente.first()? {
+            Some((k, _)) if k.len() >= 8 => {
+                Some(u64::from_be_bytes(k[..8].try_into().expect("8 bytes")) as i64)
+            }
+            _ => None,
+        };
+        Ok((self.attente.len(), oldest))
+    }
+
+    /// The journal entry with this sequence number.
+    pub fn entree_journal(&self, seq: u64) -> Result<Option<EntreeJournal>, StoreError> {
+        self.journal
+            .get(seq.to_be_bytes())?
+            .map(|b| decode(&b))
+            .transpose()
+    }
+
+    /// The last sequence number written before `t` (Unix ms): entries after it are the changes
+    /// made at or after `t`. Journal times only grow, so this is a binary search.
+    pub fn seq_avant(&self, t: i64) -> Result<u64, StoreError> {
+        let (mut lo, mut hi) = (0u64, self.compteurs()?.journal_seq);
+        // Invariant: entry `lo` (or the start) is before `t`; entries above `hi` are not.
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            let before = self.entree_journal(mid)?.is_none_or(|e| e.horodatage < t);
+            if before {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        Ok(lo)
+    }
+
     /// Journal entries with a sequence number above `seq`.
     pub fn journal_depuis(
         &self,
@@ -278,10 +317,11 @@ impl Store {
             &self.organismes,
             &self.journal,
             &self.meta,
+            &self.attente,
         );
         sled::Transactional::transaction(
             &trees,
-            |(offres, par_org, par_maj, par_src, orgs, journal, meta)| {
+            |(offres, par_org, par_maj, par_src, orgs, journal, meta, attente)| {
                 let mut cpt: Compteurs = match meta.get(COMPTEURS)? {
                     Some(b) => decode(&b).map_err(abort)?,
                     None => Compteurs::default(),
@@ -316,6 +356,13 @@ impl Store {
                             .or(diffusable.then_some(now)),
                         seq,
                     };
+                    // Received but never diffused: waiting, for /health.
+                    let attente_key = key_maj(rec.recue_le, &formation.numero);
+                    if rec.diffusee_le.is_none() {
+                        attente.insert(attente_key, &[])?;
+                    } else {
+                        attente.remove(attente_key)?;
+                    }
                     if let Some(o) = &old {
                         unindex(o, par_org, par_maj, par_src)?;
                         let (a, s, d) = counts(&o.formation, &o.verdict);
@@ -394,10 +441,11 @@ impl Store {
             &self.par_source,
             &self.journal,
             &self.meta,
+            &self.attente,
         );
         sled::Transactional::transaction(
             &trees,
-            |(offres, par_org, par_maj, par_src, journal, meta)| {
+            |(offres, par_org, par_maj, par_src, journal, meta, attente)| {
                 let mut cpt: Compteurs = match meta.get(COMPTEURS)? {
                     Some(b) => decode(&b).map_err(abort)?,
                     None => Compteurs::default(),
@@ -409,6 +457,7 @@ impl Store {
                     };
                     let old: OffreStockee = decode(&b).map_err(abort)?;
                     unindex(&old, par_org, par_maj, par_src)?;
+                    attente.remove(key_maj(old.recue_le, numero))?;
                     let (a, s, d) = counts(&old.formation, &old.verdict);
                     cpt.formations -= 1;
                     cpt.actions -= a;

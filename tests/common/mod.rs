@@ -83,3 +83,115 @@ pub fn count_tag(path: &Path, tag: &str) -> usize {
     let s = std::fs::read_to_string(path).unwrap();
     s.matches(&format!("<{tag} ")).count() + s.matches(&format!("<{tag}>")).count()
 }
+
+/// A `sofi serve` child process on a free loopback port, stopped (SIGTERM) on drop.
+pub struct Server {
+    pub child: std::process::Child,
+    pub port: u16,
+    pub token: String,
+}
+
+impl Server {
+    pub fn start(data: &Path, demo: bool) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut cmd = sofi();
+        cmd.arg("--data-dir")
+            .arg(data)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env("SOFI_LIMITE_IMPORT", "5000000")
+            .env_remove("SOFI_ADMIN_TOKEN")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if demo {
+            cmd.arg("--demo");
+        }
+        let child = cmd.spawn().unwrap();
+        let mut s = Server {
+            child,
+            port,
+            token: String::new(),
+        };
+        s.wait_health();
+        s.token = std::fs::read_to_string(data.join("admin-token")).unwrap();
+        s
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn wait_health(&self) -> serde_json::Value {
+        let t0 = std::time::Instant::now();
+        loop {
+            if let Ok(r) = ureq::get(&self.url("/health")).call() {
+                return r.into_json().unwrap();
+            }
+            assert!(
+                t0.elapsed() < std::time::Duration::from_secs(120),
+                "server did not come up"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// SIGTERM, then the exit status.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let t0 = std::time::Instant::now();
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st;
+            }
+            assert!(
+                t0.elapsed() < std::time::Duration::from_secs(15),
+                "no graceful exit"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Status and body of any response, 4xx and 5xx included.
+pub fn call(req: ureq::Request, body: Option<&[u8]>) -> (u16, ureq::Response) {
+    let r = match body {
+        Some(b) => req.send_bytes(b),
+        None => req.call(),
+    };
+    match r {
+        Ok(r) => (r.status(), r),
+        Err(ureq::Error::Status(code, r)) => (code, r),
+        Err(e) => panic!("transport error: {e}"),
+    }
+}
+
+pub fn bytes(r: ureq::Response) -> Vec<u8> {
+    let mut v = Vec::new();
+    std::io::Read::read_to_end(&mut r.into_reader(), &mut v).unwrap();
+    v
+}
+
+pub fn xmllint_valid(path: &Path) {
+    let xsd = lheo("lheo-2.3/schema/lheo.xsd");
+    let out = Command::new("xmllint")
+        .args(["--noout", "--stream", "--schema"])
+        .arg(&xsd)
+        .arg(path)
+        .output()
+        .expect("xmllint is installed (.ci/run installs libxml2-utils)");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{}", &err[..err.len().min(3000)]);
+    assert!(err.contains("validates"), "{err}");
+}

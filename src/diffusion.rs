@@ -1,0 +1,239 @@
+//! Diffusion feeds: the diffusable offer as LHÉO 2.3, whole or incremental, with partner
+//! filters. Shared by `sofi export` and `GET /lheo/offres.xml`.
+//!
+//! Only diffusable actions are written (the scope rule is per action); an offer with none left
+//! after filtering is not written. An incremental feed (`depuis`) holds every offer changed
+//! since that point that is still diffusable, and lists every other changed offer — deleted,
+//! withdrawn, no longer diffusable, or now outside the partner's filters — as a deletion:
+//!
+//! ```xml
+//! <extras info="suppressions"><extra info="formation" numero="…"/></extras>
+//! ```
+//!
+//! after `</offres>`: `lheo/extras` is part of the schema and `extra` accepts anything, so the
+//! feed stays XSD-valid, and a partner that ignores extras still gets every new version.
+
+use crate::lheo::LheoWriter;
+use crate::model::{Action, Adresse, Formation};
+use crate::referentiel::Referentiels;
+use crate::store::{OffreStockee, Store, StoreError};
+use std::collections::{BTreeMap, HashSet};
+use std::io::{self, Write};
+
+/// Where an incremental feed starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depuis {
+    /// After this journal sequence number.
+    Seq(u64),
+    /// At or after this instant (Unix ms).
+    Instant(i64),
+}
+
+impl Depuis {
+    /// A journal sequence number, an ISO date (`2027-03-01`) or an ISO timestamp.
+    pub fn parse(s: &str) -> Result<Depuis, String> {
+        let s = s.trim();
+        if let Ok(n) = s.parse::<u64>() {
+            return Ok(Depuis::Seq(n));
+        }
+        if let Ok(ts) = s.parse::<jiff::Timestamp>() {
+            return Ok(Depuis::Instant(ts.as_millisecond()));
+        }
+        if let Ok(d) = s.parse::<jiff::civil::Date>() {
+            if let Ok(z) = d.to_zoned(jiff::tz::TimeZone::UTC) {
+                return Ok(Depuis::Instant(z.timestamp().as_millisecond()));
+            }
+        }
+        Err(format!(
+            "« {s} » : attendu un numéro de journal (ex. 1234), une date ISO (2027-03-01) ou un horodatage ISO (2027-03-01T08:00:00Z)"
+        ))
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Filtres {
+    pub departements: Vec<String>,
+    pub financeurs: Vec<String>,
+    pub formacodes: Vec<String>,
+    pub organismes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Bilan {
+    pub offres: u64,
+    pub suppressions: u64,
+}
+
+/// Département of an address: given, else from the INSEE code, else from the postal code.
+pub fn departement(a: &Adresse) -> Option<String> {
+    if let Some(d) = a.departement.as_ref().filter(|d| !d.is_empty()) {
+        return Some(d.clone());
+    }
+    let code = a
+        .code_insee_commune
+        .as_deref()
+        .filter(|c| c.len() == 5)
+        .unwrap_or(&a.codepostal);
+    if code.len() != 5 {
+        return None;
+    }
+    Some(if code.starts_with("97") || code.starts_with("98") {
+        code[..3].to_string()
+    } else if code.starts_with("20") {
+        // Corsica: INSEE 2A/2B, postal codes 200xx/201xx → 2A, 202xx/206xx → 2B.
+        if code.starts_with("2A") || code.as_bytes()[2] < b'2' {
+            "2A".into()
+        } else {
+            "2B".into()
+        }
+    } else {
+        code[..2].to_string()
+    })
+}
+
+/// Whether a Formacode is `ancetre` or one of its descendants in the thesaurus.
+pub fn sous_formacode(refs: &Referentiels, code: &str, ancetre: &str) -> bool {
+    let mut cur = Some(code.to_string());
+    let mut steps = 0;
+    while let Some(c) = cur {
+        if c == ancetre {
+            return true;
+        }
+        steps += 1;
+        if steps > 16 {
+            break;
+        }
+        cur = refs.formacodes.get(&c).and_then(|f| f.generique.clone());
+    }
+    false
+}
+
+/// Index of the actions to write: diffusable ones that pass the filters.
+pub fn actions_diffusees(o: &OffreStockee, f: &Filtres, refs: &Referentiels) -> Vec<usize> {
+    if !o.verdict.diffusable() {
+        return Vec::new();
+    }
+    let fo = &o.formation;
+    if !f.organismes.is_empty() && !f.organismes.contains(&fo.organisme.siret) {
+        return Vec::new();
+    }
+    if !f.formacodes.is_empty()
+        && !fo.domaine.formacodes.iter().any(|c| {
+            f.formacodes
+                .iter()
+                .any(|anc| sous_formacode(refs, &c.code, anc))
+        })
+    {
+        return Vec::new();
+    }
+    fo.actions
+        .iter()
+        .enumerate()
+        .filter(|(i, a)| {
+            o.verdict.diffusion.get(*i).is_some_and(|d| d.diffusee) && action_filtree(a, f)
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+fn action_filtree(a: &Action, f: &Filtres) -> bool {
+    let fin_ok = f.financeurs.is_empty()
+        || a.financeurs
+            .iter()
+            .any(|x| f.financeurs.contains(&x.code_financeur));
+    let dep_ok = f.departements.is_empty()
+        || a.lieux
+            .iter()
+            .filter_map(|l| l.coordonnees.adresse.as_ref())
+            .chain(a.sessions.iter().map(|s| &s.adresse_inscription.adresse))
+            .filter_map(departement)
+            .any(|d| f.departements.contains(&d));
+    fin_ok && dep_ok
+}
+
+fn ecrire_offre<W: Write>(
+    w: &mut LheoWriter<W>,
+    o: &OffreStockee,
+    garder: &[usize],
+) -> io::Result<()> {
+    let f: &Formation = &o.formation;
+    w.formation_filtered(f, |i, _| garder.contains(&i))
+}
+
+/// Writes a feed. `progression` is called with the number of offers examined.
+pub fn ecrire_flux<W: Write>(
+    store: &Store,
+    refs: &Referentiels,
+    depuis: Option<Depuis>,
+    filtres: &Filtres,
+    out: W,
+    progression: &mut dyn FnMut(u64),
+) -> Result<(Bilan, W), FluxError> {
+    let mut w = LheoWriter::new(out)?;
+    let mut bilan = Bilan::default();
+    let mut supprimees: Vec<String> = Vec::new();
+    let mut vus = 0u64;
+    match depuis {
+        None => {
+            for o in store.offres() {
+                let o = o?;
+                vus += 1;
+                if vus.is_multiple_of(1024) {
+                    progression(vus);
+                }
+                let garder = actions_diffusees(&o, filtres, refs);
+                if !garder.is_empty() {
+                    ecrire_offre(&mut w, &o, &garder)?;
+                    bilan.offres += 1;
+                }
+            }
+        }
+        Some(d) => {
+            let seq = match d {
+                Depuis::Seq(s) => s,
+                Depuis::Instant(t) => store.seq_avant(t)?,
+            };
+            // Each changed offer once, in the order of its last change.
+            let mut dernier: BTreeMap<u64, String> = BTreeMap::new();
+            let mut vu: HashSet<String> = HashSet::new();
+            let entrees: Vec<_> = store.journal_depuis(seq).collect::<Result<_, _>>()?;
+            for e in entrees.into_iter().rev() {
+                if vu.insert(e.numero.clone()) {
+                    dernier.insert(e.seq, e.numero);
+                }
+            }
+            for numero in dernier.into_values() {
+                vus += 1;
+                if vus.is_multiple_of(1024) {
+                    progression(vus);
+                }
+                let garder = match store.offre(&numero)? {
+                    Some(o) => {
+                        let g = actions_diffusees(&o, filtres, refs);
+                        if !g.is_empty() {
+                            ecrire_offre(&mut w, &o, &g)?;
+                            bilan.offres += 1;
+                        }
+                        g
+                    }
+                    None => Vec::new(),
+                };
+                if garder.is_empty() {
+                    supprimees.push(numero);
+                }
+            }
+        }
+    }
+    bilan.suppressions = supprimees.len() as u64;
+    let out = w.finish_with_suppressions(&supprimees)?;
+    progression(vus);
+    Ok((bilan, out))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FluxError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("écriture du flux : {0}")]
+    Io(#[from] io::Error),
+}

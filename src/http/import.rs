@@ -1,0 +1,291 @@
+//! `POST /api/v1/import`: a LHÉO file (plain or gzip) posted to the running server, checked and
+//! stored by the same pipeline as `sofi import`; the answer is the same report, as JSON.
+//!
+//! `Authorization: Bearer <token>` (401 without, 403 when wrong). `?source=NAME` (default
+//! `api`), `?remplacer=1` for a full feed of that source. The body streams from the socket to
+//! the reader thread through a small channel, so an upload never sits whole in memory; past
+//! the size limit the read fails (413) and, as with a cut file, only the offers complete before
+//! that point are kept.
+
+use super::feeds::paires;
+use super::{erreur, json_response, App, Body};
+use crate::import::{importer, Options};
+use crate::lheo::{from_reader, Input};
+use bytes::{Buf, Bytes};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use std::io::{self, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Constant-time comparison, so the token cannot be guessed byte by byte from timings.
+fn meme_jeton(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// Authorisation of the write routes: `None` when allowed, else the error response.
+pub(super) fn refuse(app: &App, req: &Request<Incoming>) -> Option<Response<Body>> {
+    let header = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    match header.and_then(|h| h.strip_prefix("Bearer ")) {
+        None => {
+            let mut r = erreur(
+                StatusCode::UNAUTHORIZED,
+                "authentification-requise",
+                "en-tête Authorization: Bearer <jeton> requis (jeton dans DATA_DIR/admin-token ou SOFI_ADMIN_TOKEN)",
+                None,
+            );
+            r.headers_mut().insert(
+                "www-authenticate",
+                "Bearer realm=\"sofi\"".parse().expect("static"),
+            );
+            Some(r)
+        }
+        Some(t) if !meme_jeton(t.trim(), &app.jeton_admin) => Some(erreur(
+            StatusCode::FORBIDDEN,
+            "jeton-invalide",
+            "ce jeton ne donne pas accès à l'import",
+            None,
+        )),
+        Some(_) => None,
+    }
+}
+
+/// Blocking side of the upload: reads chunks the connection task sends.
+struct ChannelReader {
+    rx: tokio::sync::mpsc::Receiver<io::Result<Bytes>>,
+    cur: Bytes,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while !self.cur.has_remaining() {
+            match self.rx.blocking_recv() {
+                Some(Ok(b)) => self.cur = b,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.cur.remaining());
+        self.cur.copy_to_slice(&mut out[..n]);
+        Ok(n)
+    }
+}
+
+pub(super) async fn post(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
+    if let Some(r) = refuse(&app, &req) {
+        return r;
+    }
+    let mut source = "api".to_string();
+    let mut remplacer = false;
+    for (k, v) in paires(req.uri().query().unwrap_or("")) {
+        match k.as_str() {
+            "source" => {
+                if v.is_empty() || v.len() > 100 || v.chars().any(char::is_control) {
+                    return erreur(
+                        StatusCode::BAD_REQUEST,
+                        "parametre-invalide",
+                        "source : 1 à 100 caractères imprimables",
+                        Some("source"),
+                    );
+                }
+                source = v;
+            }
+            "remplacer" => match v.as_str() {
+                "1" | "true" | "oui" => remplacer = true,
+                "0" | "false" | "non" | "" => remplacer = false,
+                _ => {
+                    return erreur(
+                        StatusCode::BAD_REQUEST,
+                        "parametre-invalide",
+                        &format!("remplacer : « {v} », attendu 0 ou 1"),
+                        Some("remplacer"),
+                    )
+                }
+            },
+            _ => {
+                return erreur(
+                    StatusCode::BAD_REQUEST,
+                    "parametre-invalide",
+                    &format!("paramètre « {k} » inconnu"),
+                    Some(&k),
+                )
+            }
+        }
+    }
+    let limite = app.limite_import;
+    let annonce = req
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(n) = annonce.filter(|&n| n > limite) {
+        if n <= limite + VIDANGE_MAX {
+            vidanger(req.into_body()).await;
+        }
+        return trop_grand(limite);
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(16);
+    let depasse = Arc::new(AtomicU64::new(0));
+    let depasse2 = depasse.clone();
+    let mut body = req.into_body();
+    let lecture = tokio::spawn(async move {
+        let mut total = 0u64;
+        while let Some(frame) = body.frame().await {
+            let chunk = match frame {
+                Ok(f) => match f.into_data() {
+                    Ok(d) => d,
+                    Err(_) => continue,
+                },
+                Err(e) => {
+                    let _ = tx.send(Err(io::Error::other(e))).await;
+                    return;
+                }
+            };
+            total += chunk.len() as u64;
+            if total > limite {
+                depasse2.store(total, Ordering::Relaxed);
+                let _ = tx
+                    .send(Err(io::Error::other(format!(
+                        "corps de requête de plus de {limite} octets"
+                    ))))
+                    .await;
+                drop(tx);
+                vidanger(body).await;
+                return;
+            }
+            if tx.send(Ok(chunk)).await.is_err() {
+                return;
+            }
+        }
+    });
+    let app2 = app.clone();
+    let r = tokio::task::spawn_blocking(move || {
+        let lus = Arc::new(AtomicU64::new(0));
+        let input = Input {
+            reader: from_reader(ChannelReader {
+                rx,
+                cur: Bytes::new(),
+            }),
+            taille: annonce,
+            lus,
+        };
+        let opts = Options {
+            store: Some(&app2.store),
+            source,
+            remplacer,
+        };
+        importer(input, &app2.refs, &opts, &|_| {})
+    })
+    .await;
+    match r {
+        Ok(Ok(rapport)) => {
+            if depasse.load(Ordering::Relaxed) > 0 {
+                // Answer once the client has sent the rest (see `vidanger`).
+                let _ = lecture.await;
+                let mut resp = trop_grand(limite);
+                *resp.body_mut() = super::full(
+                    serde_json::json!({
+                        "erreur": {"code": "corps-trop-grand", "message": format!("corps de requête de plus de {limite} octets"), "parametre": null},
+                        "rapport": rapport,
+                    })
+                    .to_string(),
+                );
+                return resp;
+            }
+            let status = if rapport.succes() {
+                StatusCode::OK
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            json_response(status, &serde_json::to_value(&rapport).unwrap_or_default())
+        }
+        Ok(Err(e)) => erreur(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "stockage-indisponible",
+            &e.to_string(),
+            None,
+        ),
+        Err(e) => erreur(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "erreur-interne",
+            &e.to_string(),
+            None,
+        ),
+    }
+}
+
+/// How much of a refused body is read and dropped before answering 413.
+const VIDANGE_MAX: u64 = 64 << 20;
+
+/// Reads and drops the rest of a refused body (up to [`VIDANGE_MAX`]), so the client finishes
+/// sending and reads the 413 instead of a connection reset.
+async fn vidanger(mut body: Incoming) {
+    let mut reste: u64 = VIDANGE_MAX;
+    while let Some(Ok(frame)) = body.frame().await {
+        let n = frame.data_ref().map_or(0, |d| d.len() as u64);
+        if n >= reste {
+            break;
+        }
+        reste -= n;
+    }
+}
+
+fn trop_grand(limite: u64) -> Response<Body> {
+    erreur(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "corps-trop-grand",
+        &format!(
+            "le corps de la requête dépasse la limite de {limite} octets (SOFI_LIMITE_IMPORT)"
+        ),
+        None,
+    )
+}
+
+/// `DELETE /api/v1/formations/{numero}`: deletes one offer (journalled); 404 if absent.
+pub(super) async fn delete(app: Arc<App>, req: Request<Incoming>, numero: &str) -> Response<Body> {
+    if let Some(r) = refuse(&app, &req) {
+        return r;
+    }
+    let numero = paires(&format!("n={numero}"))
+        .pop()
+        .map(|(_, v)| v)
+        .unwrap_or_default();
+    let app2 = app.clone();
+    let n2 = numero.clone();
+    let r = tokio::task::spawn_blocking(move || {
+        app2.store.supprimer(
+            std::slice::from_ref(&n2),
+            crate::store::Operation::Suppression,
+        )
+    })
+    .await;
+    match r {
+        Ok(Ok(1)) => json_response(StatusCode::OK, &serde_json::json!({"supprimee": numero})),
+        Ok(Ok(_)) => erreur(
+            StatusCode::NOT_FOUND,
+            "introuvable",
+            &format!("aucune formation de numéro « {numero} »"),
+            None,
+        ),
+        Ok(Err(e)) => erreur(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "stockage-indisponible",
+            &e.to_string(),
+            None,
+        ),
+        Err(e) => erreur(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "erreur-interne",
+            &e.to_string(),
+            None,
+        ),
+    }
+}
