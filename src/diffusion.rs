@@ -169,7 +169,8 @@ pub fn ecrire_flux<W: Write>(
     out: W,
     progression: &mut dyn FnMut(u64),
 ) -> Result<(Bilan, W), FluxError> {
-    let mut w = LheoWriter::new(out)?;
+    // Buffered here: the writer makes many small writes, each costly on a gzip encoder.
+    let mut w = LheoWriter::new(io::BufWriter::with_capacity(64 * 1024, out))?;
     let mut bilan = Bilan::default();
     let mut supprimees: Vec<String> = Vec::new();
     let mut vus = 0u64;
@@ -225,7 +226,10 @@ pub fn ecrire_flux<W: Write>(
         }
     }
     bilan.suppressions = supprimees.len() as u64;
-    let out = w.finish_with_suppressions(&supprimees)?;
+    let out = w
+        .finish_with_suppressions(&supprimees)?
+        .into_inner()
+        .map_err(|e| e.into_error())?;
     progression(vus);
     Ok((bilan, out))
 }

@@ -7,23 +7,59 @@ use super::Version;
 use crate::model::*;
 use crate::rules::Constat;
 
-struct Dec {
-    constats: Vec<Constat>,
+/// An element path, built without allocating and formatted only when a finding needs it.
+#[derive(Clone, Copy)]
+struct Chemin<'a> {
+    parent: Option<&'a Chemin<'a>>,
+    nom: &'a str,
+    numero: &'a str,
 }
 
-impl Dec {
-    fn inattendu(&mut self, n: &XNode, chemin: &str) {
+impl<'a> Chemin<'a> {
+    fn enfant(&'a self, nom: &'a str) -> Chemin<'a> {
+        self.numerote(nom, "")
+    }
+    fn numerote(&'a self, nom: &'a str, numero: &'a str) -> Chemin<'a> {
+        Chemin {
+            parent: Some(self),
+            nom,
+            numero,
+        }
+    }
+}
+
+impl std::fmt::Display for Chemin<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(p) = self.parent {
+            write!(f, "{p}/")?;
+        }
+        f.write_str(self.nom)?;
+        if !self.numero.is_empty() {
+            write!(f, "[{}]", self.numero)?;
+        }
+        Ok(())
+    }
+}
+
+struct Dec<'a> {
+    constats: Vec<Constat>,
+    /// Byte offset → line:column.
+    lc: &'a dyn Fn(u64) -> (u32, u32),
+}
+
+impl Dec<'_> {
+    fn inattendu(&mut self, n: &XNode, chemin: &Chemin) {
         self.constats.push(
             Constat::avertissement(
                 "element-inconnu",
                 format!("{chemin}/{}", n.name),
                 format!("élément <{}> inattendu ici : ignoré", n.name),
             )
-            .at(n.ligne, n.colonne),
+            .at_pos((self.lc)(n.pos)),
         );
     }
 
-    fn nombre(&mut self, n: &XNode, chemin: &str) -> Option<u32> {
+    fn nombre(&mut self, n: &XNode, chemin: &Chemin) -> Option<u32> {
         let t = n.text.trim();
         match t.parse::<u32>() {
             Ok(v) => Some(v),
@@ -34,7 +70,7 @@ impl Dec {
                         format!("{chemin}/{}", n.name),
                         format!("« {} » n'est pas un nombre entier positif", short(t)),
                     )
-                    .at(n.ligne, n.colonne),
+                    .at_pos((self.lc)(n.pos)),
                 );
                 None
             }
@@ -103,20 +139,22 @@ fn keyed_attrs(attrs: Vec<(String, String)>) -> Keyed {
     (numero, crea, maj, rest)
 }
 
-fn seg(name: &str, numero: &str) -> String {
-    if numero.is_empty() {
-        name.to_string()
-    } else {
-        format!("{name}[{numero}]")
-    }
-}
-
-pub fn decode_formation(n: XNode, _version: Option<Version>) -> (Formation, Vec<Constat>) {
+pub fn decode_formation(
+    n: XNode,
+    _version: Option<Version>,
+    lc: &dyn Fn(u64) -> (u32, u32),
+) -> (Formation, Vec<Constat>) {
     let mut d = Dec {
         constats: Vec::new(),
+        lc,
     };
     let (numero, datecrea, datemaj, attrs) = keyed_attrs(n.attrs);
-    let p = seg("formation", &numero);
+    let num = numero.clone();
+    let p = Chemin {
+        parent: None,
+        nom: "formation",
+        numero: &num,
+    };
     let mut f = Formation {
         numero,
         datecrea,
@@ -155,8 +193,8 @@ pub fn decode_formation(n: XNode, _version: Option<Version>) -> (Formation, Vec<
     (f, d.constats)
 }
 
-fn domaine(n: XNode, p: &str, d: &mut Dec) -> DomaineFormation {
-    let p = format!("{p}/domaine-formation");
+fn domaine(n: XNode, p: &Chemin, d: &mut Dec) -> DomaineFormation {
+    let p = p.enfant("domaine-formation");
     let mut dom = DomaineFormation::default();
     for c in n.children {
         match &*c.name {
@@ -170,8 +208,8 @@ fn domaine(n: XNode, p: &str, d: &mut Dec) -> DomaineFormation {
     dom
 }
 
-fn certification(n: XNode, p: &str, d: &mut Dec) -> Certification {
-    let p = format!("{p}/certification");
+fn certification(n: XNode, p: &Chemin, d: &mut Dec) -> Certification {
+    let p = p.enfant("certification");
     let mut cert = Certification::default();
     for c in n.children {
         match &*c.name {
@@ -187,8 +225,8 @@ fn certification(n: XNode, p: &str, d: &mut Dec) -> Certification {
     cert
 }
 
-fn contact(n: XNode, p: &str, d: &mut Dec) -> Contact {
-    let p = format!("{p}/{}", n.name);
+fn contact(n: XNode, p: &Chemin, d: &mut Dec) -> Contact {
+    let p = p.enfant(&n.name);
     let mut ct = Contact::default();
     for c in n.children {
         match &*c.name {
@@ -201,8 +239,8 @@ fn contact(n: XNode, p: &str, d: &mut Dec) -> Contact {
     ct
 }
 
-fn coordonnees(n: XNode, p: &str, d: &mut Dec) -> Coordonnees {
-    let p = format!("{p}/coordonnees");
+fn coordonnees(n: XNode, p: &Chemin, d: &mut Dec) -> Coordonnees {
+    let p = p.enfant("coordonnees");
     let mut co = Coordonnees {
         attrs: n.attrs,
         ..Default::default()
@@ -226,8 +264,8 @@ fn coordonnees(n: XNode, p: &str, d: &mut Dec) -> Coordonnees {
     co
 }
 
-fn adresse(n: XNode, p: &str, d: &mut Dec) -> Adresse {
-    let p = format!("{p}/adresse");
+fn adresse(n: XNode, p: &Chemin, d: &mut Dec) -> Adresse {
+    let p = p.enfant("adresse");
     let mut a = Adresse::default();
     for c in n.children {
         match &*c.name {
@@ -247,7 +285,7 @@ fn adresse(n: XNode, p: &str, d: &mut Dec) -> Adresse {
                         "latitude" => g.latitude = take(gc),
                         "longitude" => g.longitude = take(gc),
                         "extras" => g.extras.push(verbatim(gc)),
-                        _ => d.inattendu(&gc, &format!("{p}/geolocalisation")),
+                        _ => d.inattendu(&gc, &p.enfant("geolocalisation")),
                     }
                 }
                 a.geolocalisation = Some(g);
@@ -259,8 +297,8 @@ fn adresse(n: XNode, p: &str, d: &mut Dec) -> Adresse {
     a
 }
 
-fn adresse_bloc(n: XNode, p: &str, d: &mut Dec) -> AdresseBloc {
-    let p = format!("{p}/{}", n.name);
+fn adresse_bloc(n: XNode, p: &Chemin, d: &mut Dec) -> AdresseBloc {
+    let p = p.enfant(&n.name);
     let mut b = AdresseBloc::default();
     for c in n.children {
         match &*c.name {
@@ -272,9 +310,10 @@ fn adresse_bloc(n: XNode, p: &str, d: &mut Dec) -> AdresseBloc {
     b
 }
 
-fn action(n: XNode, p: &str, d: &mut Dec) -> Action {
+fn action(n: XNode, p: &Chemin, d: &mut Dec) -> Action {
     let (numero, datecrea, datemaj, attrs) = keyed_attrs(n.attrs);
-    let p = format!("{p}/{}", seg("action", &numero));
+    let num = numero.clone();
+    let p = p.numerote("action", &num);
     let mut a = Action {
         numero,
         datecrea,
@@ -293,7 +332,7 @@ fn action(n: XNode, p: &str, d: &mut Dec) -> Action {
             "conditions-specifiques" => a.conditions_specifiques = take(c),
             "prise-en-charge-frais-possible" => a.prise_en_charge_frais_possible = take(c),
             "lieu-de-formation" => {
-                let lp = format!("{p}/lieu-de-formation");
+                let lp = p.enfant("lieu-de-formation");
                 let mut l = Lieu::default();
                 for lc in c.children {
                     match &*lc.name {
@@ -335,7 +374,7 @@ fn action(n: XNode, p: &str, d: &mut Dec) -> Action {
             "duree-conventionnee" => a.duree_conventionnee = d.nombre(&c, &p),
             "organisme-formateur" => a.organismes_formateurs.push(verbatim(c)),
             "organisme-financeur" => {
-                let fp = format!("{p}/organisme-financeur");
+                let fp = p.enfant("organisme-financeur");
                 let mut fin = Financeur::default();
                 for fc in c.children {
                     match &*fc.name {
@@ -355,9 +394,10 @@ fn action(n: XNode, p: &str, d: &mut Dec) -> Action {
     a
 }
 
-fn session(n: XNode, p: &str, d: &mut Dec) -> Session {
+fn session(n: XNode, p: &Chemin, d: &mut Dec) -> Session {
     let (numero, datecrea, datemaj, attrs) = keyed_attrs(n.attrs);
-    let p = format!("{p}/{}", seg("session", &numero));
+    let num = numero.clone();
+    let p = p.numerote("session", &num);
     let mut s = Session {
         numero,
         datecrea,
@@ -373,7 +413,7 @@ fn session(n: XNode, p: &str, d: &mut Dec) -> Session {
                         "debut" => s.periode.debut = take(pc),
                         "fin" => s.periode.fin = take(pc),
                         "extras" => s.periode.extras.push(verbatim(pc)),
-                        _ => d.inattendu(&pc, &format!("{p}/periode")),
+                        _ => d.inattendu(&pc, &p.enfant("periode")),
                     }
                 }
             }
@@ -394,8 +434,8 @@ fn session(n: XNode, p: &str, d: &mut Dec) -> Session {
     s
 }
 
-fn organisme(n: XNode, p: &str, d: &mut Dec) -> Organisme {
-    let p = format!("{p}/organisme-formation-responsable");
+fn organisme(n: XNode, p: &Chemin, d: &mut Dec) -> Organisme {
+    let p = p.enfant("organisme-formation-responsable");
     let mut o = Organisme {
         attrs: n.attrs,
         ..Default::default()
@@ -408,14 +448,14 @@ fn organisme(n: XNode, p: &str, d: &mut Dec) -> Organisme {
                     match &*sc.name {
                         "SIRET" => o.siret = take(sc),
                         "extras" => o.siret_extras.push(verbatim(sc)),
-                        _ => d.inattendu(&sc, &format!("{p}/SIRET-organisme-formation")),
+                        _ => d.inattendu(&sc, &p.enfant("SIRET-organisme-formation")),
                     }
                 }
             }
             "nom-organisme" => o.nom = take(c),
             "raison-sociale" => o.raison_sociale = take(c),
             "coordonnees-organisme" => {
-                let cp = format!("{p}/coordonnees-organisme");
+                let cp = p.enfant("coordonnees-organisme");
                 for cc in c.children {
                     match &*cc.name {
                         "coordonnees" => o.coordonnees = coordonnees(cc, &cp, d),

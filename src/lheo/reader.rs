@@ -11,7 +11,6 @@ use crate::model::Formation;
 use crate::rules::Constat;
 use quick_xml::events::Event;
 use std::borrow::Cow;
-use std::collections::VecDeque;
 use std::io::{self, BufRead, Read};
 
 /// Longest text accepted in one element (LHÉO's longest field is 3,000 characters).
@@ -28,8 +27,8 @@ pub struct XNode {
     pub attrs: Vec<(String, String)>,
     pub text: String,
     pub children: Vec<XNode>,
-    pub ligne: u32,
-    pub colonne: u32,
+    /// Byte offset of its start tag (turned into line:column only when a finding needs it).
+    pub pos: u64,
     /// Text past [`MAX_TEXT`] was dropped.
     pub trop_long: bool,
 }
@@ -63,7 +62,7 @@ struct LineTracker<R> {
     /// Absolute offset of `buf[0]`.
     buf_start: u64,
     /// Offsets of the `\n` bytes read and not yet forgotten.
-    newlines: VecDeque<u64>,
+    newlines: Vec<u64>,
     forgotten_lines: u32,
 }
 
@@ -75,7 +74,7 @@ impl<R: Read> LineTracker<R> {
             pos: 0,
             filled: 0,
             buf_start: 0,
-            newlines: VecDeque::new(),
+            newlines: Vec::with_capacity(16 * 1024),
             forgotten_lines: 0,
         }
     }
@@ -93,9 +92,14 @@ impl<R: Read> LineTracker<R> {
 
     /// Drops newline offsets before `offset`, keeping the one before it for column numbers.
     fn forget_before(&mut self, offset: u64) {
-        while self.newlines.len() > 1 && self.newlines[1] < offset {
-            self.newlines.pop_front();
-            self.forgotten_lines += 1;
+        let k = self
+            .newlines
+            .partition_point(|&n| n < offset)
+            .saturating_sub(1);
+        // Compacted in bulk, only once enough is forgotten.
+        if k > 8 * 1024 {
+            self.newlines.drain(..k);
+            self.forgotten_lines += k as u32;
         }
     }
 }
@@ -441,7 +445,9 @@ impl<R: Read> LheoReader<R> {
                         Some(parent) => parent.children.push(node),
                         None => {
                             let version = self.version;
-                            let (formation, mut c) = decode_formation(node, version);
+                            let tracker = self.xml.get_ref();
+                            let (formation, mut c) =
+                                decode_formation(node, version, &|o| tracker.line_col(o));
                             constats.append(&mut c);
                             break Ok(OffreLue {
                                 formation,
@@ -518,7 +524,7 @@ impl<R: Read> LheoReader<R> {
                     chemin,
                     format!("texte de plus de {MAX_TEXT} octets"),
                 )
-                .at(node.ligne, node.colonne),
+                .at_pos(self.xml.get_ref().line_col(node.pos)),
             );
         } else if let Some(node) = stack.last_mut() {
             node.text.push_str(s);
@@ -531,10 +537,10 @@ impl<R: Read> LheoReader<R> {
         offset: u64,
         constats: &mut Vec<Constat>,
     ) -> XNode {
-        let (ligne, colonne) = self.xml.get_ref().line_col(offset);
         let name = nom_element(e.name().as_ref());
+        let at = || self.xml.get_ref().line_col(offset);
         let mut attrs = Vec::new();
-        for a in e.attributes() {
+        for a in e.attributes().with_checks(false) {
             match a {
                 Ok(a) => {
                     let key = local(a.key.local_name().as_ref());
@@ -549,13 +555,13 @@ impl<R: Read> LheoReader<R> {
                                 format!("{name}/@{key}"),
                                 "valeur d'attribut illisible (entité inconnue ou UTF-8 invalide)",
                             )
-                            .at(ligne, colonne),
+                            .at_pos(at()),
                         ),
                     }
                 }
                 Err(err) => constats.push(
                     Constat::bloquant("attribut-illisible", name.to_string(), err.to_string())
-                        .at(ligne, colonne),
+                        .at_pos(at()),
                 ),
             }
         }
@@ -564,8 +570,7 @@ impl<R: Read> LheoReader<R> {
             attrs,
             text: String::new(),
             children: Vec::new(),
-            ligne,
-            colonne,
+            pos: offset,
             trop_long: false,
         }
     }
@@ -757,16 +762,37 @@ static NOMS: &[&str] = &[
     "web",
 ];
 
+/// [`NOMS`] indexed by a cheap hash of the name (length, first and last bytes); most slots
+/// hold one name, so a lookup is usually one comparison.
+static INDEX_NOMS: std::sync::LazyLock<Vec<Vec<u8>>> = std::sync::LazyLock::new(|| {
+    let mut t = vec![Vec::new(); 512];
+    for (i, n) in NOMS.iter().enumerate() {
+        t[slot(n.as_bytes())].push(i as u8);
+    }
+    t
+});
+
+fn slot(b: &[u8]) -> usize {
+    match b {
+        [] => 0,
+        [f, .., l] => (b.len() * 37 + *f as usize * 7 + *l as usize * 3) % 512,
+        [f] => (37 + *f as usize * 10) % 512,
+    }
+}
+
 /// An element name: borrowed from [`NOMS`] when known.
 fn nom_element(name: &[u8]) -> Cow<'static, str> {
     let local = match memchr::memrchr(b':', name) {
         Some(i) => &name[i + 1..],
         None => name,
     };
-    match NOMS.binary_search_by(|n| n.as_bytes().cmp(local)) {
-        Ok(i) => Cow::Borrowed(NOMS[i]),
-        Err(_) => Cow::Owned(String::from_utf8_lossy(local).into_owned()),
+    for &i in &INDEX_NOMS[slot(local)] {
+        let n = NOMS[i as usize];
+        if n.as_bytes() == local {
+            return Cow::Borrowed(n);
+        }
     }
+    Cow::Owned(String::from_utf8_lossy(local).into_owned())
 }
 
 fn local(name: &[u8]) -> String {

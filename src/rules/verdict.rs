@@ -48,6 +48,10 @@ impl Constat {
         }
     }
 
+    pub fn at_pos(self, (ligne, colonne): (u32, u32)) -> Self {
+        self.at(ligne, colonne)
+    }
+
     pub fn at(mut self, ligne: u32, colonne: u32) -> Self {
         self.ligne = Some(ligne);
         self.colonne = Some(colonne);
