@@ -41,6 +41,7 @@ impl Write for Sink {
 }
 
 fn main() {
+    sofi::reglage_allocateur();
     let sessions: u64 = std::env::var("SOFI_BENCH_SESSIONS")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -140,6 +140,7 @@ fn phase(name: &str, file: &Path, sessions: u64) {
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    sofi::reglage_allocateur();
     let sessions: u64 = std::env::var("SOFI_BENCH_SESSIONS")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -22,3 +22,16 @@ pub mod model;
 pub mod referentiel;
 pub mod rules;
 pub mod store;
+
+/// `mi_option_purge_delay`: its index in the `mi_option_e` enum of mimalloc 2.x and 3.x.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// For binaries using mimalloc as their global allocator: return freed memory at once.
+///
+/// mimalloc keeps freed pages 10 ms before returning them; an import allocates on the reader
+/// thread and frees on the store thread, and that retention alone was ~20 MB of peak RSS per
+/// 100k sessions, for about 15 % of import speed.
+pub fn reglage_allocateur() {
+    // SAFETY: sets a plain integer option of the allocator; no memory is touched.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) }
+}

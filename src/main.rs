@@ -103,19 +103,8 @@ enum Cmd {
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// `mi_option_purge_delay`: its index in the `mi_option_e` enum of mimalloc 2.x and 3.x.
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
-/// mimalloc keeps freed pages 10 ms before returning them; an import allocates on the reader
-/// thread and frees on the store thread, and that retention alone was ~20 MB of peak RSS per
-/// 100k sessions. Purging at once costs no measurable speed.
-fn allocateur() {
-    // SAFETY: sets a plain integer option; called before any other thread exists.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) }
-}
-
 fn main() {
-    allocateur();
+    sofi::reglage_allocateur();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SOFI_LOG")
