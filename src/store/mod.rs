@@ -98,12 +98,18 @@ fn cfg() -> bincode::config::Configuration {
     bincode::config::standard()
 }
 
+/// bincode, then LZ4: offers shrink about 4×, and so do the sled nodes that hold them, on
+/// disk and in sled's cache (whose memory is what bounds an import's or export's RSS).
 pub fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
-    bincode::serde::encode_to_vec(v, cfg()).map_err(|e| StoreError::Encodage(e.to_string()))
+    let raw =
+        bincode::serde::encode_to_vec(v, cfg()).map_err(|e| StoreError::Encodage(e.to_string()))?;
+    Ok(lz4_flex::compress_prepend_size(&raw))
 }
 
 pub fn decode<T: DeserializeOwned>(b: &[u8]) -> Result<T, StoreError> {
-    bincode::serde::decode_from_slice(b, cfg())
+    let raw =
+        lz4_flex::decompress_size_prepended(b).map_err(|e| StoreError::Encodage(e.to_string()))?;
+    bincode::serde::decode_from_slice(&raw, cfg())
         .map(|(v, _)| v)
         .map_err(|e| StoreError::Encodage(e.to_string()))
 }
