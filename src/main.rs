@@ -90,6 +90,8 @@ enum Cmd {
         #[arg(long)]
         organisme: Vec<String>,
     },
+    /// Rebuild the search index from the store.
+    Reindex,
     /// Run the HTTP server.
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -108,7 +110,7 @@ fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SOFI_LOG")
-                .unwrap_or_else(|_| "info".into()),
+                .unwrap_or_else(|_| "info,tantivy=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -197,6 +199,21 @@ fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Cmd::Serve { listen, demo } => serve(&cli.data_dir, &listen, demo),
+        Cmd::Reindex => {
+            let t0 = Instant::now();
+            let refs = Arc::new(Referentiels::charger()?);
+            let config = Arc::new(sofi::search::Config::charger(None)?);
+            let store = Store::open(&cli.data_dir)?;
+            let (moteur, _) =
+                sofi::search::Moteur::ouvrir(&cli.data_dir.join("index"), config, refs)?;
+            let n = moteur.reindexer(&store)?;
+            eprintln!(
+                "{n} sessions indexées en {:.1} s (journal {})",
+                t0.elapsed().as_secs_f64(),
+                moteur.seq_indexee()
+            );
+            Ok(0)
+        }
         Cmd::Export {
             output,
             depuis,
@@ -396,6 +413,24 @@ fn serve(data_dir: &Path, listen: &str, demo: bool) -> Result<i32> {
     if demo && store.compteurs()?.formations == 0 {
         charger_demo(&store, &refs)?;
     }
+    let config = Arc::new(sofi::search::Config::charger(None)?);
+    let (moteur, recree) =
+        sofi::search::Moteur::ouvrir(&data_dir.join("index"), config, refs.clone())?;
+    let moteur = Arc::new(moteur);
+    // The index is derived: rebuilt when missing, of another layout, or ahead of the store
+    // (a restored store); otherwise brought up to date from the journal.
+    let seq_store = store.compteurs()?.journal_seq;
+    if recree || moteur.seq_indexee() > seq_store {
+        let t = Instant::now();
+        let n = moteur.reindexer(&store)?;
+        tracing::info!(
+            "index reconstruit : {n} sessions en {} ms",
+            t.elapsed().as_millis()
+        );
+    } else {
+        let n = moteur.rattraper(&store)?;
+        tracing::info!("index à jour ({n} offres rattrapées)");
+    }
     let limite_import = std::env::var("SOFI_LIMITE_IMPORT")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -406,6 +441,7 @@ fn serve(data_dir: &Path, listen: &str, demo: bool) -> Result<i32> {
         data_dir: data_dir.to_path_buf(),
         jeton_admin: sofi::http::jeton_admin(data_dir)?,
         limite_import,
+        moteur: Some(moteur.clone()),
     });
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let inbox = sofi::inbox::Inbox::new(data_dir, store.clone(), refs)?;
@@ -413,6 +449,20 @@ fn serve(data_dir: &Path, listen: &str, demo: bool) -> Result<i32> {
     let inbox = {
         let stop = stop.clone();
         std::thread::spawn(move || inbox.run(stop))
+    };
+    // Near-real-time: the indexer follows the journal; a stored change is searchable within
+    // one interval plus a commit.
+    let indexeur = {
+        let stop = stop.clone();
+        let store = store.clone();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Err(e) = moteur.rattraper(&store) {
+                    tracing::warn!("indexation : {e}");
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        })
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -427,6 +477,7 @@ fn serve(data_dir: &Path, listen: &str, demo: bool) -> Result<i32> {
     })?;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = inbox.join();
+    let _ = indexeur.join();
     tracing::info!("arrêt propre");
     store.flush()?;
     Ok(0)

@@ -6,6 +6,7 @@
 //! - `POST /api/v1/import`, `DELETE /api/v1/formations/{numero}`: live writes, admin token
 //!   required ([`import`]).
 
+pub mod api;
 pub mod feeds;
 pub mod import;
 
@@ -37,6 +38,8 @@ pub struct App {
     pub jeton_admin: String,
     /// Largest accepted import body, in bytes.
     pub limite_import: u64,
+    /// The search engine (absent in tools that only need the store).
+    pub moteur: Option<Arc<crate::search::Moteur>>,
 }
 
 pub fn full(b: impl Into<Bytes>) -> Body {
@@ -80,6 +83,9 @@ fn methode_non_permise(permises: &str) -> Response<Body> {
 async fn route(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path().to_string();
     let get = matches!(*req.method(), Method::GET | Method::HEAD);
+    if req.method() == Method::OPTIONS {
+        return Ok(preflight());
+    }
     let resp = match path.as_str() {
         "/health" if get => health(&app),
         "/health" => methode_non_permise("GET, HEAD"),
@@ -91,6 +97,20 @@ async fn route(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>, 
             let numero = p["/api/v1/formations/".len()..].to_string();
             import::delete(app, req, &numero).await
         }
+        p if p.starts_with("/api/v1/formations/") && get => {
+            let numero = p["/api/v1/formations/".len()..].to_string();
+            api::formation(app, req, &numero).await
+        }
+        "/api/v1/recherche" if get => api::recherche(app, req).await,
+        "/api/v1/suggestions" if get => api::suggestions(app, req).await,
+        "/api/v1/openapi.json" if get => api::openapi(),
+        p if p.starts_with("/api/v1/referentiels/") && get => {
+            let nom = p["/api/v1/referentiels/".len()..].to_string();
+            api::referentiel(app, req, &nom).await
+        }
+        "/api/v1/recherche" | "/api/v1/suggestions" | "/api/v1/openapi.json" => {
+            methode_non_permise("GET, HEAD")
+        }
         _ => erreur(
             StatusCode::NOT_FOUND,
             "introuvable",
@@ -99,6 +119,21 @@ async fn route(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>, 
         ),
     };
     Ok(resp)
+}
+
+/// CORS preflight: reads are open to every origin.
+fn preflight() -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::NO_CONTENT)
+        .header("access-control-allow-origin", "*")
+        .header("access-control-allow-methods", "GET, HEAD, OPTIONS")
+        .header(
+            "access-control-allow-headers",
+            "if-none-match, accept-encoding",
+        )
+        .header("access-control-max-age", "86400")
+        .body(full(Bytes::new()))
+        .expect("static headers")
 }
 
 fn health(app: &App) -> Response<Body> {
@@ -117,6 +152,8 @@ fn health(app: &App) -> Response<Body> {
             "non_diffusees": attente,
             "plus_ancienne_non_diffusee_s": plus_ancienne
                 .map(|t| (crate::store::maintenant() - t).max(0) / 1000),
+            "index_seq": app.moteur.as_ref().map(|m| m.seq_indexee()),
+            "index_documents": app.moteur.as_ref().map(|m| m.nb_documents()),
         }))
     })();
     match r {

@@ -1,0 +1,562 @@
+//! The tantivy index: one document per session of each diffusable action, derived from the
+//! store and rebuilt from it at will. Every filter dimension is a numeric fast field with a
+//! global code (département 44, public 80006, SIRET…), so a query can evaluate all filters and
+//! count every facet in one pass over its matches.
+
+use super::analyse::{analyseur, plier};
+use super::config::Config;
+use crate::model::{Action, Adresse, Formation, LheoDate, Session};
+use crate::referentiel::{digits, Referentiels};
+use crate::store::{OffreStockee, Store, StoreError};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use tantivy::schema::{
+    Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, Value, FAST,
+    INDEXED, STORED, STRING,
+};
+use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("index : {0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("index : {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Version of the document layout: a different one in an existing index forces a rebuild.
+pub const VERSION_SCHEMA: &str = "sofi-index-1";
+
+/// Start of an unknown start date (`00000000`): the distant past, so it is always "open".
+pub const JOUR_INCONNU_DEBUT: i64 = 0;
+/// End of an unknown end date (`99999999`).
+pub const JOUR_INCONNU_FIN: i64 = 1_000_000;
+
+/// Days since 1970-01-01.
+pub fn jour(d: jiff::civil::Date) -> i64 {
+    d.since(jiff::civil::date(1970, 1, 1))
+        .map(|s| s.get_days() as i64)
+        .unwrap_or(0)
+}
+
+pub fn date_de_jour(j: i64) -> jiff::civil::Date {
+    jiff::civil::date(1970, 1, 1)
+        .checked_add(jiff::Span::new().days(j))
+        .unwrap_or(jiff::civil::date(1970, 1, 1))
+}
+
+/// Département code as a number: `44` → 44, `2A` → 201, `2B` → 202, `971` → 971.
+pub fn code_dep(d: &str) -> Option<u64> {
+    match d {
+        "2A" | "2a" => Some(201),
+        "2B" | "2b" => Some(202),
+        _ => d.parse().ok(),
+    }
+}
+
+pub fn dep_de_code(c: u64) -> String {
+    match c {
+        201 => "2A".into(),
+        202 => "2B".into(),
+        c if c < 100 => format!("{c:02}"),
+        c => c.to_string(),
+    }
+}
+
+/// INSEE code as a number (Corsica's 2A/2B mapped above every real code).
+pub fn code_insee(c: &str) -> Option<u64> {
+    if c.len() != 5 {
+        return None;
+    }
+    match &c[..2] {
+        "2A" | "2a" => c[2..].parse::<u64>().ok().map(|n| 200_000 + n),
+        "2B" | "2b" => c[2..].parse::<u64>().ok().map(|n| 300_000 + n),
+        _ => c.parse().ok(),
+    }
+}
+
+pub fn insee_de_code(c: u64) -> String {
+    match c {
+        c if c >= 300_000 => format!("2B{:03}", c - 300_000),
+        c if c >= 200_000 => format!("2A{:03}", c - 200_000),
+        c => format!("{c:05}"),
+    }
+}
+
+/// Certification codes: RNCP, RS and Certif Info numbers in one numeric space.
+pub const CERT_RNCP: u64 = 1 << 40;
+pub const CERT_RS: u64 = 2 << 40;
+pub const CERT_CI: u64 = 3 << 40;
+
+/// Level of a `code-niveau-sortie` on the 2019 scale (3 = CAP … 8 = doctorat), 0 if none.
+pub fn niveau(code: Option<&str>) -> u64 {
+    match code.unwrap_or("") {
+        c @ ("11" | "12" | "13" | "14" | "15" | "16" | "17" | "18") => c[1..].parse().unwrap_or(0),
+        "4" => 3,
+        "5" => 4,
+        "6" => 5,
+        "7" => 6,
+        "8" => 7,
+        _ => 0,
+    }
+}
+
+/// Financeur code used for "eligible to the CPF" in the `financeur` dimension.
+pub const FINANCEUR_CPF: u64 = 1000;
+
+#[derive(Clone, Copy)]
+pub struct Champs {
+    pub formation: Field,
+    pub action: Field,
+    pub session: Field,
+    pub groupe: Field,
+    pub intitule: Field,
+    pub thesaurus: Field,
+    pub objectif: Field,
+    pub contenu: Field,
+    pub organisme: Field,
+    pub formacodes: Field,
+    pub commune: Field,
+    pub departement: Field,
+    pub lat: Field,
+    pub lon: Field,
+    pub debut: Field,
+    pub fin: Field,
+    pub permanente: Field,
+    pub a_distance: Field,
+    pub publics: Field,
+    pub financeurs: Field,
+    pub certifiante: Field,
+    pub certifications: Field,
+    pub niveau: Field,
+    pub siret: Field,
+}
+
+fn schema() -> (Schema, Champs) {
+    let mut b = Schema::builder();
+    let texte = |stored: bool| {
+        let o = TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer("fr")
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        );
+        if stored {
+            o.set_stored()
+        } else {
+            o
+        }
+    };
+    let num = || NumericOptions::default().set_fast().set_indexed();
+    let c = Champs {
+        formation: b.add_text_field("formation", STRING | STORED),
+        action: b.add_text_field("action", STRING | STORED),
+        session: b.add_text_field("session", STRING | STORED),
+        groupe: b.add_u64_field("groupe", FAST),
+        intitule: b.add_text_field("intitule", texte(true)),
+        thesaurus: b.add_text_field("thesaurus", texte(false)),
+        objectif: b.add_text_field("objectif", texte(true)),
+        contenu: b.add_text_field("contenu", texte(false)),
+        organisme: b.add_text_field("organisme", texte(true)),
+        formacodes: b.add_u64_field("formacodes", num()),
+        commune: b.add_u64_field("commune", num() | STORED),
+        departement: b.add_u64_field("departement", num()),
+        lat: b.add_f64_field("lat", FAST | STORED),
+        lon: b.add_f64_field("lon", FAST | STORED),
+        debut: b.add_i64_field("debut", FAST | STORED),
+        fin: b.add_i64_field("fin", FAST | STORED),
+        permanente: b.add_bool_field("permanente", FAST),
+        a_distance: b.add_bool_field("a_distance", FAST | STORED),
+        publics: b.add_u64_field("publics", num()),
+        financeurs: b.add_u64_field("financeurs", num()),
+        certifiante: b.add_bool_field("certifiante", FAST),
+        certifications: b.add_u64_field("certifications", num()),
+        niveau: b.add_u64_field("niveau", num()),
+        siret: b.add_u64_field("siret", num() | STORED),
+    };
+    let _ = INDEXED;
+    (b.build(), c)
+}
+
+/// The index and its writer; shared by the indexer thread and the query handlers.
+pub struct Moteur {
+    pub index: Index,
+    pub reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    pub champs: Champs,
+    pub config: Arc<Config>,
+    pub refs: Arc<Referentiels>,
+    pub libelles: super::suggest::Libelles,
+}
+
+impl Moteur {
+    /// Opens `dir` (created if missing); an index of another layout is recreated empty.
+    pub fn ouvrir(
+        dir: &Path,
+        config: Arc<Config>,
+        refs: Arc<Referentiels>,
+    ) -> Result<(Moteur, bool), IndexError> {
+        let (schema, champs) = schema();
+        std::fs::create_dir_all(dir)?;
+        let mut recree = false;
+        let index = match Index::open_in_dir(dir) {
+            Ok(i)
+                if i.schema() == schema
+                    && i.load_metas()?
+                        .payload
+                        .as_deref()
+                        .is_some_and(|p| p.starts_with(VERSION_SCHEMA)) =>
+            {
+                i
+            }
+            _ => {
+                recree = true;
+                for e in std::fs::read_dir(dir)? {
+                    let p = e?.path();
+                    if p.is_file() {
+                        std::fs::remove_file(p)?;
+                    }
+                }
+                Index::create_in_dir(dir, schema)?
+            }
+        };
+        index
+            .tokenizers()
+            .register("fr", analyseur(&config.mots_vides));
+        let writer = index.writer_with_num_threads(1, 64_000_000)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok((
+            Moteur {
+                index,
+                reader,
+                writer: Mutex::new(writer),
+                champs,
+                config,
+                libelles: super::suggest::Libelles::new(&refs),
+                refs,
+            },
+            recree,
+        ))
+    }
+
+    /// Journal sequence the index is up to date with.
+    pub fn seq_indexee(&self) -> u64 {
+        self.index
+            .load_metas()
+            .ok()
+            .and_then(|m| m.payload)
+            .and_then(|p| {
+                p.strip_prefix(VERSION_SCHEMA)?
+                    .strip_prefix(':')?
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0)
+    }
+
+    fn commit(&self, w: &mut IndexWriter, seq: u64) -> Result<(), IndexError> {
+        let mut prepared = w.prepare_commit()?;
+        prepared.set_payload(&format!("{VERSION_SCHEMA}:{seq}"));
+        prepared.commit()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Rebuilds the whole index from the store.
+    pub fn reindexer(&self, store: &Store) -> Result<u64, IndexError> {
+        let seq = store.compteurs()?.journal_seq;
+        let mut w = self.writer.lock().expect("index writer lock");
+        w.delete_all_documents()?;
+        let mut n = 0;
+        for o in store.offres() {
+            n += self.ajouter(&w, &o?)?;
+        }
+        self.commit(&mut w, seq)?;
+        Ok(n)
+    }
+
+    /// Applies the journal entries the index has not seen. Returns how many offers changed.
+    pub fn rattraper(&self, store: &Store) -> Result<usize, IndexError> {
+        let depuis = self.seq_indexee();
+        let fin = store.compteurs()?.journal_seq;
+        if fin <= depuis {
+            return Ok(0);
+        }
+        let mut numeros: Vec<String> = Vec::new();
+        let mut vus = std::collections::HashSet::new();
+        for e in store.journal_depuis(depuis) {
+            let e = e?;
+            if e.seq > fin {
+                break;
+            }
+            if vus.insert(e.numero.clone()) {
+                numeros.push(e.numero);
+            }
+        }
+        let mut w = self.writer.lock().expect("index writer lock");
+        for n in &numeros {
+            w.delete_term(Term::from_field_text(self.champs.formation, n));
+            if let Some(o) = store.offre(n)? {
+                self.ajouter(&w, &o)?;
+            }
+        }
+        self.commit(&mut w, fin)?;
+        Ok(numeros.len())
+    }
+
+    /// Adds the documents of one offer (its diffusable actions' sessions).
+    fn ajouter(&self, w: &IndexWriter, o: &OffreStockee) -> Result<u64, IndexError> {
+        if !o.verdict.diffusable() {
+            return Ok(0);
+        }
+        let f = &o.formation;
+        let c = &self.champs;
+        let thesaurus = self.thesaurus(f);
+        let formacodes = self.formacodes(f);
+        let certs = certifications(f, &self.refs);
+        let cpf = cpf(f, &self.refs);
+        let org = format!("{} {}", f.organisme.nom, f.organisme.raison_sociale);
+        let siret: u64 = f.organisme.siret.parse().unwrap_or(0);
+        let niv = niveau(f.code_niveau_sortie.as_deref());
+        let mut n = 0;
+        for (i, a) in f.actions.iter().enumerate() {
+            if !o.verdict.diffusion.get(i).is_some_and(|d| d.diffusee) {
+                continue;
+            }
+            for s in &a.sessions {
+                let lieu = lieu(a, s, &self.refs);
+                let mut d = doc!(
+                    c.formation => f.numero.as_str(),
+                    c.action => a.numero.as_str(),
+                    c.session => s.numero.as_str(),
+                    c.groupe => groupe(&a.numero, lieu.commune),
+                    c.intitule => f.intitule.as_str(),
+                    c.thesaurus => thesaurus.as_str(),
+                    c.objectif => f.objectif.as_str(),
+                    c.contenu => f.contenu.as_str(),
+                    c.organisme => org.as_str(),
+                    c.debut => debut(s),
+                    c.fin => fin(s),
+                    c.permanente => a.entrees_permanentes(),
+                    c.a_distance => a.a_distance(),
+                    c.certifiante => f.certifiante == "1",
+                    c.niveau => niv,
+                    c.siret => siret,
+                );
+                if let Some(cm) = lieu.commune {
+                    d.add_u64(c.commune, cm);
+                }
+                if let Some(dep) = lieu.departement {
+                    d.add_u64(c.departement, dep);
+                }
+                if let Some((la, lo)) = lieu.pos {
+                    d.add_f64(c.lat, la);
+                    d.add_f64(c.lon, lo);
+                }
+                for fc in &formacodes {
+                    d.add_u64(c.formacodes, *fc);
+                }
+                for p in &a.publics {
+                    if let Ok(v) = p.code.parse() {
+                        d.add_u64(c.publics, v);
+                    }
+                }
+                for fi in &a.financeurs {
+                    if let Ok(v) = fi.code_financeur.parse() {
+                        d.add_u64(c.financeurs, v);
+                    }
+                }
+                if cpf {
+                    d.add_u64(c.financeurs, FINANCEUR_CPF);
+                }
+                for cert in &certs {
+                    d.add_u64(c.certifications, *cert);
+                }
+                w.add_document(d)?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Labels and synonyms of the offer's Formacodes: a query word that is a thesaurus synonym
+    /// finds the offers indexed under its descriptor.
+    fn thesaurus(&self, f: &Formation) -> String {
+        let mut t = String::new();
+        for c in &f.domaine.formacodes {
+            if let Some(fc) = self.refs.formacodes.get(&c.code) {
+                t.push_str(&fc.libelle);
+                t.push_str(". ");
+                for s in &fc.synonymes {
+                    t.push_str(s);
+                    t.push_str(". ");
+                }
+            }
+        }
+        t
+    }
+
+    /// Each Formacode of the offer and all its ancestors, so a generic code finds its
+    /// descendants.
+    fn formacodes(&self, f: &Formation) -> Vec<u64> {
+        let mut out: Vec<u64> = Vec::new();
+        for c in &f.domaine.formacodes {
+            for code in ancetres(&self.refs, &c.code) {
+                if let Ok(v) = code.parse::<u64>() {
+                    if !out.contains(&v) {
+                        out.push(v);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    pub fn nb_documents(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+}
+
+/// A code and its ancestors in the Formacode tree, most specific first.
+pub fn ancetres(refs: &Referentiels, code: &str) -> Vec<String> {
+    let mut out = vec![code.to_string()];
+    let mut cur = refs.formacodes.get(code).and_then(|f| f.generique.clone());
+    while let Some(c) = cur {
+        if out.contains(&c) || out.len() > 16 {
+            break;
+        }
+        cur = refs.formacodes.get(&c).and_then(|f| f.generique.clone());
+        out.push(c);
+    }
+    out
+}
+
+fn groupe(action: &str, commune: Option<u64>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    action.hash(&mut h);
+    commune.hash(&mut h);
+    h.finish()
+}
+
+pub fn debut(s: &Session) -> i64 {
+    match LheoDate::parse(&s.periode.debut) {
+        Ok(LheoDate::Date(d)) => jour(d),
+        _ => JOUR_INCONNU_DEBUT,
+    }
+}
+
+pub fn fin(s: &Session) -> i64 {
+    match LheoDate::parse(&s.periode.fin) {
+        Ok(LheoDate::Date(d)) => jour(d),
+        _ => JOUR_INCONNU_FIN,
+    }
+}
+
+pub struct Place {
+    pub commune: Option<u64>,
+    pub departement: Option<u64>,
+    pub pos: Option<(f64, f64)>,
+}
+
+fn place_of(a: &Adresse, refs: &Referentiels) -> Place {
+    let insee = a
+        .code_insee_commune
+        .clone()
+        .filter(|c| refs.communes.contains_key(c))
+        .or_else(|| {
+            refs.communes_par_cp
+                .get(&a.codepostal)
+                .and_then(|v| {
+                    let ville = plier(&a.ville);
+                    v.iter()
+                        .find(|c| {
+                            refs.communes
+                                .get(*c)
+                                .is_some_and(|x| plier(&x.nom) == ville)
+                        })
+                        .or(v.first())
+                })
+                .cloned()
+        });
+    let commune = insee.as_ref().and_then(|c| refs.communes.get(c));
+    let pos = a
+        .geolocalisation
+        .as_ref()
+        .and_then(|g| g.lat_lon())
+        .or_else(|| commune.and_then(|c| Some((c.lat?, c.lon?))));
+    Place {
+        commune: insee.as_deref().and_then(code_insee),
+        departement: crate::diffusion::departement(a)
+            .or_else(|| commune.map(|c| c.departement.clone()))
+            .as_deref()
+            .and_then(code_dep),
+        pos,
+    }
+}
+
+/// Where a session takes place: the action's place, else its registration address.
+pub fn lieu(a: &Action, s: &Session, refs: &Referentiels) -> Place {
+    a.lieux
+        .iter()
+        .filter_map(|l| l.coordonnees.adresse.as_ref())
+        .map(|ad| place_of(ad, refs))
+        .find(|p| p.commune.is_some())
+        .unwrap_or_else(|| place_of(&s.adresse_inscription.adresse, refs))
+}
+
+fn certifications(f: &Formation, refs: &Referentiels) -> Vec<u64> {
+    let mut out = Vec::new();
+    for c in &f.certifications {
+        if let Some(n) = c
+            .code_rncp
+            .as_deref()
+            .and_then(|r| digits(r).parse::<u64>().ok())
+        {
+            out.push(CERT_RNCP | n);
+        }
+        if let Some(n) = c
+            .code_rs
+            .as_deref()
+            .and_then(|r| digits(r).parse::<u64>().ok())
+        {
+            out.push(CERT_RS | n);
+        }
+        for fiche in refs.fiches_certifinfo(c) {
+            if let Ok(n) = fiche.code.parse::<u64>() {
+                out.push(CERT_CI | n);
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Eligible to the CPF: a CPF code, or a certification registered in the RNCP or the RS.
+fn cpf(f: &Formation, refs: &Referentiels) -> bool {
+    f.certifications.iter().any(|c| {
+        c.code_cpf.is_some()
+            || c.code_rs.is_some()
+            || c.code_rncp.is_some()
+            || refs
+                .fiches_certifinfo(c)
+                .iter()
+                .any(|x| x.code_rncp.is_some() || x.code_rs.is_some())
+    }) || f
+        .types_formation
+        .iter()
+        .any(|t| t.children.iter().any(|c| c.name == "code-CPF"))
+}
+
+/// Reads a stored string of a document.
+pub fn texte(d: &TantivyDocument, f: Field) -> String {
+    d.get_first(f)
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string()
+}
