@@ -255,8 +255,9 @@ impl SegmentCollector for CollecteurSegment {
         }
 
         let dep = c.departement.first(doc);
-        if distance || r.departements.is_empty() || dep.is_some_and(|d| r.departements.contains(&d))
-        {
+        // Distance learning skips the commune/radius filter but not the département one, so
+        // that a département's facet count is the total of selecting it.
+        if r.departements.is_empty() || dep.is_some_and(|d| r.departements.contains(&d)) {
             bits |= 1 << D_DEPARTEMENT;
         }
         if let Some(d) = dep {
