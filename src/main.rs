@@ -106,7 +106,6 @@ enum Cmd {
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
-    sofi::reglage_allocateur();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SOFI_LOG")
@@ -115,6 +114,14 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    // Batch commands return freed memory at once (flat RSS); the server keeps mimalloc's
+    // default, as its queries reuse large buffers over and over.
+    if matches!(
+        cli.cmd,
+        Cmd::Import { .. } | Cmd::Check { .. } | Cmd::Export { .. } | Cmd::Reindex
+    ) {
+        sofi::reglage_allocateur();
+    }
     match run(cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
@@ -464,8 +471,11 @@ fn serve(data_dir: &Path, listen: &str, demo: bool) -> Result<i32> {
             }
         })
     };
+    // Searches, imports and feeds run on blocking threads; a few suffice on a small box, and
+    // each idle one keeps allocator memory.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(8)
         .build()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr)

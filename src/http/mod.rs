@@ -185,6 +185,9 @@ pub async fn serve(
                         continue;
                     }
                 };
+                // Responses go out in more than one write: without this, Nagle's algorithm and
+                // delayed ACKs add ~40 ms to every keep-alive request.
+                let _ = stream.set_nodelay(true);
                 let app = app.clone();
                 let conn = http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service_fn(move |req| route(app.clone(), req)));

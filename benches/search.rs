@@ -1,0 +1,274 @@
+//! Search bench: a store of N generated sessions, a full reindex, then a standard query mix
+//! measured server-side (p50/p99 per kind), then HTTP throughput on loopback at concurrency 1
+//! and 16.
+//!
+//! `cargo bench --bench search` (N = 100,000; `SOFI_BENCH_SESSIONS=1000000` for 1M).
+
+use sofi::generate::{Generateur, Parametres};
+use sofi::import::{importer, Options};
+use sofi::lheo::open_input;
+use sofi::referentiel::Referentiels;
+use sofi::search::index::jour;
+use sofi::search::query::{Requete, Tri};
+use sofi::search::{Config, Moteur};
+use sofi::store::Store;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn rss_mb(field: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn du(p: &std::path::Path) -> u64 {
+    std::fs::read_dir(p)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| {
+                    let p = e.path();
+                    if p.is_dir() {
+                        du(&p)
+                    } else {
+                        e.metadata().map(|m| m.len()).unwrap_or(0)
+                    }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn pct(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// The standard mix, as API query strings (HTTP) and as requests (in-process).
+fn mix(today: i64) -> Vec<(&'static str, String, Requete)> {
+    let mut out = Vec::new();
+    let mut r = |kind: &'static str, qs: &str, f: &dyn Fn(&mut Requete)| {
+        let mut req = Requete::new(today, 20);
+        f(&mut req);
+        out.push((kind, qs.to_string(), req));
+    };
+    for w in [
+        "comptabilite",
+        "anglais",
+        "soudure",
+        "cuisine",
+        "bureautique",
+        "vente",
+    ] {
+        r("mot", &format!("q={w}"), &|q| q.q = w.into());
+        r("mot+departement", &format!("q={w}&departement=44"), &|q| {
+            q.q = w.into();
+            q.departements = vec![44];
+        });
+        r(
+            "mot+30km+dates",
+            &format!("q={w}&commune=49007&rayon=30&debut_min=2027-01-01&debut_max=2027-06-30"),
+            &|q| {
+                q.q = w.into();
+                q.centre = Some((47.47662, -0.55616));
+                q.rayon_km = 30.0;
+                q.debut_min = Some(jour(jiff::civil::date(2027, 1, 1)));
+                q.debut_max = Some(jour(jiff::civil::date(2027, 6, 30)));
+            },
+        );
+    }
+    r("facettes seules", "departement=85", &|q| {
+        q.departements = vec![85]
+    });
+    r("facettes seules", "financeur=2", &|q| {
+        q.financeurs = vec![2]
+    });
+    r("pagination", "q=formation&page=3", &|q| {
+        q.q = "formation".into();
+        q.page = 3;
+    });
+    r("tri date", "q=gestion&tri=date", &|q| {
+        q.q = "gestion".into();
+        q.tri = Tri::Date;
+    });
+    out
+}
+
+fn http_get(stream: &mut BufReader<TcpStream>, path: &str) -> usize {
+    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+    stream.get_mut().write_all(req.as_bytes()).unwrap();
+    let mut len = 0;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        stream.read_line(&mut line).unwrap();
+        if line == "\r\n" {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0; len];
+    stream.read_exact(&mut body).unwrap();
+    len
+}
+
+fn main() {
+    let sessions: u64 = std::env::var("SOFI_BENCH_SESSIONS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000);
+    let dir = std::env::temp_dir().join(format!("sofi-search-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let refs = Arc::new(Referentiels::charger().unwrap());
+    let file = dir.join("offre.xml");
+    let today = jiff::Zoned::now().date();
+    Generateur::new(
+        &refs,
+        Parametres {
+            sessions,
+            seed: 1,
+            date_base: today,
+        },
+    )
+    .ecrire(std::io::BufWriter::new(
+        std::fs::File::create(&file).unwrap(),
+    ))
+    .unwrap();
+    let store = Store::open(&dir.join("data")).unwrap();
+    importer(
+        open_input(&file).unwrap(),
+        &refs,
+        &Options {
+            store: Some(&store),
+            source: "bench".into(),
+            remplacer: false,
+        },
+        &|_| {},
+    )
+    .unwrap();
+    std::fs::remove_file(&file).unwrap();
+    let rss0 = rss_mb("VmRSS:");
+    let config = Arc::new(Config::charger(None).unwrap());
+    let (moteur, _) = Moteur::ouvrir(&dir.join("data/index"), config, refs.clone()).unwrap();
+    let t0 = Instant::now();
+    let n = moteur.reindexer(&store).unwrap();
+    println!(
+        "sofi search bench, {sessions} sessions: reindex {n} documents in {:.1} s, index {:.0} MB on disk, RSS {:.0} MB (before {rss0:.0} MB, peak {:.0} MB)",
+        t0.elapsed().as_secs_f64(),
+        du(&dir.join("data/index")) as f64 / 1e6,
+        rss_mb("VmRSS:"),
+        rss_mb("VmHWM:")
+    );
+    let today_j = jour(today);
+    let mix = mix(today_j);
+    // Server-side latency per kind.
+    let mut all = Vec::new();
+    let mut kinds: Vec<(&str, Vec<f64>)> = Vec::new();
+    for _ in 0..20 {
+        for (kind, _, req) in &mix {
+            let t = Instant::now();
+            std::hint::black_box(moteur.rechercher(req).unwrap());
+            let ms = t.elapsed().as_secs_f64() * 1e3;
+            all.push(ms);
+            match kinds.iter_mut().find(|(k, _)| k == kind) {
+                Some((_, v)) => v.push(ms),
+                None => kinds.push((kind, vec![ms])),
+            }
+        }
+    }
+    let mut sug = Vec::new();
+    for _ in 0..50 {
+        for q in ["compta", "angl", "soud", "nant", "cuis"] {
+            let t = Instant::now();
+            std::hint::black_box(moteur.suggerer(q, 8).unwrap());
+            sug.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    for (k, v) in kinds.iter_mut() {
+        println!(
+            "  {k:<18} p50 {:6.2} ms   p99 {:6.2} ms",
+            pct(v, 0.5),
+            pct(v, 0.99)
+        );
+    }
+    println!(
+        "  {:<18} p50 {:6.2} ms   p99 {:6.2} ms",
+        "suggestions",
+        pct(&mut sug, 0.5),
+        pct(&mut sug, 0.99)
+    );
+    println!(
+        "  {:<18} p50 {:6.2} ms   p99 {:6.2} ms",
+        "mix",
+        pct(&mut all, 0.5),
+        pct(&mut all, 0.99)
+    );
+    // HTTP throughput on loopback.
+    let app = Arc::new(sofi::http::App {
+        store: store.clone(),
+        refs: refs.clone(),
+        data_dir: dir.join("data"),
+        jeton_admin: "bench".into(),
+        limite_import: 1 << 30,
+        moteur: Some(Arc::new(moteur)),
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(8)
+        .build()
+        .unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    rt.spawn(sofi::http::serve(listener, app, async {
+        let _ = stop_rx.await;
+    }));
+    let paths: Arc<Vec<String>> = Arc::new(
+        mix.iter()
+            .map(|(_, qs, _)| format!("/api/v1/recherche?{qs}"))
+            .collect(),
+    );
+    for conc in [1, 16] {
+        let dur = Duration::from_secs(5);
+        let t0 = Instant::now();
+        let handles: Vec<_> = (0..conc)
+            .map(|i| {
+                let paths = paths.clone();
+                std::thread::spawn(move || {
+                    let c = TcpStream::connect(addr).unwrap();
+                    c.set_nodelay(true).unwrap();
+                    let mut s = BufReader::new(c);
+                    let mut n = 0u64;
+                    let mut k = i;
+                    while t0.elapsed() < dur {
+                        http_get(&mut s, &paths[k % paths.len()]);
+                        k += 1;
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        let total: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+        println!(
+            "  HTTP concurrency {conc:>2}: {:.0} req/s",
+            total as f64 / t0.elapsed().as_secs_f64()
+        );
+    }
+    println!("  peak RSS {:.0} MB", rss_mb("VmHWM:"));
+    let _ = stop_tx.send(());
+    drop(rt);
+    let _ = std::fs::remove_dir_all(&dir);
+}
