@@ -266,7 +266,7 @@ fn elargir(app: &App, r: &Requete) -> Vec<serde_json::Value> {
 }
 
 /// JSON with gzip when asked and a strong ETag over the index state and the query.
-fn repondre(req: &Request<Incoming>, app: &App, v: &serde_json::Value) -> Response<Body> {
+fn repondre(req: &Request<Incoming>, v: &serde_json::Value) -> Response<Body> {
     let corps = v.to_string();
     // The validator covers the content, not the time it took.
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -279,7 +279,6 @@ fn repondre(req: &Request<Incoming>, app: &App, v: &serde_json::Value) -> Respon
         _ => corps.hash(&mut h),
     }
     let etag = format!("\"{:016x}\"", h.finish());
-    let _ = app;
     if req
         .headers()
         .get("if-none-match")
@@ -318,7 +317,7 @@ fn repondre(req: &Request<Incoming>, app: &App, v: &serde_json::Value) -> Respon
 
 pub(super) async fn recherche(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
     if app.moteur.is_none() {
-        return indisponible();
+        return moteur_absent();
     }
     let r = match requete(&app, req.uri().query().unwrap_or("")) {
         Ok(r) => r,
@@ -342,24 +341,14 @@ pub(super) async fn recherche(app: Arc<App>, req: Request<Incoming>) -> Response
             let mut v = serde_json::to_value(&rep).unwrap_or_default();
             v["elargir"] = json!(el);
             v["duree_ms"] = json!((t0.elapsed().as_secs_f64() * 1e4).round() / 10.0);
-            repondre(&req, &app, &v)
+            repondre(&req, &v)
         }
-        Ok(Err(e)) => erreur(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "index-indisponible",
-            &e.to_string(),
-            None,
-        ),
-        Err(e) => erreur(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "erreur-interne",
-            &e.to_string(),
-            None,
-        ),
+        Ok(Err(e)) => super::indisponible("index-indisponible", e),
+        Err(e) => super::interne(e),
     }
 }
 
-fn indisponible() -> Response<Body> {
+fn moteur_absent() -> Response<Body> {
     erreur(
         StatusCode::SERVICE_UNAVAILABLE,
         "recherche-indisponible",
@@ -393,7 +382,7 @@ pub(super) async fn formation(
                 "verifiee_le": o.verifiee_le,
                 "diffusee_le": o.diffusee_le,
             });
-            repondre(&req, &app, &v)
+            repondre(&req, &v)
         }
         Ok(_) => erreur(
             StatusCode::NOT_FOUND,
@@ -401,18 +390,13 @@ pub(super) async fn formation(
             &format!("aucune formation diffusée de numéro « {numero} »"),
             None,
         ),
-        Err(e) => erreur(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "stockage-indisponible",
-            &e.to_string(),
-            None,
-        ),
+        Err(e) => super::indisponible("stockage-indisponible", e),
     }
 }
 
 pub(super) async fn suggestions(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
     let Some(moteur) = app.moteur.as_ref() else {
-        return indisponible();
+        return moteur_absent();
     };
     let mut q = String::new();
     for (k, v) in paires(req.uri().query().unwrap_or("")) {
@@ -438,16 +422,9 @@ pub(super) async fn suggestions(app: Arc<App>, req: Request<Incoming>) -> Respon
     }
     let v = match moteur.suggerer(&q, 8) {
         Ok(s) => serde_json::to_value(s).unwrap_or_default(),
-        Err(e) => {
-            return erreur(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "index-indisponible",
-                &e.to_string(),
-                None,
-            )
-        }
+        Err(e) => return super::indisponible("index-indisponible", e),
     };
-    repondre(&req, &app, &v)
+    repondre(&req, &v)
 }
 
 pub(super) async fn referentiel(
@@ -495,7 +472,7 @@ pub(super) async fn referentiel(
         }
     };
     liste.sort_by(|a, b| a["code"].to_string().cmp(&b["code"].to_string()));
-    repondre(&req, &app, &json!(liste))
+    repondre(&req, &json!(liste))
 }
 
 pub(super) fn openapi() -> Response<Body> {

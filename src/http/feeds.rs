@@ -140,14 +140,7 @@ pub(super) async fn offres(app: Arc<App>, req: Request<Incoming>) -> Response<Bo
         Ok((c.journal_seq, t))
     }) {
         Ok(x) => x,
-        Err(e) => {
-            return erreur(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "stockage-indisponible",
-                &e.to_string(),
-                None,
-            )
-        }
+        Err(e) => return super::indisponible("stockage-indisponible", e),
     };
     let gzip = req
         .headers()

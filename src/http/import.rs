@@ -207,18 +207,8 @@ pub(super) async fn post(app: Arc<App>, req: Request<Incoming>) -> Response<Body
             };
             json_response(status, &serde_json::to_value(&rapport).unwrap_or_default())
         }
-        Ok(Err(e)) => erreur(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "stockage-indisponible",
-            &e.to_string(),
-            None,
-        ),
-        Err(e) => erreur(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "erreur-interne",
-            &e.to_string(),
-            None,
-        ),
+        Ok(Err(e)) => super::indisponible("stockage-indisponible", e),
+        Err(e) => super::interne(e),
     }
 }
 
@@ -275,17 +265,7 @@ pub(super) async fn delete(app: Arc<App>, req: Request<Incoming>, numero: &str) 
             &format!("aucune formation de numéro « {numero} »"),
             None,
         ),
-        Ok(Err(e)) => erreur(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "stockage-indisponible",
-            &e.to_string(),
-            None,
-        ),
-        Err(e) => erreur(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "erreur-interne",
-            &e.to_string(),
-            None,
-        ),
+        Ok(Err(e)) => super::indisponible("stockage-indisponible", e),
+        Err(e) => super::interne(e),
     }
 }

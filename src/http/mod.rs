@@ -68,6 +68,21 @@ pub fn erreur(
     )
 }
 
+/// 503: the store or the index failed; the request may succeed later.
+pub fn indisponible(code: &str, e: impl std::fmt::Display) -> Response<Body> {
+    erreur(StatusCode::SERVICE_UNAVAILABLE, code, &e.to_string(), None)
+}
+
+/// 500: a worker task died (a bug, never bad input).
+pub fn interne(e: tokio::task::JoinError) -> Response<Body> {
+    erreur(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "erreur-interne",
+        &e.to_string(),
+        None,
+    )
+}
+
 fn methode_non_permise(permises: &str) -> Response<Body> {
     let mut r = erreur(
         StatusCode::METHOD_NOT_ALLOWED,
@@ -158,12 +173,7 @@ fn health(app: &App) -> Response<Body> {
     })();
     match r {
         Ok(v) => json_response(StatusCode::OK, &v),
-        Err(e) => erreur(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "stockage-indisponible",
-            &e.to_string(),
-            None,
-        ),
+        Err(e) => indisponible("stockage-indisponible", e),
     }
 }
 

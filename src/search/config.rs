@@ -151,7 +151,7 @@ impl Config {
         if f.analyse.fautes_longueur_min < 3 {
             return Err(err("analyse.fautes_longueur_min", "3 au moins"));
         }
-        let (nom_mv, mv) = lire(dir.as_deref(), &f.analyse.mots_vides)?;
+        let (_, mv) = lire(dir.as_deref(), &f.analyse.mots_vides)?;
         let mots_vides = lignes(&mv).map(|(_, l)| super::analyse::plier(l)).collect();
         let (nom_syn, syn) = lire(dir.as_deref(), &f.analyse.synonymes)?;
         let mut synonymes: HashMap<String, Vec<String>> = HashMap::new();
@@ -176,7 +176,6 @@ impl Config {
                 .collect();
             synonymes.entry(mot).or_default().extend(alts);
         }
-        let _ = nom_mv;
         Ok(Config {
             champs: f.champs,
             analyse: f.analyse,

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tantivy::schema::{
     Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, Value, FAST,
-    INDEXED, STORED, STRING,
+    STORED, STRING,
 };
 use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
@@ -175,7 +175,6 @@ fn schema() -> (Schema, Champs) {
         niveau: b.add_u64_field("niveau", num()),
         siret: b.add_u64_field("siret", num() | STORED),
     };
-    let _ = INDEXED;
     (b.build(), c)
 }
 

@@ -149,7 +149,7 @@ struct Colonnes {
 /// Filters prepared for evaluation on fast-field values.
 struct Filtres {
     r: Requete,
-    /// Communes within the radius (exact, from the référentiel's centroids), when a centre is set.
+    /// Session-start window (days since 1970), applied unless `dates` is false.
     date_min: i64,
     date_max: i64,
     dates: bool,
