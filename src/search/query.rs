@@ -106,25 +106,24 @@ pub const FACETTES: &[(&str, usize)] = &[
 /// Relative date facet buckets, in months.
 pub const MOIS: &[u64] = &[1, 3, 6];
 
-/// One matching session, with what filters and facets need.
+/// One matching session, with what ranking and display need.
+#[derive(Clone, Copy)]
 struct Hit {
     seg: u32,
     doc: DocId,
     score: Score,
-    groupe: u64,
     debut: i64,
     fin: i64,
     bits: u16,
     distance: bool,
     siret: u64,
     pos: Option<(f64, f64)>,
-    /// Range in `Collecte::valeurs` of this hit's facet values.
-    vals: (u32, u32),
 }
 
+/// What one segment found: its result groups and its facet counts.
 struct Collecte {
-    hits: Vec<Hit>,
-    valeurs: Vec<(u8, u64)>,
+    groupes: Vec<Groupe>,
+    comptes: Vec<HashMap<u64, u64>>,
 }
 
 struct Colonnes {
@@ -179,12 +178,66 @@ struct Collecteur {
     f: std::sync::Arc<Filtres>,
 }
 
+/// Groups are found on the fly: the sessions of one action are indexed together, so they are
+/// consecutive documents of one segment, and matches arrive in document order.
 struct CollecteurSegment {
     f: std::sync::Arc<Filtres>,
     seg: u32,
     c: Colonnes,
     out: Collecte,
     buf: Vec<u64>,
+    /// The group being gathered: its key, sessions, and facet values with the bits of the
+    /// session that carries them.
+    courant: Option<u64>,
+    g_hits: Vec<Hit>,
+    g_vals: Vec<(u8, u64, u16)>,
+    vus: Vec<(u8, u64)>,
+}
+
+impl CollecteurSegment {
+    /// Closes the current group: counts its facet values (once per value, for each dimension
+    /// whose other filters one of its sessions passes) and keeps it if a session passes all.
+    fn fin_groupe(&mut self) {
+        if self.courant.take().is_none() {
+            return;
+        }
+        self.vus.clear();
+        for &(d, v, bits) in &self.g_vals {
+            if (bits | (1 << d)) == TOUS {
+                self.vus.push((d, v));
+            }
+        }
+        self.vus.sort_unstable();
+        self.vus.dedup();
+        for &(d, v) in &self.vus {
+            *self.out.comptes[d as usize].entry(v).or_default() += 1;
+        }
+        let mut passe: Vec<Hit> = self
+            .g_hits
+            .iter()
+            .filter(|h| h.bits == TOUS)
+            .copied()
+            .collect();
+        if !passe.is_empty() {
+            passe.sort_by_key(|h| h.debut);
+            let today = self.f.r.aujourdhui;
+            let h0 = passe[0];
+            self.out.groupes.push(Groupe {
+                score: passe.iter().map(|h| h.score).fold(0.0, f32::max),
+                distance: h0.distance,
+                siret: h0.siret,
+                pos: h0.pos,
+                prochain: passe
+                    .iter()
+                    .map(|h| h.debut)
+                    .find(|&d| d >= today)
+                    .unwrap_or(h0.debut),
+                passe,
+            });
+        }
+        self.g_hits.clear();
+        self.g_vals.clear();
+    }
 }
 
 impl Collector for Collecteur {
@@ -215,10 +268,14 @@ impl Collector for Collecteur {
                 siret: ff.u64("siret")?,
             },
             out: Collecte {
-                hits: Vec::new(),
-                valeurs: Vec::new(),
+                groupes: Vec::new(),
+                comptes: vec![HashMap::new(); NB_DIMS],
             },
             buf: Vec::new(),
+            courant: None,
+            g_hits: Vec::new(),
+            g_vals: Vec::new(),
+            vus: Vec::new(),
         })
     }
 
@@ -239,9 +296,15 @@ impl SegmentCollector for CollecteurSegment {
     type Fruit = Collecte;
 
     fn collect(&mut self, doc: DocId, score: Score) {
-        let r = &self.f.r;
+        let groupe = self.c.groupe.first(doc).unwrap_or(0);
+        if self.courant != Some(groupe) {
+            self.fin_groupe();
+            self.courant = Some(groupe);
+        }
+        let f = self.f.clone();
+        let r = &f.r;
         let c = &self.c;
-        let v0 = self.out.valeurs.len() as u32;
+        let v0 = self.g_vals.len();
         let mut bits = 0u16;
         let distance = c.a_distance.first(doc).unwrap_or(false);
 
@@ -250,8 +313,8 @@ impl SegmentCollector for CollecteurSegment {
         if any_in(&self.buf, &r.formacodes) {
             bits |= 1 << D_FORMACODE;
         }
-        for v in &self.buf {
-            self.out.valeurs.push((D_FORMACODE as u8, *v));
+        for i in 0..self.buf.len() {
+            self.g_vals.push((D_FORMACODE as u8, self.buf[i], 0));
         }
 
         let dep = c.departement.first(doc);
@@ -261,7 +324,7 @@ impl SegmentCollector for CollecteurSegment {
             bits |= 1 << D_DEPARTEMENT;
         }
         if let Some(d) = dep {
-            self.out.valeurs.push((D_DEPARTEMENT as u8, d));
+            self.g_vals.push((D_DEPARTEMENT as u8, d, 0));
         }
 
         let pos = match (c.lat.first(doc), c.lon.first(doc)) {
@@ -283,7 +346,7 @@ impl SegmentCollector for CollecteurSegment {
         let debut = c.debut.first(doc).unwrap_or(JOUR_INCONNU_DEBUT);
         let fin = c.fin.first(doc).unwrap_or(JOUR_INCONNU_FIN);
         let perm = c.permanente.first(doc).unwrap_or(false);
-        if self.f.dates_ok(debut, fin, perm) {
+        if f.dates_ok(debut, fin, perm) {
             bits |= 1 << D_DATES;
         }
         // Date buckets: starts (or is open) within 1, 3, 6 months of today.
@@ -292,7 +355,7 @@ impl SegmentCollector for CollecteurSegment {
             let ok = (debut >= r.aujourdhui && debut <= lim)
                 || (perm && fin >= r.aujourdhui && debut <= lim);
             if ok {
-                self.out.valeurs.push((D_DATES as u8, i as u64));
+                self.g_vals.push((D_DATES as u8, i as u64, 0));
             }
         }
 
@@ -301,8 +364,8 @@ impl SegmentCollector for CollecteurSegment {
         if any_in(&self.buf, &r.publics) {
             bits |= 1 << D_PUBLIC;
         }
-        for v in &self.buf {
-            self.out.valeurs.push((D_PUBLIC as u8, *v));
+        for i in 0..self.buf.len() {
+            self.g_vals.push((D_PUBLIC as u8, self.buf[i], 0));
         }
 
         self.buf.clear();
@@ -310,8 +373,8 @@ impl SegmentCollector for CollecteurSegment {
         if any_in(&self.buf, &r.financeurs) {
             bits |= 1 << D_FINANCEUR;
         }
-        for v in &self.buf {
-            self.out.valeurs.push((D_FINANCEUR as u8, *v));
+        for i in 0..self.buf.len() {
+            self.g_vals.push((D_FINANCEUR as u8, self.buf[i], 0));
         }
 
         let cert = c.certifiante.first(doc).unwrap_or(false);
@@ -320,48 +383,50 @@ impl SegmentCollector for CollecteurSegment {
         if r.certifiante.is_none_or(|x| x == cert) && any_in(&self.buf, &r.certifications) {
             bits |= 1 << D_CERTIFIANTE;
         }
-        self.out.valeurs.push((D_CERTIFIANTE as u8, cert as u64));
+        self.g_vals.push((D_CERTIFIANTE as u8, cert as u64, 0));
 
         let niv = c.niveau.first(doc).unwrap_or(0);
         if r.niveaux.is_empty() || r.niveaux.contains(&niv) {
             bits |= 1 << D_NIVEAU;
         }
         if niv > 0 {
-            self.out.valeurs.push((D_NIVEAU as u8, niv));
+            self.g_vals.push((D_NIVEAU as u8, niv, 0));
         }
 
         if r.a_distance.is_none_or(|x| x == distance) {
             bits |= 1 << D_DISTANCE;
         }
-        self.out.valeurs.push((D_DISTANCE as u8, distance as u64));
+        self.g_vals.push((D_DISTANCE as u8, distance as u64, 0));
 
         let siret = c.siret.first(doc).unwrap_or(0);
         if r.organismes.is_empty() || r.organismes.contains(&siret) {
             bits |= 1 << D_ORGANISME;
         }
-        self.out.valeurs.push((D_ORGANISME as u8, siret));
+        self.g_vals.push((D_ORGANISME as u8, siret, 0));
 
         // A hit that fails two dimensions counts nowhere: drop it early.
         if (TOUS & !bits).count_ones() > 1 {
-            self.out.valeurs.truncate(v0 as usize);
+            self.g_vals.truncate(v0);
             return;
         }
-        self.out.hits.push(Hit {
+        for x in &mut self.g_vals[v0..] {
+            x.2 = bits;
+        }
+        self.g_hits.push(Hit {
             seg: self.seg,
             doc,
             score,
-            groupe: c.groupe.first(doc).unwrap_or(0),
             debut,
             fin,
             bits,
             distance,
             siret,
             pos,
-            vals: (v0, self.out.valeurs.len() as u32),
         });
     }
 
-    fn harvest(self) -> Collecte {
+    fn harvest(mut self) -> Collecte {
+        self.fin_groupe();
         self.out
     }
 }
@@ -415,8 +480,8 @@ fn iso(j: i64) -> Option<String> {
 }
 
 struct Groupe {
-    /// Hits passing every filter, and the best of their scores.
-    passe: Vec<usize>,
+    /// Sessions passing every filter, by start date, and the best of their scores.
+    passe: Vec<Hit>,
     score: Score,
     distance: bool,
     siret: u64,
@@ -549,63 +614,15 @@ impl Moteur {
         };
         let all = AllQuery;
         let fruits = searcher.search(query.as_deref().unwrap_or(&all), &coll)?;
-        let mut hits: Vec<Hit> = Vec::new();
-        let mut valeurs: Vec<(u8, u64)> = Vec::new();
-        for mut c in fruits {
-            let base = valeurs.len() as u32;
-            valeurs.append(&mut c.valeurs);
-            hits.extend(c.hits.into_iter().map(|mut h| {
-                h.vals = (h.vals.0 + base, h.vals.1 + base);
-                h
-            }));
-        }
-        // Group by action and place.
-        let mut ordre: Vec<usize> = (0..hits.len()).collect();
-        ordre.sort_unstable_by_key(|&i| (hits[i].groupe, hits[i].debut));
         let mut groupes: Vec<Groupe> = Vec::new();
         let mut comptes: Vec<HashMap<u64, u64>> = vec![HashMap::new(); NB_DIMS];
-        let mut vus: Vec<(u8, u64)> = Vec::new();
-        let mut i = 0;
-        while i < ordre.len() {
-            let g = hits[ordre[i]].groupe;
-            let mut j = i;
-            while j < ordre.len() && hits[ordre[j]].groupe == g {
-                j += 1;
-            }
-            // Facets: a group counts once per value, for each dimension whose other
-            // filters it passes.
-            vus.clear();
-            for &k in &ordre[i..j] {
-                let h = &hits[k];
-                for &(d, v) in &valeurs[h.vals.0 as usize..h.vals.1 as usize] {
-                    if (h.bits | (1 << d)) == TOUS && !vus.contains(&(d, v)) {
-                        vus.push((d, v));
-                        *comptes[d as usize].entry(v).or_default() += 1;
-                    }
+        for c in fruits {
+            groupes.extend(c.groupes);
+            for (total, seg) in comptes.iter_mut().zip(c.comptes) {
+                for (k, v) in seg {
+                    *total.entry(k).or_default() += v;
                 }
             }
-            let passe: Vec<usize> = ordre[i..j]
-                .iter()
-                .copied()
-                .filter(|&k| hits[k].bits == TOUS)
-                .collect();
-            if !passe.is_empty() {
-                let h0 = &hits[passe[0]];
-                groupes.push(Groupe {
-                    score: passe.iter().map(|&k| hits[k].score).fold(0.0, f32::max),
-                    distance: h0.distance,
-                    siret: h0.siret,
-                    pos: h0.pos,
-                    prochain: passe
-                        .iter()
-                        .map(|&k| hits[k].debut)
-                        .filter(|&d| d >= r.aujourdhui)
-                        .min()
-                        .unwrap_or(h0.debut),
-                    passe,
-                });
-            }
-            i = j;
         }
         let total = groupes.len() as u64;
         // Ranking: local offers before distance learning, then the chosen order.
@@ -657,7 +674,7 @@ impl Moteur {
         };
         for gi in page {
             let g = &groupes[gi];
-            let h = &hits[g.passe[0]];
+            let h = &g.passe[0];
             let d: tantivy::TantivyDocument = searcher.doc(DocAddress::new(h.seg, h.doc))?;
             let commune = d
                 .get_first(self.champs.commune)
@@ -667,11 +684,10 @@ impl Moteur {
             let a_venir: Vec<&Hit> = g
                 .passe
                 .iter()
-                .map(|&k| &hits[k])
                 .filter(|x| x.debut >= r.aujourdhui || x.fin >= r.aujourdhui)
                 .collect();
             let montrer: Vec<&Hit> = if a_venir.is_empty() {
-                g.passe.iter().map(|&k| &hits[k]).collect()
+                g.passe.iter().collect()
             } else {
                 a_venir
             };
