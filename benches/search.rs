@@ -174,7 +174,11 @@ fn main() {
     // Server-side latency per kind.
     let mut all = Vec::new();
     let mut kinds: Vec<(&str, Vec<f64>)> = Vec::new();
-    for _ in 0..20 {
+    let rounds: usize = std::env::var("SOFI_BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    for _ in 0..rounds {
         for (kind, _, req) in &mix {
             let t = Instant::now();
             std::hint::black_box(moteur.rechercher(req).unwrap());
