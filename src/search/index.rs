@@ -27,7 +27,7 @@ pub enum IndexError {
 }
 
 /// Version of the document layout: a different one in an existing index forces a rebuild.
-pub const VERSION_SCHEMA: &str = "sofi-index-1";
+pub const VERSION_SCHEMA: &str = "sofi-index-2";
 
 /// Start of an unknown start date (`00000000`): the distant past, so it is always "open".
 pub const JOUR_INCONNU_DEBUT: i64 = 0;
@@ -117,6 +117,8 @@ pub struct Champs {
     pub objectif: Field,
     pub contenu: Field,
     pub organisme: Field,
+    /// The organisme's name as shown in results.
+    pub organisme_nom: Field,
     pub formacodes: Field,
     pub commune: Field,
     pub departement: Field,
@@ -158,7 +160,8 @@ fn schema() -> (Schema, Champs) {
         thesaurus: b.add_text_field("thesaurus", texte(false)),
         objectif: b.add_text_field("objectif", texte(true)),
         contenu: b.add_text_field("contenu", texte(false)),
-        organisme: b.add_text_field("organisme", texte(true)),
+        organisme: b.add_text_field("organisme", texte(false)),
+        organisme_nom: b.add_text_field("organisme_nom", STORED),
         formacodes: b.add_u64_field("formacodes", num()),
         commune: b.add_u64_field("commune", num() | STORED),
         departement: b.add_u64_field("departement", num()),
@@ -319,6 +322,11 @@ impl Moteur {
         let certs = certifications(f, &self.refs);
         let cpf = cpf(f, &self.refs);
         let org = format!("{} {}", f.organisme.nom, f.organisme.raison_sociale);
+        let org_nom = if f.organisme.nom.is_empty() {
+            f.organisme.raison_sociale.as_str()
+        } else {
+            f.organisme.nom.as_str()
+        };
         let siret: u64 = f.organisme.siret.parse().unwrap_or(0);
         let niv = niveau(f.code_niveau_sortie.as_deref());
         let mut n = 0;
@@ -338,6 +346,7 @@ impl Moteur {
                     c.objectif => f.objectif.as_str(),
                     c.contenu => f.contenu.as_str(),
                     c.organisme => org.as_str(),
+                    c.organisme_nom => org_nom,
                     c.debut => debut(s),
                     c.fin => fin(s),
                     c.permanente => a.entrees_permanentes(),

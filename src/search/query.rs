@@ -705,7 +705,7 @@ impl Moteur {
                 formation_numero: texte(&d, self.champs.formation),
                 action_numero: texte(&d, self.champs.action),
                 intitule: texte(&d, self.champs.intitule),
-                organisme: texte(&d, self.champs.organisme),
+                organisme: texte(&d, self.champs.organisme_nom),
                 siret,
                 commune_nom: commune_ref.map(|c| c.nom.clone()),
                 departement: commune_ref.map(|c| c.departement.clone()),
