@@ -54,3 +54,32 @@ fn demo_loads_only_into_an_empty_store_and_its_feed_validates() {
     assert_eq!(server.wait_health()["formations"], 0);
     assert!(server.stop().success());
 }
+
+#[test]
+fn a_stale_or_missing_index_is_repaired_at_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    import(tmp.path(), &[&lheo("samples/trefle/daeu.xml")], &[]);
+    let mut server = Server::start(tmp.path(), false);
+    let count = |s: &Server, q: &str| -> u64 {
+        let (status, r) = call(ureq::get(&s.url(&format!("/api/v1/recherche?{q}"))), None);
+        assert_eq!(status, 200);
+        r.into_json::<serde_json::Value>().unwrap()["total"]
+            .as_u64()
+            .unwrap()
+    };
+    let past = "debut_min=2000-01-01";
+    assert_eq!(count(&server, &format!("q=universitaires&{past}")), 1);
+    assert!(server.stop().success());
+    // Changes made while the server is down: the index is behind the journal at restart.
+    import(tmp.path(), &[&lheo("samples/trefle/formation.xml")], &[]);
+    let mut server = Server::start(tmp.path(), false);
+    let h = server.wait_health();
+    assert_eq!(h["index_seq"], h["journal_seq"]);
+    assert!(count(&server, past) >= 2);
+    assert!(server.stop().success());
+    // A deleted index is rebuilt from the store.
+    std::fs::remove_dir_all(tmp.path().join("index")).unwrap();
+    let mut server = Server::start(tmp.path(), false);
+    assert!(count(&server, past) >= 2);
+    assert!(server.stop().success());
+}
