@@ -80,8 +80,27 @@ impl Read for ChannelReader {
 }
 
 pub(super) async fn post(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
-    if let Some(r) = refuse(&app, &req) {
-        return r;
+    match parametres(&app, &req) {
+        Ok((source, remplacer)) => importer_corps(app, req, source, remplacer).await,
+        Err(r) => {
+            // Read what the client is sending before refusing it: closing a socket with unread
+            // data resets the connection, and the client would never see the answer. Without
+            // a valid token, only a little is read for it.
+            let max = if r.status() == StatusCode::BAD_REQUEST {
+                VIDANGE_MAX
+            } else {
+                1 << 20
+            };
+            vidanger(req.into_body(), max).await;
+            *r
+        }
+    }
+}
+
+/// Token and query string of an import; the error response otherwise.
+fn parametres(app: &App, req: &Request<Incoming>) -> Result<(String, bool), Box<Response<Body>>> {
+    if let Some(r) = refuse(app, req) {
+        return Err(Box::new(r));
     }
     let mut source = "api".to_string();
     let mut remplacer = false;
@@ -89,12 +108,12 @@ pub(super) async fn post(app: Arc<App>, req: Request<Incoming>) -> Response<Body
         match k.as_str() {
             "source" => {
                 if v.is_empty() || v.len() > 100 || v.chars().any(char::is_control) {
-                    return erreur(
+                    return Err(Box::new(erreur(
                         StatusCode::BAD_REQUEST,
                         "parametre-invalide",
                         "source : 1 à 100 caractères imprimables",
                         Some("source"),
-                    );
+                    )));
                 }
                 source = v;
             }
@@ -102,24 +121,33 @@ pub(super) async fn post(app: Arc<App>, req: Request<Incoming>) -> Response<Body
                 "1" | "true" | "oui" => remplacer = true,
                 "0" | "false" | "non" | "" => remplacer = false,
                 _ => {
-                    return erreur(
+                    return Err(Box::new(erreur(
                         StatusCode::BAD_REQUEST,
                         "parametre-invalide",
                         &format!("remplacer : « {v} », attendu 0 ou 1"),
                         Some("remplacer"),
-                    )
+                    )))
                 }
             },
             _ => {
-                return erreur(
+                return Err(Box::new(erreur(
                     StatusCode::BAD_REQUEST,
                     "parametre-invalide",
                     &format!("paramètre « {k} » inconnu"),
                     Some(&k),
-                )
+                )))
             }
         }
     }
+    Ok((source, remplacer))
+}
+
+async fn importer_corps(
+    app: Arc<App>,
+    req: Request<Incoming>,
+    source: String,
+    remplacer: bool,
+) -> Response<Body> {
     let limite = app.limite_import;
     let annonce = req
         .headers()
@@ -128,7 +156,7 @@ pub(super) async fn post(app: Arc<App>, req: Request<Incoming>) -> Response<Body
         .and_then(|v| v.parse::<u64>().ok());
     if let Some(n) = annonce.filter(|&n| n > limite) {
         if n <= limite + VIDANGE_MAX {
-            vidanger(req.into_body()).await;
+            vidanger(req.into_body(), VIDANGE_MAX).await;
         }
         return trop_grand(limite);
     }
@@ -158,7 +186,7 @@ pub(super) async fn post(app: Arc<App>, req: Request<Incoming>) -> Response<Body
                     ))))
                     .await;
                 drop(tx);
-                vidanger(body).await;
+                vidanger(body, VIDANGE_MAX).await;
                 return;
             }
             if tx.send(Ok(chunk)).await.is_err() {
@@ -215,10 +243,10 @@ pub(super) async fn post(app: Arc<App>, req: Request<Incoming>) -> Response<Body
 /// How much of a refused body is read and dropped before answering 413.
 const VIDANGE_MAX: u64 = 64 << 20;
 
-/// Reads and drops the rest of a refused body (up to [`VIDANGE_MAX`]), so the client finishes
-/// sending and reads the 413 instead of a connection reset.
-async fn vidanger(mut body: Incoming) {
-    let mut reste: u64 = VIDANGE_MAX;
+/// Reads and drops the rest of a refused body (up to `max` bytes), so the client finishes
+/// sending and reads the refusal instead of a connection reset.
+async fn vidanger(mut body: Incoming, max: u64) {
+    let mut reste: u64 = max;
     while let Some(Ok(frame)) = body.frame().await {
         let n = frame.data_ref().map_or(0, |d| d.len() as u64);
         if n >= reste {
