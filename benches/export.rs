@@ -4,10 +4,10 @@
 //! runs in a child process so its peak RSS is its own; idle RSS (store opened, référentiels
 //! loaded) is reported beside it.
 
+mod commun;
+
+use commun::{generer, importer_fichier, rss_mb, sessions};
 use sofi::diffusion::{ecrire_flux, Filtres};
-use sofi::generate::{Generateur, Parametres};
-use sofi::import::{importer, Options};
-use sofi::lheo::open_input;
 use sofi::referentiel::Referentiels;
 use sofi::store::Store;
 use std::io::Write;
@@ -17,16 +17,6 @@ use std::time::Instant;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-fn rss_mb(field: &str) -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
 
 /// Counts bytes, writes nowhere: measures the export itself, not the disk.
 struct Sink(u64);
@@ -42,10 +32,7 @@ impl Write for Sink {
 
 fn main() {
     sofi::reglage_allocateur();
-    let sessions: u64 = std::env::var("SOFI_BENCH_SESSIONS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(100_000);
+    let sessions = sessions();
     let dir = PathBuf::from(std::env::var("SOFI_BENCH_DIR").unwrap_or_else(|_| {
         std::env::temp_dir()
             .join(format!("sofi-export-bench-{}", std::process::id()))
@@ -92,19 +79,7 @@ fn main() {
     let file = dir.join("offre.xml");
     let refs = Referentiels::charger().unwrap();
     let t0 = Instant::now();
-    Generateur::new(
-        &refs,
-        Parametres {
-            sessions,
-            seed: 1,
-            date_base: jiff::civil::date(2027, 3, 1),
-        },
-    )
-    .ecrire(std::io::BufWriter::with_capacity(
-        256 * 1024,
-        std::fs::File::create(&file).unwrap(),
-    ))
-    .unwrap();
+    generer(&refs, sessions, jiff::civil::date(2027, 3, 1), &file);
     println!(
         "sofi export bench, {sessions} sessions (generated in {:.1} s)",
         t0.elapsed().as_secs_f64()
@@ -112,17 +87,7 @@ fn main() {
     let t0 = Instant::now();
     {
         let store = Store::open(&store_dir).unwrap();
-        let r = importer(
-            open_input(&file).unwrap(),
-            &refs,
-            &Options {
-                store: Some(&store),
-                source: "bench".into(),
-                remplacer: false,
-            },
-            &|_| {},
-        )
-        .unwrap();
+        let r = importer_fichier(&store, &refs, &file);
         store.flush().unwrap();
         let dt = t0.elapsed().as_secs_f64();
         let mb = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0) as f64 / 1e6;

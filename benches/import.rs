@@ -3,24 +3,15 @@
 //! `cargo bench --bench import` (N = 100,000; `SOFI_BENCH_SESSIONS` to change it). Each phase
 //! runs in a child process of this binary so that its peak RSS (VmHWM) is its own.
 
-use sofi::generate::{Generateur, Parametres};
-use sofi::import::{importer, Options};
+mod commun;
+
+use commun::{generer, importer_fichier, rss_mb, sessions};
 use sofi::lheo::{open_input, LheoReader};
 use sofi::referentiel::Referentiels;
 use sofi::store::Store;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
-
-fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
 
 fn phase(name: &str, file: &Path, sessions: u64) {
     let size_mb = || {
@@ -39,30 +30,19 @@ fn phase(name: &str, file: &Path, sessions: u64) {
                 r.certifinfo.len(),
                 r.rncp.len(),
                 r.communes.len(),
-                peak_rss_mb()
+                rss_mb("VmHWM:")
             );
         }
         "generate" => {
             let refs = Referentiels::charger().unwrap();
             let t0 = Instant::now();
-            let out =
-                std::io::BufWriter::with_capacity(256 * 1024, std::fs::File::create(file).unwrap());
-            Generateur::new(
-                &refs,
-                Parametres {
-                    sessions,
-                    seed: 1,
-                    date_base: jiff::civil::date(2027, 3, 1),
-                },
-            )
-            .ecrire(out)
-            .unwrap();
+            generer(&refs, sessions, jiff::civil::date(2027, 3, 1), file);
             let dt = t0.elapsed().as_secs_f64();
             println!(
                 "generate       {dt:7.2} s    {:.1} MB   {:.1} MB/s   peak RSS {:.0} MB",
                 size_mb(),
                 size_mb() / dt,
-                peak_rss_mb()
+                rss_mb("VmHWM:")
             );
         }
         "parse" => {
@@ -80,7 +60,7 @@ fn phase(name: &str, file: &Path, sessions: u64) {
                 "parse          {dt:7.2} s    {n} formations, {s} sessions   {:.1} MB/s   {:.0} sessions/s   peak RSS {:.0} MB",
                 size_mb() / dt,
                 s as f64 / dt,
-                peak_rss_mb()
+                rss_mb("VmHWM:")
             );
         }
         "import" => {
@@ -89,17 +69,7 @@ fn phase(name: &str, file: &Path, sessions: u64) {
             let _ = std::fs::remove_dir_all(&dir);
             let store = Store::open(&dir).unwrap();
             let t0 = Instant::now();
-            let r = importer(
-                open_input(file).unwrap(),
-                &refs,
-                &Options {
-                    store: Some(&store),
-                    source: "bench".into(),
-                    remplacer: false,
-                },
-                &|_| {},
-            )
-            .unwrap();
+            let r = importer_fichier(&store, &refs, file);
             store.flush().unwrap();
             let dt = t0.elapsed().as_secs_f64();
             assert_eq!(r.rejetees, 0);
@@ -108,26 +78,16 @@ fn phase(name: &str, file: &Path, sessions: u64) {
                 r.stockees,
                 size_mb() / dt,
                 r.sessions_lues as f64 / dt,
-                peak_rss_mb()
+                rss_mb("VmHWM:")
             );
             let t0 = Instant::now();
-            let r = importer(
-                open_input(file).unwrap(),
-                &refs,
-                &Options {
-                    store: Some(&store),
-                    source: "bench".into(),
-                    remplacer: false,
-                },
-                &|_| {},
-            )
-            .unwrap();
+            let r = importer_fichier(&store, &refs, file);
             let dt = t0.elapsed().as_secs_f64();
             println!(
                 "re-import      {dt:7.2} s    {} unchanged   {:.1} MB/s   peak RSS {:.0} MB",
                 r.inchangees,
                 size_mb() / dt,
-                peak_rss_mb()
+                rss_mb("VmHWM:")
             );
             drop(store);
             let _ = std::fs::remove_dir_all(&dir);
@@ -141,10 +101,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     sofi::reglage_allocateur();
-    let sessions: u64 = std::env::var("SOFI_BENCH_SESSIONS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(100_000);
+    let sessions = sessions();
     if let Ok(p) = std::env::var("SOFI_BENCH_PHASE") {
         let file = PathBuf::from(std::env::var("SOFI_BENCH_FILE").unwrap());
         phase(&p, &file, sessions);

@@ -4,9 +4,9 @@
 //!
 //! `cargo bench --bench search` (N = 100,000; `SOFI_BENCH_SESSIONS=1000000` for 1M).
 
-use sofi::generate::{Generateur, Parametres};
-use sofi::import::{importer, Options};
-use sofi::lheo::open_input;
+mod commun;
+
+use commun::{generer, importer_fichier, rss_mb, sessions};
 use sofi::referentiel::Referentiels;
 use sofi::search::index::jour;
 use sofi::search::query::{Requete, Tri};
@@ -19,16 +19,6 @@ use std::time::{Duration, Instant};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-fn rss_mb(field: &str) -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
 
 fn du(p: &std::path::Path) -> u64 {
     std::fs::read_dir(p)
@@ -123,39 +113,15 @@ fn http_get(stream: &mut BufReader<TcpStream>, path: &str) -> usize {
 }
 
 fn main() {
-    let sessions: u64 = std::env::var("SOFI_BENCH_SESSIONS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(100_000);
+    let sessions = sessions();
     let dir = std::env::temp_dir().join(format!("sofi-search-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let refs = Arc::new(Referentiels::charger().unwrap());
     let file = dir.join("offre.xml");
     let today = jiff::Zoned::now().date();
-    Generateur::new(
-        &refs,
-        Parametres {
-            sessions,
-            seed: 1,
-            date_base: today,
-        },
-    )
-    .ecrire(std::io::BufWriter::new(
-        std::fs::File::create(&file).unwrap(),
-    ))
-    .unwrap();
+    generer(&refs, sessions, today, &file);
     let store = Store::open(&dir.join("data")).unwrap();
-    importer(
-        open_input(&file).unwrap(),
-        &refs,
-        &Options {
-            store: Some(&store),
-            source: "bench".into(),
-            remplacer: false,
-        },
-        &|_| {},
-    )
-    .unwrap();
+    importer_fichier(&store, &refs, &file);
     std::fs::remove_file(&file).unwrap();
     let rss0 = rss_mb("VmRSS:");
     let config = Arc::new(Config::charger(None).unwrap());
@@ -221,7 +187,6 @@ fn main() {
     let app = Arc::new(sofi::http::App {
         store: store.clone(),
         refs: refs.clone(),
-        data_dir: dir.join("data"),
         jeton_admin: "bench".into(),
         limite_import: 1 << 30,
         moteur: Some(Arc::new(moteur)),

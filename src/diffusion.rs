@@ -14,7 +14,7 @@
 //! feed stays XSD-valid, and a partner that ignores extras still gets every new version.
 
 use crate::lheo::LheoWriter;
-use crate::model::{Action, Adresse, Formation};
+use crate::model::{Action, Adresse};
 use crate::referentiel::Referentiels;
 use crate::store::{OffreStockee, Store, StoreError};
 use std::collections::{BTreeMap, HashSet};
@@ -91,23 +91,6 @@ pub fn departement(a: &Adresse) -> Option<String> {
     })
 }
 
-/// Whether a Formacode is `ancetre` or one of its descendants in the thesaurus.
-pub fn sous_formacode(refs: &Referentiels, code: &str, ancetre: &str) -> bool {
-    let mut cur = Some(code.to_string());
-    let mut steps = 0;
-    while let Some(c) = cur {
-        if c == ancetre {
-            return true;
-        }
-        steps += 1;
-        if steps > 16 {
-            break;
-        }
-        cur = refs.formacodes.get(&c).and_then(|f| f.generique.clone());
-    }
-    false
-}
-
 /// Index of the actions to write: diffusable ones that pass the filters.
 pub fn actions_diffusees(o: &OffreStockee, f: &Filtres, refs: &Referentiels) -> Vec<usize> {
     if !o.verdict.diffusable() {
@@ -119,9 +102,9 @@ pub fn actions_diffusees(o: &OffreStockee, f: &Filtres, refs: &Referentiels) -> 
     }
     if !f.formacodes.is_empty()
         && !fo.domaine.formacodes.iter().any(|c| {
-            f.formacodes
+            refs.formacode_ancetres(&c.code)
                 .iter()
-                .any(|anc| sous_formacode(refs, &c.code, anc))
+                .any(|anc| f.formacodes.contains(anc))
         })
     {
         return Vec::new();
@@ -151,15 +134,6 @@ fn action_filtree(a: &Action, f: &Filtres) -> bool {
     fin_ok && dep_ok
 }
 
-fn ecrire_offre<W: Write>(
-    w: &mut LheoWriter<W>,
-    o: &OffreStockee,
-    garder: &[usize],
-) -> io::Result<()> {
-    let f: &Formation = &o.formation;
-    w.formation_filtered(f, |i, _| garder.contains(&i))
-}
-
 /// Writes a feed. `progression` is called with the number of offers examined.
 pub fn ecrire_flux<W: Write>(
     store: &Store,
@@ -184,7 +158,7 @@ pub fn ecrire_flux<W: Write>(
                 }
                 let garder = actions_diffusees(&o, filtres, refs);
                 if !garder.is_empty() {
-                    ecrire_offre(&mut w, &o, &garder)?;
+                    w.formation_filtered(&o.formation, |i, _| garder.contains(&i))?;
                     bilan.offres += 1;
                 }
             }
@@ -212,7 +186,7 @@ pub fn ecrire_flux<W: Write>(
                     Some(o) => {
                         let g = actions_diffusees(&o, filtres, refs);
                         if !g.is_empty() {
-                            ecrire_offre(&mut w, &o, &g)?;
+                            w.formation_filtered(&o.formation, |i, _| g.contains(&i))?;
                             bilan.offres += 1;
                         }
                         g

@@ -112,7 +112,7 @@ pub fn importer(
                     return;
                 }
             }
-            let _ = tx.send(Lu::Fin(std::mem::take(r.suppressions_mut())));
+            let _ = tx.send(Lu::Fin(r.prendre_suppressions()));
         });
         let mut lot: Vec<(Formation, Verdict)> = Vec::with_capacity(LOT);
         for item in rx {

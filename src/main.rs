@@ -156,7 +156,7 @@ fn run(cli: Cli) -> Result<i32> {
                 "formations": c.formations,
                 "actions": c.actions,
                 "sessions": c.sessions,
-                "organismes": store.nb_organismes(),
+                "organismes": c.organismes,
                 "diffusables": c.diffusables,
                 "journal_seq": c.journal_seq,
             });
@@ -166,7 +166,7 @@ fn run(cli: Cli) -> Result<i32> {
                 println!("formations  {}", c.formations);
                 println!("actions     {}", c.actions);
                 println!("sessions    {}", c.sessions);
-                println!("organismes  {}", store.nb_organismes());
+                println!("organismes  {}", c.organismes);
                 println!("diffusables {}", c.diffusables);
                 println!("journal     {}", c.journal_seq);
             }
@@ -445,7 +445,6 @@ fn serve(data_dir: &Path, listen: &str, demo: bool) -> Result<i32> {
     let app = Arc::new(sofi::http::App {
         store: store.clone(),
         refs: refs.clone(),
-        data_dir: data_dir.to_path_buf(),
         jeton_admin: sofi::http::jeton_admin(data_dir)?,
         limite_import,
         moteur: Some(moteur.clone()),

@@ -22,7 +22,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::json;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -33,7 +33,6 @@ pub type Body = BoxBody<Bytes, std::io::Error>;
 pub struct App {
     pub store: Store,
     pub refs: Arc<Referentiels>,
-    pub data_dir: PathBuf,
     /// Bearer token of the write routes.
     pub jeton_admin: String,
     /// Largest accepted import body, in bytes.
@@ -161,7 +160,7 @@ fn health(app: &App) -> Response<Body> {
             "formations": c.formations,
             "actions": c.actions,
             "sessions": c.sessions,
-            "organismes": app.store.nb_organismes(),
+            "organismes": c.organismes,
             "diffusables": c.diffusables,
             "journal_seq": c.journal_seq,
             "non_diffusees": attente,

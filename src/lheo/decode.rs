@@ -3,7 +3,6 @@
 //! elements are reported and dropped: they could not be written back schema-valid.
 
 use super::reader::XNode;
-use super::Version;
 use crate::model::*;
 use crate::rules::Constat;
 
@@ -139,11 +138,7 @@ fn keyed_attrs(attrs: Vec<(String, String)>) -> Keyed {
     (numero, crea, maj, rest)
 }
 
-pub fn decode_formation(
-    n: XNode,
-    _version: Option<Version>,
-    lc: &dyn Fn(u64) -> (u32, u32),
-) -> (Formation, Vec<Constat>) {
+pub fn decode_formation(n: XNode, lc: &dyn Fn(u64) -> (u32, u32)) -> (Formation, Vec<Constat>) {
     let mut d = Dec {
         constats: Vec::new(),
         lc,

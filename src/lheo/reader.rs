@@ -186,23 +186,14 @@ impl<R: Read> LheoReader<R> {
         }
     }
 
-    /// Numeros listed as deleted by an incremental feed, once the document is read.
-    pub fn suppressions(&self) -> &[String] {
-        &self.suppressions
-    }
-
-    pub fn suppressions_mut(&mut self) -> &mut Vec<String> {
-        &mut self.suppressions
+    /// Takes the numeros listed as deleted by an incremental feed, once the document is read.
+    pub fn prendre_suppressions(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.suppressions)
     }
 
     /// The LHÉO version announced by the root namespace, once the root is read.
     pub fn version(&self) -> Option<Version> {
         self.version
-    }
-
-    fn pos(&self) -> (u32, u32) {
-        let off = self.xml.buffer_position();
-        self.xml.get_ref().line_col(off)
     }
 
     fn fatal(&self, offset: u64, message: String, chemin: &str, numero: Option<&str>) -> LheoError {
@@ -444,10 +435,9 @@ impl<R: Read> LheoReader<R> {
                     match stack.last_mut() {
                         Some(parent) => parent.children.push(node),
                         None => {
-                            let version = self.version;
                             let tracker = self.xml.get_ref();
                             let (formation, mut c) =
-                                decode_formation(node, version, &|o| tracker.line_col(o));
+                                decode_formation(node, &|o| tracker.line_col(o));
                             constats.append(&mut c);
                             break Ok(OffreLue {
                                 formation,
@@ -573,11 +563,6 @@ impl<R: Read> LheoReader<R> {
             pos: offset,
             trop_long: false,
         }
-    }
-
-    /// Current line and column of the reader.
-    pub fn position(&self) -> (u32, u32) {
-        self.pos()
     }
 }
 

@@ -398,6 +398,20 @@ impl Referentiels {
             .map(|(_, l)| l.as_str())
     }
 
+    /// A Formacode and its ancestors in the thesaurus, most specific first.
+    pub fn formacode_ancetres(&self, code: &str) -> Vec<String> {
+        let mut out = vec![code.to_string()];
+        let mut cur = self.formacodes.get(code).and_then(|f| f.generique.clone());
+        while let Some(c) = cur {
+            if out.contains(&c) || out.len() > 16 {
+                break;
+            }
+            cur = self.formacodes.get(&c).and_then(|f| f.generique.clone());
+            out.push(c);
+        }
+        out
+    }
+
     /// Label of a Formacode (descriptor or annex code).
     pub fn formacode_libelle(&self, code: &str) -> Option<&str> {
         self.formacodes

@@ -413,7 +413,7 @@ impl Moteur {
     fn formacodes(&self, f: &Formation) -> Vec<u64> {
         let mut out: Vec<u64> = Vec::new();
         for c in &f.domaine.formacodes {
-            for code in ancetres(&self.refs, &c.code) {
+            for code in self.refs.formacode_ancetres(&c.code) {
                 if let Ok(v) = code.parse::<u64>() {
                     if !out.contains(&v) {
                         out.push(v);
@@ -427,20 +427,6 @@ impl Moteur {
     pub fn nb_documents(&self) -> u64 {
         self.reader.searcher().num_docs()
     }
-}
-
-/// A code and its ancestors in the Formacode tree, most specific first.
-pub fn ancetres(refs: &Referentiels, code: &str) -> Vec<String> {
-    let mut out = vec![code.to_string()];
-    let mut cur = refs.formacodes.get(code).and_then(|f| f.generique.clone());
-    while let Some(c) = cur {
-        if out.contains(&c) || out.len() > 16 {
-            break;
-        }
-        cur = refs.formacodes.get(&c).and_then(|f| f.generique.clone());
-        out.push(c);
-    }
-    out
 }
 
 fn groupe(action: &str, commune: Option<u64>) -> u64 {

@@ -630,26 +630,21 @@ impl Moteur {
             (Some(c), Some(p)) => distance_km(c, p),
             _ => f64::MAX,
         };
-        match r.tri {
-            Tri::Pertinence => groupes.sort_by(|a, b| {
-                a.distance
-                    .cmp(&b.distance)
-                    .then(b.score.total_cmp(&a.score))
-                    .then(a.prochain.cmp(&b.prochain))
-            }),
-            Tri::Date => groupes.sort_by(|a, b| {
-                a.distance
-                    .cmp(&b.distance)
-                    .then(a.prochain.cmp(&b.prochain))
-                    .then(b.score.total_cmp(&a.score))
-            }),
-            Tri::Distance => groupes.sort_by(|a, b| {
-                a.distance
-                    .cmp(&b.distance)
-                    .then(dist(a).total_cmp(&dist(b)))
-                    .then(b.score.total_cmp(&a.score))
-            }),
-        }
+        groupes.sort_by(|a, b| {
+            a.distance.cmp(&b.distance).then_with(|| match r.tri {
+                Tri::Pertinence => b
+                    .score
+                    .total_cmp(&a.score)
+                    .then(a.prochain.cmp(&b.prochain)),
+                Tri::Date => a
+                    .prochain
+                    .cmp(&b.prochain)
+                    .then(b.score.total_cmp(&a.score)),
+                Tri::Distance => dist(a)
+                    .total_cmp(&dist(b))
+                    .then(b.score.total_cmp(&a.score)),
+            })
+        });
         let page = paginer(
             &groupes,
             r.page,
@@ -763,7 +758,7 @@ impl Moteur {
             if d == D_FORMACODE {
                 let garder: Vec<String> = selection
                     .iter()
-                    .flat_map(|s| ancetres(&self.refs, &format!("{s:05}")))
+                    .flat_map(|s| self.refs.formacode_ancetres(&format!("{s:05}")))
                     .collect();
                 vals.retain(|(v, _)| {
                     let code = format!("{v:05}");

@@ -85,6 +85,9 @@ pub struct Compteurs {
     pub sessions: u64,
     pub diffusables: u64,
     pub journal_seq: u64,
+    pub organismes: u64,
+    /// Offers received but never diffused (entries of the `attente` tree).
+    pub en_attente: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,10 +215,6 @@ impl Store {
         }
     }
 
-    pub fn nb_organismes(&self) -> usize {
-        self.organismes.len()
-    }
-
     pub fn offre(&self, numero: &str) -> Result<Option<OffreStockee>, StoreError> {
         self.offres
             .get(numero.as_bytes())?
@@ -268,7 +267,7 @@ impl Store {
             }
             _ => None,
         };
-        Ok((self.attente.len(), oldest))
+        Ok((self.compteurs()?.en_attente as usize, oldest))
     }
 
     /// The journal entry with this sequence number.
@@ -365,9 +364,11 @@ impl Store {
                     // Received but never diffused: waiting, for /health.
                     let attente_key = key_maj(rec.recue_le, &formation.numero);
                     if rec.diffusee_le.is_none() {
-                        attente.insert(attente_key, &[])?;
-                    } else {
-                        attente.remove(attente_key)?;
+                        if attente.insert(attente_key, &[])?.is_none() {
+                            cpt.en_attente += 1;
+                        }
+                    } else if attente.remove(attente_key)?.is_some() {
+                        cpt.en_attente -= 1;
                     }
                     if let Some(o) = &old {
                         unindex(o, par_org, par_maj, par_src)?;
@@ -388,7 +389,10 @@ impl Store {
                     if !o.siret.is_empty() {
                         let mut sites: Vec<String> = match orgs.get(o.siret.as_bytes())? {
                             Some(b) => decode::<OrganismeResume>(&b).map_err(abort)?.sites,
-                            None => Vec::new(),
+                            None => {
+                                cpt.organismes += 1;
+                                Vec::new()
+                            }
                         };
                         for lieu in formation.actions.iter().flat_map(|a| &a.lieux) {
                             if let Some(a) = &lieu.coordonnees.adresse {
@@ -463,7 +467,9 @@ impl Store {
                     };
                     let old: OffreStockee = decode(&b).map_err(abort)?;
                     unindex(&old, par_org, par_maj, par_src)?;
-                    attente.remove(key_maj(old.recue_le, numero))?;
+                    if attente.remove(key_maj(old.recue_le, numero))?.is_some() {
+                        cpt.en_attente -= 1;
+                    }
                     let (a, s, d) = counts(&old.formation, &old.verdict);
                     cpt.formations -= 1;
                     cpt.actions -= a;
