@@ -190,6 +190,8 @@ pub struct Moteur {
     pub config: Arc<Config>,
     pub refs: Arc<Referentiels>,
     pub libelles: super::suggest::Libelles,
+    /// Per-segment views the queries read (see `vue`).
+    pub vues: super::vue::Vues,
 }
 
 impl Moteur {
@@ -240,6 +242,7 @@ impl Moteur {
                 config,
                 libelles: super::suggest::Libelles::new(&refs),
                 refs,
+                vues: Default::default(),
             },
             recree,
         ))
@@ -265,6 +268,8 @@ impl Moteur {
         prepared.set_payload(&format!("{VERSION_SCHEMA}:{seq}"));
         prepared.commit()?;
         self.reader.reload()?;
+        // Build the new segments' views now rather than in the first query that meets them.
+        self.vues.rafraichir(&self.reader.searcher())?;
         Ok(())
     }
 

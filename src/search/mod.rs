@@ -7,6 +7,7 @@ pub mod config;
 pub mod index;
 pub mod query;
 pub mod suggest;
+pub mod vue;
 
 pub use config::Config;
 pub use index::Moteur;

@@ -8,11 +8,15 @@ use super::index::*;
 use crate::referentiel::digits;
 use serde::Serialize;
 use std::collections::HashMap;
-use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::columnar::Column;
-use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
+use super::vue::*;
+use std::cmp::Ordering;
+use std::sync::Arc;
+use tantivy::fastfield::AliveBitSet;
+use tantivy::query::{
+    BooleanQuery, BoostQuery, EnableScoring, FuzzyTermQuery, Occur, Query, TermQuery,
+};
 use tantivy::schema::IndexRecordOption;
-use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader, Term};
+use tantivy::{DocAddress, DocSet, Score, Searcher, Term, TERMINATED};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -77,20 +81,6 @@ impl Requete {
     }
 }
 
-// Filter dimensions; facets are counted for each but LIEU.
-const D_FORMACODE: usize = 0;
-const D_DEPARTEMENT: usize = 1;
-const D_LIEU: usize = 2;
-const D_DATES: usize = 3;
-const D_PUBLIC: usize = 4;
-const D_FINANCEUR: usize = 5;
-const D_CERTIFIANTE: usize = 6;
-const D_NIVEAU: usize = 7;
-const D_DISTANCE: usize = 8;
-const D_ORGANISME: usize = 9;
-const NB_DIMS: usize = 10;
-const TOUS: u16 = (1 << NB_DIMS) - 1;
-
 pub const FACETTES: &[(&str, usize)] = &[
     ("formacode", D_FORMACODE),
     ("departement", D_DEPARTEMENT),
@@ -105,45 +95,6 @@ pub const FACETTES: &[(&str, usize)] = &[
 
 /// Relative date facet buckets, in months.
 pub const MOIS: &[u64] = &[1, 3, 6];
-
-/// One matching session, with what ranking and display need.
-#[derive(Clone, Copy)]
-struct Hit {
-    seg: u32,
-    doc: DocId,
-    score: Score,
-    debut: i64,
-    fin: i64,
-    bits: u16,
-    distance: bool,
-    siret: u64,
-    pos: Option<(f64, f64)>,
-}
-
-/// What one segment found: its result groups and its facet counts.
-struct Collecte {
-    groupes: Vec<Groupe>,
-    comptes: Vec<HashMap<u64, u64>>,
-}
-
-struct Colonnes {
-    groupe: Column<u64>,
-    formacodes: Column<u64>,
-    commune: Column<u64>,
-    departement: Column<u64>,
-    lat: Column<f64>,
-    lon: Column<f64>,
-    debut: Column<i64>,
-    fin: Column<i64>,
-    permanente: Column<bool>,
-    a_distance: Column<bool>,
-    publics: Column<u64>,
-    financeurs: Column<u64>,
-    certifiante: Column<bool>,
-    certifications: Column<u64>,
-    niveau: Column<u64>,
-    siret: Column<u64>,
-}
 
 /// Filters prepared for evaluation on fast-field values.
 struct Filtres {
@@ -164,6 +115,19 @@ impl Filtres {
         let ouverte = perm && fin >= self.date_min && debut <= self.date_max;
         dans || ouverte
     }
+
+    /// Relative date facet buckets (bit i: starts, or is open, within `MOIS[i]` months).
+    fn periodes(&self, debut: i64, fin: i64, perm: bool) -> u8 {
+        let t = self.r.aujourdhui;
+        let mut b = 0;
+        for (i, m) in MOIS.iter().enumerate() {
+            let lim = t + (*m as i64) * 30;
+            if (debut >= t && debut <= lim) || (perm && fin >= t && debut <= lim) {
+                b |= 1 << i;
+            }
+        }
+        b
+    }
 }
 
 fn distance_km(a: (f64, f64), b: (f64, f64)) -> f64 {
@@ -172,263 +136,6 @@ fn distance_km(a: (f64, f64), b: (f64, f64)) -> f64 {
     let h = ((la2 - la1) / 2.0).sin().powi(2)
         + la1.cos() * la2.cos() * ((lo2 - lo1) / 2.0).sin().powi(2);
     2.0 * 6371.0 * h.sqrt().asin()
-}
-
-struct Collecteur {
-    f: std::sync::Arc<Filtres>,
-}
-
-/// Groups are found on the fly: the sessions of one action are indexed together, so they are
-/// consecutive documents of one segment, and matches arrive in document order.
-struct CollecteurSegment {
-    f: std::sync::Arc<Filtres>,
-    seg: u32,
-    c: Colonnes,
-    out: Collecte,
-    buf: Vec<u64>,
-    /// The group being gathered: its key, sessions, and facet values with the bits of the
-    /// session that carries them.
-    courant: Option<u64>,
-    g_hits: Vec<Hit>,
-    g_vals: Vec<(u8, u64, u16)>,
-    vus: Vec<(u8, u64)>,
-}
-
-impl CollecteurSegment {
-    /// Closes the current group: counts its facet values (once per value, for each dimension
-    /// whose other filters one of its sessions passes) and keeps it if a session passes all.
-    fn fin_groupe(&mut self) {
-        if self.courant.take().is_none() {
-            return;
-        }
-        self.vus.clear();
-        for &(d, v, bits) in &self.g_vals {
-            if (bits | (1 << d)) == TOUS {
-                self.vus.push((d, v));
-            }
-        }
-        self.vus.sort_unstable();
-        self.vus.dedup();
-        for &(d, v) in &self.vus {
-            *self.out.comptes[d as usize].entry(v).or_default() += 1;
-        }
-        let mut passe: Vec<Hit> = self
-            .g_hits
-            .iter()
-            .filter(|h| h.bits == TOUS)
-            .copied()
-            .collect();
-        if !passe.is_empty() {
-            passe.sort_by_key(|h| h.debut);
-            let today = self.f.r.aujourdhui;
-            let h0 = passe[0];
-            self.out.groupes.push(Groupe {
-                score: passe.iter().map(|h| h.score).fold(0.0, f32::max),
-                distance: h0.distance,
-                siret: h0.siret,
-                pos: h0.pos,
-                prochain: passe
-                    .iter()
-                    .map(|h| h.debut)
-                    .find(|&d| d >= today)
-                    .unwrap_or(h0.debut),
-                passe,
-            });
-        }
-        self.g_hits.clear();
-        self.g_vals.clear();
-    }
-}
-
-impl Collector for Collecteur {
-    type Fruit = Vec<Collecte>;
-    type Child = CollecteurSegment;
-
-    fn for_segment(&self, seg: SegmentOrdinal, r: &SegmentReader) -> tantivy::Result<Self::Child> {
-        let ff = r.fast_fields();
-        Ok(CollecteurSegment {
-            f: self.f.clone(),
-            seg,
-            c: Colonnes {
-                groupe: ff.u64("groupe")?,
-                formacodes: ff.u64("formacodes")?,
-                commune: ff.u64("commune")?,
-                departement: ff.u64("departement")?,
-                lat: ff.f64("lat")?,
-                lon: ff.f64("lon")?,
-                debut: ff.i64("debut")?,
-                fin: ff.i64("fin")?,
-                permanente: ff.bool("permanente")?,
-                a_distance: ff.bool("a_distance")?,
-                publics: ff.u64("publics")?,
-                financeurs: ff.u64("financeurs")?,
-                certifiante: ff.bool("certifiante")?,
-                certifications: ff.u64("certifications")?,
-                niveau: ff.u64("niveau")?,
-                siret: ff.u64("siret")?,
-            },
-            out: Collecte {
-                groupes: Vec::new(),
-                comptes: vec![HashMap::new(); NB_DIMS],
-            },
-            buf: Vec::new(),
-            courant: None,
-            g_hits: Vec::new(),
-            g_vals: Vec::new(),
-            vus: Vec::new(),
-        })
-    }
-
-    fn requires_scoring(&self) -> bool {
-        true
-    }
-
-    fn merge_fruits(&self, fruits: Vec<Collecte>) -> tantivy::Result<Vec<Collecte>> {
-        Ok(fruits)
-    }
-}
-
-fn any_in(vals: &[u64], sel: &[u64]) -> bool {
-    sel.is_empty() || vals.iter().any(|v| sel.contains(v))
-}
-
-impl SegmentCollector for CollecteurSegment {
-    type Fruit = Collecte;
-
-    fn collect(&mut self, doc: DocId, score: Score) {
-        let groupe = self.c.groupe.first(doc).unwrap_or(0);
-        if self.courant != Some(groupe) {
-            self.fin_groupe();
-            self.courant = Some(groupe);
-        }
-        let f = self.f.clone();
-        let r = &f.r;
-        let c = &self.c;
-        let v0 = self.g_vals.len();
-        let mut bits = 0u16;
-        let distance = c.a_distance.first(doc).unwrap_or(false);
-
-        self.buf.clear();
-        self.buf.extend(c.formacodes.values_for_doc(doc));
-        if any_in(&self.buf, &r.formacodes) {
-            bits |= 1 << D_FORMACODE;
-        }
-        for i in 0..self.buf.len() {
-            self.g_vals.push((D_FORMACODE as u8, self.buf[i], 0));
-        }
-
-        let dep = c.departement.first(doc);
-        // Distance learning skips the commune/radius filter but not the département one, so
-        // that a département's facet count is the total of selecting it.
-        if r.departements.is_empty() || dep.is_some_and(|d| r.departements.contains(&d)) {
-            bits |= 1 << D_DEPARTEMENT;
-        }
-        if let Some(d) = dep {
-            self.g_vals.push((D_DEPARTEMENT as u8, d, 0));
-        }
-
-        let pos = match (c.lat.first(doc), c.lon.first(doc)) {
-            (Some(a), Some(b)) => Some((a, b)),
-            _ => None,
-        };
-        let commune = c.commune.first(doc);
-        let lieu_ok = distance
-            || ((r.communes.is_empty() || commune.is_some_and(|x| r.communes.contains(&x)))
-                && match (r.centre, pos) {
-                    (None, _) => true,
-                    (Some(ctr), Some(p)) => distance_km(ctr, p) <= r.rayon_km,
-                    (Some(_), None) => false,
-                });
-        if lieu_ok {
-            bits |= 1 << D_LIEU;
-        }
-
-        let debut = c.debut.first(doc).unwrap_or(JOUR_INCONNU_DEBUT);
-        let fin = c.fin.first(doc).unwrap_or(JOUR_INCONNU_FIN);
-        let perm = c.permanente.first(doc).unwrap_or(false);
-        if f.dates_ok(debut, fin, perm) {
-            bits |= 1 << D_DATES;
-        }
-        // Date buckets: starts (or is open) within 1, 3, 6 months of today.
-        for (i, m) in MOIS.iter().enumerate() {
-            let lim = r.aujourdhui + (*m as i64) * 30;
-            let ok = (debut >= r.aujourdhui && debut <= lim)
-                || (perm && fin >= r.aujourdhui && debut <= lim);
-            if ok {
-                self.g_vals.push((D_DATES as u8, i as u64, 0));
-            }
-        }
-
-        self.buf.clear();
-        self.buf.extend(c.publics.values_for_doc(doc));
-        if any_in(&self.buf, &r.publics) {
-            bits |= 1 << D_PUBLIC;
-        }
-        for i in 0..self.buf.len() {
-            self.g_vals.push((D_PUBLIC as u8, self.buf[i], 0));
-        }
-
-        self.buf.clear();
-        self.buf.extend(c.financeurs.values_for_doc(doc));
-        if any_in(&self.buf, &r.financeurs) {
-            bits |= 1 << D_FINANCEUR;
-        }
-        for i in 0..self.buf.len() {
-            self.g_vals.push((D_FINANCEUR as u8, self.buf[i], 0));
-        }
-
-        let cert = c.certifiante.first(doc).unwrap_or(false);
-        self.buf.clear();
-        self.buf.extend(c.certifications.values_for_doc(doc));
-        if r.certifiante.is_none_or(|x| x == cert) && any_in(&self.buf, &r.certifications) {
-            bits |= 1 << D_CERTIFIANTE;
-        }
-        self.g_vals.push((D_CERTIFIANTE as u8, cert as u64, 0));
-
-        let niv = c.niveau.first(doc).unwrap_or(0);
-        if r.niveaux.is_empty() || r.niveaux.contains(&niv) {
-            bits |= 1 << D_NIVEAU;
-        }
-        if niv > 0 {
-            self.g_vals.push((D_NIVEAU as u8, niv, 0));
-        }
-
-        if r.a_distance.is_none_or(|x| x == distance) {
-            bits |= 1 << D_DISTANCE;
-        }
-        self.g_vals.push((D_DISTANCE as u8, distance as u64, 0));
-
-        let siret = c.siret.first(doc).unwrap_or(0);
-        if r.organismes.is_empty() || r.organismes.contains(&siret) {
-            bits |= 1 << D_ORGANISME;
-        }
-        self.g_vals.push((D_ORGANISME as u8, siret, 0));
-
-        // A hit that fails two dimensions counts nowhere: drop it early.
-        if (TOUS & !bits).count_ones() > 1 {
-            self.g_vals.truncate(v0);
-            return;
-        }
-        for x in &mut self.g_vals[v0..] {
-            x.2 = bits;
-        }
-        self.g_hits.push(Hit {
-            seg: self.seg,
-            doc,
-            score,
-            debut,
-            fin,
-            bits,
-            distance,
-            siret,
-            pos,
-        });
-    }
-
-    fn harvest(mut self) -> Collecte {
-        self.fin_groupe();
-        self.out
-    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -479,14 +186,241 @@ fn iso(j: i64) -> Option<String> {
     (j != JOUR_INCONNU_DEBUT && j != JOUR_INCONNU_FIN).then(|| date_de_jour(j).to_string())
 }
 
-struct Groupe {
-    /// Sessions passing every filter, by start date, and the best of their scores.
-    passe: Vec<Hit>,
+/// A group (an action at one place) that passes every filter.
+#[derive(Clone, Copy)]
+struct Trouve {
     score: Score,
+    /// Next start (the first start when all have passed), days since 1970.
+    prochain: i32,
+    seg: u32,
+    g: u32,
     distance: bool,
+    /// Kilometres from the searched place (`f32::MAX` without one).
+    km: f32,
     siret: u64,
-    pos: Option<(f64, f64)>,
-    prochain: i64,
+}
+
+/// Dimensions counted group by group (the date facet is counted per session).
+const FACETTES_GROUPE: [usize; 8] = [
+    D_FORMACODE,
+    D_DEPARTEMENT,
+    D_PUBLIC,
+    D_FINANCEUR,
+    D_CERTIFIANTE,
+    D_NIVEAU,
+    D_DISTANCE,
+    D_ORGANISME,
+];
+
+/// One query's pass over one segment.
+struct Passe<'a> {
+    f: &'a Filtres,
+    vue: &'a Vue,
+    seg: u32,
+    alive: Option<&'a AliveBitSet>,
+    /// Per dimension, the selected value ids (None: no filter on it).
+    masques: Vec<Option<Vec<bool>>>,
+    /// Per dimension, counts by value id; None when only the total is wanted.
+    comptes: Option<Vec<Vec<u32>>>,
+    /// Centre, radius and a lat/lon box around it that rejects most places cheaply.
+    cercle: Option<((f64, f64), f64, [f32; 4])>,
+    trouves: Vec<Trouve>,
+}
+
+impl<'a> Passe<'a> {
+    fn new(f: &'a Filtres, vue: &'a Vue, seg: u32, alive: Option<&'a AliveBitSet>, facettes: bool) -> Self {
+        let r = &f.r;
+        let bools = |b: Option<bool>| b.map(|b| vec![b as u64]).unwrap_or_default();
+        let selections: [(usize, Vec<u64>); 8] = [
+            (D_FORMACODE, r.formacodes.clone()),
+            (D_DEPARTEMENT, r.departements.clone()),
+            (D_PUBLIC, r.publics.clone()),
+            (D_FINANCEUR, r.financeurs.clone()),
+            (D_CERTIFIANTE, bools(r.certifiante)),
+            (D_CERTIFICATION, r.certifications.clone()),
+            (D_NIVEAU, r.niveaux.clone()),
+            (D_DISTANCE, bools(r.a_distance)),
+        ];
+        let mut masques: Vec<Option<Vec<bool>>> = vec![None; vue.valeurs.len()];
+        for (d, sel) in selections {
+            if !sel.is_empty() {
+                masques[d] = Some(vue.valeurs[d].iter().map(|v| sel.contains(v)).collect());
+            }
+        }
+        if !r.organismes.is_empty() {
+            masques[D_ORGANISME] = Some(
+                vue.valeurs[D_ORGANISME]
+                    .iter()
+                    .map(|v| r.organismes.contains(v))
+                    .collect(),
+            );
+        }
+        let cercle = r.centre.map(|c| {
+            let dlat = (r.rayon_km / 111.0 + 0.01) as f32;
+            let dlon = (r.rayon_km / (111.0 * c.0.to_radians().cos().max(0.05)) + 0.01) as f32;
+            let (la, lo) = (c.0 as f32, c.1 as f32);
+            (c, r.rayon_km, [la - dlat, la + dlat, lo - dlon, lo + dlon])
+        });
+        let comptes = facettes.then(|| {
+            (0..NB_DIMS)
+                .map(|d| match d {
+                    D_DATES => vec![0; MOIS.len()],
+                    _ => vec![0; vue.valeurs[d].len()],
+                })
+                .collect()
+        });
+        Passe {
+            f,
+            vue,
+            seg,
+            alive,
+            masques,
+            comptes,
+            cercle,
+            trouves: Vec::new(),
+        }
+    }
+
+    #[inline]
+    fn passe(&self, d: usize, g: usize) -> bool {
+        match &self.masques[d] {
+            None => true,
+            Some(m) => self.vue.ids(d, g).iter().any(|&i| m[i as usize]),
+        }
+    }
+
+    /// Evaluates group `g` (its text matched with `score`): filters, facet counts, and the
+    /// group itself when it passes. A group failing one dimension still counts in that
+    /// dimension's facet (disjunctive facets); failing two, it counts nowhere.
+    fn groupe(&mut self, g: usize, score: Score) {
+        let vue = self.vue;
+        let r = &self.f.r;
+        let mut manque = 0u16;
+        for d in [
+            D_FORMACODE,
+            D_DEPARTEMENT,
+            D_PUBLIC,
+            D_FINANCEUR,
+            D_NIVEAU,
+            D_DISTANCE,
+            D_ORGANISME,
+        ] {
+            if !self.passe(d, g) {
+                manque |= 1 << d;
+            }
+        }
+        if !(self.passe(D_CERTIFIANTE, g) && self.passe(D_CERTIFICATION, g)) {
+            manque |= 1 << D_CERTIFIANTE;
+        }
+        if manque.count_ones() > 1 {
+            return;
+        }
+        let distance = vue.drapeaux[g] & DRAPEAU_DISTANCE != 0;
+        let mut km = f32::MAX;
+        let [la, lo] = vue.pos[g];
+        if let Some((c, rayon, [la0, la1, lo0, lo1])) = self.cercle {
+            if !la.is_nan() {
+                km = if (la0..=la1).contains(&la) && (lo0..=lo1).contains(&lo) {
+                    distance_km(c, (la as f64, lo as f64)) as f32
+                } else {
+                    f32::INFINITY
+                };
+            }
+            if !distance && km as f64 > rayon {
+                manque |= 1 << D_LIEU;
+            }
+        }
+        if !distance && !r.communes.is_empty() && !r.communes.contains(&vue.commune[g]) {
+            manque |= 1 << D_LIEU;
+        }
+        if manque.count_ones() > 1 {
+            return;
+        }
+        // Sessions: the date filter, the next start and the date facet.
+        let perm = vue.drapeaux[g] & DRAPEAU_PERMANENTE != 0;
+        let today = r.aujourdhui;
+        let (mut une, mut periodes) = (false, 0u8);
+        let (mut prochain, mut premier) = (i32::MAX, i32::MAX);
+        for doc in vue.docs_de(g) {
+            if self.alive.is_some_and(|a| !a.is_alive(doc)) {
+                continue;
+            }
+            let (d, e) = (vue.debut[doc as usize], vue.fin[doc as usize]);
+            if self.f.dates_ok(d as i64, e as i64, perm) {
+                une = true;
+                premier = premier.min(d);
+                if d as i64 >= today {
+                    prochain = prochain.min(d);
+                }
+            }
+            if manque == 0 && self.comptes.is_some() {
+                periodes |= self.f.periodes(d as i64, e as i64, perm);
+            }
+        }
+        if let Some(c) = &mut self.comptes {
+            if manque == 0 {
+                for (i, n) in c[D_DATES].iter_mut().enumerate() {
+                    *n += (periodes >> i) as u32 & 1;
+                }
+                if une {
+                    for d in FACETTES_GROUPE {
+                        for &i in vue.ids(d, g) {
+                            c[d][i as usize] += 1;
+                        }
+                    }
+                }
+            } else if une {
+                let d = manque.trailing_zeros() as usize;
+                if d != D_LIEU {
+                    for &i in vue.ids(d, g) {
+                        c[d][i as usize] += 1;
+                    }
+                }
+            }
+        }
+        if manque == 0 && une {
+            self.trouves.push(Trouve {
+                score,
+                prochain: if prochain == i32::MAX { premier } else { prochain },
+                seg: self.seg,
+                g: g as u32,
+                distance,
+                km: if km.is_finite() { km } else { f32::MAX },
+                siret: vue
+                    .ids(D_ORGANISME, g)
+                    .first()
+                    .map_or(0, |&i| vue.valeurs[D_ORGANISME][i as usize]),
+            });
+        }
+    }
+}
+
+/// Ranking: local offers before distance learning, then the chosen order; ties in index
+/// order, so that pages are stable.
+fn ordre(tri: Tri) -> impl Fn(&Trouve, &Trouve) -> Ordering {
+    move |a, b| {
+        a.distance
+            .cmp(&b.distance)
+            .then_with(|| match tri {
+                Tri::Pertinence => b
+                    .score
+                    .total_cmp(&a.score)
+                    .then(a.prochain.cmp(&b.prochain)),
+                Tri::Date => a
+                    .prochain
+                    .cmp(&b.prochain)
+                    .then(b.score.total_cmp(&a.score)),
+                Tri::Distance => a.km.total_cmp(&b.km).then(b.score.total_cmp(&a.score)),
+            })
+            .then((a.seg, a.g).cmp(&(b.seg, b.g)))
+    }
+}
+
+/// What a pass over the whole index found.
+struct Collecte {
+    trouves: Vec<Trouve>,
+    comptes: Vec<HashMap<u64, u64>>,
+    vues: Vec<Arc<Vue>>,
 }
 
 impl Moteur {
@@ -596,62 +530,102 @@ impl Moteur {
         restants
     }
 
-    /// Runs a search: exact total, one page of grouped hits, every facet.
-    pub fn rechercher(&self, req: &Requete) -> tantivy::Result<Reponse> {
-        let mut r = req.clone();
-        let mots_q = self.extraire_codes(&mut r);
-        let searcher = self.reader.searcher();
-        let query = self.requete_texte(&mots_q);
-        let dates = !r.toutes_dates;
-        let filtres = Filtres {
-            r: r.clone(),
-            date_min: r.debut_min.unwrap_or(r.aujourdhui),
-            date_max: r.debut_max.unwrap_or(i64::MAX),
-            dates,
+    /// One pass over every match: the groups that pass every filter and, when `facettes`,
+    /// the disjunctive facet counts.
+    fn collecter(
+        &self,
+        searcher: &Searcher,
+        query: Option<&dyn Query>,
+        f: &Filtres,
+        facettes: bool,
+    ) -> tantivy::Result<Collecte> {
+        let vues = self.vues.de(searcher)?;
+        let weight = match query {
+            Some(q) => Some(q.weight(EnableScoring::enabled_from_searcher(searcher))?),
+            None => None,
         };
-        let coll = Collecteur {
-            f: std::sync::Arc::new(filtres),
-        };
-        let all = AllQuery;
-        let fruits = searcher.search(query.as_deref().unwrap_or(&all), &coll)?;
-        let mut groupes: Vec<Groupe> = Vec::new();
+        let mut trouves = Vec::new();
         let mut comptes: Vec<HashMap<u64, u64>> = vec![HashMap::new(); NB_DIMS];
-        for c in fruits {
-            groupes.extend(c.groupes);
-            for (total, seg) in comptes.iter_mut().zip(c.comptes) {
-                for (k, v) in seg {
-                    *total.entry(k).or_default() += v;
+        for (seg, (reader, vue)) in searcher.segment_readers().iter().zip(&vues).enumerate() {
+            let mut p = Passe::new(f, vue, seg as u32, reader.alive_bitset(), facettes);
+            match &weight {
+                // Every session of a group has the same text, hence the same score: score
+                // the first, skip the others.
+                Some(w) => {
+                    let mut scorer = w.scorer(reader, 1.0)?;
+                    let mut doc = scorer.doc();
+                    while doc != TERMINATED {
+                        let g = vue.groupe_de[doc as usize] as usize;
+                        p.groupe(g, scorer.score());
+                        doc = scorer.seek(vue.docs[g + 1]);
+                    }
+                }
+                None => {
+                    for g in 0..vue.nb_groupes() {
+                        p.groupe(g, 1.0);
+                    }
                 }
             }
+            if let Some(c) = &p.comptes {
+                for (d, total) in comptes.iter_mut().enumerate() {
+                    for (i, &n) in c[d].iter().enumerate() {
+                        if n > 0 {
+                            let v = if d == D_DATES { i as u64 } else { vue.valeurs[d][i] };
+                            *total.entry(v).or_default() += n as u64;
+                        }
+                    }
+                }
+            }
+            trouves.append(&mut p.trouves);
         }
-        let total = groupes.len() as u64;
-        // Ranking: local offers before distance learning, then the chosen order.
-        let dist = |g: &Groupe| match (r.centre, g.pos) {
-            (Some(c), Some(p)) => distance_km(c, p),
-            _ => f64::MAX,
+        Ok(Collecte {
+            trouves,
+            comptes,
+            vues,
+        })
+    }
+
+    fn filtres(&self, req: &Requete) -> (Filtres, Vec<String>) {
+        let mut r = req.clone();
+        let mots_q = self.extraire_codes(&mut r);
+        let f = Filtres {
+            date_min: r.debut_min.unwrap_or(r.aujourdhui),
+            date_max: r.debut_max.unwrap_or(i64::MAX),
+            dates: !r.toutes_dates,
+            r,
         };
-        groupes.sort_by(|a, b| {
-            a.distance.cmp(&b.distance).then_with(|| match r.tri {
-                Tri::Pertinence => b
-                    .score
-                    .total_cmp(&a.score)
-                    .then(a.prochain.cmp(&b.prochain)),
-                Tri::Date => a
-                    .prochain
-                    .cmp(&b.prochain)
-                    .then(b.score.total_cmp(&a.score)),
-                Tri::Distance => dist(a)
-                    .total_cmp(&dist(b))
-                    .then(b.score.total_cmp(&a.score)),
-            })
-        });
-        let page = paginer(
-            &groupes,
-            r.page,
-            r.par_page,
-            self.config.defauts.max_par_organisme,
-        );
-        let mut resultats = Vec::with_capacity(page.len());
+        (f, mots_q)
+    }
+
+    /// Runs a search: exact total, one page of grouped hits, every facet.
+    pub fn rechercher(&self, req: &Requete) -> tantivy::Result<Reponse> {
+        let (f, mots_q) = self.filtres(req);
+        let r = &f.r;
+        let searcher = self.reader.searcher();
+        let query = self.requete_texte(&mots_q);
+        let Collecte {
+            mut trouves,
+            comptes,
+            vues,
+        } = self.collecter(&searcher, query.as_deref(), &f, true)?;
+        let total = trouves.len() as u64;
+        // Only the head of the ranking is sorted: enough for the page, grown if the
+        // per-organisme cap pushes the page further.
+        let cmp = ordre(r.tri);
+        let mut k = (r.page * r.par_page * 2).max(64);
+        let page = loop {
+            let complet = k >= trouves.len();
+            if !complet {
+                trouves.select_nth_unstable_by(k, &cmp);
+            }
+            let tete = &mut trouves[..k.min(total as usize)];
+            tete.sort_unstable_by(&cmp);
+            let cap = self.config.defauts.max_par_organisme;
+            match paginer(tete, r.page, r.par_page, cap, complet) {
+                Some(p) => break p,
+                None => k *= 4,
+            }
+        };
         let snippets = match &query {
             Some(q) => Some((
                 tantivy::snippet::SnippetGenerator::create(
@@ -667,22 +641,36 @@ impl Moteur {
             )),
             None => None,
         };
-        for gi in page {
-            let g = &groupes[gi];
-            let h = &g.passe[0];
-            let d: tantivy::TantivyDocument = searcher.doc(DocAddress::new(h.seg, h.doc))?;
+        let mut resultats = Vec::with_capacity(page.len());
+        for i in page {
+            let t = &trouves[i];
+            let vue = &vues[t.seg as usize];
+            let alive = searcher.segment_reader(t.seg).alive_bitset();
+            let perm = vue.drapeaux[t.g as usize] & DRAPEAU_PERMANENTE != 0;
+            // The group's sessions that pass the date filter, by start.
+            let mut sessions: Vec<(i64, i64, u32)> = vue
+                .docs_de(t.g as usize)
+                .filter(|&d| alive.is_none_or(|a| a.is_alive(d)))
+                .map(|d| (vue.debut[d as usize] as i64, vue.fin[d as usize] as i64, d))
+                .filter(|&(d, e, _)| f.dates_ok(d, e, perm))
+                .collect();
+            sessions.sort_unstable();
+            let Some(&(_, _, doc)) = sessions.first() else {
+                continue;
+            };
+            let d: tantivy::TantivyDocument = searcher.doc(DocAddress::new(t.seg, doc))?;
             let commune = d
                 .get_first(self.champs.commune)
                 .and_then(|v| tantivy::schema::Value::as_u64(&v))
                 .map(insee_de_code);
             let commune_ref = commune.as_ref().and_then(|c| self.refs.communes.get(c));
-            let a_venir: Vec<&Hit> = g
-                .passe
+            let a_venir: Vec<(i64, i64)> = sessions
                 .iter()
-                .filter(|x| x.debut >= r.aujourdhui || x.fin >= r.aujourdhui)
+                .filter(|x| x.0 >= r.aujourdhui || x.1 >= r.aujourdhui)
+                .map(|x| (x.0, x.1))
                 .collect();
-            let montrer: Vec<&Hit> = if a_venir.is_empty() {
-                g.passe.iter().collect()
+            let montrer: Vec<(i64, i64)> = if a_venir.is_empty() {
+                sessions.iter().map(|x| (x.0, x.1)).collect()
             } else {
                 a_venir
             };
@@ -695,13 +683,12 @@ impl Moteur {
                     }
                 }
             }
-            let siret = format!("{:014}", g.siret);
             resultats.push(Resultat {
                 formation_numero: texte(&d, self.champs.formation),
                 action_numero: texte(&d, self.champs.action),
                 intitule: texte(&d, self.champs.intitule),
                 organisme: texte(&d, self.champs.organisme_nom),
-                siret,
+                siret: format!("{:014}", t.siret),
                 commune_nom: commune_ref.map(|c| c.nom.clone()),
                 departement: commune_ref.map(|c| c.departement.clone()),
                 commune,
@@ -709,15 +696,16 @@ impl Moteur {
                     .iter()
                     .take(3)
                     .map(|x| SessionRes {
-                        debut: iso(x.debut),
-                        fin: iso(x.fin),
+                        debut: iso(x.0),
+                        fin: iso(x.1),
                     })
                     .collect(),
                 autres_sessions: montrer.len().saturating_sub(3),
-                a_distance: g.distance,
-                distance_km: r.centre.and(g.pos).map(|_| (dist(g) * 10.0).round() / 10.0),
+                a_distance: t.distance,
+                distance_km: (r.centre.is_some() && t.km < f32::MAX)
+                    .then(|| (t.km as f64 * 10.0).round() / 10.0),
                 extraits,
-                score: g.score,
+                score: t.score,
             });
         }
         Ok(Reponse {
@@ -725,7 +713,7 @@ impl Moteur {
             page: r.page,
             par_page: r.par_page,
             resultats,
-            facettes: self.facettes(&r, &comptes),
+            facettes: self.facettes(r, &comptes),
         })
     }
 
@@ -858,20 +846,27 @@ impl Moteur {
         }
     }
 
-    /// Number of results of a search (for `elargir`).
-    pub fn compter(&self, r: &Requete) -> tantivy::Result<u64> {
-        let mut r = r.clone();
-        r.page = 1;
-        r.par_page = 0;
-        Ok(self.rechercher(&r)?.total)
+    /// Number of results of a search (for `elargir`): the same pass, without facets or page.
+    pub fn compter(&self, req: &Requete) -> tantivy::Result<u64> {
+        let (f, mots_q) = self.filtres(req);
+        let searcher = self.reader.searcher();
+        let query = self.requete_texte(&mots_q);
+        Ok(self.collecter(&searcher, query.as_deref(), &f, false)?.trouves.len() as u64)
     }
 }
 
 /// Indexes (in ranked order) of one page, with at most `cap` groups of one organisme per page:
-/// the extra ones move to the following pages, in order.
-fn paginer(groupes: &[Groupe], page: usize, par_page: usize, cap: usize) -> Vec<usize> {
+/// the extra ones move to the following pages, in order. `groupes` is the head of the ranking
+/// (the whole of it when `complet`); `None` when the page needs more of it.
+fn paginer(
+    groupes: &[Trouve],
+    page: usize,
+    par_page: usize,
+    cap: usize,
+    complet: bool,
+) -> Option<Vec<usize>> {
     if par_page == 0 {
-        return Vec::new();
+        return Some(Vec::new());
     }
     let mut reporte: std::collections::VecDeque<usize> = Default::default();
     let mut suivant = 0;
@@ -893,7 +888,13 @@ fn paginer(groupes: &[Groupe], page: usize, par_page: usize, cap: usize) -> Vec<
                 encore.push_back(g);
             }
         }
-        while cette.len() < par_page && suivant < groupes.len() {
+        while cette.len() < par_page {
+            if suivant >= groupes.len() {
+                if !complet {
+                    return None;
+                }
+                break;
+            }
             let g = suivant;
             suivant += 1;
             let n = par_org.entry(groupes[g].siret).or_default();
@@ -905,7 +906,7 @@ fn paginer(groupes: &[Groupe], page: usize, par_page: usize, cap: usize) -> Vec<
             }
         }
         // Nothing else left: the cap cannot be kept, fill with what remains.
-        if cette.len() < par_page && suivant >= groupes.len() {
+        if cette.len() < par_page {
             while cette.len() < par_page {
                 match encore.pop_front() {
                     Some(g) => cette.push(g),
@@ -915,7 +916,7 @@ fn paginer(groupes: &[Groupe], page: usize, par_page: usize, cap: usize) -> Vec<
         }
         reporte = encore;
         if p == page || cette.is_empty() {
-            return if p == page { cette } else { Vec::new() };
+            return Some(if p == page { cette } else { Vec::new() });
         }
         p += 1;
     }

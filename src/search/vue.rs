@@ -1,0 +1,225 @@
+//! What filters, facets and grouping read, laid out per segment for one tight pass.
+//!
+//! A query visits every match (totals and facet counts are exact), so reading ~15 fast-field
+//! columns per matching session was most of its time. Almost everything is the same for all
+//! sessions of a group (an action at one place): Formacodes, publics, financeurs, organisme,
+//! place, certification. So a [`Vue`] keeps those once per group, as small dense ids into a
+//! per-segment dictionary, and only the dates per session. Segments are immutable, so a view
+//! is built once (from the fast fields) and kept while its segment lives; deletions are read
+//! from the segment's alive bitset at query time.
+
+use super::index::{JOUR_INCONNU_DEBUT, JOUR_INCONNU_FIN};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tantivy::columnar::Column;
+use tantivy::index::SegmentId;
+use tantivy::{DocId, Searcher, SegmentReader};
+
+// Filter dimensions; facets are counted for each but LIEU.
+pub const D_FORMACODE: usize = 0;
+pub const D_DEPARTEMENT: usize = 1;
+pub const D_LIEU: usize = 2;
+pub const D_DATES: usize = 3;
+pub const D_PUBLIC: usize = 4;
+pub const D_FINANCEUR: usize = 5;
+pub const D_CERTIFIANTE: usize = 6;
+pub const D_NIVEAU: usize = 7;
+pub const D_DISTANCE: usize = 8;
+pub const D_ORGANISME: usize = 9;
+/// Not a facet: certification codes, filtered within the CERTIFIANTE dimension.
+pub const D_CERTIFICATION: usize = 10;
+pub const NB_DIMS: usize = 10;
+const NB_LISTES: usize = 11;
+
+pub const DRAPEAU_DISTANCE: u8 = 1;
+pub const DRAPEAU_PERMANENTE: u8 = 2;
+
+/// Per-group lists of value ids, flattened: group `g` has `ids[debut[g]..debut[g + 1]]`.
+#[derive(Default)]
+pub struct Listes {
+    debut: Vec<u32>,
+    ids: Vec<u32>,
+}
+
+impl Listes {
+    #[inline]
+    pub fn de(&self, g: usize) -> &[u32] {
+        &self.ids[self.debut[g] as usize..self.debut[g + 1] as usize]
+    }
+}
+
+/// One segment's view.
+pub struct Vue {
+    /// Group of each document.
+    pub groupe_de: Vec<u32>,
+    /// Start and end day (days since 1970) of each document's session.
+    pub debut: Vec<i32>,
+    pub fin: Vec<i32>,
+    /// First document of each group; one more entry for the end of the last.
+    pub docs: Vec<u32>,
+    /// Per group: INSEE code as a number (0: none), position (NaN: none), flags.
+    pub commune: Vec<u64>,
+    pub pos: Vec<[f32; 2]>,
+    pub drapeaux: Vec<u8>,
+    /// Per dimension: each group's value ids, and what each id stands for.
+    pub listes: Vec<Listes>,
+    pub valeurs: Vec<Vec<u64>>,
+}
+
+impl Vue {
+    pub fn nb_groupes(&self) -> usize {
+        self.docs.len() - 1
+    }
+
+    /// Documents of group `g`.
+    #[inline]
+    pub fn docs_de(&self, g: usize) -> std::ops::Range<DocId> {
+        self.docs[g]..self.docs[g + 1]
+    }
+
+    #[inline]
+    pub fn ids(&self, d: usize, g: usize) -> &[u32] {
+        self.listes[d].de(g)
+    }
+
+    /// Reads the segment's fast fields once.
+    fn construire(r: &SegmentReader) -> tantivy::Result<Vue> {
+        let ff = r.fast_fields();
+        let groupe = ff.u64("groupe")?;
+        let debut = ff.i64("debut")?;
+        let fin = ff.i64("fin")?;
+        let lat = ff.f64("lat")?;
+        let lon = ff.f64("lon")?;
+        let commune = ff.u64("commune")?;
+        let distance = ff.bool("a_distance")?;
+        let permanente = ff.bool("permanente")?;
+        let certifiante = ff.bool("certifiante")?;
+        let multi: [(usize, Column<u64>); 7] = [
+            (D_FORMACODE, ff.u64("formacodes")?),
+            (D_DEPARTEMENT, ff.u64("departement")?),
+            (D_PUBLIC, ff.u64("publics")?),
+            (D_FINANCEUR, ff.u64("financeurs")?),
+            (D_NIVEAU, ff.u64("niveau")?),
+            (D_ORGANISME, ff.u64("siret")?),
+            (D_CERTIFICATION, ff.u64("certifications")?),
+        ];
+        let n = r.max_doc() as usize;
+        let mut v = Vue {
+            groupe_de: Vec::with_capacity(n),
+            debut: Vec::with_capacity(n),
+            fin: Vec::with_capacity(n),
+            docs: Vec::new(),
+            commune: Vec::new(),
+            pos: Vec::new(),
+            drapeaux: Vec::new(),
+            listes: (0..NB_LISTES).map(|_| Listes::default()).collect(),
+            valeurs: vec![Vec::new(); NB_LISTES],
+        };
+        let mut dicos: Vec<HashMap<u64, u32>> = vec![HashMap::new(); NB_LISTES];
+        let mut id = |v: &mut Vue, d: usize, val: u64| -> u32 {
+            *dicos[d].entry(val).or_insert_with(|| {
+                v.valeurs[d].push(val);
+                (v.valeurs[d].len() - 1) as u32
+            })
+        };
+        let mut courant: Option<u64> = None;
+        let mut buf: Vec<u64> = Vec::new();
+        for doc in 0..n as DocId {
+            let g = groupe.first(doc).unwrap_or(0);
+            if courant != Some(g) {
+                courant = Some(g);
+                v.docs.push(doc);
+                v.commune.push(commune.first(doc).unwrap_or(0));
+                v.pos.push(match (lat.first(doc), lon.first(doc)) {
+                    (Some(a), Some(b)) => [a as f32, b as f32],
+                    _ => [f32::NAN; 2],
+                });
+                let mut dr = 0;
+                if distance.first(doc).unwrap_or(false) {
+                    dr |= DRAPEAU_DISTANCE;
+                }
+                if permanente.first(doc).unwrap_or(false) {
+                    dr |= DRAPEAU_PERMANENTE;
+                }
+                v.drapeaux.push(dr);
+                for (d, col) in &multi {
+                    buf.clear();
+                    buf.extend(col.values_for_doc(doc));
+                    // Level 0 means "none": it is neither a filter value nor a facet.
+                    if *d == D_NIVEAU {
+                        buf.retain(|x| *x != 0);
+                    }
+                    buf.sort_unstable();
+                    buf.dedup();
+                    let l = &mut v.listes[*d];
+                    l.debut.push(l.ids.len() as u32);
+                    for &x in &buf {
+                        let i = id(&mut v, *d, x);
+                        v.listes[*d].ids.push(i);
+                    }
+                }
+                for (d, val) in [
+                    (D_CERTIFIANTE, certifiante.first(doc).unwrap_or(false) as u64),
+                    (D_DISTANCE, (dr & DRAPEAU_DISTANCE != 0) as u64),
+                ] {
+                    let l = &mut v.listes[d];
+                    l.debut.push(l.ids.len() as u32);
+                    let i = id(&mut v, d, val);
+                    v.listes[d].ids.push(i);
+                }
+            }
+            v.groupe_de.push((v.docs.len() - 1) as u32);
+            v.debut
+                .push(debut.first(doc).unwrap_or(JOUR_INCONNU_DEBUT).clamp(0, i32::MAX as i64) as i32);
+            v.fin
+                .push(fin.first(doc).unwrap_or(JOUR_INCONNU_FIN).clamp(0, i32::MAX as i64) as i32);
+        }
+        v.docs.push(n as DocId);
+        for l in &mut v.listes {
+            l.debut.push(l.ids.len() as u32);
+        }
+        Ok(v)
+    }
+}
+
+/// The views of the live segments, built on first use (or when the indexer warms them after
+/// a commit) and dropped with their segment.
+#[derive(Default)]
+pub struct Vues {
+    cache: Mutex<HashMap<SegmentId, Arc<Vue>>>,
+}
+
+impl Vues {
+    /// One view per segment of `searcher`, in segment order.
+    pub fn de(&self, searcher: &Searcher) -> tantivy::Result<Vec<Arc<Vue>>> {
+        let mut cache = self.cache.lock().expect("views lock");
+        let mut out = Vec::with_capacity(searcher.segment_readers().len());
+        for r in searcher.segment_readers() {
+            let v = match cache.get(&r.segment_id()) {
+                Some(v) => v.clone(),
+                None => {
+                    let v = Arc::new(Vue::construire(r)?);
+                    cache.insert(r.segment_id(), v.clone());
+                    v
+                }
+            };
+            out.push(v);
+        }
+        Ok(out)
+    }
+
+    /// Builds the views of `searcher`'s new segments and forgets those of merged-away ones.
+    pub fn rafraichir(&self, searcher: &Searcher) -> tantivy::Result<()> {
+        self.de(searcher)?;
+        let vivants: std::collections::HashSet<SegmentId> = searcher
+            .segment_readers()
+            .iter()
+            .map(|r| r.segment_id())
+            .collect();
+        self.cache
+            .lock()
+            .expect("views lock")
+            .retain(|k, _| vivants.contains(k));
+        Ok(())
+    }
+}
