@@ -129,8 +129,9 @@ fn main() {
     let t0 = Instant::now();
     let n = moteur.reindexer(&store).unwrap();
     println!(
-        "sofi search bench, {sessions} sessions: reindex {n} documents in {:.1} s, index {:.0} MB on disk, RSS {:.0} MB (before {rss0:.0} MB, peak {:.0} MB)",
+        "sofi search bench, {sessions} sessions: reindex {n} documents in {:.1} s ({} segment(s)), index {:.0} MB on disk, RSS {:.0} MB (before {rss0:.0} MB, peak {:.0} MB)",
         t0.elapsed().as_secs_f64(),
+        moteur.reader.searcher().segment_readers().len(),
         du(&dir.join("data/index")) as f64 / 1e6,
         rss_mb("VmRSS:"),
         rss_mb("VmHWM:")

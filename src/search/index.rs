@@ -190,6 +190,8 @@ pub struct Moteur {
     pub config: Arc<Config>,
     pub refs: Arc<Referentiels>,
     pub libelles: super::suggest::Libelles,
+    /// Generic Formacode of each Formacode, as numbers (for the facet tree).
+    pub parents_formacode: std::collections::HashMap<u64, u64>,
     /// Per-segment views the queries read (see `vue`).
     pub vues: super::vue::Vues,
 }
@@ -241,8 +243,15 @@ impl Moteur {
                 champs,
                 config,
                 libelles: super::suggest::Libelles::new(&refs),
-                refs,
                 vues: Default::default(),
+                parents_formacode: refs
+                    .formacodes
+                    .values()
+                    .filter_map(|f| {
+                        Some((f.code.parse().ok()?, f.generique.as_ref()?.parse().ok()?))
+                    })
+                    .collect(),
+                refs,
             },
             recree,
         ))
@@ -283,6 +292,14 @@ impl Moteur {
             n += self.ajouter(&w, &o?)?;
         }
         self.commit(&mut w, seq)?;
+        // One segment: each query then builds one scorer (and one typo automaton per word
+        // and field) instead of one per segment. The merge keeps the commit's payload.
+        let segments = self.index.searchable_segment_ids()?;
+        if segments.len() > 1 {
+            w.merge(&segments).wait()?;
+            self.reader.reload()?;
+            self.vues.rafraichir(&self.reader.searcher())?;
+        }
         Ok(n)
     }
 

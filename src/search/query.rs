@@ -182,6 +182,18 @@ pub struct Reponse {
     pub facettes: serde_json::Map<String, serde_json::Value>,
 }
 
+/// At most `n` bytes of `t`, cut at a character boundary.
+fn debut_texte(t: &str, n: usize) -> &str {
+    if t.len() <= n {
+        return t;
+    }
+    let mut i = n;
+    while !t.is_char_boundary(i) {
+        i -= 1;
+    }
+    &t[..i]
+}
+
 fn iso(j: i64) -> Option<String> {
     (j != JOUR_INCONNU_DEBUT && j != JOUR_INCONNU_FIN).then(|| date_de_jour(j).to_string())
 }
@@ -200,38 +212,34 @@ struct Trouve {
     siret: u64,
 }
 
-/// Dimensions counted group by group (the date facet is counted per session).
-const FACETTES_GROUPE: [usize; 8] = [
-    D_FORMACODE,
-    D_DEPARTEMENT,
-    D_PUBLIC,
-    D_FINANCEUR,
-    D_CERTIFIANTE,
-    D_NIVEAU,
-    D_DISTANCE,
-    D_ORGANISME,
-];
-
 /// One query's pass over one segment.
 struct Passe<'a> {
     f: &'a Filtres,
     vue: &'a Vue,
     seg: u32,
     alive: Option<&'a AliveBitSet>,
-    /// Per dimension, the selected value ids (None: no filter on it).
-    masques: Vec<Option<Vec<bool>>>,
-    /// Per dimension, counts by value id; None when only the total is wanted.
-    comptes: Option<Vec<Vec<u32>>>,
+    /// Per value id: the bit of its dimension when the query selects that value, else 0.
+    choisi: Vec<u16>,
+    /// The dimensions the query filters on, as bits (LIEU and DATES apart).
+    filtrees: u16,
+    /// Counts by value id, and of the date buckets; None when only the total is wanted.
+    comptes: Option<(Vec<u32>, [u32; MOIS.len()])>,
     /// Centre, radius and a lat/lon box around it that rejects most places cheaply.
     cercle: Option<((f64, f64), f64, [f32; 4])>,
     trouves: Vec<Trouve>,
 }
 
 impl<'a> Passe<'a> {
-    fn new(f: &'a Filtres, vue: &'a Vue, seg: u32, alive: Option<&'a AliveBitSet>, facettes: bool) -> Self {
+    fn new(
+        f: &'a Filtres,
+        vue: &'a Vue,
+        seg: u32,
+        alive: Option<&'a AliveBitSet>,
+        facettes: bool,
+    ) -> Self {
         let r = &f.r;
         let bools = |b: Option<bool>| b.map(|b| vec![b as u64]).unwrap_or_default();
-        let selections: [(usize, Vec<u64>); 8] = [
+        let selections: [(usize, Vec<u64>); 9] = [
             (D_FORMACODE, r.formacodes.clone()),
             (D_DEPARTEMENT, r.departements.clone()),
             (D_PUBLIC, r.publics.clone()),
@@ -240,20 +248,20 @@ impl<'a> Passe<'a> {
             (D_CERTIFICATION, r.certifications.clone()),
             (D_NIVEAU, r.niveaux.clone()),
             (D_DISTANCE, bools(r.a_distance)),
+            (D_ORGANISME, r.organismes.clone()),
         ];
-        let mut masques: Vec<Option<Vec<bool>>> = vec![None; vue.valeurs.len()];
+        let mut choisi = vec![0u16; vue.valeurs.len()];
+        let mut filtrees = 0u16;
         for (d, sel) in selections {
-            if !sel.is_empty() {
-                masques[d] = Some(vue.valeurs[d].iter().map(|v| sel.contains(v)).collect());
+            if sel.is_empty() {
+                continue;
             }
-        }
-        if !r.organismes.is_empty() {
-            masques[D_ORGANISME] = Some(
-                vue.valeurs[D_ORGANISME]
-                    .iter()
-                    .map(|v| r.organismes.contains(v))
-                    .collect(),
-            );
+            filtrees |= 1 << d;
+            for (i, (&dd, v)) in vue.dim.iter().zip(&vue.valeurs).enumerate() {
+                if dd as usize == d && sel.contains(v) {
+                    choisi[i] = 1 << d;
+                }
+            }
         }
         let cercle = r.centre.map(|c| {
             let dlat = (r.rayon_km / 111.0 + 0.01) as f32;
@@ -261,31 +269,16 @@ impl<'a> Passe<'a> {
             let (la, lo) = (c.0 as f32, c.1 as f32);
             (c, r.rayon_km, [la - dlat, la + dlat, lo - dlon, lo + dlon])
         });
-        let comptes = facettes.then(|| {
-            (0..NB_DIMS)
-                .map(|d| match d {
-                    D_DATES => vec![0; MOIS.len()],
-                    _ => vec![0; vue.valeurs[d].len()],
-                })
-                .collect()
-        });
         Passe {
             f,
             vue,
             seg,
             alive,
-            masques,
-            comptes,
+            choisi,
+            filtrees,
+            comptes: facettes.then(|| (vec![0; vue.valeurs.len()], [0; MOIS.len()])),
             cercle,
             trouves: Vec::new(),
-        }
-    }
-
-    #[inline]
-    fn passe(&self, d: usize, g: usize) -> bool {
-        match &self.masques[d] {
-            None => true,
-            Some(m) => self.vue.ids(d, g).iter().any(|&i| m[i as usize]),
         }
     }
 
@@ -295,30 +288,26 @@ impl<'a> Passe<'a> {
     fn groupe(&mut self, g: usize, score: Score) {
         let vue = self.vue;
         let r = &self.f.r;
+        let ids = vue.ids(g);
         let mut manque = 0u16;
-        for d in [
-            D_FORMACODE,
-            D_DEPARTEMENT,
-            D_PUBLIC,
-            D_FINANCEUR,
-            D_NIVEAU,
-            D_DISTANCE,
-            D_ORGANISME,
-        ] {
-            if !self.passe(d, g) {
-                manque |= 1 << d;
+        if self.filtrees != 0 {
+            let mut presents = 0u16;
+            for &i in ids {
+                presents |= self.choisi[i as usize];
             }
-        }
-        if !(self.passe(D_CERTIFIANTE, g) && self.passe(D_CERTIFICATION, g)) {
-            manque |= 1 << D_CERTIFIANTE;
-        }
-        if manque.count_ones() > 1 {
-            return;
+            manque = self.filtrees & !presents;
+            // Certification codes are part of the CERTIFIANTE dimension.
+            if manque & (1 << D_CERTIFICATION) != 0 {
+                manque = (manque & !(1 << D_CERTIFICATION)) | (1 << D_CERTIFIANTE);
+            }
+            if manque.count_ones() > 1 {
+                return;
+            }
         }
         let distance = vue.drapeaux[g] & DRAPEAU_DISTANCE != 0;
         let mut km = f32::MAX;
-        let [la, lo] = vue.pos[g];
         if let Some((c, rayon, [la0, la1, lo0, lo1])) = self.cercle {
+            let [la, lo] = vue.pos[g];
             if !la.is_nan() {
                 km = if (la0..=la1).contains(&la) && (lo0..=lo1).contains(&lo) {
                     distance_km(c, (la as f64, lo as f64)) as f32
@@ -341,6 +330,7 @@ impl<'a> Passe<'a> {
         let today = r.aujourdhui;
         let (mut une, mut periodes) = (false, 0u8);
         let (mut prochain, mut premier) = (i32::MAX, i32::MAX);
+        let periodes_voulues = manque == 0 && self.comptes.is_some();
         for doc in vue.docs_de(g) {
             if self.alive.is_some_and(|a| !a.is_alive(doc)) {
                 continue;
@@ -353,27 +343,25 @@ impl<'a> Passe<'a> {
                     prochain = prochain.min(d);
                 }
             }
-            if manque == 0 && self.comptes.is_some() {
+            if periodes_voulues {
                 periodes |= self.f.periodes(d as i64, e as i64, perm);
             }
         }
-        if let Some(c) = &mut self.comptes {
+        if let Some((c, dates)) = &mut self.comptes {
             if manque == 0 {
-                for (i, n) in c[D_DATES].iter_mut().enumerate() {
+                for (i, n) in dates.iter_mut().enumerate() {
                     *n += (periodes >> i) as u32 & 1;
                 }
                 if une {
-                    for d in FACETTES_GROUPE {
-                        for &i in vue.ids(d, g) {
-                            c[d][i as usize] += 1;
-                        }
+                    for &i in ids {
+                        c[i as usize] += 1;
                     }
                 }
             } else if une {
-                let d = manque.trailing_zeros() as usize;
-                if d != D_LIEU {
-                    for &i in vue.ids(d, g) {
-                        c[d][i as usize] += 1;
+                let d = manque.trailing_zeros() as u8;
+                for &i in ids {
+                    if vue.dim[i as usize] == d {
+                        c[i as usize] += 1;
                     }
                 }
             }
@@ -386,10 +374,7 @@ impl<'a> Passe<'a> {
                 g: g as u32,
                 distance,
                 km: if km.is_finite() { km } else { f32::MAX },
-                siret: vue
-                    .ids(D_ORGANISME, g)
-                    .first()
-                    .map_or(0, |&i| vue.valeurs[D_ORGANISME][i as usize]),
+                siret: vue.valeur(D_ORGANISME, g).unwrap_or(0),
             });
         }
     }
@@ -467,7 +452,11 @@ impl Moteur {
                             poids,
                         )),
                     ));
-                    if *floue {
+                    // Typos are looked for in titles and Formacode labels only: an automaton
+                    // per field and word is the dearest part of a query, and a fuzzy match in
+                    // long descriptions is mostly noise.
+                    if *floue && (champ == self.champs.intitule || champ == self.champs.thesaurus)
+                    {
                         alternatives.push((
                             Occur::Should,
                             Box::new(BoostQuery::new(
@@ -566,13 +555,16 @@ impl Moteur {
                     }
                 }
             }
-            if let Some(c) = &p.comptes {
-                for (d, total) in comptes.iter_mut().enumerate() {
-                    for (i, &n) in c[d].iter().enumerate() {
-                        if n > 0 {
-                            let v = if d == D_DATES { i as u64 } else { vue.valeurs[d][i] };
-                            *total.entry(v).or_default() += n as u64;
-                        }
+            if let Some((c, dates)) = &p.comptes {
+                for (i, &n) in c.iter().enumerate() {
+                    let d = vue.dim[i] as usize;
+                    if n > 0 && d < NB_DIMS {
+                        *comptes[d].entry(vue.valeurs[i]).or_default() += n as u64;
+                    }
+                }
+                for (i, &n) in dates.iter().enumerate() {
+                    if n > 0 {
+                        *comptes[D_DATES].entry(i as u64).or_default() += n as u64;
                     }
                 }
             }
@@ -677,7 +669,10 @@ impl Moteur {
             let mut extraits = Vec::new();
             if let Some((si, so)) = &snippets {
                 for (gen, champ) in [(si, self.champs.intitule), (so, self.champs.objectif)] {
-                    let s = gen.snippet(&texte(&d, champ));
+                    // Highlights come from the start of the text: tokenizing a whole
+                    // programme for each hit would cost more than the rest of the query.
+                    let t = texte(&d, champ);
+                    let s = gen.snippet(debut_texte(&t, 600));
                     if !s.highlighted().is_empty() {
                         extraits.push(s.to_html());
                     }
@@ -744,20 +739,18 @@ impl Moteur {
             // Formacode: the field heads and domains, plus the path to what is selected and
             // its children; other dimensions: every value.
             if d == D_FORMACODE {
-                let garder: Vec<String> = selection
+                let garder: Vec<u64> = selection
                     .iter()
                     .flat_map(|s| self.refs.formacode_ancetres(&format!("{s:05}")))
+                    .filter_map(|c| c.parse().ok())
                     .collect();
                 vals.retain(|(v, _)| {
-                    let code = format!("{v:05}");
-                    let parent = self
-                        .refs
-                        .formacodes
-                        .get(&code)
-                        .and_then(|f| f.generique.clone());
-                    let tete = code.ends_with("54") || code.starts_with("001");
-                    tete || garder.contains(&code)
-                        || parent.is_some_and(|p| garder.contains(&p))
+                    let tete = v % 100 == 54 || v / 100 == 1;
+                    tete || garder.contains(v)
+                        || self
+                            .parents_formacode
+                            .get(v)
+                            .is_some_and(|p| garder.contains(p))
                         || selection.contains(v)
                 });
             }

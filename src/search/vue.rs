@@ -29,24 +29,9 @@ pub const D_ORGANISME: usize = 9;
 /// Not a facet: certification codes, filtered within the CERTIFIANTE dimension.
 pub const D_CERTIFICATION: usize = 10;
 pub const NB_DIMS: usize = 10;
-const NB_LISTES: usize = 11;
 
 pub const DRAPEAU_DISTANCE: u8 = 1;
 pub const DRAPEAU_PERMANENTE: u8 = 2;
-
-/// Per-group lists of value ids, flattened: group `g` has `ids[debut[g]..debut[g + 1]]`.
-#[derive(Default)]
-pub struct Listes {
-    debut: Vec<u32>,
-    ids: Vec<u32>,
-}
-
-impl Listes {
-    #[inline]
-    pub fn de(&self, g: usize) -> &[u32] {
-        &self.ids[self.debut[g] as usize..self.debut[g + 1] as usize]
-    }
-}
 
 /// One segment's view.
 pub struct Vue {
@@ -61,9 +46,14 @@ pub struct Vue {
     pub commune: Vec<u64>,
     pub pos: Vec<[f32; 2]>,
     pub drapeaux: Vec<u8>,
-    /// Per dimension: each group's value ids, and what each id stands for.
-    pub listes: Vec<Listes>,
-    pub valeurs: Vec<Vec<u64>>,
+    /// Each group's values, as ids into `valeurs`: group `g` has
+    /// `ids[ids_debut[g]..ids_debut[g + 1]]`, every dimension in one list, so that a query
+    /// evaluates filters and counts facets of a group in one short loop.
+    pub ids_debut: Vec<u32>,
+    pub ids: Vec<u32>,
+    /// What an id stands for: its dimension and its value.
+    pub dim: Vec<u8>,
+    pub valeurs: Vec<u64>,
 }
 
 impl Vue {
@@ -77,9 +67,18 @@ impl Vue {
         self.docs[g]..self.docs[g + 1]
     }
 
+    /// Value ids of group `g`, all dimensions.
     #[inline]
-    pub fn ids(&self, d: usize, g: usize) -> &[u32] {
-        self.listes[d].de(g)
+    pub fn ids(&self, g: usize) -> &[u32] {
+        &self.ids[self.ids_debut[g] as usize..self.ids_debut[g + 1] as usize]
+    }
+
+    /// The value of group `g` in dimension `d` (its first, for a multi-valued one).
+    pub fn valeur(&self, d: usize, g: usize) -> Option<u64> {
+        self.ids(g)
+            .iter()
+            .find(|&&i| self.dim[i as usize] as usize == d)
+            .map(|&i| self.valeurs[i as usize])
     }
 
     /// Reads the segment's fast fields once.
@@ -112,14 +111,17 @@ impl Vue {
             commune: Vec::new(),
             pos: Vec::new(),
             drapeaux: Vec::new(),
-            listes: (0..NB_LISTES).map(|_| Listes::default()).collect(),
-            valeurs: vec![Vec::new(); NB_LISTES],
+            ids_debut: Vec::new(),
+            ids: Vec::new(),
+            dim: Vec::new(),
+            valeurs: Vec::new(),
         };
-        let mut dicos: Vec<HashMap<u64, u32>> = vec![HashMap::new(); NB_LISTES];
+        let mut dico: HashMap<(usize, u64), u32> = HashMap::new();
         let mut id = |v: &mut Vue, d: usize, val: u64| -> u32 {
-            *dicos[d].entry(val).or_insert_with(|| {
-                v.valeurs[d].push(val);
-                (v.valeurs[d].len() - 1) as u32
+            *dico.entry((d, val)).or_insert_with(|| {
+                v.dim.push(d as u8);
+                v.valeurs.push(val);
+                (v.valeurs.len() - 1) as u32
             })
         };
         let mut courant: Option<u64> = None;
@@ -142,6 +144,7 @@ impl Vue {
                     dr |= DRAPEAU_PERMANENTE;
                 }
                 v.drapeaux.push(dr);
+                v.ids_debut.push(v.ids.len() as u32);
                 for (d, col) in &multi {
                     buf.clear();
                     buf.extend(col.values_for_doc(doc));
@@ -151,33 +154,34 @@ impl Vue {
                     }
                     buf.sort_unstable();
                     buf.dedup();
-                    let l = &mut v.listes[*d];
-                    l.debut.push(l.ids.len() as u32);
                     for &x in &buf {
                         let i = id(&mut v, *d, x);
-                        v.listes[*d].ids.push(i);
+                        v.ids.push(i);
                     }
                 }
                 for (d, val) in [
                     (D_CERTIFIANTE, certifiante.first(doc).unwrap_or(false) as u64),
                     (D_DISTANCE, (dr & DRAPEAU_DISTANCE != 0) as u64),
                 ] {
-                    let l = &mut v.listes[d];
-                    l.debut.push(l.ids.len() as u32);
                     let i = id(&mut v, d, val);
-                    v.listes[d].ids.push(i);
+                    v.ids.push(i);
                 }
             }
             v.groupe_de.push((v.docs.len() - 1) as u32);
-            v.debut
-                .push(debut.first(doc).unwrap_or(JOUR_INCONNU_DEBUT).clamp(0, i32::MAX as i64) as i32);
-            v.fin
-                .push(fin.first(doc).unwrap_or(JOUR_INCONNU_FIN).clamp(0, i32::MAX as i64) as i32);
+            v.debut.push(
+                debut
+                    .first(doc)
+                    .unwrap_or(JOUR_INCONNU_DEBUT)
+                    .clamp(0, i32::MAX as i64) as i32,
+            );
+            v.fin.push(
+                fin.first(doc)
+                    .unwrap_or(JOUR_INCONNU_FIN)
+                    .clamp(0, i32::MAX as i64) as i32,
+            );
         }
         v.docs.push(n as DocId);
-        for l in &mut v.listes {
-            l.debut.push(l.ids.len() as u32);
-        }
+        v.ids_debut.push(v.ids.len() as u32);
         Ok(v)
     }
 }
