@@ -137,7 +137,11 @@ fn main() {
         rss_mb("VmHWM:")
     );
     let today_j = jour(today);
-    let mix = mix(today_j);
+    let mut mix = mix(today_j);
+    // `SOFI_BENCH_KIND=…` keeps one kind of query (for profiling).
+    if let Ok(k) = std::env::var("SOFI_BENCH_KIND") {
+        mix.retain(|(kind, _, _)| *kind == k);
+    }
     // Server-side latency per kind.
     let mut all = Vec::new();
     let mut kinds: Vec<(&str, Vec<f64>)> = Vec::new();

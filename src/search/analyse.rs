@@ -3,9 +3,11 @@
 //! gives `l` + `electricite`, the elided `l` then being a stop word), stop words, and the
 //! Snowball French stemmer (plurals, most feminine forms).
 
-use tantivy::tokenizer::{
-    Language, Stemmer, StopWordFilter, TextAnalyzer, Token, TokenStream, Tokenizer,
-};
+use rust_stemmers::{Algorithm, Stemmer};
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use tantivy::tokenizer::{TextAnalyzer, Token, TokenStream, Tokenizer};
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
@@ -36,25 +38,53 @@ fn plier_char(c: char, out: &mut String) {
 }
 
 /// Splits folded text into words; offsets point into the original text (for highlighting).
+/// With an [`Analyse`] it also drops stop words and stems: one pass, no filter chain, and
+/// each word's stem memoised, since stemming was most of the cost of indexing and of
+/// highlighting.
 #[derive(Clone, Default)]
 pub struct TokeniseurFr {
     tokens: Vec<Token>,
+    analyse: Option<Arc<Analyse>>,
+}
+
+/// Stop words (folded) of the `fr` analyzer.
+pub struct Analyse {
+    mots_vides: HashSet<String>,
+}
+
+thread_local! {
+    static STEMMER: Stemmer = Stemmer::create(Algorithm::French);
+    /// Stems already computed on this thread (cleared past a bound).
+    static RACINES: RefCell<HashMap<String, String>> = RefCell::new(HashMap::new());
+}
+
+fn raciner(mot: &str) -> String {
+    RACINES.with_borrow_mut(|m| {
+        if let Some(r) = m.get(mot) {
+            return r.clone();
+        }
+        let r = STEMMER.with(|s| s.stem(mot).into_owned());
+        if m.len() > 200_000 {
+            m.clear();
+        }
+        m.insert(mot.to_string(), r.clone());
+        r
+    })
 }
 
 pub struct Flux<'a> {
-    tokens: &'a [Token],
-    i: usize,
+    tokens: std::vec::Drain<'a, Token>,
     courant: Token,
 }
 
 impl TokenStream for Flux<'_> {
     fn advance(&mut self) -> bool {
-        if self.i < self.tokens.len() {
-            self.courant = self.tokens[self.i].clone();
-            self.i += 1;
-            true
-        } else {
-            false
+        match self.tokens.next() {
+            Some(t) => {
+                self.courant = t;
+                true
+            }
+            None => false,
         }
     }
     fn token(&self) -> &Token {
@@ -62,6 +92,32 @@ impl TokenStream for Flux<'_> {
     }
     fn token_mut(&mut self) -> &mut Token {
         &mut self.courant
+    }
+}
+
+impl TokeniseurFr {
+    fn pousser(&mut self, mot: &mut String, debut: usize, fin: usize, position: &mut usize) {
+        let p = *position;
+        *position += 1;
+        let text = match &self.analyse {
+            Some(a) if a.mots_vides.contains(mot.as_str()) => {
+                mot.clear();
+                return;
+            }
+            Some(_) => {
+                let r = raciner(mot);
+                mot.clear();
+                r
+            }
+            None => std::mem::take(mot),
+        };
+        self.tokens.push(Token {
+            offset_from: debut,
+            offset_to: fin,
+            position: p,
+            text,
+            position_length: 1,
+        });
     }
 }
 
@@ -74,37 +130,36 @@ impl Tokenizer for TokeniseurFr {
         let mut pli = String::with_capacity(4);
         let mut position = 0;
         for (i, c) in text.char_indices() {
-            pli.clear();
-            plier_char(c, &mut pli);
-            let lettre = !pli.is_empty() && pli.chars().all(char::is_alphanumeric);
-            if lettre {
-                if mot.is_empty() {
-                    debut = i;
+            let lettre = if c.is_ascii() {
+                let l = c.is_ascii_alphanumeric();
+                if l {
+                    if mot.is_empty() {
+                        debut = i;
+                    }
+                    mot.push(c.to_ascii_lowercase());
                 }
-                mot.push_str(&pli);
-            } else if !mot.is_empty() {
-                self.tokens.push(Token {
-                    offset_from: debut,
-                    offset_to: i,
-                    position,
-                    text: std::mem::take(&mut mot),
-                    position_length: 1,
-                });
-                position += 1;
+                l
+            } else {
+                pli.clear();
+                plier_char(c, &mut pli);
+                let l = !pli.is_empty() && pli.chars().all(char::is_alphanumeric);
+                if l {
+                    if mot.is_empty() {
+                        debut = i;
+                    }
+                    mot.push_str(&pli);
+                }
+                l
+            };
+            if !lettre && !mot.is_empty() {
+                self.pousser(&mut mot, debut, i, &mut position);
             }
         }
         if !mot.is_empty() {
-            self.tokens.push(Token {
-                offset_from: debut,
-                offset_to: text.len(),
-                position,
-                text: mot,
-                position_length: 1,
-            });
+            self.pousser(&mut mot, debut, text.len(), &mut position);
         }
         Flux {
-            tokens: &self.tokens,
-            i: 0,
+            tokens: self.tokens.drain(..),
             courant: Token::default(),
         }
     }
@@ -112,10 +167,13 @@ impl Tokenizer for TokeniseurFr {
 
 /// The analyzer registered as `fr`.
 pub fn analyseur(mots_vides: &[String]) -> TextAnalyzer {
-    TextAnalyzer::builder(TokeniseurFr::default())
-        .filter(StopWordFilter::remove(mots_vides.to_vec()))
-        .filter(Stemmer::new(Language::French))
-        .build()
+    TextAnalyzer::builder(TokeniseurFr {
+        tokens: Vec::new(),
+        analyse: Some(Arc::new(Analyse {
+            mots_vides: mots_vides.iter().cloned().collect(),
+        })),
+    })
+    .build()
 }
 
 /// Folded words of a text, before stop words and stemming (query parsing).

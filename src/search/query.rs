@@ -293,7 +293,9 @@ impl<'a> Passe<'a> {
         if self.filtrees != 0 {
             let mut presents = 0u16;
             for &i in ids {
-                presents |= self.choisi[i as usize];
+                if self.filtrees & (1 << dim_de(i)) != 0 {
+                    presents |= self.choisi[index_de(i)];
+                }
             }
             manque = self.filtrees & !presents;
             // Certification codes are part of the CERTIFIANTE dimension.
@@ -354,14 +356,14 @@ impl<'a> Passe<'a> {
                 }
                 if une {
                     for &i in ids {
-                        c[i as usize] += 1;
+                        c[index_de(i)] += 1;
                     }
                 }
             } else if une {
-                let d = manque.trailing_zeros() as u8;
+                let d = manque.trailing_zeros() as usize;
                 for &i in ids {
-                    if vue.dim[i as usize] == d {
-                        c[i as usize] += 1;
+                    if dim_de(i) == d {
+                        c[index_de(i)] += 1;
                     }
                 }
             }

@@ -30,6 +30,20 @@ pub const D_ORGANISME: usize = 9;
 pub const D_CERTIFICATION: usize = 10;
 pub const NB_DIMS: usize = 10;
 
+/// A value id in a group's list carries its dimension in its high bits, so that the hot
+/// loops tell dimensions apart without a memory load.
+const BITS_INDEX: u32 = 24;
+
+#[inline]
+pub fn dim_de(id: u32) -> usize {
+    (id >> BITS_INDEX) as usize
+}
+
+#[inline]
+pub fn index_de(id: u32) -> usize {
+    (id & ((1 << BITS_INDEX) - 1)) as usize
+}
+
 pub const DRAPEAU_DISTANCE: u8 = 1;
 pub const DRAPEAU_PERMANENTE: u8 = 2;
 
@@ -67,7 +81,7 @@ impl Vue {
         self.docs[g]..self.docs[g + 1]
     }
 
-    /// Value ids of group `g`, all dimensions.
+    /// Value ids of group `g`, all dimensions (see [`dim_de`], [`index_de`]).
     #[inline]
     pub fn ids(&self, g: usize) -> &[u32] {
         &self.ids[self.ids_debut[g] as usize..self.ids_debut[g + 1] as usize]
@@ -77,8 +91,8 @@ impl Vue {
     pub fn valeur(&self, d: usize, g: usize) -> Option<u64> {
         self.ids(g)
             .iter()
-            .find(|&&i| self.dim[i as usize] as usize == d)
-            .map(|&i| self.valeurs[i as usize])
+            .find(|&&i| dim_de(i) == d)
+            .map(|&i| self.valeurs[index_de(i)])
     }
 
     /// Reads the segment's fast fields once.
@@ -121,7 +135,7 @@ impl Vue {
             *dico.entry((d, val)).or_insert_with(|| {
                 v.dim.push(d as u8);
                 v.valeurs.push(val);
-                (v.valeurs.len() - 1) as u32
+                ((d as u32) << BITS_INDEX) | (v.valeurs.len() - 1) as u32
             })
         };
         let mut courant: Option<u64> = None;
