@@ -129,7 +129,14 @@ fn main() {
     let t0 = Instant::now();
     let n = moteur.reindexer(&store).unwrap();
     println!(
-        "sofi search bench, {sessions} sessions: reindex {n} documents in {:.1} s ({} segment(s)), index {:.0} MB on disk, RSS {:.0} MB (before {rss0:.0} MB, peak {:.0} MB)",
+        "sofi search bench, {sessions} sessions: reindex {n} documents ({} groups) in {:.1} s ({} segment(s)), index {:.0} MB on disk, RSS {:.0} MB (before {rss0:.0} MB, peak {:.0} MB)",
+        moteur
+            .vues
+            .de(&moteur.reader.searcher())
+            .unwrap()
+            .iter()
+            .map(|v| v.nb_groupes())
+            .sum::<usize>(),
         t0.elapsed().as_secs_f64(),
         moteur.reader.searcher().segment_readers().len(),
         du(&dir.join("data/index")) as f64 / 1e6,

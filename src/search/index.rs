@@ -27,7 +27,7 @@ pub enum IndexError {
 }
 
 /// Version of the document layout: a different one in an existing index forces a rebuild.
-pub const VERSION_SCHEMA: &str = "sofi-index-2";
+pub const VERSION_SCHEMA: &str = "sofi-index-3";
 
 /// Start of an unknown start date (`00000000`): the distant past, so it is always "open".
 pub const JOUR_INCONNU_DEBUT: i64 = 0;
@@ -356,27 +356,43 @@ impl Moteur {
             if !o.verdict.diffusion.get(i).is_some_and(|d| d.diffusee) {
                 continue;
             }
-            for s in &a.sessions {
-                let lieu = lieu(a, s, &self.refs);
+            // Sessions by place, so that each group (action × commune) is a run of
+            // consecutive documents. An action without sessions still gets one document,
+            // with unknown dates that every date filter lets through, as rolling entry.
+            let mut sessions: Vec<(Option<&Session>, Place)> = a
+                .sessions
+                .iter()
+                .map(|s| (Some(s), lieu(a, Some(s), &self.refs)))
+                .collect();
+            if sessions.is_empty() {
+                sessions.push((None, lieu(a, None, &self.refs)));
+            }
+            sessions.sort_by_key(|(_, l)| l.commune);
+            for (k, (s, lieu)) in sessions.iter().enumerate() {
                 let mut d = doc!(
                     c.formation => f.numero.as_str(),
                     c.action => a.numero.as_str(),
-                    c.session => s.numero.as_str(),
+                    c.session => s.map_or("", |s| s.numero.as_str()),
                     c.groupe => groupe(&a.numero, lieu.commune),
-                    c.intitule => f.intitule.as_str(),
-                    c.thesaurus => thesaurus.as_str(),
-                    c.objectif => f.objectif.as_str(),
-                    c.contenu => f.contenu.as_str(),
-                    c.organisme => org.as_str(),
-                    c.organisme_nom => org_nom,
-                    c.debut => debut(s),
-                    c.fin => fin(s),
-                    c.permanente => a.entrees_permanentes(),
+                    c.debut => s.map_or(JOUR_INCONNU_DEBUT, debut),
+                    c.fin => s.map_or(JOUR_INCONNU_FIN, fin),
+                    c.permanente => s.is_none() || a.entrees_permanentes(),
                     c.a_distance => a.a_distance(),
                     c.certifiante => f.certifiante == "1",
                     c.niveau => niv,
                     c.siret => siret,
                 );
+                // All sessions of a group share the formation's text: it is indexed (and
+                // stored) on the group's first document only, so a text query scores one
+                // document per group.
+                if k == 0 || sessions[k - 1].1.commune != lieu.commune {
+                    d.add_text(c.intitule, &f.intitule);
+                    d.add_text(c.thesaurus, &thesaurus);
+                    d.add_text(c.objectif, &f.objectif);
+                    d.add_text(c.contenu, &f.contenu);
+                    d.add_text(c.organisme, &org);
+                    d.add_text(c.organisme_nom, org_nom);
+                }
                 if let Some(cm) = lieu.commune {
                     d.add_u64(c.commune, cm);
                 }
@@ -516,13 +532,18 @@ fn place_of(a: &Adresse, refs: &Referentiels) -> Place {
 }
 
 /// Where a session takes place: the action's place, else its registration address.
-pub fn lieu(a: &Action, s: &Session, refs: &Referentiels) -> Place {
+pub fn lieu(a: &Action, s: Option<&Session>, refs: &Referentiels) -> Place {
     a.lieux
         .iter()
         .filter_map(|l| l.coordonnees.adresse.as_ref())
         .map(|ad| place_of(ad, refs))
         .find(|p| p.commune.is_some())
-        .unwrap_or_else(|| place_of(&s.adresse_inscription.adresse, refs))
+        .or_else(|| s.map(|s| place_of(&s.adresse_inscription.adresse, refs)))
+        .unwrap_or(Place {
+            commune: None,
+            departement: None,
+            pos: None,
+        })
 }
 
 fn certifications(f: &Formation, refs: &Referentiels) -> Vec<u64> {

@@ -278,7 +278,7 @@ impl<'a> Passe<'a> {
             filtrees,
             comptes: facettes.then(|| (vec![0; vue.valeurs.len()], [0; MOIS.len()])),
             cercle,
-            trouves: Vec::new(),
+            trouves: Vec::with_capacity(vue.nb_groupes() / 4),
         }
     }
 
@@ -291,9 +291,15 @@ impl<'a> Passe<'a> {
         let ids = vue.ids(g);
         let mut manque = 0u16;
         if self.filtrees != 0 {
+            // Ids are sorted by dimension: stop past the last filtered one.
+            let dernier = (15 - self.filtrees.leading_zeros()) as usize;
             let mut presents = 0u16;
             for &i in ids {
-                if self.filtrees & (1 << dim_de(i)) != 0 {
+                let d = dim_de(i);
+                if d > dernier {
+                    break;
+                }
+                if self.filtrees & (1 << d) != 0 {
                     presents |= self.choisi[index_de(i)];
                 }
             }
@@ -361,9 +367,11 @@ impl<'a> Passe<'a> {
                 }
             } else if une {
                 let d = manque.trailing_zeros() as usize;
-                for &i in ids {
-                    if dim_de(i) == d {
-                        c[index_de(i)] += 1;
+                for &i in ids.iter().take_while(|_| d != D_LIEU) {
+                    match dim_de(i).cmp(&d) {
+                        Ordering::Less => {}
+                        Ordering::Equal => c[index_de(i)] += 1,
+                        Ordering::Greater => break,
                     }
                 }
             }
@@ -376,7 +384,7 @@ impl<'a> Passe<'a> {
                 g: g as u32,
                 distance,
                 km: if km.is_finite() { km } else { f32::MAX },
-                siret: vue.valeur(D_ORGANISME, g).unwrap_or(0),
+                siret: vue.siret[g],
             });
         }
     }
@@ -560,7 +568,7 @@ impl Moteur {
             if let Some((c, dates)) = &p.comptes {
                 for (i, &n) in c.iter().enumerate() {
                     let d = vue.dim[i] as usize;
-                    if n > 0 && d < NB_DIMS {
+                    if n > 0 && d != D_CERTIFICATION {
                         *comptes[d].entry(vue.valeurs[i]).or_default() += n as u64;
                     }
                 }
@@ -649,15 +657,19 @@ impl Moteur {
                 .filter(|&(d, e, _)| f.dates_ok(d, e, perm))
                 .collect();
             sessions.sort_unstable();
-            let Some(&(_, _, doc)) = sessions.first() else {
+            if sessions.is_empty() {
                 continue;
-            };
-            let d: tantivy::TantivyDocument = searcher.doc(DocAddress::new(t.seg, doc))?;
+            }
+            // The group's text is stored on its first document.
+            let premier = vue.docs[t.g as usize];
+            let d: tantivy::TantivyDocument = searcher.doc(DocAddress::new(t.seg, premier))?;
             let commune = d
                 .get_first(self.champs.commune)
                 .and_then(|v| tantivy::schema::Value::as_u64(&v))
                 .map(insee_de_code);
             let commune_ref = commune.as_ref().and_then(|c| self.refs.communes.get(c));
+            // (An action without sessions has one of unknown dates: nothing to show.)
+            sessions.retain(|x| x.0 != JOUR_INCONNU_DEBUT || x.1 != JOUR_INCONNU_FIN);
             let a_venir: Vec<(i64, i64)> = sessions
                 .iter()
                 .filter(|x| x.0 >= r.aujourdhui || x.1 >= r.aujourdhui)

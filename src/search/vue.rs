@@ -15,20 +15,21 @@ use tantivy::columnar::Column;
 use tantivy::index::SegmentId;
 use tantivy::{DocId, Searcher, SegmentReader};
 
-// Filter dimensions; facets are counted for each but LIEU.
-pub const D_FORMACODE: usize = 0;
-pub const D_DEPARTEMENT: usize = 1;
-pub const D_LIEU: usize = 2;
-pub const D_DATES: usize = 3;
-pub const D_PUBLIC: usize = 4;
-pub const D_FINANCEUR: usize = 5;
-pub const D_CERTIFIANTE: usize = 6;
-pub const D_NIVEAU: usize = 7;
-pub const D_DISTANCE: usize = 8;
-pub const D_ORGANISME: usize = 9;
-/// Not a facet: certification codes, filtered within the CERTIFIANTE dimension.
-pub const D_CERTIFICATION: usize = 10;
-pub const NB_DIMS: usize = 10;
+// Filter dimensions; facets are counted for each but LIEU (and CERTIFICATION, a filter
+// within CERTIFIANTE). Numbered so that a group's ids, sorted, put the single-valued
+// dimensions first: the hot loops stop as soon as they are past the dimension they want.
+pub const D_DEPARTEMENT: usize = 0;
+pub const D_NIVEAU: usize = 1;
+pub const D_ORGANISME: usize = 2;
+pub const D_CERTIFIANTE: usize = 3;
+pub const D_DISTANCE: usize = 4;
+pub const D_PUBLIC: usize = 5;
+pub const D_FINANCEUR: usize = 6;
+pub const D_CERTIFICATION: usize = 7;
+pub const D_FORMACODE: usize = 8;
+pub const D_LIEU: usize = 9;
+pub const D_DATES: usize = 10;
+pub const NB_DIMS: usize = 11;
 
 /// A value id in a group's list carries its dimension in its high bits, so that the hot
 /// loops tell dimensions apart without a memory load.
@@ -60,6 +61,8 @@ pub struct Vue {
     pub commune: Vec<u64>,
     pub pos: Vec<[f32; 2]>,
     pub drapeaux: Vec<u8>,
+    /// Per group: the organisme's SIRET (0: none).
+    pub siret: Vec<u64>,
     /// Each group's values, as ids into `valeurs`: group `g` has
     /// `ids[ids_debut[g]..ids_debut[g + 1]]`, every dimension in one list, so that a query
     /// evaluates filters and counts facets of a group in one short loop.
@@ -85,14 +88,6 @@ impl Vue {
     #[inline]
     pub fn ids(&self, g: usize) -> &[u32] {
         &self.ids[self.ids_debut[g] as usize..self.ids_debut[g + 1] as usize]
-    }
-
-    /// The value of group `g` in dimension `d` (its first, for a multi-valued one).
-    pub fn valeur(&self, d: usize, g: usize) -> Option<u64> {
-        self.ids(g)
-            .iter()
-            .find(|&&i| dim_de(i) == d)
-            .map(|&i| self.valeurs[index_de(i)])
     }
 
     /// Reads the segment's fast fields once.
@@ -125,6 +120,7 @@ impl Vue {
             commune: Vec::new(),
             pos: Vec::new(),
             drapeaux: Vec::new(),
+            siret: Vec::new(),
             ids_debut: Vec::new(),
             ids: Vec::new(),
             dim: Vec::new(),
@@ -158,6 +154,7 @@ impl Vue {
                     dr |= DRAPEAU_PERMANENTE;
                 }
                 v.drapeaux.push(dr);
+                v.siret.push(multi[5].1.first(doc).unwrap_or(0));
                 v.ids_debut.push(v.ids.len() as u32);
                 for (d, col) in &multi {
                     buf.clear();
@@ -180,6 +177,8 @@ impl Vue {
                     let i = id(&mut v, d, val);
                     v.ids.push(i);
                 }
+                let debut_ids = *v.ids_debut.last().expect("pushed above") as usize;
+                v.ids[debut_ids..].sort_unstable();
             }
             v.groupe_de.push((v.docs.len() - 1) as u32);
             v.debut.push(
