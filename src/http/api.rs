@@ -265,18 +265,25 @@ fn elargir(app: &App, r: &Requete) -> Vec<serde_json::Value> {
     out
 }
 
-/// JSON with gzip when asked and a strong ETag over the index state and the query.
+/// JSON with gzip when asked and a strong ETag over the content.
 fn repondre(req: &Request<Incoming>, v: &serde_json::Value) -> Response<Body> {
-    let corps = v.to_string();
-    // The validator covers the content, not the time it took.
+    repondre_octets(req, v.to_string().into_bytes(), None)
+}
+
+/// `corps` is a JSON object; `duree_ms`, when given, is added to it after the ETag is taken
+/// (the validator covers the content, not the time it took).
+fn repondre_octets(
+    req: &Request<Incoming>,
+    mut corps: Vec<u8>,
+    duree_ms: Option<f64>,
+) -> Response<Body> {
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    match v.as_object() {
-        Some(o) if o.contains_key("duree_ms") => {
-            let mut sans = o.clone();
-            sans.remove("duree_ms");
-            serde_json::Value::Object(sans).to_string().hash(&mut h);
+    corps.hash(&mut h);
+    if let Some(ms) = duree_ms {
+        if corps.last() == Some(&b'}') {
+            corps.pop();
+            corps.extend_from_slice(format!(",\"duree_ms\":{ms}}}").as_bytes());
         }
-        _ => corps.hash(&mut h),
     }
     let etag = format!("\"{:016x}\"", h.finish());
     if req
@@ -306,11 +313,11 @@ fn repondre(req: &Request<Incoming>, v: &serde_json::Value) -> Response<Body> {
         .header("cache-control", "public, max-age=60");
     let corps = if gzip && corps.len() > 1024 {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        let _ = e.write_all(corps.as_bytes());
+        let _ = e.write_all(&corps);
         b = b.header("content-encoding", "gzip");
         e.finish().unwrap_or_default()
     } else {
-        corps.into_bytes()
+        corps
     };
     b.body(super::full(corps)).expect("valid headers")
 }
@@ -337,11 +344,20 @@ pub(super) async fn recherche(app: Arc<App>, req: Request<Incoming>) -> Response
     })
     .await;
     match res {
-        Ok(Ok((rep, el))) => {
-            let mut v = serde_json::to_value(&rep).unwrap_or_default();
-            v["elargir"] = json!(el);
-            v["duree_ms"] = json!((t0.elapsed().as_secs_f64() * 1e4).round() / 10.0);
-            repondre(&req, &v)
+        Ok(Ok((rep, elargir))) => {
+            #[derive(serde::Serialize)]
+            struct Corps<'a> {
+                #[serde(flatten)]
+                rep: &'a crate::search::query::Reponse,
+                elargir: &'a [serde_json::Value],
+            }
+            let corps = serde_json::to_vec(&Corps {
+                rep: &rep,
+                elargir: &elargir,
+            })
+            .unwrap_or_default();
+            let ms = (t0.elapsed().as_secs_f64() * 1e4).round() / 10.0;
+            repondre_octets(&req, corps, Some(ms))
         }
         Ok(Err(e)) => super::indisponible("index-indisponible", e),
         Err(e) => super::interne(e),

@@ -179,7 +179,31 @@ pub struct Reponse {
     pub page: usize,
     pub par_page: usize,
     pub resultats: Vec<Resultat>,
-    pub facettes: serde_json::Map<String, serde_json::Value>,
+    pub facettes: Facettes,
+}
+
+/// Facets by dimension name, in a fixed order; serialized as a JSON object.
+#[derive(Debug, Clone)]
+pub struct Facettes(pub Vec<(&'static str, Vec<ValeurFacette>)>);
+
+impl Facettes {
+    pub fn get(&self, nom: &str) -> Option<&[ValeurFacette]> {
+        self.0
+            .iter()
+            .find(|(n, _)| *n == nom)
+            .map(|(_, v)| v.as_slice())
+    }
+}
+
+impl Serialize for Facettes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
 }
 
 /// At most `n` bytes of `t`, cut at a character boundary.
@@ -414,7 +438,8 @@ fn ordre(tri: Tri) -> impl Fn(&Trouve, &Trouve) -> Ordering {
 /// What a pass over the whole index found.
 struct Collecte {
     trouves: Vec<Trouve>,
-    comptes: Vec<HashMap<u64, u64>>,
+    /// Per dimension, (value, count) sorted by value.
+    comptes: Vec<Vec<(u64, u64)>>,
     vues: Vec<Arc<Vue>>,
 }
 
@@ -544,7 +569,7 @@ impl Moteur {
             None => None,
         };
         let mut trouves = Vec::new();
-        let mut comptes: Vec<HashMap<u64, u64>> = vec![HashMap::new(); NB_DIMS];
+        let mut comptes: Vec<Vec<(u64, u64)>> = vec![Vec::new(); NB_DIMS];
         for (seg, (reader, vue)) in searcher.segment_readers().iter().zip(&vues).enumerate() {
             let mut p = Passe::new(f, vue, seg as u32, reader.alive_bitset(), facettes);
             match &weight {
@@ -569,16 +594,27 @@ impl Moteur {
                 for (i, &n) in c.iter().enumerate() {
                     let d = vue.dim[i] as usize;
                     if n > 0 && d != D_CERTIFICATION {
-                        *comptes[d].entry(vue.valeurs[i]).or_default() += n as u64;
+                        comptes[d].push((vue.valeurs[i], n as u64));
                     }
                 }
                 for (i, &n) in dates.iter().enumerate() {
                     if n > 0 {
-                        *comptes[D_DATES].entry(i as u64).or_default() += n as u64;
+                        comptes[D_DATES].push((i as u64, n as u64));
                     }
                 }
             }
             trouves.append(&mut p.trouves);
+        }
+        // Several segments: add up each value's counts.
+        for c in &mut comptes {
+            c.sort_unstable_by_key(|x| x.0);
+            c.dedup_by(|b, a| {
+                let meme = a.0 == b.0;
+                if meme {
+                    a.1 += b.1;
+                }
+                meme
+            });
         }
         Ok(Collecte {
             trouves,
@@ -729,9 +765,9 @@ impl Moteur {
     fn facettes(
         &self,
         r: &Requete,
-        comptes: &[HashMap<u64, u64>],
-    ) -> serde_json::Map<String, serde_json::Value> {
-        let mut out = serde_json::Map::new();
+        comptes: &[Vec<(u64, u64)>],
+    ) -> Facettes {
+        let mut out = Facettes(Vec::new());
         for &(nom, d) in FACETTES {
             let selection: Vec<u64> = match d {
                 D_FORMACODE => r.formacodes.clone(),
@@ -744,9 +780,9 @@ impl Moteur {
                 D_ORGANISME => r.organismes.clone(),
                 _ => vec![],
             };
-            let mut vals: Vec<(u64, u64)> = comptes[d].iter().map(|(k, v)| (*k, *v)).collect();
+            let mut vals: Vec<(u64, u64)> = comptes[d].clone();
             for s in &selection {
-                if !comptes[d].contains_key(s) {
+                if comptes[d].binary_search_by_key(s, |x| x.0).is_err() {
                     vals.push((*s, 0));
                 }
             }
@@ -778,18 +814,15 @@ impl Moteur {
                 .map(|(_, x)| x)
             {
                 let (valeur, libelle, parent) = self.libelle(d, v);
-                liste.push(
-                    serde_json::to_value(ValeurFacette {
-                        selectionne: selection.contains(&v),
-                        valeur,
-                        libelle,
-                        nombre: n,
-                        parent,
-                    })
-                    .unwrap_or_default(),
-                );
+                liste.push(ValeurFacette {
+                    selectionne: selection.contains(&v),
+                    valeur,
+                    libelle,
+                    nombre: n,
+                    parent,
+                });
             }
-            out.insert(nom.into(), serde_json::Value::Array(liste));
+            out.0.push((nom, liste));
         }
         out
     }
