@@ -22,6 +22,7 @@ pub mod model;
 pub mod referentiel;
 pub mod rules;
 pub mod search;
+pub mod site;
 pub mod store;
 
 /// `mi_option_purge_delay`: its index in the `mi_option_e` enum of mimalloc 2.x and 3.x.

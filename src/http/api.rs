@@ -215,7 +215,7 @@ pub fn requete(app: &App, query: &str) -> Result<Requete, Erreur> {
 
 /// `elargir`: the same search in the département, the region, without dates, under the
 /// parent Formacode — each with its count — when a search finds little.
-fn elargir(app: &App, r: &Requete) -> Vec<serde_json::Value> {
+pub fn elargir(app: &App, r: &Requete) -> Vec<serde_json::Value> {
     let moteur = app.moteur.as_ref().expect("search engine present");
     let mut out = Vec::new();
     let mut essai = |type_: &str, libelle: String, v: Requete| {

@@ -100,6 +100,11 @@ async fn route(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>, 
     if req.method() == Method::OPTIONS {
         return Ok(preflight());
     }
+    if get {
+        if let Some(r) = crate::site::route(&app, &req).await {
+            return Ok(r);
+        }
+    }
     let resp = match path.as_str() {
         "/health" if get => health(&app),
         "/health" => methode_non_permise("GET, HEAD"),

@@ -462,6 +462,38 @@ impl Moteur {
         out
     }
 
+    /// Numbers of the indexed (hence diffusable) formations, from the term dictionary, each
+    /// once, skipping those whose documents are all deleted.
+    pub fn numeros_formations(&self) -> Vec<String> {
+        let searcher = self.reader.searcher();
+        let mut out = std::collections::BTreeSet::new();
+        for seg in searcher.segment_readers() {
+            let Ok(inv) = seg.inverted_index(self.champs.formation) else {
+                continue;
+            };
+            let Ok(mut termes) = inv.terms().stream() else {
+                continue;
+            };
+            while let Some((t, info)) = termes.next() {
+                let Ok(mut p) = inv.read_postings_from_terminfo(info, IndexRecordOption::Basic)
+                else {
+                    continue;
+                };
+                let mut doc = tantivy::DocSet::doc(&p);
+                while doc != tantivy::TERMINATED {
+                    if !seg.is_deleted(doc) {
+                        if let Ok(s) = std::str::from_utf8(t) {
+                            out.insert(s.to_string());
+                        }
+                        break;
+                    }
+                    doc = tantivy::DocSet::advance(&mut p);
+                }
+            }
+        }
+        out.into_iter().collect()
+    }
+
     pub fn nb_documents(&self) -> u64 {
         self.reader.searcher().num_docs()
     }

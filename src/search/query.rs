@@ -5,11 +5,11 @@
 
 use super::analyse::mots;
 use super::index::*;
+use super::vue::*;
 use crate::referentiel::digits;
 use serde::Serialize;
-use std::collections::HashMap;
-use super::vue::*;
 use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::sync::Arc;
 use tantivy::fastfield::AliveBitSet;
 use tantivy::query::{
@@ -403,7 +403,11 @@ impl<'a> Passe<'a> {
         if manque == 0 && une {
             self.trouves.push(Trouve {
                 score,
-                prochain: if prochain == i32::MAX { premier } else { prochain },
+                prochain: if prochain == i32::MAX {
+                    premier
+                } else {
+                    prochain
+                },
                 seg: self.seg,
                 g: g as u32,
                 distance,
@@ -490,8 +494,7 @@ impl Moteur {
                     // Typos are looked for in titles and Formacode labels only: an automaton
                     // per field and word is the dearest part of a query, and a fuzzy match in
                     // long descriptions is mostly noise.
-                    if *floue && (champ == self.champs.intitule || champ == self.champs.thesaurus)
-                    {
+                    if *floue && (champ == self.champs.intitule || champ == self.champs.thesaurus) {
                         alternatives.push((
                             Occur::Should,
                             Box::new(BoostQuery::new(
@@ -762,11 +765,7 @@ impl Moteur {
         })
     }
 
-    fn facettes(
-        &self,
-        r: &Requete,
-        comptes: &[Vec<(u64, u64)>],
-    ) -> Facettes {
+    fn facettes(&self, r: &Requete, comptes: &[Vec<(u64, u64)>]) -> Facettes {
         let mut out = Facettes(Vec::new());
         for &(nom, d) in FACETTES {
             let selection: Vec<u64> = match d {
@@ -891,7 +890,10 @@ impl Moteur {
         let (f, mots_q) = self.filtres(req);
         let searcher = self.reader.searcher();
         let query = self.requete_texte(&mots_q);
-        Ok(self.collecter(&searcher, query.as_deref(), &f, false)?.trouves.len() as u64)
+        Ok(self
+            .collecter(&searcher, query.as_deref(), &f, false)?
+            .trouves
+            .len() as u64)
     }
 }
 

@@ -171,7 +171,10 @@ impl Vue {
                     }
                 }
                 for (d, val) in [
-                    (D_CERTIFIANTE, certifiante.first(doc).unwrap_or(false) as u64),
+                    (
+                        D_CERTIFIANTE,
+                        certifiante.first(doc).unwrap_or(false) as u64,
+                    ),
                     (D_DISTANCE, (dr & DRAPEAU_DISTANCE != 0) as u64),
                 ] {
                     let i = id(&mut v, d, val);

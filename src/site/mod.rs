@@ -1,0 +1,260 @@
+//! The public site: server-rendered French pages (maud escapes every interpolated string, so
+//! offer text is always shown as text), the partner widget, the sitemap. Everything works
+//! without JavaScript; `site.js` only adds suggestions as you type. CSS and JS are compiled
+//! into the binary.
+//!
+//! - `/`: the search form; `/recherche?…`: results (every state is a URL);
+//! - `/formation/{numero}`: one offer in plain French, with schema.org JSON-LD;
+//! - `/statistiques`: the offer at a glance, SVG charts drawn here;
+//! - `/partenaires`: how to embed the widget, with a live preview; `/widget.js`;
+//! - `/sitemap.xml`, `/robots.txt`, `/static/site.css`, `/static/site.js`.
+
+mod offre;
+mod recherche;
+mod stats;
+
+use crate::http::{full, App, Body};
+use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+use std::sync::Arc;
+
+pub const CSS: &str = include_str!("site.css");
+pub const JS: &str = include_str!("site.js");
+pub const WIDGET: &str = include_str!("widget.js");
+
+/// The site's answer to `path`, or `None` when the path is not one of its pages.
+pub async fn route(app: &Arc<App>, req: &Request<Incoming>) -> Option<Response<Body>> {
+    let path = req.uri().path();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let base = base_url(req);
+    Some(match path {
+        "/" => page(StatusCode::OK, &recherche::accueil(app, &base)),
+        "/recherche" => {
+            let app = app.clone();
+            bloquant(move || recherche::resultats(&app, &query, &base)).await
+        }
+        "/statistiques" => {
+            let app = app.clone();
+            bloquant(move || (StatusCode::OK, stats::page(&app, &base))).await
+        }
+        "/partenaires" => page(StatusCode::OK, &partenaires(&base)),
+        "/sitemap.xml" => {
+            let app = app.clone();
+            let corps = tokio::task::spawn_blocking(move || sitemap(&app, &base))
+                .await
+                .unwrap_or_default();
+            reponse(StatusCode::OK, "application/xml; charset=utf-8", corps)
+        }
+        "/robots.txt" => reponse(
+            StatusCode::OK,
+            "text/plain; charset=utf-8",
+            format!("User-agent: *\nAllow: /\nSitemap: {base}/sitemap.xml\n"),
+        ),
+        "/static/site.css" => statique("text/css; charset=utf-8", CSS),
+        "/static/site.js" => statique("text/javascript; charset=utf-8", JS),
+        "/widget.js" => {
+            let mut r = statique("text/javascript; charset=utf-8", WIDGET);
+            r.headers_mut().insert(
+                "access-control-allow-origin",
+                "*".parse().expect("static header"),
+            );
+            r
+        }
+        p if p.starts_with("/formation/") => {
+            let numero = crate::http::feeds::paires(&format!("n={}", &p["/formation/".len()..]))
+                .pop()
+                .map(|(_, v)| v)
+                .unwrap_or_default();
+            let app = app.clone();
+            bloquant(move || offre::page(&app, &numero, &base)).await
+        }
+        _ => return None,
+    })
+}
+
+/// Runs a page that reads the store or the index off the async workers.
+async fn bloquant(f: impl FnOnce() -> (StatusCode, Markup) + Send + 'static) -> Response<Body> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok((status, m)) => page(status, &m),
+        Err(e) => crate::http::interne(e),
+    }
+}
+
+/// `http://host` as the client reached us (for canonical URLs and the widget snippet).
+fn base_url(req: &Request<Incoming>) -> String {
+    let host = req
+        .headers()
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+        })
+        .unwrap_or("localhost");
+    format!("http://{host}")
+}
+
+fn reponse(status: StatusCode, type_: &str, corps: impl Into<Bytes>) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("content-type", type_)
+        .body(full(corps))
+        .expect("valid headers")
+}
+
+fn page(status: StatusCode, m: &Markup) -> Response<Body> {
+    let mut r = reponse(status, "text/html; charset=utf-8", m.0.clone());
+    r.headers_mut().insert(
+        "content-security-policy",
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'"
+            .parse()
+            .expect("static header"),
+    );
+    r
+}
+
+fn statique(type_: &str, corps: &'static str) -> Response<Body> {
+    let mut r = reponse(StatusCode::OK, type_, corps);
+    r.headers_mut().insert(
+        "cache-control",
+        "public, max-age=3600".parse().expect("static header"),
+    );
+    r
+}
+
+/// The frame of every page: header, skip link, main, footer.
+pub fn gabarit(titre: &str, canonique: &str, contenu: Markup, tete: Option<Markup>) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="fr" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (titre) " — Sofi, formations en Pays de la Loire" }
+                link rel="canonical" href=(canonique);
+                link rel="stylesheet" href="/static/site.css";
+                script src="/static/site.js" defer {}
+                @if let Some(t) = tete { (t) }
+            }
+            body {
+                a.evitement href="#contenu" { "Aller au contenu" }
+                header.bandeau {
+                    a.logo href="/" { "Sofi" }
+                    nav aria-label="Navigation principale" {
+                        ul {
+                            li { a href="/" { "Rechercher" } }
+                            li { a href="/statistiques" { "L'offre en chiffres" } }
+                            li { a href="/partenaires" { "Partenaires" } }
+                        }
+                    }
+                }
+                main id="contenu" tabindex="-1" { (contenu) }
+                footer.pied {
+                    p { "L'offre de formation professionnelle des Pays de la Loire, recueillie et vérifiée par le Carif-Oref. Données diffusées au format LHÉO : "
+                        a href="/lheo/offres.xml" { "flux LHÉO" } ", " a href="/api/v1/openapi.json" { "API" } "." }
+                }
+            }
+        }
+    }
+}
+
+/// A date in French: `2027-03-01` → `1 mars 2027`.
+pub fn date_fr(iso: &str) -> String {
+    const MOIS: [&str; 12] = [
+        "janvier",
+        "février",
+        "mars",
+        "avril",
+        "mai",
+        "juin",
+        "juillet",
+        "août",
+        "septembre",
+        "octobre",
+        "novembre",
+        "décembre",
+    ];
+    match iso.parse::<jiff::civil::Date>() {
+        Ok(d) => format!(
+            "{} {} {}",
+            d.day(),
+            MOIS[(d.month() - 1) as usize],
+            d.year()
+        ),
+        Err(_) => iso.to_string(),
+    }
+}
+
+fn partenaires(base: &str) -> Markup {
+    let extrait = format!(
+        "<script src=\"{base}/widget.js\" async></script>\n<div data-sofi-recherche data-formacode=\"31734\" data-departement=\"44\"></div>"
+    );
+    gabarit(
+        "Partenaires : intégrer la recherche",
+        &format!("{base}/partenaires"),
+        html! {
+            h1 { "Intégrer la recherche de formations sur votre site" }
+            p { "Le widget affiche une zone de recherche et ses résultats dans votre page, avec les filtres que vous imposez. Il s'isole dans un shadow DOM : vos styles ne le touchent pas, les siens ne débordent pas. Chaque résultat renvoie à la fiche de la formation sur ce site." }
+            h2 { "Code à copier" }
+            pre { code { (extrait) } }
+            h2 { "Filtres imposés" }
+            p { "Chaque attribut " code { "data-…" } " fixe un paramètre de l'API de recherche ; plusieurs valeurs se séparent par des virgules." }
+            table {
+                thead { tr { th scope="col" { "Attribut" } th scope="col" { "Effet" } } }
+                tbody {
+                    tr { td { code { "data-formacode" } } td { "domaines Formacode (un code générique inclut ses codes spécifiques)" } }
+                    tr { td { code { "data-departement" } } td { "départements (44, 49, 53, 72, 85)" } }
+                    tr { td { code { "data-commune" } " + " code { "data-rayon" } } td { "autour d'une commune (code INSEE ou postal), rayon en km" } }
+                    tr { td { code { "data-financeur" } } td { "financeurs (code LHÉO ou « cpf »)" } }
+                    tr { td { code { "data-public" } } td { "publics (Formacode 8xxxx)" } }
+                    tr { td { code { "data-certifiante" } } td { "1 : certifiantes seulement" } }
+                    tr { td { code { "data-par-page" } } td { "résultats par page (10 par défaut)" } }
+                }
+            }
+            p { "Les données viennent de l'API publique " code { "/api/v1/recherche" } ", ouverte à toutes les origines (CORS)." }
+            h2 { "Aperçu" }
+            p { "Le widget ci-dessous est le vrai, réglé sur la conduite d'engins en Loire-Atlantique." }
+            div.apercu data-sofi-recherche data-formacode="31734" data-departement="44" {}
+            script src="/widget.js" async {}
+        },
+        None,
+    )
+}
+
+/// Every public page: home, statistics, partners, and each diffusable offer (from the
+/// index's term dictionary: only offers with a live document).
+fn sitemap(app: &App, base: &str) -> String {
+    let mut out = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
+    );
+    for p in ["/", "/statistiques", "/partenaires"] {
+        out.push_str(&format!("<url><loc>{base}{p}</loc></url>\n"));
+    }
+    if let Some(m) = &app.moteur {
+        for n in m.numeros_formations() {
+            let n: String = form_urlencoded::byte_serialize(n.as_bytes()).collect();
+            out.push_str(&format!(
+                "<url><loc>{base}/formation/{}</loc></url>\n",
+                xml_echappe(&n)
+            ));
+        }
+    }
+    out.push_str("</urlset>\n");
+    out
+}
+
+fn xml_echappe(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// JSON for a `<script type="application/ld+json">`: `<` escaped so that no text can close
+/// the script element.
+pub fn json_ld(v: &serde_json::Value) -> Markup {
+    let s = v.to_string().replace('<', "\\u003c");
+    html! { script type="application/ld+json" { (PreEscaped(s)) } }
+}

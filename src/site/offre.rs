@@ -1,0 +1,244 @@
+//! The offer page: the F-A-S-D in plain French (what you learn, certification and level,
+//! where and when, who can attend, who pays for whom, the organisation and how to register),
+//! with schema.org `Course` / `CourseInstance` JSON-LD.
+
+use super::{date_fr, gabarit, json_ld};
+use crate::http::App;
+use crate::model::{Action, Adresse, Coordonnees, LheoDate, Node};
+use hyper::StatusCode;
+use maud::{html, Markup};
+use serde_json::json;
+
+fn texte_noeud(n: &Node) -> String {
+    let mut s = n.text.trim().to_string();
+    for c in &n.children {
+        let t = texte_noeud(c);
+        if !t.is_empty() {
+            if !s.is_empty() {
+                s.push(' ');
+            }
+            s.push_str(&t);
+        }
+    }
+    s
+}
+
+fn date_lheo(d: &str) -> Option<String> {
+    match LheoDate::parse(d) {
+        Ok(LheoDate::Date(d)) => Some(d.to_string()),
+        _ => None,
+    }
+}
+
+fn adresse(a: &Adresse) -> Markup {
+    html! {
+        @if let Some(d) = &a.denomination { (d) br; }
+        @for l in &a.lignes { (l) br; }
+        (a.codepostal) " " (a.ville)
+    }
+}
+
+fn coordonnees(c: &Coordonnees) -> Markup {
+    html! {
+        @if let Some(a) = &c.adresse { p { (adresse(a)) } }
+        ul.contact {
+            @if let Some(t) = &c.telfixe { li { "Téléphone : " (texte_noeud(t)) } }
+            @if let Some(t) = &c.portable { li { "Portable : " (texte_noeud(t)) } }
+            @if let Some(m) = &c.courriel { li { "Courriel : " a href=(format!("mailto:{m}")) { (m) } } }
+            @if let Some(w) = &c.web { @let u = texte_noeud(w); li { "Site : " @if u.starts_with("http") { a href=(u) rel="nofollow" { (u) } } @else { (u) } } }
+        }
+    }
+}
+
+/// Paragraphs of a LHÉO text (line breaks kept).
+fn paragraphes(t: &str) -> Markup {
+    html! { @for p in t.split('\n').map(str::trim).filter(|p| !p.is_empty()) { p { (p) } } }
+}
+
+fn action(app: &App, a: &Action) -> Markup {
+    let refs = &app.refs;
+    let lieu = a.lieux.iter().find_map(|l| l.coordonnees.adresse.as_ref());
+    html! {
+        section.action aria-label=(format!("Action {}", a.numero)) {
+            h3 {
+                @if let Some(l) = lieu { (l.ville) } @else { "Lieu à préciser" }
+                @if a.a_distance() { " — à distance" }
+            }
+            dl {
+                dt { "Lieu" }
+                dd { @if let Some(l) = lieu { (adresse(l)) } @else { "non précisé" } }
+                dt { "Rythme" } dd { (a.rythme) }
+                @if let Some(h) = a.nombre_heures_total { dt { "Durée" } dd { (h) " heures" @if let Some(c) = a.nombre_heures_centre { " dont " (c) " en centre" } @if let Some(e) = a.nombre_heures_entreprise { ", " (e) " en entreprise" } } }
+                dt { "Entrées" } dd { @if a.entrees_permanentes() { "entrées et sorties permanentes" } @else { "à dates fixes" } }
+                dt { "Qui peut s'inscrire ?" }
+                dd {
+                    ul { @for p in &a.publics { li { (refs.formacode_libelle(&p.code).unwrap_or(&p.code)) } } }
+                    @if let Some(i) = &a.info_public_vise { p { (i) } }
+                    @if !a.conditions_specifiques.is_empty() && a.conditions_specifiques != "-" { p { "Conditions : " (a.conditions_specifiques) } }
+                }
+                dt { "Qui finance ?" }
+                dd {
+                    ul {
+                        @for f in &a.financeurs {
+                            li { (refs.libelle("dict-financeurs", &f.code_financeur).unwrap_or(&f.code_financeur))
+                                @if let Some(n) = f.nb_places_financees { " (" (n) " places financées)" } }
+                        }
+                    }
+                    @if a.prise_en_charge_frais_possible == "1" { p { "Une prise en charge des frais est possible." } }
+                }
+                @if let Some(p) = &a.prix_total_ttc { dt { "Prix" } dd { (p) " € TTC" } }
+                @if let Some(p) = &a.acces_handicapes { dt { "Accessibilité" } dd { (p) } }
+            }
+            h4 { "Sessions" }
+            ul.sessions {
+                @for s in &a.sessions {
+                    li {
+                        @match (date_lheo(&s.periode.debut), date_lheo(&s.periode.fin)) {
+                            (Some(d), Some(f)) => { "Du " (date_fr(&d)) " au " (date_fr(&f)) }
+                            (Some(d), None) => { "À partir du " (date_fr(&d)) }
+                            _ => { "Dates à préciser" }
+                        }
+                        @if let Some(m) = &s.modalites_inscription { " — inscription : " (m) }
+                        br;
+                        span.inscription { "S'inscrire : " (s.adresse_inscription.adresse.ville) " (" (s.adresse_inscription.adresse.codepostal) ")" }
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub fn page(app: &App, numero: &str, base: &str) -> (StatusCode, Markup) {
+    let lien = form_urlencoded::byte_serialize(numero.as_bytes()).collect::<String>();
+    let canonique = format!("{base}/formation/{lien}");
+    let o = match app.store.offre(numero) {
+        Ok(Some(o)) if o.verdict.diffusable() => o,
+        Ok(_) => {
+            return (
+                StatusCode::NOT_FOUND,
+                gabarit(
+                    "Formation introuvable",
+                    &canonique,
+                    html! { h1 { "Formation introuvable" } p { "Aucune formation diffusée ne porte ce numéro. " a href="/" { "Faire une recherche" } } },
+                    None,
+                ),
+            )
+        }
+        Err(e) => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                gabarit(
+                    "Service indisponible",
+                    &canonique,
+                    html! { h1 { "Service indisponible" } p { (e.to_string()) } },
+                    None,
+                ),
+            )
+        }
+    };
+    let f = &o.formation;
+    let refs = &app.refs;
+    let actions: Vec<&Action> = f
+        .actions
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| o.verdict.diffusion.get(*i).is_some_and(|d| d.diffusee))
+        .map(|(_, a)| a)
+        .collect();
+    let org = &f.organisme;
+    let org_nom = if org.nom.is_empty() {
+        &org.raison_sociale
+    } else {
+        &org.nom
+    };
+    let niveau = f
+        .code_niveau_sortie
+        .as_deref()
+        .and_then(|c| refs.libelle("dict-niveaux", c));
+    let instances: Vec<serde_json::Value> = actions
+        .iter()
+        .flat_map(|a| {
+            a.sessions.iter().map(move |s| {
+                let lieu = a
+                    .lieux
+                    .iter()
+                    .find_map(|l| l.coordonnees.adresse.as_ref())
+                    .unwrap_or(&s.adresse_inscription.adresse);
+                json!({
+                    "@type": "CourseInstance",
+                    "courseMode": if a.a_distance() { "online" } else { "onsite" },
+                    "startDate": date_lheo(&s.periode.debut),
+                    "endDate": date_lheo(&s.periode.fin),
+                    "location": {"@type": "Place", "address": {"@type": "PostalAddress",
+                        "streetAddress": lieu.lignes.join(", "), "postalCode": lieu.codepostal,
+                        "addressLocality": lieu.ville, "addressCountry": "FR"}},
+                })
+            })
+        })
+        .collect();
+    let mut cours = json!({
+        "@context": "https://schema.org",
+        "@type": "Course",
+        "name": f.intitule,
+        "description": f.objectif,
+        "courseCode": f.numero,
+        "url": canonique,
+        "inLanguage": "fr",
+        "provider": {"@type": "Organization", "name": org_nom, "identifier": org.siret},
+        "hasCourseInstance": instances,
+    });
+    if let Some(c) = f.certifications.first() {
+        let code = c
+            .code_rncp
+            .clone()
+            .or(c.code_rs.clone())
+            .or(c.code_certifinfo.clone());
+        cours["educationalCredentialAwarded"] = json!(code);
+    }
+    let contenu = html! {
+        nav.fil aria-label="Fil d'Ariane" { a href="/" { "Accueil" } " › " a href="/recherche" { "Recherche" } " › " span { (f.intitule) } }
+        article.offre {
+            h1 { (f.intitule) }
+            p.organisme { "Par " (org_nom) }
+            div.resume {
+                @if f.certifiante == "1" { span.badge { "Certifiante" } }
+                @if actions.iter().any(|a| a.a_distance()) { span.badge { "À distance" } }
+                @if let Some(n) = niveau { span.badge { "Niveau de sortie : " (n) } }
+            }
+            section {
+                h2 { "Ce que vous apprendrez" }
+                (paragraphes(&f.objectif))
+                @if !f.resultats_attendus.is_empty() { h3 { "À l'issue de la formation" } (paragraphes(&f.resultats_attendus)) }
+                @if !f.contenu.is_empty() { h3 { "Programme" } (paragraphes(&f.contenu)) }
+            }
+            @if !f.certifications.is_empty() || !f.domaine.formacodes.is_empty() {
+                section {
+                    h2 { "Certification et domaine" }
+                    ul {
+                        @for c in &f.certifications {
+                            @if let Some(r) = &c.code_rncp { li { "Répertoire national des certifications professionnelles : " (r) } }
+                            @if let Some(r) = &c.code_rs { li { "Répertoire spécifique : " (r) } }
+                            @for fiche in refs.fiches_certifinfo(c) { li { "Certif Info " (fiche.code) " : " (fiche.intitule) } }
+                        }
+                        @for fc in &f.domaine.formacodes { li { "Formacode " (fc.code) " : " (refs.formacode_libelle(&fc.code).unwrap_or("")) } }
+                    }
+                }
+            }
+            section {
+                h2 { "Où et quand" }
+                @for a in &actions { (action(app, a)) }
+            }
+            section {
+                h2 { "L'organisme de formation" }
+                p { strong { (org_nom) } @if org.raison_sociale != *org_nom { " (" (org.raison_sociale) ")" } }
+                p { "SIRET " (org.siret) " · déclaration d'activité n° " (org.numero_activite) }
+                (coordonnees(&org.coordonnees))
+                @for c in &f.contacts { h3 { "Contact pour cette formation" } (coordonnees(&c.coordonnees)) }
+            }
+        }
+    };
+    (
+        StatusCode::OK,
+        gabarit(&f.intitule, &canonique, contenu, Some(json_ld(&cours))),
+    )
+}

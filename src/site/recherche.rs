@@ -1,0 +1,461 @@
+//! Home and results pages. The results page takes the API's parameters (every state is a
+//! shareable URL), plus what a form sends: empty fields, a commune typed by name.
+
+use super::{date_fr, gabarit};
+use crate::http::api::{elargir, requete};
+use crate::http::App;
+use crate::search::analyse::plier;
+use crate::search::query::{Reponse, Resultat, ValeurFacette};
+use hyper::StatusCode;
+use maud::{html, Markup, PreEscaped};
+
+type Params = Vec<(String, String)>;
+
+fn qs(p: &[(String, String)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(p.iter())
+        .finish()
+}
+
+fn url(p: &[(String, String)]) -> String {
+    format!("/recherche?{}", qs(p))
+}
+
+fn val<'a>(p: &'a [(String, String)], k: &str) -> &'a str {
+    p.iter()
+        .find(|(n, _)| n == k)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
+}
+
+/// `p` without `k`, then with `k=v` for each of `vals`; back to page 1.
+fn avec(p: &[(String, String)], k: &str, vals: &[&str]) -> Params {
+    let mut out: Params = p
+        .iter()
+        .filter(|(n, _)| n != k && n != "page")
+        .cloned()
+        .collect();
+    out.extend(vals.iter().map(|v| (k.to_string(), v.to_string())));
+    out
+}
+
+/// `p` with `k=v` added, or removed when present (a facet value's link).
+fn bascule(p: &[(String, String)], k: &str, v: &str) -> Params {
+    let present = p.iter().any(|(n, x)| n == k && x == v);
+    let mut out: Params = p
+        .iter()
+        .filter(|(n, x)| !(n == k && x == v) && n != "page")
+        .cloned()
+        .collect();
+    if !present {
+        out.push((k.into(), v.into()));
+    }
+    out
+}
+
+/// A commune typed by name (or « Nantes (44) ») → its INSEE code, region first, then the
+/// most populated.
+fn commune_par_nom(app: &App, nom: &str) -> Option<String> {
+    let nom = nom.split(" (").next().unwrap_or(nom);
+    let cible = plier(nom.trim());
+    let pdl = ["44", "49", "53", "72", "85"];
+    app.refs
+        .communes
+        .values()
+        .filter(|c| plier(&c.nom) == cible)
+        .max_by_key(|c| (pdl.contains(&c.departement.as_str()), c.population))
+        .map(|c| c.code_insee.clone())
+}
+
+/// What a form sends, made into API parameters.
+fn nettoyer(app: &App, query: &str) -> Params {
+    let mut p: Params = crate::http::feeds::paires(query)
+        .into_iter()
+        .map(|(k, v)| (k, v.trim().to_string()))
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
+    for (k, v) in p.iter_mut() {
+        let code = v.len() == 5 && v.bytes().all(|b| b.is_ascii_alphanumeric());
+        if k == "commune" && !code {
+            if let Some(c) = commune_par_nom(app, v) {
+                *v = c;
+            }
+        }
+    }
+    let lieu = p
+        .iter()
+        .any(|(k, _)| k == "commune" || k == "lat" || k == "lon");
+    p.retain(|(k, v)| {
+        !(k == "rayon" && !lieu) && !(k == "tri" && v == "pertinence") && !(k == "page" && v == "1")
+    });
+    p
+}
+
+/// The search form, filled with the current parameters.
+fn formulaire(p: &[(String, String)], app: &App) -> Markup {
+    let commune = val(p, "commune");
+    let commune_nom = app
+        .refs
+        .communes
+        .get(commune)
+        .map(|c| format!("{} ({})", c.nom, c.departement))
+        .unwrap_or_else(|| commune.to_string());
+    let rayon = match val(p, "rayon") {
+        "" => "30",
+        r => r,
+    };
+    html! {
+        form.recherche action="/recherche" method="get" role="search" {
+            div.champ.quoi {
+                label for="q" { "Quoi ? " span.aide { "métier, formation, mot-clé, code Formacode ou RNCP" } }
+                input #q type="search" name="q" value=(val(p, "q")) autocomplete="off"
+                    data-suggestions="q" aria-autocomplete="list" aria-controls="q-liste" aria-expanded="false";
+                ul #q-liste.suggestions role="listbox" hidden {}
+            }
+            div.champ.ou {
+                label for="commune" { "Où ? " span.aide { "commune ou code postal" } }
+                input #commune type="text" name="commune" value=(commune_nom) autocomplete="off"
+                    data-suggestions="commune" aria-autocomplete="list" aria-controls="commune-liste" aria-expanded="false";
+                ul #commune-liste.suggestions role="listbox" hidden {}
+            }
+            div.champ.rayon {
+                label for="rayon" { "Rayon" }
+                select #rayon name="rayon" {
+                    @for r in ["10", "20", "30", "50", "100"] {
+                        option value=(r) selected[r == rayon] { (r) " km" }
+                    }
+                }
+            }
+            div.champ.quand {
+                label for="debut_min" { "Début entre le" }
+                input #debut_min type="date" name="debut_min" value=(val(p, "debut_min"));
+                label for="debut_max" { "et le" }
+                input #debut_max type="date" name="debut_max" value=(val(p, "debut_max"));
+            }
+            @for (k, v) in p.iter().filter(|(k, _)| !["q", "commune", "rayon", "debut_min", "debut_max", "page"].contains(&k.as_str())) {
+                input type="hidden" name=(k) value=(v);
+            }
+            button type="submit" { "Rechercher" }
+        }
+    }
+}
+
+pub fn accueil(app: &App, base: &str) -> Markup {
+    gabarit(
+        "Trouver une formation",
+        &format!("{base}/"),
+        html! {
+            h1 { "Trouver une formation en Pays de la Loire" }
+            p.chapeau { "Toute l'offre de formation professionnelle de la région, financée ou certifiante, vérifiée par le Carif-Oref." }
+            (formulaire(&[], app))
+            h2 { "Exemples" }
+            ul.exemples {
+                li { a href="/recherche?q=aide-soignant" { "Aide-soignant" } }
+                li { a href="/recherche?q=comptabilit%C3%A9&departement=44" { "Comptabilité en Loire-Atlantique" } }
+                li { a href="/recherche?q=soudure&commune=49007&rayon=30" { "Soudure autour d'Angers" } }
+                li { a href="/recherche?q=anglais&a_distance=1" { "Anglais à distance" } }
+            }
+        },
+        None,
+    )
+}
+
+/// Date facet buckets → the date window they stand for.
+fn fenetre_mois(m: u64, aujourdhui: jiff::civil::Date) -> (String, String) {
+    let fin = aujourdhui + jiff::Span::new().days(m as i64 * 30);
+    (aujourdhui.to_string(), fin.to_string())
+}
+
+fn facette(p: &[(String, String)], nom: &str, titre: &str, vals: &[ValeurFacette]) -> Markup {
+    if vals.is_empty() {
+        return html! {};
+    }
+    let aujourdhui = jiff::Zoned::now().date();
+    // Formacode: children right under their parent.
+    let profondeur = |v: &ValeurFacette| -> usize {
+        let mut d = 0;
+        let mut p = v.parent.clone();
+        while let Some(x) = p {
+            match vals.iter().find(|w| w.valeur == x) {
+                Some(w) if d < 5 => {
+                    d += 1;
+                    p = w.parent.clone();
+                }
+                _ => break,
+            }
+        }
+        d
+    };
+    let mut ordre: Vec<&ValeurFacette> = Vec::new();
+    if nom == "formacode" {
+        fn poser<'a>(
+            vals: &'a [ValeurFacette],
+            parent: Option<&str>,
+            out: &mut Vec<&'a ValeurFacette>,
+        ) {
+            for v in vals.iter().filter(|v| {
+                let p = v
+                    .parent
+                    .as_deref()
+                    .filter(|p| vals.iter().any(|w| w.valeur == *p));
+                p == parent
+            }) {
+                if out.len() < 60 && !out.iter().any(|o| o.valeur == v.valeur) {
+                    out.push(v);
+                    poser(vals, Some(&v.valeur), out);
+                }
+            }
+        }
+        poser(vals, None, &mut ordre);
+    } else {
+        ordre = vals.iter().take(30).collect();
+    }
+    html! {
+        details.facette open[vals.iter().any(|v| v.selectionne) || ["departement", "debut", "financeur"].contains(&nom)] {
+            summary { h3 { (titre) } }
+            ul {
+                @for v in ordre {
+                    @let lien = if nom == "debut" {
+                        let m: u64 = v.valeur.trim_end_matches('m').parse().unwrap_or(1);
+                        let (a, b) = fenetre_mois(m, aujourdhui);
+                        let choisi = val(p, "debut_max") == b;
+                        if choisi { avec(&avec(p, "debut_min", &[]), "debut_max", &[]) }
+                        else { avec(&avec(p, "debut_min", &[&a]), "debut_max", &[&b]) }
+                    } else { bascule(p, nom, &v.valeur) };
+                    @let choisi = v.selectionne || (nom == "debut" && {
+                        let m: u64 = v.valeur.trim_end_matches('m').parse().unwrap_or(1);
+                        val(p, "debut_max") == fenetre_mois(m, aujourdhui).1
+                    });
+                    li style=(format!("--niveau:{}", if nom == "formacode" { profondeur(v) } else { 0 })) {
+                        a.valeur href=(url(&lien)) aria-pressed=(if choisi { "true" } else { "false" }) {
+                            span.case aria-hidden="true" { @if choisi { "☑" } @else { "☐" } }
+                            " " (v.libelle) " "
+                            span.nombre { "(" (v.nombre) ")" }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn resultat(r: &Resultat) -> Markup {
+    let lien = format!(
+        "/formation/{}",
+        form_urlencoded::byte_serialize(r.formation_numero.as_bytes()).collect::<String>()
+    );
+    html! {
+        li.resultat {
+            article {
+                h3 { a href=(lien) { (r.intitule) } }
+                p.organisme { (r.organisme) }
+                p.lieu {
+                    @if r.a_distance { span.badge { "À distance" } " " }
+                    @if let Some(c) = &r.commune_nom {
+                        (c) @if let Some(d) = &r.departement { " (" (d) ")" }
+                    }
+                    @if let Some(km) = r.distance_km { " · à " (format!("{km:.1}").replace('.', ",")) " km" }
+                }
+                @if !r.prochaines_sessions.is_empty() {
+                    ul.sessions aria-label="Prochaines sessions" {
+                        @for s in &r.prochaines_sessions {
+                            li {
+                                @match (&s.debut, &s.fin) {
+                                    (Some(d), Some(f)) => { "du " (date_fr(d)) " au " (date_fr(f)) }
+                                    (Some(d), None) => { "à partir du " (date_fr(d)) }
+                                    (None, Some(f)) => { "jusqu'au " (date_fr(f)) }
+                                    (None, None) => { "dates à venir" }
+                                }
+                            }
+                        }
+                        @if r.autres_sessions > 0 {
+                            li.autres { "+" (r.autres_sessions) " autre" @if r.autres_sessions > 1 { "s" } " session" @if r.autres_sessions > 1 { "s" } }
+                        }
+                    }
+                }
+                @for e in &r.extraits {
+                    // tantivy's snippets escape the text and only add <b>.
+                    p.extrait { (PreEscaped(e)) }
+                }
+            }
+        }
+    }
+}
+
+fn pagination(p: &[(String, String)], rep: &Reponse) -> Markup {
+    let pages = (rep.total as usize).div_ceil(rep.par_page.max(1)).max(1);
+    let page = rep.page;
+    let lien = |n: usize| url(&avec(p, "page", &[&n.to_string()]));
+    let mut numeros: Vec<usize> = (1..=pages)
+        .filter(|&n| n == 1 || n == pages || n.abs_diff(page) <= 2)
+        .collect();
+    numeros.dedup();
+    html! {
+        @if pages > 1 {
+            nav.pagination aria-label="Pages de résultats" {
+                ul {
+                    @if page > 1 { li { a href=(lien(page - 1)) rel="prev" { "‹ Précédente" } } }
+                    @for (i, n) in numeros.iter().enumerate() {
+                        @if i > 0 && numeros[i - 1] + 1 != *n { li.ellipse aria-hidden="true" { "…" } }
+                        li {
+                            @if *n == page { a aria-current="page" href=(lien(*n)) { (n) } }
+                            @else { a href=(lien(*n)) aria-label=(format!("Page {n}")) { (n) } }
+                        }
+                    }
+                    @if page < pages { li { a href=(lien(page + 1)) rel="next" { "Suivante ›" } } }
+                }
+            }
+        }
+    }
+}
+
+/// The wider searches `elargir` proposes, as links.
+fn elargissements(app: &App, p: &[(String, String)], el: &[serde_json::Value]) -> Markup {
+    let lien = |t: &str| -> Params {
+        let sans = |p: &[(String, String)], ks: &[&str]| -> Params {
+            p.iter()
+                .filter(|(k, _)| !ks.contains(&k.as_str()) && k != "page")
+                .cloned()
+                .collect()
+        };
+        match t {
+            "departement" => {
+                let dep = app
+                    .refs
+                    .communes
+                    .get(val(p, "commune"))
+                    .map(|c| c.departement.clone())
+                    .unwrap_or_default();
+                let mut q = sans(p, &["commune", "rayon", "lat", "lon", "departement"]);
+                q.push(("departement".into(), dep));
+                q
+            }
+            "region" => {
+                let mut q = sans(p, &["commune", "rayon", "lat", "lon", "departement"]);
+                for d in ["44", "49", "53", "72", "85"] {
+                    q.push(("departement".into(), d.into()));
+                }
+                q
+            }
+            "sans_dates" => sans(p, &["debut_min", "debut_max"]),
+            _ => {
+                let parents: Vec<String> = p
+                    .iter()
+                    .filter(|(k, _)| k == "formacode")
+                    .filter_map(|(_, v)| app.refs.formacodes.get(v)?.generique.clone())
+                    .collect();
+                let mut q = sans(p, &["formacode"]);
+                q.extend(parents.into_iter().map(|c| ("formacode".to_string(), c)));
+                q
+            }
+        }
+    };
+    html! {
+        @if !el.is_empty() {
+            section.elargir aria-labelledby="elargir-titre" {
+                h2 #elargir-titre { "Élargir la recherche" }
+                ul {
+                    @for e in el {
+                        @let t = e["type"].as_str().unwrap_or("");
+                        li { a href=(url(&lien(t))) { (e["libelle"].as_str().unwrap_or("")) } " (" (e["nombre"]) ")" }
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub fn resultats(app: &App, query: &str, base: &str) -> (StatusCode, Markup) {
+    let p = nettoyer(app, query);
+    let canonique = format!("{base}{}", url(&p));
+    let titre_q = match val(&p, "q") {
+        "" => "Formations".to_string(),
+        q => format!("Formations « {q} »"),
+    };
+    let r = match requete(app, &qs(&p)) {
+        Ok(r) => r,
+        Err((param, message)) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                gabarit(
+                    "Recherche impossible",
+                    &canonique,
+                    html! {
+                        h1 { "Recherche impossible" }
+                        p.erreur role="alert" { "Le paramètre « " (param) " » ne va pas : " (message) }
+                        (formulaire(&p, app))
+                    },
+                    None,
+                ),
+            )
+        }
+    };
+    let moteur = app.moteur.as_ref().expect("search engine present");
+    let rep = match moteur.rechercher(&r) {
+        Ok(rep) => rep,
+        Err(e) => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                gabarit(
+                    "Recherche indisponible",
+                    &canonique,
+                    html! { h1 { "Recherche indisponible" } p.erreur role="alert" { (e.to_string()) } },
+                    None,
+                ),
+            )
+        }
+    };
+    let el = if rep.total < moteur.config.defauts.seuil_elargir {
+        elargir(app, &r)
+    } else {
+        Vec::new()
+    };
+    let tri = match val(&p, "tri") {
+        "" => "pertinence",
+        t => t,
+    };
+    let lieu = !val(&p, "commune").is_empty() || !val(&p, "lat").is_empty();
+    let contenu = html! {
+        h1 { (titre_q) }
+        (formulaire(&p, app))
+        div.mise-en-page {
+            aside.facettes aria-label="Affiner" {
+                h2 { "Affiner" }
+                @for (nom, titre) in [("debut", "Début"), ("departement", "Département"), ("formacode", "Domaine"), ("financeur", "Financement"), ("public", "Public"), ("certifiante", "Certification"), ("niveau", "Niveau de sortie"), ("a_distance", "À distance")] {
+                    @if let Some(v) = rep.facettes.get(nom) { (facette(&p, nom, titre, v)) }
+                }
+            }
+            section.resultats aria-labelledby="nb-resultats" {
+                div.entete-resultats {
+                    h2 #nb-resultats aria-live="polite" {
+                        @match rep.total { 0 => { "Aucune formation" } 1 => { "1 formation" } n => { (n) " formations" } }
+                    }
+                    form.tri action="/recherche" method="get" {
+                        @for (k, v) in p.iter().filter(|(k, _)| k != "tri" && k != "page") {
+                            input type="hidden" name=(k) value=(v);
+                        }
+                        label for="tri" { "Trier par " }
+                        select #tri name="tri" {
+                            option value="pertinence" selected[tri == "pertinence"] { "pertinence" }
+                            option value="date" selected[tri == "date"] { "date de début" }
+                            @if lieu { option value="distance" selected[tri == "distance"] { "distance" } }
+                        }
+                        button type="submit" { "Trier" }
+                    }
+                }
+                @if rep.total == 0 {
+                    div.vide {
+                        p { "Aucune formation ne correspond à cette recherche." }
+                        p { "Essayez un autre mot, un rayon plus large ou d'autres dates, ou " a href="/" { "recommencez" } "." }
+                    }
+                }
+                ol.liste-resultats start=(((rep.page - 1) * rep.par_page + 1).to_string()) {
+                    @for r in &rep.resultats { (resultat(r)) }
+                }
+                (elargissements(app, &p, &el))
+                (pagination(&p, &rep))
+            }
+        }
+    };
+    (StatusCode::OK, gabarit(&titre_q, &canonique, contenu, None))
+}

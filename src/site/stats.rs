@@ -1,0 +1,172 @@
+//! The offer at a glance: sessions by domain, by département and by month of start, counted
+//! from the search index's views (every live session of a diffusable action, a few ms at
+//! 100k sessions) and drawn as SVG bar charts here, with the figures as a table for screen
+//! readers.
+
+use super::gabarit;
+use crate::http::App;
+use crate::search::index::{date_de_jour, dep_de_code, jour};
+use crate::search::vue::{dim_de, index_de, D_DEPARTEMENT, D_FORMACODE};
+use maud::{html, Markup};
+use std::collections::HashMap;
+
+struct Comptes {
+    domaines: Vec<(String, u64)>,
+    departements: Vec<(String, u64)>,
+    mois: Vec<(String, u64)>,
+    total: u64,
+}
+
+fn compter(app: &App) -> Option<Comptes> {
+    let m = app.moteur.as_ref()?;
+    let searcher = m.reader.searcher();
+    let vues = m.vues.de(&searcher).ok()?;
+    let aujourdhui = jour(jiff::Zoned::now().date());
+    let debut_mois = date_de_jour(aujourdhui).first_of_month();
+    let mut domaines: HashMap<u64, u64> = HashMap::new();
+    let mut deps: HashMap<u64, u64> = HashMap::new();
+    let mut mois = [0u64; 12];
+    let mut total = 0;
+    // The root of a Formacode (the field it belongs to).
+    let racine = |mut c: u64| {
+        for _ in 0..8 {
+            match m.parents_formacode.get(&c) {
+                Some(p) => c = *p,
+                None => break,
+            }
+        }
+        c
+    };
+    for (seg, vue) in searcher.segment_readers().iter().zip(&vues) {
+        for g in 0..vue.nb_groupes() {
+            let vivants = vue
+                .docs_de(g)
+                .filter(|&d| !seg.is_deleted(d))
+                .collect::<Vec<_>>();
+            if vivants.is_empty() {
+                continue;
+            }
+            let n = vivants.len() as u64;
+            total += n;
+            let ids = vue.ids(g);
+            if let Some(&i) = ids.iter().find(|&&i| dim_de(i) == D_DEPARTEMENT) {
+                *deps.entry(vue.valeurs[index_de(i)]).or_default() += n;
+            }
+            if let Some(&i) = ids.iter().find(|&&i| dim_de(i) == D_FORMACODE) {
+                *domaines
+                    .entry(racine(vue.valeurs[index_de(i)]))
+                    .or_default() += n;
+            }
+            for d in vivants {
+                let j = vue.debut[d as usize] as i64;
+                let Ok(e) = date_de_jour(j).first_of_month().since(debut_mois) else {
+                    continue;
+                };
+                let k = e.get_months() as i64 + e.get_years() as i64 * 12;
+                if (0..12).contains(&k) {
+                    mois[k as usize] += 1;
+                }
+            }
+        }
+    }
+    let mut domaines: Vec<(String, u64)> = domaines
+        .into_iter()
+        .map(|(c, n)| {
+            let code = format!("{c:05}");
+            let l = app
+                .refs
+                .formacode_libelle(&code)
+                .map(str::to_string)
+                .unwrap_or(code);
+            (l, n)
+        })
+        .collect();
+    domaines.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    domaines.truncate(15);
+    let mut departements: Vec<(String, u64)> = deps
+        .into_iter()
+        .map(|(c, n)| {
+            let code = dep_de_code(c);
+            let nom = app
+                .refs
+                .departements
+                .get(&code)
+                .map(|d| format!("{} ({code})", d.nom))
+                .unwrap_or(code);
+            (nom, n)
+        })
+        .collect();
+    departements.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    departements.truncate(12);
+    const NOMS: [&str; 12] = [
+        "janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.",
+        "déc.",
+    ];
+    let mois = (0..12)
+        .map(|k| {
+            let d = debut_mois + jiff::Span::new().months(k as i64);
+            (
+                format!("{} {}", NOMS[(d.month() - 1) as usize], d.year()),
+                mois[k],
+            )
+        })
+        .collect();
+    Some(Comptes {
+        domaines,
+        departements,
+        mois,
+        total,
+    })
+}
+
+/// A horizontal bar chart, with its figures as a table.
+fn barres(id: &str, titre: &str, donnees: &[(String, u64)]) -> Markup {
+    let max = donnees.iter().map(|d| d.1).max().unwrap_or(1).max(1) as f64;
+    let h_ligne = 26.0;
+    let hauteur = h_ligne * donnees.len() as f64 + 10.0;
+    let (x0, largeur) = (260.0, 300.0);
+    html! {
+        figure.graphique aria-labelledby=(format!("{id}-titre")) {
+            figcaption #(format!("{id}-titre")) { (titre) }
+            svg viewBox=(format!("0 0 640 {hauteur}")) role="img" aria-labelledby=(format!("{id}-titre")) preserveAspectRatio="xMinYMin meet" {
+                @for (i, (l, n)) in donnees.iter().enumerate() {
+                    @let y = 5.0 + i as f64 * h_ligne;
+                    @let w = (*n as f64 / max * largeur).max(1.0);
+                    text x=(x0 - 8.0) y=(y + 17.0) text-anchor="end" font-size="13" fill="#1b1b1b" { (l) }
+                    rect x=(x0) y=(y + 3.0) width=(format!("{w:.1}")) height="18" fill="#005a9c" rx="2" {}
+                    text x=(x0 + w + 6.0) y=(y + 17.0) font-size="13" fill="#1b1b1b" { (n) }
+                }
+            }
+            details {
+                summary { "Les chiffres" }
+                table {
+                    thead { tr { th scope="col" { "" } th scope="col" { "Sessions" } } }
+                    tbody { @for (l, n) in donnees { tr { th scope="row" { (l) } td { (n) } } } }
+                }
+            }
+        }
+    }
+}
+
+pub fn page(app: &App, base: &str) -> Markup {
+    let c = compter(app);
+    gabarit(
+        "L'offre de formation en chiffres",
+        &format!("{base}/statistiques"),
+        html! {
+            h1 { "L'offre de formation en chiffres" }
+            @match c {
+                Some(c) => {
+                    p.chapeau { strong { (c.total) } " sessions de formation diffusées en Pays de la Loire." }
+                    div.graphiques {
+                        (barres("domaines", "Sessions par domaine (les 15 premiers)", &c.domaines))
+                        (barres("departements", "Sessions par département", &c.departements))
+                        (barres("mois", "Sessions par mois de début (12 prochains mois)", &c.mois))
+                    }
+                }
+                None => { p { "Les chiffres ne sont pas disponibles : le moteur de recherche n'est pas démarré." } }
+            }
+        },
+        None,
+    )
+}
