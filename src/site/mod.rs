@@ -134,6 +134,7 @@ pub fn gabarit(titre: &str, canonique: &str, contenu: Markup, tete: Option<Marku
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (titre) " — Sofi, formations en Pays de la Loire" }
                 link rel="canonical" href=(canonique);
+                link rel="icon" href="data:,";
                 link rel="stylesheet" href="/static/site.css";
                 script src="/static/site.js" defer {}
                 @if let Some(t) = tete { (t) }
@@ -211,6 +212,7 @@ fn partenaires(base: &str) -> Markup {
                     tr { td { code { "data-public" } } td { "publics (Formacode 8xxxx)" } }
                     tr { td { code { "data-certifiante" } } td { "1 : certifiantes seulement" } }
                     tr { td { code { "data-par-page" } } td { "résultats par page (10 par défaut)" } }
+                    tr { td { code { "data-q" } } td { "recherche affichée au chargement (modifiable par l'internaute)" } }
                 }
             }
             p { "Les données viennent de l'API publique " code { "/api/v1/recherche" } ", ouverte à toutes les origines (CORS)." }

@@ -63,6 +63,7 @@
     var nav = el("div", "nav");
     racine.appendChild(form); racine.appendChild(etat); racine.appendChild(liste); racine.appendChild(nav);
     var page = 1;
+    input.value = hote.getAttribute("data-q") || "";
 
     function chercher() {
       var p = new URLSearchParams();
