@@ -248,6 +248,31 @@ fn main() {
             total as f64 / t0.elapsed().as_secs_f64()
         );
     }
+    // The results page (HTML), timed as its client sees it on loopback, over the same mix.
+    let mut pages = Vec::new();
+    let mut poids = Vec::new();
+    {
+        let c = TcpStream::connect(addr).unwrap();
+        c.set_nodelay(true).unwrap();
+        let mut s = BufReader::new(c);
+        for _ in 0..rounds {
+            for (_, qs, _) in &mix {
+                let t = Instant::now();
+                poids.push(http_get(&mut s, &format!("/recherche?{qs}")));
+                pages.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        let statique = http_get(&mut s, "/")
+            + http_get(&mut s, "/static/site.css")
+            + http_get(&mut s, "/static/site.js");
+        poids.sort_unstable();
+        println!(
+            "  results page       p50 {:6.2} ms   p99 {:6.2} ms   home + largest results page + CSS + JS {:.0} KB",
+            pct(&mut pages, 0.5),
+            pct(&mut pages, 0.99),
+            (statique + poids.last().copied().unwrap_or(0)) as f64 / 1e3
+        );
+    }
     println!("  peak RSS {:.0} MB", rss_mb("VmHWM:"));
     let _ = stop_tx.send(());
     drop(rt);

@@ -45,7 +45,10 @@ fn chromedriver() -> (Pilote, u16) {
         .expect("chromedriver (Debian package chromium-driver) must be installed");
     let t0 = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(t0.elapsed() < Duration::from_secs(20), "chromedriver did not start");
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "chromedriver did not start"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     (Pilote(child), port)
@@ -140,7 +143,10 @@ where
 {
     let t0 = Instant::now();
     while !f().await {
-        assert!(t0.elapsed() < Duration::from_secs(15), "waited too long for {quoi}");
+        assert!(
+            t0.elapsed() < Duration::from_secs(15),
+            "waited too long for {quoi}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -214,7 +220,9 @@ async fn site_and_widget_in_a_real_browser() {
 
     // A facet: the first département.
     let facette = c
-        .find(Locator::Css("details.facette a.valeur[href*='departement=']"))
+        .find(Locator::Css(
+            "details.facette a.valeur[href*='departement=']",
+        ))
         .await
         .unwrap();
     facette.click().await.unwrap();
@@ -227,12 +235,16 @@ async fn site_and_widget_in_a_real_browser() {
             .contains("departement=")
     })
     .await;
-    c.find(Locator::Css("details.facette a.valeur[aria-pressed='true']"))
-        .await
-        .expect("the chosen département is shown as selected");
+    c.find(Locator::Css(
+        "details.facette a.valeur[aria-pressed='true']",
+    ))
+    .await
+    .expect("the chosen département is shown as selected");
 
     // Paging on a broad query.
-    c.goto(&format!("{base}/recherche?q=formation")).await.unwrap();
+    c.goto(&format!("{base}/recherche?q=formation"))
+        .await
+        .unwrap();
     capture(&c, "resultats").await;
     let premier = c
         .find(Locator::Css(".resultat h3 a"))
@@ -287,7 +299,9 @@ async fn site_and_widget_in_a_real_browser() {
     )
     .await;
     assert_eq!(ld["@type"], "Course");
-    assert!(ld["hasCourseInstance"].as_array().is_some_and(|a| !a.is_empty()));
+    assert!(ld["hasCourseInstance"]
+        .as_array()
+        .is_some_and(|a| !a.is_empty()));
     capture(&c, "offre").await;
     c.back().await.unwrap();
     attendre("back on the results", || async {
@@ -296,7 +310,9 @@ async fn site_and_widget_in_a_real_browser() {
     .await;
 
     // Keyboard only: Tab from the top reaches a result link.
-    c.goto(&format!("{base}/recherche?q=formation")).await.unwrap();
+    c.goto(&format!("{base}/recherche?q=formation"))
+        .await
+        .unwrap();
     let mut atteint = false;
     for _ in 0..120 {
         c.active_element()
@@ -338,25 +354,40 @@ async fn site_and_widget_in_a_real_browser() {
     })
     .await;
     assert_eq!(
-        c.find(Locator::Css("h1")).await.unwrap().text().await.unwrap(),
+        c.find(Locator::Css("h1"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
         HOSTILE
     );
     assert_eq!(
-        js(&c, "return document.querySelectorAll('script:not([src]):not([type])').length").await,
+        js(
+            &c,
+            "return document.querySelectorAll('script:not([src]):not([type])').length"
+        )
+        .await,
         json!(0)
     );
 
     // Statistics: three server-drawn charts.
     c.goto(&format!("{base}/statistiques")).await.unwrap();
     assert_eq!(
-        js(&c, "return document.querySelectorAll('figure svg rect').length > 10").await,
+        js(
+            &c,
+            "return document.querySelectorAll('figure svg rect').length > 10"
+        )
+        .await,
         json!(true)
     );
     capture(&c, "statistiques").await;
 
     // Usable at 320 px: nothing wider than the viewport.
     c.set_window_size(320, 800).await.unwrap();
-    c.goto(&format!("{base}/recherche?q=formation")).await.unwrap();
+    c.goto(&format!("{base}/recherche?q=formation"))
+        .await
+        .unwrap();
     let (largeur, vue) = (
         js(&c, "return document.documentElement.scrollWidth").await,
         js(&c, "return window.innerWidth").await,
@@ -369,7 +400,10 @@ async fn site_and_widget_in_a_real_browser() {
     c.set_window_size(1280, 1000).await.unwrap();
 
     let erreurs = erreurs_console(&c).await;
-    assert!(erreurs.is_empty(), "console errors on the site: {erreurs:?}");
+    assert!(
+        erreurs.is_empty(),
+        "console errors on the site: {erreurs:?}"
+    );
 
     // The widget on another origin: results, links back, forced filter, no style leaks,
     // the hostile title as text.
@@ -411,11 +445,19 @@ async fn site_and_widget_in_a_real_browser() {
         "the page's styles leak into the widget"
     );
     assert_eq!(
-        js(&c, "return getComputedStyle(document.getElementById('dehors')).color").await,
+        js(
+            &c,
+            "return getComputedStyle(document.getElementById('dehors')).color"
+        )
+        .await,
         json!("rgb(255, 0, 0)")
     );
     assert_eq!(
-        js(&c, "return getComputedStyle(document.getElementById('bouton-partenaire')).backgroundColor").await,
+        js(
+            &c,
+            "return getComputedStyle(document.getElementById('bouton-partenaire')).backgroundColor"
+        )
+        .await,
         json!("rgb(0, 128, 0)"),
         "the widget's styles leak into the page"
     );
@@ -428,16 +470,27 @@ async fn site_and_widget_in_a_real_browser() {
     })
     .await;
     assert_eq!(
-        js(&c, "return document.getElementById('w2').shadowRoot.querySelector('ol li a').textContent").await,
+        js(
+            &c,
+            "return document.getElementById('w2').shadowRoot.querySelector('ol li a').textContent"
+        )
+        .await,
         json!(HOSTILE)
     );
     assert_eq!(
-        js(&c, "return document.getElementById('w2').shadowRoot.querySelectorAll('script').length").await,
+        js(
+            &c,
+            "return document.getElementById('w2').shadowRoot.querySelectorAll('script').length"
+        )
+        .await,
         json!(0)
     );
     capture(&c, "widget").await;
     let erreurs = erreurs_console(&c).await;
-    assert!(erreurs.is_empty(), "console errors with the widget: {erreurs:?}");
+    assert!(
+        erreurs.is_empty(),
+        "console errors with the widget: {erreurs:?}"
+    );
     c.close().await.unwrap();
 }
 

@@ -107,6 +107,7 @@ pub const FICHIERS: &[(&str, &[u8])] = embedded!(
     "formacode-v14.csv",
     "formacode-v13.csv",
     "formacode-annexes.csv",
+    "formacode-v14-grands-domaines.csv",
     "certifinfo.csv",
     "rncp-fiches-2021.csv",
     "communes-france.csv",
@@ -262,6 +263,12 @@ impl Referentiels {
         src.rows("formacode-annexes.csv", |r| {
             self.annexes
                 .insert(r.s("code")?, (r.s("annexe")?, r.s("libelle")?));
+            Ok(())
+        })?;
+        // The 001xx codes: the tops of the tree (labels for the facet and the statistics).
+        src.rows("formacode-v14-grands-domaines.csv", |r| {
+            self.annexes
+                .insert(r.s("code")?, ("domaine".into(), r.s("libelle")?));
             Ok(())
         })
     }

@@ -85,9 +85,9 @@ fn nettoyer(app: &App, query: &str) -> Params {
     let lieu = p
         .iter()
         .any(|(k, _)| k == "commune" || k == "lat" || k == "lon");
-    p.retain(|(k, v)| {
-        !(k == "rayon" && !lieu) && !(k == "tri" && v == "pertinence") && !(k == "page" && v == "1")
-    });
+    // Defaults add nothing to the URL; a radius means nothing without a place.
+    let defaut = |k: &str, v: &str| (k == "tri" && v == "pertinence") || (k == "page" && v == "1");
+    p.retain(|(k, v)| (k != "rayon" || lieu) && !defaut(k, v));
     p
 }
 
