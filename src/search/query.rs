@@ -16,7 +16,7 @@ use tantivy::query::{
     BooleanQuery, BoostQuery, EnableScoring, FuzzyTermQuery, Occur, Query, TermQuery,
 };
 use tantivy::schema::IndexRecordOption;
-use tantivy::{DocAddress, DocSet, Score, Searcher, Term, TERMINATED};
+use tantivy::{DocAddress, DocSet, Score, Searcher, Term};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -439,6 +439,18 @@ fn ordre(tri: Tri) -> impl Fn(&Trouve, &Trouve) -> Ordering {
     }
 }
 
+/// Segments with at least this many groups are passed over by two threads (16,384, or
+/// `SOFI_PASSE_PARALLELE_MIN`: the tests set it low so that both paths run on small data).
+fn passe_parallele_min() -> usize {
+    static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *N.get_or_init(|| {
+        std::env::var("SOFI_PASSE_PARALLELE_MIN")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(16_384)
+    })
+}
+
 /// What a pass over the whole index found.
 struct Collecte {
     trouves: Vec<Trouve>,
@@ -574,39 +586,65 @@ impl Moteur {
         let mut trouves = Vec::new();
         let mut comptes: Vec<Vec<(u64, u64)>> = vec![Vec::new(); NB_DIMS];
         for (seg, (reader, vue)) in searcher.segment_readers().iter().zip(&vues).enumerate() {
-            let mut p = Passe::new(f, vue, seg as u32, reader.alive_bitset(), facettes);
-            match &weight {
-                // Every session of a group has the same text, hence the same score: score
-                // the first, skip the others.
-                Some(w) => {
-                    let mut scorer = w.scorer(reader, 1.0)?;
-                    let mut doc = scorer.doc();
-                    while doc != TERMINATED {
-                        let g = vue.groupe_de[doc as usize] as usize;
-                        p.groupe(g, scorer.score());
-                        doc = scorer.seek(vue.docs[g + 1]);
+            // A big segment is split in two halves of groups, one per core: a query's
+            // latency is mostly this pass.
+            let n = vue.nb_groupes();
+            let parts = if n >= passe_parallele_min() { 2 } else { 1 };
+            let bornes: Vec<(usize, usize)> = (0..parts)
+                .map(|i| (n * i / parts, n * (i + 1) / parts))
+                .collect();
+            let passer = |(g0, g1): (usize, usize)| -> tantivy::Result<Passe> {
+                let mut p = Passe::new(f, vue, seg as u32, reader.alive_bitset(), facettes);
+                match &weight {
+                    // Every session of a group has the same text, hence the same score:
+                    // score the first, skip the others.
+                    Some(w) => {
+                        let mut scorer = w.scorer(reader, 1.0)?;
+                        let (debut, fin) = (vue.docs[g0], vue.docs[g1]);
+                        let mut doc = scorer.doc();
+                        if doc < debut {
+                            doc = scorer.seek(debut);
+                        }
+                        while doc < fin {
+                            let g = vue.groupe_de[doc as usize] as usize;
+                            p.groupe(g, scorer.score());
+                            doc = scorer.seek(vue.docs[g + 1]);
+                        }
+                    }
+                    None => {
+                        for g in g0..g1 {
+                            p.groupe(g, 1.0);
+                        }
                     }
                 }
-                None => {
-                    for g in 0..vue.nb_groupes() {
-                        p.groupe(g, 1.0);
+                Ok(p)
+            };
+            let passes: Vec<Passe> = if parts == 1 {
+                vec![passer(bornes[0])?]
+            } else {
+                std::thread::scope(|sc| {
+                    let autre = sc.spawn(|| passer(bornes[1]));
+                    let premiere = passer(bornes[0]);
+                    let seconde = autre.join().expect("search pass thread");
+                    Ok::<_, tantivy::TantivyError>(vec![premiere?, seconde?])
+                })?
+            };
+            for mut p in passes {
+                if let Some((c, dates)) = &p.comptes {
+                    for (i, &n) in c.iter().enumerate() {
+                        let d = vue.dim[i] as usize;
+                        if n > 0 && d != D_CERTIFICATION {
+                            comptes[d].push((vue.valeurs[i], n as u64));
+                        }
+                    }
+                    for (i, &n) in dates.iter().enumerate() {
+                        if n > 0 {
+                            comptes[D_DATES].push((i as u64, n as u64));
+                        }
                     }
                 }
+                trouves.append(&mut p.trouves);
             }
-            if let Some((c, dates)) = &p.comptes {
-                for (i, &n) in c.iter().enumerate() {
-                    let d = vue.dim[i] as usize;
-                    if n > 0 && d != D_CERTIFICATION {
-                        comptes[d].push((vue.valeurs[i], n as u64));
-                    }
-                }
-                for (i, &n) in dates.iter().enumerate() {
-                    if n > 0 {
-                        comptes[D_DATES].push((i as u64, n as u64));
-                    }
-                }
-            }
-            trouves.append(&mut p.trouves);
         }
         // Several segments: add up each value's counts.
         for c in &mut comptes {

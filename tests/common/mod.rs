@@ -103,6 +103,8 @@ impl Server {
             .arg(data)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .env("SOFI_LIMITE_IMPORT", "5000000")
+            // Search passes over segments of 64+ groups on two threads, as big ones do.
+            .env("SOFI_PASSE_PARALLELE_MIN", "64")
             .env_remove("SOFI_ADMIN_TOKEN")
             .stdout(Stdio::null())
             .stderr(Stdio::null());
