@@ -439,7 +439,7 @@ fn ordre(tri: Tri) -> impl Fn(&Trouve, &Trouve) -> Ordering {
     }
 }
 
-/// Segments with at least this many groups are passed over by two threads (16,384, or
+/// Segments with at least this many groups are passed over by two threads (131,072, or
 /// `SOFI_PASSE_PARALLELE_MIN`: the tests set it low so that both paths run on small data).
 fn passe_parallele_min() -> usize {
     static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
@@ -447,7 +447,7 @@ fn passe_parallele_min() -> usize {
         std::env::var("SOFI_PASSE_PARALLELE_MIN")
             .ok()
             .and_then(|v| v.parse().ok())
-            .unwrap_or(16_384)
+            .unwrap_or(131_072)
     })
 }
 
