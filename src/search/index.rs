@@ -194,6 +194,8 @@ pub struct Moteur {
     pub parents_formacode: std::collections::HashMap<u64, u64>,
     /// Per-segment views the queries read (see `vue`).
     pub vues: super::vue::Vues,
+    /// Query passes running now (a lone one may use both cores).
+    pub en_cours: std::sync::atomic::AtomicUsize,
 }
 
 impl Moteur {
@@ -244,6 +246,7 @@ impl Moteur {
                 config,
                 libelles: super::suggest::Libelles::new(&refs),
                 vues: Default::default(),
+                en_cours: Default::default(),
                 parents_formacode: refs
                     .formacodes
                     .values()

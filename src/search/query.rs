@@ -451,6 +451,22 @@ fn passe_parallele_min() -> usize {
     })
 }
 
+/// Counts the passes running at once (see `collecter`) while it lives.
+struct EnCours<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> EnCours<'a> {
+    fn new(n: &'a std::sync::atomic::AtomicUsize) -> Self {
+        n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        EnCours(n)
+    }
+}
+
+impl Drop for EnCours<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// What a pass over the whole index found.
 struct Collecte {
     trouves: Vec<Trouve>,
@@ -578,6 +594,7 @@ impl Moteur {
         f: &Filtres,
         facettes: bool,
     ) -> tantivy::Result<Collecte> {
+        let _en_cours = EnCours::new(&self.en_cours);
         let vues = self.vues.de(searcher)?;
         let weight = match query {
             Some(q) => Some(q.weight(EnableScoring::enabled_from_searcher(searcher))?),
@@ -589,7 +606,14 @@ impl Moteur {
             // A big segment is split in two halves of groups, one per core: a query's
             // latency is mostly this pass.
             let n = vue.nb_groupes();
-            let parts = if n >= passe_parallele_min() { 2 } else { 1 };
+            // Only when the machine is otherwise idle: under load, the other core is
+            // already busy with another query and splitting only adds its overhead.
+            let seul = self.en_cours.load(std::sync::atomic::Ordering::Relaxed) <= 1;
+            let parts = if n >= passe_parallele_min() && seul {
+                2
+            } else {
+                1
+            };
             let bornes: Vec<(usize, usize)> = (0..parts)
                 .map(|i| (n * i / parts, n * (i + 1) / parts))
                 .collect();
