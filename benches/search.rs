@@ -129,6 +129,9 @@ fn main() {
         std::fs::remove_file(&file).unwrap();
         return;
     }
+    if std::env::var("SOFI_BENCH_PURGE").is_ok() {
+        sofi::reglage_allocateur();
+    }
     let dir = std::env::temp_dir().join(format!("sofi-search-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let st = std::process::Command::new(std::env::current_exe().unwrap())
