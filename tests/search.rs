@@ -724,6 +724,12 @@ fn bad_parameters_are_400_naming_the_parameter() {
         assert_eq!(v["erreur"]["parametre"], p, "{q}");
         assert!(v["erreur"]["message"].as_str().unwrap().len() > 5);
     }
+    let (s, v) = get(&"departement=44&".repeat(65));
+    assert_eq!(s, 400);
+    assert!(v["erreur"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("64 au plus"));
     // Capped, not refused.
     assert_eq!(ok("par_page=5000")["par_page"], 100);
     // Hostile strings: never a 5xx.

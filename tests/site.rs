@@ -494,9 +494,10 @@ async fn site_and_widget_in_a_real_browser() {
     c.close().await.unwrap();
 }
 
-/// Home and results pages, with their CSS and JS, weigh under 100 KB.
+/// Home and results pages, with their CSS and JS, weigh under 100 KB; hostile query strings
+/// on the results page are a page naming the problem, never a 5xx.
 #[test]
-fn page_weight_under_100_kb() {
+fn page_weight_under_100_kb_and_hostile_queries() {
     let (_tmp, d) = donnees();
     let server = Server::start(&d, false);
     let poids = |p: &str| {
@@ -509,4 +510,25 @@ fn page_weight_under_100_kb() {
         + poids("/static/site.css")
         + poids("/static/site.js");
     assert!(total < 100_000, "home + results + CSS + JS = {total} bytes");
+    for (q, attendu) in [
+        ("debut_min=2027-13-01", 400),
+        ("commune=Nulle-Part-Sur-Mer&rayon=30", 400),
+        ("commune=Angers&rayon=20&q=soudure", 200),
+        ("q=%3Cscript%3Ealert(1)%3C%2Fscript%3E", 200),
+        ("q=%00%01%02", 200),
+    ] {
+        let (s, r) = call(ureq::get(&server.url(&format!("/recherche?{q}"))), None);
+        assert_eq!(s, attendu, "{q}");
+        let page = r.into_string().unwrap();
+        assert!(!page.contains("<script>alert"), "{q}: unescaped");
+        if s == 400 {
+            assert!(page.contains("role=\"alert\""), "{q}: the problem is shown");
+        }
+    }
+    let beaucoup = "commune=Xyz&".repeat(200);
+    let (s, _) = call(
+        ureq::get(&server.url(&format!("/recherche?{beaucoup}"))),
+        None,
+    );
+    assert_eq!(s, 400);
 }

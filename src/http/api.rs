@@ -58,7 +58,14 @@ pub fn requete(app: &App, query: &str) -> Result<Requete, Erreur> {
     r.toutes_dates = !d.a_venir;
     let (mut lat, mut lon, mut rayon) = (None, None, None);
     let mut commune_centre = None;
-    for (k, v) in paires(query) {
+    let paires = paires(query);
+    if paires.len() > 64 {
+        return Err(mauvais(
+            &paires[64].0,
+            format!("{} paramètres : 64 au plus", paires.len()),
+        ));
+    }
+    for (k, v) in paires {
         let v = v.trim().to_string();
         if v.len() > 500 {
             return Err(mauvais(&k, "valeur de plus de 500 caractères"));

@@ -31,6 +31,15 @@ pub async fn route(app: &Arc<App>, req: &Request<Incoming>) -> Option<Response<B
     let base = base_url(req);
     Some(match path {
         "/" => page(StatusCode::OK, &recherche::accueil(app, &base)),
+        "/recherche" if app.moteur.is_none() => page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &gabarit(
+                "Recherche indisponible",
+                &format!("{base}/recherche"),
+                html! { h1 { "Recherche indisponible" } p { "Le moteur de recherche n'est pas démarré." } },
+                None,
+            ),
+        ),
         "/recherche" => {
             let app = app.clone();
             bloquant(move || recherche::resultats(&app, &query, &base)).await

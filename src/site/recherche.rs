@@ -74,7 +74,8 @@ fn nettoyer(app: &App, query: &str) -> Params {
         .map(|(k, v)| (k, v.trim().to_string()))
         .filter(|(_, v)| !v.is_empty())
         .collect();
-    for (k, v) in p.iter_mut() {
+    // (Names are looked up for the first few communes only: each lookup scans them all.)
+    for (k, v) in p.iter_mut().filter(|(k, _)| k == "commune").take(5) {
         let code = v.len() == 5 && v.bytes().all(|b| b.is_ascii_alphanumeric());
         if k == "commune" && !code {
             if let Some(c) = commune_par_nom(app, v) {
