@@ -246,13 +246,6 @@ async fn site_and_widget_in_a_real_browser() {
         .await
         .unwrap();
     capture(&c, "resultats").await;
-    let premier = c
-        .find(Locator::Css(".resultat h3 a"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
     c.find(Locator::Css("a[rel=next]"))
         .await
         .unwrap()
@@ -276,7 +269,6 @@ async fn site_and_widget_in_a_real_browser() {
         .await
         .unwrap();
     assert!(!deuxieme.is_empty());
-    let _ = premier;
 
     // An offer, its JSON-LD, then back to the results.
     c.find(Locator::Css(".resultat h3 a"))
