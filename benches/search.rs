@@ -283,12 +283,11 @@ fn main() {
         let statique = http_get(&mut s, "/")
             + http_get(&mut s, "/static/site.css")
             + http_get(&mut s, "/static/site.js");
-        poids.sort_unstable();
         println!(
             "  results page       p50 {:6.2} ms   p99 {:6.2} ms   home + largest results page + CSS + JS {:.0} KB",
             pct(&mut pages, 0.5),
             pct(&mut pages, 0.99),
-            (statique + poids.last().copied().unwrap_or(0)) as f64 / 1e3
+            (statique + poids.iter().max().copied().unwrap_or(0)) as f64 / 1e3
         );
     }
     println!("  peak RSS {:.0} MB", rss_mb("VmHWM:"));

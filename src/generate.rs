@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::io::{self, Write};
 
-pub const DEPARTEMENTS_PDL: &[&str] = &["44", "49", "53", "72", "85"];
+pub use crate::referentiel::DEPARTEMENTS_REGION as DEPARTEMENTS_PDL;
 
 pub struct Parametres {
     pub sessions: u64,

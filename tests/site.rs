@@ -151,6 +151,23 @@ where
     }
 }
 
+async fn cliquer(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Waits until the address (path and query) contains `motif`.
+async fn attendre_url(c: &Client, motif: &str) {
+    attendre(motif, || async {
+        c.current_url().await.unwrap().as_str().contains(motif)
+    })
+    .await;
+}
+
 async fn js(c: &Client, script: &str) -> Value {
     c.execute(script, vec![]).await.unwrap()
 }
@@ -205,36 +222,14 @@ async fn site_and_widget_in_a_real_browser() {
     let choisi = q.prop("value").await.unwrap().unwrap_or_default();
     assert_ne!(choisi, "compta", "a suggestion replaced the typed text");
     assert!(!choisi.is_empty());
-    c.find(Locator::Css("form.recherche button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    attendre("results", || async {
-        c.current_url().await.unwrap().path() == "/recherche"
-    })
-    .await;
+    cliquer(&c, "form.recherche button[type=submit]").await;
+    attendre_url(&c, "/recherche").await;
     let titre = c.find(Locator::Id("nb-resultats")).await.unwrap();
     assert!(titre.text().await.unwrap().contains("formation"));
 
     // A facet: the first département.
-    let facette = c
-        .find(Locator::Css(
-            "details.facette a.valeur[href*='departement=']",
-        ))
-        .await
-        .unwrap();
-    facette.click().await.unwrap();
-    attendre("the facet applied", || async {
-        c.current_url()
-            .await
-            .unwrap()
-            .query()
-            .unwrap_or("")
-            .contains("departement=")
-    })
-    .await;
+    cliquer(&c, "details.facette a.valeur[href*='departement=']").await;
+    attendre_url(&c, "departement=").await;
     c.find(Locator::Css(
         "details.facette a.valeur[aria-pressed='true']",
     ))
@@ -246,21 +241,8 @@ async fn site_and_widget_in_a_real_browser() {
         .await
         .unwrap();
     capture(&c, "resultats").await;
-    c.find(Locator::Css("a[rel=next]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    attendre("page 2", || async {
-        c.current_url()
-            .await
-            .unwrap()
-            .query()
-            .unwrap_or("")
-            .contains("page=2")
-    })
-    .await;
+    cliquer(&c, "a[rel=next]").await;
+    attendre_url(&c, "page=2").await;
     let deuxieme = c
         .find(Locator::Css(".resultat h3 a"))
         .await
@@ -271,20 +253,8 @@ async fn site_and_widget_in_a_real_browser() {
     assert!(!deuxieme.is_empty());
 
     // An offer, its JSON-LD, then back to the results.
-    c.find(Locator::Css(".resultat h3 a"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    attendre("the offer page", || async {
-        c.current_url()
-            .await
-            .unwrap()
-            .path()
-            .starts_with("/formation/")
-    })
-    .await;
+    cliquer(&c, ".resultat h3 a").await;
+    attendre_url(&c, "/formation/").await;
     let ld = js(
         &c,
         "return JSON.parse(document.querySelector('script[type=\"application/ld+json\"]').textContent)",
@@ -296,10 +266,7 @@ async fn site_and_widget_in_a_real_browser() {
         .is_some_and(|a| !a.is_empty()));
     capture(&c, "offre").await;
     c.back().await.unwrap();
-    attendre("back on the results", || async {
-        c.current_url().await.unwrap().path() == "/recherche"
-    })
-    .await;
+    attendre_url(&c, "/recherche").await;
 
     // Keyboard only: Tab from the top reaches a result link.
     c.goto(&format!("{base}/recherche?q=formation"))
@@ -337,14 +304,7 @@ async fn site_and_widget_in_a_real_browser() {
     let lien = c.find(Locator::Css(".resultat h3 a")).await.unwrap();
     assert_eq!(lien.text().await.unwrap(), HOSTILE);
     lien.click().await.unwrap();
-    attendre("the hostile offer", || async {
-        c.current_url()
-            .await
-            .unwrap()
-            .path()
-            .starts_with("/formation/")
-    })
-    .await;
+    attendre_url(&c, "/formation/").await;
     assert_eq!(
         c.find(Locator::Css("h1"))
             .await

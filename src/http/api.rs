@@ -4,6 +4,7 @@
 
 use super::feeds::paires;
 use super::{erreur, App, Body};
+use crate::referentiel::DEPARTEMENTS_REGION;
 use crate::search::index::{code_dep, code_insee, jour, CERT_RNCP, CERT_RS, FINANCEUR_CPF};
 use crate::search::query::{Requete, Tri};
 use bytes::Bytes;
@@ -246,7 +247,10 @@ pub fn elargir(app: &App, r: &Requete) -> Vec<serde_json::Value> {
         let mut v = r.clone();
         v.communes.clear();
         v.centre = None;
-        v.departements = vec![44, 49, 53, 72, 85];
+        v.departements = DEPARTEMENTS_REGION
+            .iter()
+            .filter_map(|d| code_dep(d))
+            .collect();
         essai("region", "dans toute la région".into(), v);
     }
     if r.debut_min.is_some() || r.debut_max.is_some() || !r.toutes_dates {
@@ -385,10 +389,7 @@ pub(super) async fn formation(
     req: Request<Incoming>,
     numero: &str,
 ) -> Response<Body> {
-    let numero = paires(&format!("n={numero}"))
-        .pop()
-        .map(|(_, v)| v)
-        .unwrap_or_default();
+    let numero = super::feeds::segment(numero);
     match app.store.offre(&numero) {
         Ok(Some(o)) if o.verdict.diffusable() => {
             let org = app
@@ -465,7 +466,9 @@ pub(super) async fn referentiel(
         "communes" => refs
             .communes
             .values()
-            .filter(|c| c.actuelle && ["44", "49", "53", "72", "85"].contains(&c.departement.as_str()))
+            .filter(|c| {
+                c.actuelle && DEPARTEMENTS_REGION.contains(&c.departement.as_str())
+            })
             .map(|c| json!({"code": c.code_insee, "nom": c.nom, "codes_postaux": c.codes_postaux, "departement": c.departement, "lat": c.lat, "lon": c.lon}))
             .collect(),
         "financeurs" => {

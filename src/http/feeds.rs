@@ -120,6 +120,14 @@ pub fn paires(q: &str) -> Vec<(String, String)> {
     form_urlencoded::parse(q.as_bytes()).into_owned().collect()
 }
 
+/// A percent-encoded path segment (an offer number in `/formation/{numero}`), decoded.
+pub fn segment(s: &str) -> String {
+    paires(&format!("n={s}"))
+        .pop()
+        .map(|(_, v)| v)
+        .unwrap_or_default()
+}
+
 fn http_date(ms: i64) -> Option<String> {
     let ts = jiff::Timestamp::from_millisecond(ms).ok()?;
     jiff::fmt::rfc2822::DateTimePrinter::new()

@@ -272,10 +272,7 @@ pub(super) async fn delete(app: Arc<App>, req: Request<Incoming>, numero: &str) 
     if let Some(r) = refuse(&app, &req) {
         return r;
     }
-    let numero = paires(&format!("n={numero}"))
-        .pop()
-        .map(|(_, v)| v)
-        .unwrap_or_default();
+    let numero = super::feeds::segment(numero);
     let app2 = app.clone();
     let n2 = numero.clone();
     let r = tokio::task::spawn_blocking(move || {

@@ -117,6 +117,9 @@ pub const FICHIERS: &[(&str, &[u8])] = embedded!(
     "nsf.csv",
 );
 
+/// The départements of the region Sofi serves (Pays de la Loire).
+pub const DEPARTEMENTS_REGION: &[&str] = &["44", "49", "53", "72", "85"];
+
 /// Digits of an RNCP or RS code (`RNCP12345` → `12345`).
 pub fn digits(code: &str) -> String {
     code.trim()

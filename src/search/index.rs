@@ -280,9 +280,12 @@ impl Moteur {
         prepared.set_payload(&format!("{VERSION_SCHEMA}:{seq}"));
         prepared.commit()?;
         self.reader.reload()?;
-        // Build the new segments' views now rather than in the first query that meets them.
-        self.vues.rafraichir(&self.reader.searcher())?;
         Ok(())
+    }
+
+    /// Builds the new segments' views now rather than in the first query that meets them.
+    fn rafraichir_vues(&self) -> Result<(), IndexError> {
+        Ok(self.vues.rafraichir(&self.reader.searcher())?)
     }
 
     /// Rebuilds the whole index from the store.
@@ -301,8 +304,8 @@ impl Moteur {
         if segments.len() > 1 {
             w.merge(&segments).wait()?;
             self.reader.reload()?;
-            self.vues.rafraichir(&self.reader.searcher())?;
         }
+        self.rafraichir_vues()?;
         Ok(n)
     }
 
@@ -332,6 +335,7 @@ impl Moteur {
             }
         }
         self.commit(&mut w, fin)?;
+        self.rafraichir_vues()?;
         Ok(numeros.len())
     }
 

@@ -1,7 +1,7 @@
 //! Queries: text → tantivy (BM25 with field boosts, typo tolerance, synonyms), then one pass
-//! over the matches that evaluates every filter from fast fields, groups sessions by action and
-//! place, and counts disjunctive facets (a dimension's own selection does not narrow its own
-//! counts). Totals and counts are exact: they come from every match, not from a top-k.
+//! over the matching groups (an action at one place) that evaluates every filter from the
+//! segment's `Vue` and counts disjunctive facets (a dimension's own selection does not narrow
+//! its own counts). Totals and counts are exact: they come from every match, not from a top-k.
 
 use super::analyse::mots;
 use super::index::*;
@@ -363,10 +363,7 @@ impl<'a> Passe<'a> {
         let (mut une, mut periodes) = (false, 0u8);
         let (mut prochain, mut premier) = (i32::MAX, i32::MAX);
         let periodes_voulues = manque == 0 && self.comptes.is_some();
-        for doc in vue.docs_de(g) {
-            if self.alive.is_some_and(|a| !a.is_alive(doc)) {
-                continue;
-            }
+        for doc in vue.vivants(g, self.alive) {
             let (d, e) = (vue.debut[doc as usize], vue.fin[doc as usize]);
             if self.f.dates_ok(d as i64, e as i64, perm) {
                 une = true;
@@ -545,7 +542,7 @@ impl Moteur {
             let b = brut.trim_matches(|c: char| !c.is_alphanumeric());
             let up = b.to_ascii_uppercase();
             if b.len() == 5 && b.bytes().all(|x| x.is_ascii_digit()) {
-                let cp_pdl = ["44", "49", "53", "72", "85"].contains(&&b[..2])
+                let cp_pdl = crate::referentiel::DEPARTEMENTS_REGION.contains(&&b[..2])
                     && self.refs.communes_par_cp.contains_key(b);
                 if self.refs.formacodes.contains_key(b) && !cp_pdl {
                     r.formacodes.push(b.parse().unwrap_or(0));
@@ -560,20 +557,16 @@ impl Moteur {
                     continue;
                 }
             }
-            if let Some(n) = up
-                .strip_prefix("RNCP")
-                .filter(|n| !n.is_empty() && n.bytes().all(|x| x.is_ascii_digit()))
-            {
-                r.certifications
-                    .push(CERT_RNCP | digits(n).parse::<u64>().unwrap_or(0));
-                continue;
-            }
-            if let Some(n) = up
-                .strip_prefix("RS")
-                .filter(|n| !n.is_empty() && n.bytes().all(|x| x.is_ascii_digit()))
-            {
-                r.certifications
-                    .push(CERT_RS | digits(n).parse::<u64>().unwrap_or(0));
+            let certification =
+                [("RNCP", CERT_RNCP), ("RS", CERT_RS)]
+                    .into_iter()
+                    .find_map(|(prefixe, espace)| {
+                        let n = up.strip_prefix(prefixe)?;
+                        (!n.is_empty() && n.bytes().all(|x| x.is_ascii_digit()))
+                            .then(|| espace | digits(n).parse::<u64>().unwrap_or(0))
+                    });
+            if let Some(c) = certification {
+                r.certifications.push(c);
                 continue;
             }
             if b.len() == 14 && b.bytes().all(|x| x.is_ascii_digit()) {
@@ -752,8 +745,7 @@ impl Moteur {
             let perm = vue.drapeaux[t.g as usize] & DRAPEAU_PERMANENTE != 0;
             // The group's sessions that pass the date filter, by start.
             let mut sessions: Vec<(i64, i64, u32)> = vue
-                .docs_de(t.g as usize)
-                .filter(|&d| alive.is_none_or(|a| a.is_alive(d)))
+                .vivants(t.g as usize, alive)
                 .map(|d| (vue.debut[d as usize] as i64, vue.fin[d as usize] as i64, d))
                 .filter(|&(d, e, _)| f.dates_ok(d, e, perm))
                 .collect();

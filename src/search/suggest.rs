@@ -36,7 +36,7 @@ impl Libelles {
             ));
         }
         for c in refs.communes.values().filter(|c| {
-            c.actuelle && ["44", "49", "53", "72", "85"].contains(&c.departement.as_str())
+            c.actuelle && crate::referentiel::DEPARTEMENTS_REGION.contains(&c.departement.as_str())
         }) {
             let cp = c.codes_postaux.first().cloned().unwrap_or_default();
             entrees.push((

@@ -12,6 +12,7 @@ use super::index::{JOUR_INCONNU_DEBUT, JOUR_INCONNU_FIN};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tantivy::columnar::Column;
+use tantivy::fastfield::AliveBitSet;
 use tantivy::index::SegmentId;
 use tantivy::{DocId, Searcher, SegmentReader};
 
@@ -82,6 +83,25 @@ impl Vue {
     #[inline]
     pub fn docs_de(&self, g: usize) -> std::ops::Range<DocId> {
         self.docs[g]..self.docs[g + 1]
+    }
+
+    /// Live documents of group `g` (deletions are the segment's alive bitset's).
+    #[inline]
+    pub fn vivants<'a>(
+        &self,
+        g: usize,
+        alive: Option<&'a AliveBitSet>,
+    ) -> impl Iterator<Item = DocId> + 'a {
+        self.docs_de(g)
+            .filter(move |&d| alive.is_none_or(|a| a.is_alive(d)))
+    }
+
+    /// The value of group `g` in dimension `d` (its first, for a multi-valued one).
+    pub fn valeur(&self, d: usize, g: usize) -> Option<u64> {
+        self.ids(g)
+            .iter()
+            .find(|&&i| dim_de(i) == d)
+            .map(|&i| self.valeurs[index_de(i)])
     }
 
     /// Value ids of group `g`, all dimensions (see [`dim_de`], [`index_de`]).

@@ -30,14 +30,14 @@ pub async fn route(app: &Arc<App>, req: &Request<Incoming>) -> Option<Response<B
     let query = req.uri().query().unwrap_or("").to_string();
     let base = base_url(req);
     Some(match path {
-        "/" => page(StatusCode::OK, &recherche::accueil(app, &base)),
+        "/" => page(StatusCode::OK, recherche::accueil(app, &base)),
         "/recherche" if app.moteur.is_none() => page(
             StatusCode::SERVICE_UNAVAILABLE,
-            &gabarit(
+            page_erreur(
                 "Recherche indisponible",
                 &format!("{base}/recherche"),
-                html! { h1 { "Recherche indisponible" } p { "Le moteur de recherche n'est pas démarré." } },
-                None,
+                html! { "Le moteur de recherche n'est pas démarré." },
+                html! {},
             ),
         ),
         "/recherche" => {
@@ -48,7 +48,7 @@ pub async fn route(app: &Arc<App>, req: &Request<Incoming>) -> Option<Response<B
             let app = app.clone();
             bloquant(move || (StatusCode::OK, stats::page(&app, &base))).await
         }
-        "/partenaires" => page(StatusCode::OK, &partenaires(&base)),
+        "/partenaires" => page(StatusCode::OK, partenaires(&base)),
         "/sitemap.xml" => {
             let app = app.clone();
             let corps = tokio::task::spawn_blocking(move || sitemap(&app, &base))
@@ -72,10 +72,7 @@ pub async fn route(app: &Arc<App>, req: &Request<Incoming>) -> Option<Response<B
             r
         }
         p if p.starts_with("/formation/") => {
-            let numero = crate::http::feeds::paires(&format!("n={}", &p["/formation/".len()..]))
-                .pop()
-                .map(|(_, v)| v)
-                .unwrap_or_default();
+            let numero = crate::http::feeds::segment(&p["/formation/".len()..]);
             let app = app.clone();
             bloquant(move || offre::page(&app, &numero, &base)).await
         }
@@ -86,7 +83,7 @@ pub async fn route(app: &Arc<App>, req: &Request<Incoming>) -> Option<Response<B
 /// Runs a page that reads the store or the index off the async workers.
 async fn bloquant(f: impl FnOnce() -> (StatusCode, Markup) + Send + 'static) -> Response<Body> {
     match tokio::task::spawn_blocking(f).await {
-        Ok((status, m)) => page(status, &m),
+        Ok((status, m)) => page(status, m),
         Err(e) => crate::http::interne(e),
     }
 }
@@ -113,8 +110,8 @@ fn reponse(status: StatusCode, type_: &str, corps: impl Into<Bytes>) -> Response
         .expect("valid headers")
 }
 
-fn page(status: StatusCode, m: &Markup) -> Response<Body> {
-    let mut r = reponse(status, "text/html; charset=utf-8", m.0.clone());
+fn page(status: StatusCode, m: Markup) -> Response<Body> {
+    let mut r = reponse(status, "text/html; charset=utf-8", m.into_string());
     r.headers_mut().insert(
         "content-security-policy",
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'"
@@ -168,6 +165,16 @@ pub fn gabarit(titre: &str, canonique: &str, contenu: Markup, tete: Option<Marku
             }
         }
     }
+}
+
+/// A page that says what went wrong (`suite`: what to offer next, e.g. the form).
+pub fn page_erreur(titre: &str, canonique: &str, message: Markup, suite: Markup) -> Markup {
+    gabarit(
+        titre,
+        canonique,
+        html! { h1 { (titre) } p.erreur role="alert" { (message) } (suite) },
+        None,
+    )
 }
 
 /// A date in French: `2027-03-01` → `1 mars 2027`.
@@ -248,19 +255,12 @@ fn sitemap(app: &App, base: &str) -> String {
             let n: String = form_urlencoded::byte_serialize(n.as_bytes()).collect();
             out.push_str(&format!(
                 "<url><loc>{base}/formation/{}</loc></url>\n",
-                xml_echappe(&n)
+                quick_xml::escape::escape(&n)
             ));
         }
     }
     out.push_str("</urlset>\n");
     out
-}
-
-fn xml_echappe(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// JSON for a `<script type="application/ld+json">`: `<` escaped so that no text can close

@@ -2,7 +2,7 @@
 //! where and when, who can attend, who pays for whom, the organisation and how to register),
 //! with schema.org `Course` / `CourseInstance` JSON-LD.
 
-use super::{date_fr, gabarit, json_ld};
+use super::{date_fr, gabarit, json_ld, page_erreur};
 use crate::http::App;
 use crate::model::{Action, Adresse, Coordonnees, LheoDate, Node};
 use hyper::StatusCode;
@@ -116,23 +116,18 @@ pub fn page(app: &App, numero: &str, base: &str) -> (StatusCode, Markup) {
         Ok(_) => {
             return (
                 StatusCode::NOT_FOUND,
-                gabarit(
+                page_erreur(
                     "Formation introuvable",
                     &canonique,
-                    html! { h1 { "Formation introuvable" } p { "Aucune formation diffusée ne porte ce numéro. " a href="/" { "Faire une recherche" } } },
-                    None,
+                    html! { "Aucune formation diffusée ne porte ce numéro. " a href="/" { "Faire une recherche" } },
+                    html! {},
                 ),
             )
         }
         Err(e) => {
             return (
                 StatusCode::SERVICE_UNAVAILABLE,
-                gabarit(
-                    "Service indisponible",
-                    &canonique,
-                    html! { h1 { "Service indisponible" } p { (e.to_string()) } },
-                    None,
-                ),
+                page_erreur("Service indisponible", &canonique, html! { (e) }, html! {}),
             )
         }
     };

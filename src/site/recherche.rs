@@ -1,9 +1,10 @@
 //! Home and results pages. The results page takes the API's parameters (every state is a
 //! shareable URL), plus what a form sends: empty fields, a commune typed by name.
 
-use super::{date_fr, gabarit};
+use super::{date_fr, gabarit, page_erreur};
 use crate::http::api::{elargir, requete};
 use crate::http::App;
+use crate::referentiel::DEPARTEMENTS_REGION;
 use crate::search::analyse::plier;
 use crate::search::query::{Reponse, Resultat, ValeurFacette};
 use hyper::StatusCode;
@@ -58,12 +59,16 @@ fn bascule(p: &[(String, String)], k: &str, v: &str) -> Params {
 fn commune_par_nom(app: &App, nom: &str) -> Option<String> {
     let nom = nom.split(" (").next().unwrap_or(nom);
     let cible = plier(nom.trim());
-    let pdl = ["44", "49", "53", "72", "85"];
     app.refs
         .communes
         .values()
         .filter(|c| plier(&c.nom) == cible)
-        .max_by_key(|c| (pdl.contains(&c.departement.as_str()), c.population))
+        .max_by_key(|c| {
+            (
+                DEPARTEMENTS_REGION.contains(&c.departement.as_str()),
+                c.population,
+            )
+        })
         .map(|c| c.code_insee.clone())
 }
 
@@ -161,10 +166,30 @@ pub fn accueil(app: &App, base: &str) -> Markup {
     )
 }
 
-/// Date facet buckets → the date window they stand for.
-fn fenetre_mois(m: u64, aujourdhui: jiff::civil::Date) -> (String, String) {
-    let fin = aujourdhui + jiff::Span::new().days(m as i64 * 30);
-    (aujourdhui.to_string(), fin.to_string())
+/// A facet value's link (the URL with that value toggled) and whether it is selected. A date
+/// bucket (`1m`, `3m`, `6m`) stands for the window from today to that many months ahead.
+fn bascule_valeur(
+    p: &[(String, String)],
+    nom: &str,
+    v: &ValeurFacette,
+    aujourdhui: jiff::civil::Date,
+) -> (Params, bool) {
+    if nom != "debut" {
+        return (bascule(p, nom, &v.valeur), v.selectionne);
+    }
+    let m: i64 = v.valeur.trim_end_matches('m').parse().unwrap_or(1);
+    let (a, b) = (
+        aujourdhui.to_string(),
+        (aujourdhui + jiff::Span::new().days(m * 30)).to_string(),
+    );
+    if val(p, "debut_max") == b {
+        (avec(&avec(p, "debut_min", &[]), "debut_max", &[]), true)
+    } else {
+        (
+            avec(&avec(p, "debut_min", &[&a]), "debut_max", &[&b]),
+            false,
+        )
+    }
 }
 
 fn facette(p: &[(String, String)], nom: &str, titre: &str, vals: &[ValeurFacette]) -> Markup {
@@ -216,17 +241,7 @@ fn facette(p: &[(String, String)], nom: &str, titre: &str, vals: &[ValeurFacette
             summary { h3 { (titre) } }
             ul {
                 @for v in ordre {
-                    @let lien = if nom == "debut" {
-                        let m: u64 = v.valeur.trim_end_matches('m').parse().unwrap_or(1);
-                        let (a, b) = fenetre_mois(m, aujourdhui);
-                        let choisi = val(p, "debut_max") == b;
-                        if choisi { avec(&avec(p, "debut_min", &[]), "debut_max", &[]) }
-                        else { avec(&avec(p, "debut_min", &[&a]), "debut_max", &[&b]) }
-                    } else { bascule(p, nom, &v.valeur) };
-                    @let choisi = v.selectionne || (nom == "debut" && {
-                        let m: u64 = v.valeur.trim_end_matches('m').parse().unwrap_or(1);
-                        val(p, "debut_max") == fenetre_mois(m, aujourdhui).1
-                    });
+                    @let (lien, choisi) = bascule_valeur(p, nom, v, aujourdhui);
                     li style=(format!("--niveau:{}", if nom == "formacode" { profondeur(v) } else { 0 })) {
                         a.valeur href=(url(&lien)) aria-pressed=(if choisi { "true" } else { "false" }) {
                             span.case aria-hidden="true" { @if choisi { "☑" } @else { "☐" } }
@@ -333,8 +348,8 @@ fn elargissements(app: &App, p: &[(String, String)], el: &[serde_json::Value]) -
             }
             "region" => {
                 let mut q = sans(p, &["commune", "rayon", "lat", "lon", "departement"]);
-                for d in ["44", "49", "53", "72", "85"] {
-                    q.push(("departement".into(), d.into()));
+                for d in DEPARTEMENTS_REGION {
+                    q.push(("departement".into(), d.to_string()));
                 }
                 q
             }
@@ -378,15 +393,11 @@ pub fn resultats(app: &App, query: &str, base: &str) -> (StatusCode, Markup) {
         Err((param, message)) => {
             return (
                 StatusCode::BAD_REQUEST,
-                gabarit(
+                page_erreur(
                     "Recherche impossible",
                     &canonique,
-                    html! {
-                        h1 { "Recherche impossible" }
-                        p.erreur role="alert" { "Le paramètre « " (param) " » ne va pas : " (message) }
-                        (formulaire(&p, app))
-                    },
-                    None,
+                    html! { "Le paramètre « " (param) " » ne va pas : " (message) },
+                    formulaire(&p, app),
                 ),
             )
         }
@@ -397,11 +408,11 @@ pub fn resultats(app: &App, query: &str, base: &str) -> (StatusCode, Markup) {
         Err(e) => {
             return (
                 StatusCode::SERVICE_UNAVAILABLE,
-                gabarit(
+                page_erreur(
                     "Recherche indisponible",
                     &canonique,
-                    html! { h1 { "Recherche indisponible" } p.erreur role="alert" { (e.to_string()) } },
-                    None,
+                    html! { (e) },
+                    html! {},
                 ),
             )
         }

@@ -16,13 +16,7 @@
       if (active >= 0) input.setAttribute("aria-activedescendant", items[active].id);
     }
     function pick(s) {
-      if (kind === "commune") {
-        input.value = s.libelle;
-      } else if (s.type === "formacode") {
-        input.value = s.libelle;
-      } else {
-        input.value = s.libelle;
-      }
+      input.value = s.libelle;
       close();
       input.focus();
     }

@@ -6,7 +6,7 @@
 use super::gabarit;
 use crate::http::App;
 use crate::search::index::{date_de_jour, dep_de_code, jour};
-use crate::search::vue::{dim_de, index_de, D_DEPARTEMENT, D_FORMACODE};
+use crate::search::vue::{D_DEPARTEMENT, D_FORMACODE};
 use maud::{html, Markup};
 use std::collections::HashMap;
 
@@ -37,34 +37,28 @@ fn compter(app: &App) -> Option<Comptes> {
         }
         c
     };
+    // First day of this month and of the next twelve: a session's month by binary search.
+    let bornes: Vec<i64> = (0..=12)
+        .map(|k| jour(debut_mois + jiff::Span::new().months(k)))
+        .collect();
     for (seg, vue) in searcher.segment_readers().iter().zip(&vues) {
         for g in 0..vue.nb_groupes() {
-            let vivants = vue
-                .docs_de(g)
-                .filter(|&d| !seg.is_deleted(d))
-                .collect::<Vec<_>>();
+            let vivants: Vec<_> = vue.vivants(g, seg.alive_bitset()).collect();
             if vivants.is_empty() {
                 continue;
             }
             let n = vivants.len() as u64;
             total += n;
-            let ids = vue.ids(g);
-            if let Some(&i) = ids.iter().find(|&&i| dim_de(i) == D_DEPARTEMENT) {
-                *deps.entry(vue.valeurs[index_de(i)]).or_default() += n;
+            if let Some(dep) = vue.valeur(D_DEPARTEMENT, g) {
+                *deps.entry(dep).or_default() += n;
             }
-            if let Some(&i) = ids.iter().find(|&&i| dim_de(i) == D_FORMACODE) {
-                *domaines
-                    .entry(racine(vue.valeurs[index_de(i)]))
-                    .or_default() += n;
+            if let Some(fc) = vue.valeur(D_FORMACODE, g) {
+                *domaines.entry(racine(fc)).or_default() += n;
             }
             for d in vivants {
                 let j = vue.debut[d as usize] as i64;
-                let Ok(e) = date_de_jour(j).first_of_month().since(debut_mois) else {
-                    continue;
-                };
-                let k = e.get_months() as i64 + e.get_years() as i64 * 12;
-                if (0..12).contains(&k) {
-                    mois[k as usize] += 1;
+                if j >= bornes[0] && j < bornes[12] {
+                    mois[bornes.partition_point(|&b| b <= j) - 1] += 1;
                 }
             }
         }
