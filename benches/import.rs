@@ -6,7 +6,8 @@
 mod commun;
 
 use commun::{generer, importer_fichier, rss_mb, sessions};
-use sofi::lheo::{open_input, LheoReader};
+use sofi::lheo::open_input;
+use sofi::lheo::reader::lire_en_parallele;
 use sofi::referentiel::Referentiels;
 use sofi::store::Store;
 use std::path::{Path, PathBuf};
@@ -50,7 +51,7 @@ fn phase(name: &str, file: &Path, sessions: u64) {
             let input = open_input(file).unwrap();
             let mut n = 0u64;
             let mut s = 0u64;
-            for o in LheoReader::new(input.reader) {
+            for o in lire_en_parallele(input.reader) {
                 let o = o.unwrap();
                 n += 1;
                 s += o.formation.sessions().count() as u64;

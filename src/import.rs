@@ -1,11 +1,12 @@
 //! The import pipeline: LHÉO stream → rules → store, shared by `sofi import`, `sofi check`,
 //! the demo loader and (later) the HTTP import route.
 //!
-//! One thread parses, the caller's thread checks and stores, in batches of [`LOT`] offers per
+//! Two threads parse (see [`lire_en_parallele`]), the caller's thread checks and stores, in batches of [`LOT`] offers per
 //! transaction. An offer with a blocking finding is reported and skipped; the others go on.
 //! A fatal XML error stops the reading: what was complete before it is stored.
 
-use crate::lheo::{Input, LheoReader, OffreLue};
+use crate::lheo::reader::lire_en_parallele;
+use crate::lheo::{Input, OffreLue};
 use crate::model::Formation;
 use crate::referentiel::Referentiels;
 use crate::rules::{verifier, Constat, Verdict};
@@ -102,8 +103,8 @@ pub fn importer(
     std::thread::scope(|s| -> Result<(), ImportError> {
         let reader = input.reader;
         s.spawn(move || {
-            let mut r = LheoReader::new(reader);
-            while let Some(item) = r.next_offre() {
+            let mut r = lire_en_parallele(reader);
+            for item in r.by_ref() {
                 let msg = match item {
                     Ok(o) => Lu::Offre(Box::new(o)),
                     Err(e) => Lu::Fatal(e.to_string()),

@@ -1,24 +1,34 @@
 //! Streaming LHÉO reader: yields one offer at a time, in constant memory whatever the file size.
 //!
-//! quick-xml walks the document; each `<formation>` is gathered into a small positioned tree
-//! ([`XNode`]) and then decoded into the model by [`super::decode`]. Only the current formation
-//! is ever held in memory. Malformed XML is fatal (nothing after it can be trusted); a bad value
-//! inside a well-formed formation only affects that formation.
+//! Two stages, which can run on two threads ([`lire_en_parallele`]):
+//! 1. [`Decoupeur`] walks the document with quick-xml, checks that it is well-formed and
+//!    within the size limits, and copies each `<formation>`'s events onto a flat [`Bande`]
+//!    (raw start tags and raw texts, no tree, no allocation per element);
+//! 2. [`decoder`] turns a bande into a small positioned tree ([`XNode`]): attributes parsed,
+//!    texts unescaped; then [`super::decode`] maps the tree onto the model.
+//!
+//! Only the current formation is ever held in memory (a few in flight between the stages).
+//! Malformed XML is fatal (nothing after it can be trusted); a bad value inside a well-formed
+//! formation only affects that formation.
 
 use super::decode::decode_formation;
 use super::{LheoError, Version};
 use crate::model::Formation;
 use crate::rules::Constat;
-use quick_xml::events::Event;
+use quick_xml::events::{BytesStart, Event};
 use std::borrow::Cow;
 use std::io::{self, BufRead, Read};
+use std::sync::mpsc::{Receiver, SyncSender};
 
-/// Longest text accepted in one element (LHÉO's longest field is 3,000 characters).
+/// Longest text accepted in one element, as written in the file (LHÉO's longest field is
+/// 3,000 characters).
 pub const MAX_TEXT: usize = 64 * 1024;
 /// Deepest nesting accepted inside a formation (the schema needs about 12).
 pub const MAX_DEPTH: usize = 48;
 /// Most elements accepted in one formation.
 pub const MAX_NODES: usize = 200_000;
+/// Most bytes of tags and texts kept for one formation (real ones weigh a few tens of KB).
+pub const MAX_OCTETS: usize = 64 * 1024 * 1024;
 
 /// An element read from the file, with where it starts.
 #[derive(Debug, Default)]
@@ -52,8 +62,75 @@ pub struct OffreLue {
     pub colonne: u32,
 }
 
-/// Buffers the input for quick-xml and records where lines start, so byte offsets become
-/// line:column. Newlines are found once per 256 KiB refill (memchr), not per event.
+/// Where lines start in a window of the input, so byte offsets become line:column.
+#[derive(Debug, Default)]
+struct Lignes {
+    /// Offsets of the `\n` bytes of the window, ascending.
+    sauts: Vec<u64>,
+    /// Newlines before `sauts[0]`.
+    oubliees: u32,
+}
+
+impl Lignes {
+    fn line_col(&self, offset: u64) -> (u32, u32) {
+        let idx = self.sauts.partition_point(|&n| n < offset);
+        let line = self.oubliees as usize + idx + 1;
+        let line_start = if idx > 0 { self.sauts[idx - 1] + 1 } else { 0 };
+        (line as u32, (offset.saturating_sub(line_start) + 1) as u32)
+    }
+
+    /// Index of the last newline before `offset` (where a window from `offset` starts).
+    fn avant(&self, offset: u64) -> usize {
+        self.sauts
+            .partition_point(|&n| n < offset)
+            .saturating_sub(1)
+    }
+
+    /// Drops newline offsets before `offset`, keeping the one before it for column numbers.
+    fn forget_before(&mut self, offset: u64) {
+        let k = self.avant(offset);
+        // Compacted in bulk, only once enough is forgotten.
+        if k > 8 * 1024 {
+            self.sauts.drain(..k);
+            self.oubliees += k as u32;
+        }
+    }
+
+    /// The window needed for offsets from `offset` on.
+    fn depuis(&self, offset: u64) -> Lignes {
+        let k = self.avant(offset);
+        Lignes {
+            sauts: self.sauts[k..].to_vec(),
+            oubliees: self.oubliees + k as u32,
+        }
+    }
+}
+
+/// Appends the offsets of the `\n` bytes of `chunk`. Indented LHÉO has a newline every ~30
+/// bytes, too dense for `memchr_iter`'s per-match setup: this tests eight bytes per step.
+fn noter_sauts_de_ligne(chunk: &[u8], base: u64, out: &mut Vec<u64>) {
+    const UNS: u64 = 0x0101_0101_0101_0101;
+    const HAUTS: u64 = 0x8080_8080_8080_8080;
+    let mut mots = chunk.chunks_exact(8);
+    let mut at = base;
+    for mot in &mut mots {
+        let x = u64::from_le_bytes(mot.try_into().expect("8 bytes")) ^ (UNS * b'\n' as u64);
+        // High bit set exactly in the bytes of `x` that are zero (no carries between bytes).
+        let mut zeros = !(((x & !HAUTS).wrapping_add(!HAUTS)) | x) & HAUTS;
+        while zeros != 0 {
+            out.push(at + (zeros.trailing_zeros() / 8) as u64);
+            zeros &= zeros - 1;
+        }
+        at += 8;
+    }
+    for (i, &b) in mots.remainder().iter().enumerate() {
+        if b == b'\n' {
+            out.push(at + i as u64);
+        }
+    }
+}
+
+/// Buffers the input for quick-xml and records where lines start, once per 256 KiB refill.
 struct LineTracker<R> {
     inner: R,
     buf: Box<[u8]>,
@@ -61,9 +138,7 @@ struct LineTracker<R> {
     filled: usize,
     /// Absolute offset of `buf[0]`.
     buf_start: u64,
-    /// Offsets of the `\n` bytes read and not yet forgotten.
-    newlines: Vec<u64>,
-    forgotten_lines: u32,
+    lignes: Lignes,
 }
 
 impl<R: Read> LineTracker<R> {
@@ -74,33 +149,30 @@ impl<R: Read> LineTracker<R> {
             pos: 0,
             filled: 0,
             buf_start: 0,
-            newlines: Vec::with_capacity(16 * 1024),
-            forgotten_lines: 0,
+            lignes: Lignes {
+                sauts: Vec::with_capacity(16 * 1024),
+                oubliees: 0,
+            },
         }
     }
 
-    fn line_col(&self, offset: u64) -> (u32, u32) {
-        let idx = self.newlines.partition_point(|&n| n < offset);
-        let line = self.forgotten_lines as usize + idx + 1;
-        let line_start = if idx > 0 {
-            self.newlines[idx - 1] + 1
-        } else {
-            0
+    /// Reads the next block: out of line, so the per-event [`BufRead::fill_buf`] stays tiny.
+    #[cold]
+    #[inline(never)]
+    fn refill(&mut self) -> io::Result<()> {
+        self.buf_start += self.filled as u64;
+        self.pos = 0;
+        self.filled = 0;
+        let n = loop {
+            match self.inner.read(&mut self.buf) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
         };
-        (line as u32, (offset.saturating_sub(line_start) + 1) as u32)
-    }
-
-    /// Drops newline offsets before `offset`, keeping the one before it for column numbers.
-    fn forget_before(&mut self, offset: u64) {
-        let k = self
-            .newlines
-            .partition_point(|&n| n < offset)
-            .saturating_sub(1);
-        // Compacted in bulk, only once enough is forgotten.
-        if k > 8 * 1024 {
-            self.newlines.drain(..k);
-            self.forgotten_lines += k as u32;
-        }
+        self.filled = n;
+        noter_sauts_de_ligne(&self.buf[..n], self.buf_start, &mut self.lignes.sauts);
+        Ok(())
     }
 }
 
@@ -118,25 +190,15 @@ impl<R: Read> Read for LineTracker<R> {
 }
 
 impl<R: Read> BufRead for LineTracker<R> {
+    // quick-xml calls this several times per event.
+    #[inline(always)]
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         if self.pos >= self.filled {
-            self.buf_start += self.filled as u64;
-            self.pos = 0;
-            self.filled = 0;
-            let n = loop {
-                match self.inner.read(&mut self.buf) {
-                    Ok(n) => break n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
-                }
-            };
-            self.filled = n;
-            let base = self.buf_start;
-            self.newlines
-                .extend(memchr::memchr_iter(b'\n', &self.buf[..n]).map(|i| base + i as u64));
+            self.refill()?;
         }
         Ok(&self.buf[self.pos..self.filled])
     }
+    #[inline(always)]
     fn consume(&mut self, amt: usize) {
         self.pos = (self.pos + amt).min(self.filled);
     }
@@ -150,8 +212,50 @@ enum State {
     Done,
 }
 
-/// Iterator over the offers of one LHÉO document.
-pub struct LheoReader<R: Read> {
+/// One event of a formation, its bytes on [`Bande::octets`] right after the previous one's.
+#[derive(Debug, Clone, Copy)]
+enum Evt {
+    /// A start tag: name then raw attributes; `nom` is the name's length.
+    Debut {
+        pos: u64,
+        fin: u32,
+        nom: u32,
+    },
+    Fin,
+    /// Raw (escaped) text.
+    Texte {
+        pos: u64,
+        fin: u32,
+    },
+    CData {
+        pos: u64,
+        fin: u32,
+    },
+    /// The open element's text went past [`MAX_TEXT`]: the rest was dropped.
+    TropLong,
+}
+
+/// One `<formation>` as the first stage hands it over: well-formed, within the limits, its
+/// events on a flat tape, with the line starts needed to locate findings.
+#[derive(Debug)]
+pub struct Bande {
+    octets: Vec<u8>,
+    evts: Vec<Evt>,
+    lignes: Lignes,
+    ligne: u32,
+    colonne: u32,
+}
+
+/// An open element while tokenizing: where its start tag is on the tape, the text it holds.
+struct Ouvert {
+    debut: usize,
+    nom: usize,
+    texte: usize,
+    trop_long: bool,
+}
+
+/// First stage: the document walk. Yields each formation as a [`Bande`].
+pub struct Decoupeur<R: Read> {
     xml: quick_xml::Reader<LineTracker<R>>,
     buf: Vec<u8>,
     state: State,
@@ -161,19 +265,21 @@ pub struct LheoReader<R: Read> {
     suppressions: Vec<String>,
     version: Option<Version>,
     fini: bool,
-    formations_vues: u64,
+    /// Sizes of the last bande, to allocate the next one once.
+    capacites: (usize, usize),
 }
 
-impl<R: Read> LheoReader<R> {
+impl<R: Read> Decoupeur<R> {
     pub fn new(input: R) -> Self {
         let tracker = LineTracker::new(input);
         let mut xml = quick_xml::Reader::from_reader(tracker);
         let cfg = xml.config_mut();
         cfg.expand_empty_elements = true;
-        // Indentation between elements never reaches us; texts are trimmed anyway.
-        cfg.trim_text(true);
+        // Not trimmed by quick-xml: the indentation before a tag comes as its own text event,
+        // so the position before a start tag is its `<`, the one findings report.
+        cfg.trim_text(false);
         cfg.check_end_names = true;
-        LheoReader {
+        Decoupeur {
             xml,
             buf: Vec::with_capacity(64 * 1024),
             state: State::BeforeRoot,
@@ -182,7 +288,7 @@ impl<R: Read> LheoReader<R> {
             suppressions: Vec::new(),
             version: None,
             fini: false,
-            formations_vues: 0,
+            capacites: (16 * 1024, 1024),
         }
     }
 
@@ -197,7 +303,7 @@ impl<R: Read> LheoReader<R> {
     }
 
     fn fatal(&self, offset: u64, message: String, chemin: &str, numero: Option<&str>) -> LheoError {
-        let (ligne, colonne) = self.xml.get_ref().line_col(offset);
+        let (ligne, colonne) = self.xml.get_ref().lignes.line_col(offset);
         LheoError::Syntaxe {
             ligne,
             colonne,
@@ -225,8 +331,8 @@ impl<R: Read> LheoReader<R> {
         self.fatal(offset, message, chemin, numero)
     }
 
-    /// Next offer, `None` at the end, or a fatal error after which the reader stops.
-    pub fn next_offre(&mut self) -> Option<Result<OffreLue, LheoError>> {
+    /// Next formation, `None` at the end, or a fatal error after which the reader stops.
+    pub fn next_bande(&mut self) -> Option<Result<Bande, LheoError>> {
         if self.fini {
             return None;
         }
@@ -237,7 +343,7 @@ impl<R: Read> LheoReader<R> {
         r
     }
 
-    fn advance(&mut self) -> Option<Result<OffreLue, LheoError>> {
+    fn advance(&mut self) -> Option<Result<Bande, LheoError>> {
         loop {
             self.buf.clear();
             let start = self.xml.buffer_position();
@@ -386,20 +492,28 @@ impl<R: Read> LheoReader<R> {
         }
     }
 
-    /// Reads one `<formation>` subtree. Well-formedness errors are fatal; content problems
-    /// become findings on the offer.
+    /// Copies one `<formation>` onto a [`Bande`]. Well-formedness and size errors are fatal;
+    /// everything about content is left to [`decoder`].
     fn read_formation(
         &mut self,
-        start: quick_xml::events::BytesStart<'static>,
+        start: BytesStart<'static>,
         offset: u64,
-    ) -> Result<OffreLue, LheoError> {
-        self.formations_vues += 1;
-        self.xml.get_mut().forget_before(offset);
-        let (ligne, colonne) = self.xml.get_ref().line_col(offset);
-        let mut constats = Vec::new();
-        let root = self.open_node(&start, offset, &mut constats);
-        let numero = root.attr("numero").map(str::to_string);
-        let mut stack: Vec<XNode> = vec![root];
+    ) -> Result<Bande, LheoError> {
+        self.xml.get_mut().lignes.forget_before(offset);
+        let (ligne, colonne) = self.xml.get_ref().lignes.line_col(offset);
+        let mut bande = Bande {
+            octets: Vec::with_capacity(self.capacites.0),
+            evts: Vec::with_capacity(self.capacites.1),
+            lignes: Lignes::default(),
+            ligne,
+            colonne,
+        };
+        let numero = start
+            .try_get_attribute("numero")
+            .ok()
+            .flatten()
+            .and_then(|a| a.unescape_value().ok().map(Cow::into_owned));
+        let mut ouverts = vec![ouvrir(&mut bande, &start, offset)];
         let mut nodes = 1usize;
         // The event buffer is taken out of `self` so events can borrow it while `self` is used.
         let mut buf = std::mem::take(&mut self.buf);
@@ -409,83 +523,57 @@ impl<R: Read> LheoReader<R> {
             let ev = match self.xml.read_event_into(&mut buf) {
                 Ok(ev) => ev,
                 Err(e) => {
-                    let chemin = path_of(&stack);
-                    break Err(self.xml_error(e, &chemin, numero.as_deref()));
+                    break Err(self.xml_error(e, &chemin(&bande, &ouverts), numero.as_deref()))
                 }
             };
             match ev {
                 Event::Start(e) => {
                     nodes += 1;
-                    if stack.len() >= MAX_DEPTH || nodes > MAX_NODES {
-                        let chemin = path_of(&stack);
+                    if ouverts.len() >= MAX_DEPTH
+                        || nodes > MAX_NODES
+                        || bande.octets.len() > MAX_OCTETS
+                    {
                         break Err(self.fatal(
                             ev_offset,
                             format!(
-                                "formation trop grande ou trop imbriquée (plus de {MAX_DEPTH} niveaux ou {MAX_NODES} éléments)"
+                                "formation trop grande ou trop imbriquée (plus de {MAX_DEPTH} niveaux, {MAX_NODES} éléments ou {} Mo)",
+                                MAX_OCTETS >> 20
                             ),
-                            &chemin,
+                            &chemin(&bande, &ouverts),
                             numero.as_deref(),
                         ));
                     }
-                    let node = self.open_node(&e, ev_offset, &mut constats);
-                    stack.push(node);
+                    ouverts.push(ouvrir(&mut bande, &e, ev_offset));
                 }
                 Event::End(_) => {
-                    let node = stack.pop().expect("stack holds the open formation");
-                    match stack.last_mut() {
-                        Some(parent) => parent.children.push(node),
-                        None => {
-                            let tracker = self.xml.get_ref();
-                            let (formation, mut c) =
-                                decode_formation(node, &|o| tracker.line_col(o));
-                            constats.append(&mut c);
-                            break Ok(OffreLue {
-                                formation,
-                                constats,
-                                ligne,
-                                colonne,
-                            });
-                        }
+                    bande.evts.push(Evt::Fin);
+                    ouverts.pop();
+                    if ouverts.is_empty() {
+                        bande.lignes = self.xml.get_ref().lignes.depuis(offset);
+                        self.capacites = (bande.octets.len(), bande.evts.len());
+                        break Ok(bande);
                     }
                 }
-                Event::Text(t) => match t.unescape() {
-                    Ok(s) => self.push_text(&mut stack, &s, &mut constats),
-                    Err(e) => {
-                        let (l, c) = self.xml.get_ref().line_col(ev_offset);
-                        let msg = match e {
-                                quick_xml::Error::Encoding(_) => {
-                                    "texte qui n'est pas de l'UTF-8 valide".to_string()
-                                }
-                                quick_xml::Error::Escape(e) => format!(
-                                    "entité ou caractère échappé non reconnu ({e}) ; les entités de DTD ne sont pas développées"
-                                ),
-                                other => other.to_string(),
-                            };
-                        constats.push(
-                            Constat::bloquant("texte-illisible", path_of(&stack), msg).at(l, c),
-                        );
-                    }
-                },
-                Event::CData(c) => match std::str::from_utf8(c.as_ref()) {
-                    Ok(s) => self.push_text(&mut stack, s, &mut constats),
-                    Err(_) => {
-                        let (l, col) = self.xml.get_ref().line_col(ev_offset);
-                        constats.push(
-                            Constat::bloquant(
-                                "texte-illisible",
-                                path_of(&stack),
-                                "CDATA qui n'est pas de l'UTF-8 valide",
-                            )
-                            .at(l, col),
-                        );
-                    }
-                },
+                Event::Text(t) if t.iter().all(u8::is_ascii_whitespace) => {}
+                Event::Text(t) => texte(
+                    &mut bande,
+                    &mut ouverts,
+                    &t,
+                    |pos, fin| Evt::Texte { pos, fin },
+                    ev_offset,
+                ),
+                Event::CData(c) => texte(
+                    &mut bande,
+                    &mut ouverts,
+                    &c,
+                    |pos, fin| Evt::CData { pos, fin },
+                    ev_offset,
+                ),
                 Event::Eof => {
-                    let chemin = path_of(&stack);
                     break Err(self.fatal(
                         ev_offset,
                         "fichier tronqué : fin du fichier au milieu de la formation".into(),
-                        &chemin,
+                        &chemin(&bande, &ouverts),
                         numero.as_deref(),
                     ));
                 }
@@ -495,74 +583,272 @@ impl<R: Read> LheoReader<R> {
         self.buf = buf;
         result
     }
+}
 
-    /// Appends text to the open element; past [`MAX_TEXT`] the rest is dropped and the offer
-    /// gets one blocking finding, so a 100 MB text node never grows the tree.
-    fn push_text(&self, stack: &mut [XNode], s: &str, constats: &mut Vec<Constat>) {
-        let Some(node) = stack.last() else { return };
-        if node.trop_long || (node.text.is_empty() && s.bytes().all(|b| b.is_ascii_whitespace())) {
-            // Indentation between elements: nothing to keep.
+/// Puts a start tag on the tape.
+fn ouvrir(bande: &mut Bande, e: &BytesStart, pos: u64) -> Ouvert {
+    let debut = bande.octets.len();
+    bande.octets.extend_from_slice(e);
+    let nom = e.name().as_ref().len();
+    bande.evts.push(Evt::Debut {
+        pos,
+        fin: bande.octets.len() as u32,
+        nom: nom as u32,
+    });
+    Ouvert {
+        debut,
+        nom,
+        texte: 0,
+        trop_long: false,
+    }
+}
+
+/// Puts a text on the tape, unless its element already holds [`MAX_TEXT`] bytes: then the
+/// rest is dropped, once marked, so a 100 MB text node never grows the tape.
+fn texte(
+    bande: &mut Bande,
+    ouverts: &mut [Ouvert],
+    brut: &[u8],
+    evt: impl Fn(u64, u32) -> Evt,
+    pos: u64,
+) {
+    let Some(o) = ouverts.last_mut() else { return };
+    if o.trop_long {
+        return;
+    }
+    if o.texte + brut.len() > MAX_TEXT {
+        o.trop_long = true;
+        bande.evts.push(Evt::TropLong);
+        return;
+    }
+    o.texte += brut.len();
+    bande.octets.extend_from_slice(brut);
+    bande.evts.push(evt(pos, bande.octets.len() as u32));
+}
+
+/// `formation[numero]/action[numero]/…` of the open elements, for a fatal error.
+fn chemin(bande: &Bande, ouverts: &[Ouvert]) -> String {
+    let mut s = String::new();
+    for o in ouverts {
+        let brut = &bande.octets[o.debut..o.debut + fin_debut(bande, o)];
+        let nom = nom_element(&brut[..o.nom]);
+        if !s.is_empty() {
+            s.push('/');
+        }
+        s.push_str(&nom);
+        let e = BytesStart::from_content(String::from_utf8_lossy(brut), o.nom);
+        if let Some(num) = e
+            .try_get_attribute("numero")
+            .ok()
+            .flatten()
+            .and_then(|a| a.unescape_value().ok().map(Cow::into_owned))
+            .filter(|v| !v.is_empty())
+        {
+            s.push('[');
+            s.push_str(&num);
+            s.push(']');
+        }
+    }
+    s
+}
+
+/// Length of the start tag that begins at `o.debut` on the tape.
+fn fin_debut(bande: &Bande, o: &Ouvert) -> usize {
+    let mut a = 0;
+    for ev in &bande.evts {
+        let fin = match *ev {
+            Evt::Debut { fin, .. } | Evt::Texte { fin, .. } | Evt::CData { fin, .. } => {
+                fin as usize
+            }
+            Evt::Fin | Evt::TropLong => continue,
+        };
+        if a == o.debut {
+            return fin - a;
+        }
+        a = fin;
+    }
+    0
+}
+
+/// Second stage: builds the formation's tree from its bande and decodes it. Every content
+/// problem becomes a finding on the offer, located in the file.
+pub fn decoder(bande: Bande) -> OffreLue {
+    let lc = |o: u64| bande.lignes.line_col(o);
+    let mut constats = Vec::new();
+    let mut stack: Vec<XNode> = Vec::with_capacity(16);
+    let mut racine = None;
+    let mut a = 0usize;
+    for ev in &bande.evts {
+        match *ev {
+            Evt::Debut { pos, fin, nom } => {
+                let brut = &bande.octets[a..fin as usize];
+                a = fin as usize;
+                stack.push(open_node(brut, nom as usize, pos, &lc, &mut constats));
+            }
+            Evt::Fin => {
+                let node = stack.pop().expect("the tape is balanced");
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(node),
+                    None => racine = Some(node),
+                }
+            }
+            Evt::Texte { pos, fin } => {
+                let brut = &bande.octets[a..fin as usize];
+                a = fin as usize;
+                let texte = std::str::from_utf8(brut)
+                    .map_err(|_| "texte qui n'est pas de l'UTF-8 valide".to_string())
+                    .and_then(|s| {
+                        quick_xml::escape::unescape(s).map_err(|e| {
+                            format!("entité ou caractère échappé non reconnu ({e}) ; les entités de DTD ne sont pas développées")
+                        })
+                    });
+                match texte {
+                    Ok(s) => push_text(&mut stack, &s),
+                    Err(msg) => constats.push(
+                        Constat::bloquant("texte-illisible", path_of(&stack), msg).at_pos(lc(pos)),
+                    ),
+                }
+            }
+            Evt::CData { pos, fin } => {
+                let brut = &bande.octets[a..fin as usize];
+                a = fin as usize;
+                match std::str::from_utf8(brut) {
+                    Ok(s) => push_text(&mut stack, s),
+                    Err(_) => constats.push(
+                        Constat::bloquant(
+                            "texte-illisible",
+                            path_of(&stack),
+                            "CDATA qui n'est pas de l'UTF-8 valide",
+                        )
+                        .at_pos(lc(pos)),
+                    ),
+                }
+            }
+            Evt::TropLong => {
+                let chemin = path_of(&stack);
+                if let Some(node) = stack.last_mut() {
+                    node.trop_long = true;
+                    constats.push(
+                        Constat::bloquant(
+                            "texte-trop-long",
+                            chemin,
+                            format!("texte de plus de {MAX_TEXT} octets"),
+                        )
+                        .at_pos(lc(node.pos)),
+                    );
+                }
+            }
+        }
+    }
+    let racine = racine.expect("a bande holds one whole formation");
+    let (formation, mut c) = decode_formation(racine, &lc);
+    constats.append(&mut c);
+    OffreLue {
+        formation,
+        constats,
+        ligne: bande.ligne,
+        colonne: bande.colonne,
+    }
+}
+
+/// Appends text to the open element (indentation between elements is not kept).
+fn push_text(stack: &mut [XNode], s: &str) {
+    if let Some(node) = stack.last_mut() {
+        if node.text.is_empty() && s.bytes().all(|b| b.is_ascii_whitespace()) {
             return;
         }
-        if node.text.len() + s.len() > MAX_TEXT {
-            let chemin = path_of(stack);
-            let node = stack.last_mut().expect("checked above");
-            node.trop_long = true;
+        node.text.push_str(s);
+    }
+}
+
+fn open_node(
+    brut: &[u8],
+    nom: usize,
+    offset: u64,
+    lc: &dyn Fn(u64) -> (u32, u32),
+    constats: &mut Vec<Constat>,
+) -> XNode {
+    let name = nom_element(&brut[..nom]);
+    let e = match std::str::from_utf8(brut) {
+        Ok(s) => BytesStart::from_content(s, nom),
+        Err(_) => {
             constats.push(
                 Constat::bloquant(
-                    "texte-trop-long",
-                    chemin,
-                    format!("texte de plus de {MAX_TEXT} octets"),
+                    "attribut-illisible",
+                    name.to_string(),
+                    "balise qui n'est pas de l'UTF-8 valide",
                 )
-                .at_pos(self.xml.get_ref().line_col(node.pos)),
+                .at_pos(lc(offset)),
             );
-        } else if let Some(node) = stack.last_mut() {
-            node.text.push_str(s);
+            // The lossy copy may have changed the name's length.
+            let tag = String::from_utf8_lossy(brut);
+            let nom = tag
+                .find(|c: char| c.is_ascii_whitespace())
+                .unwrap_or(tag.len());
+            BytesStart::from_content(tag, nom)
+        }
+    };
+    let mut attrs = Vec::new();
+    for a in e.attributes().with_checks(false) {
+        match a {
+            Ok(a) => {
+                if a.key.as_ref().starts_with(b"xmlns") {
+                    continue;
+                }
+                let key = local(a.key.local_name().as_ref());
+                match a.unescape_value() {
+                    Ok(v) => attrs.push((key, v.into_owned())),
+                    Err(_) => constats.push(
+                        Constat::bloquant(
+                            "attribut-illisible",
+                            format!("{name}/@{key}"),
+                            "valeur d'attribut illisible (entité inconnue ou UTF-8 invalide)",
+                        )
+                        .at_pos(lc(offset)),
+                    ),
+                }
+            }
+            Err(err) => constats.push(
+                Constat::bloquant("attribut-illisible", name.to_string(), err.to_string())
+                    .at_pos(lc(offset)),
+            ),
+        }
+    }
+    XNode {
+        name,
+        attrs,
+        text: String::new(),
+        children: Vec::new(),
+        pos: offset,
+        trop_long: false,
+    }
+}
+
+/// The whole reader on the caller's thread: an iterator over the offers of one document.
+pub struct LheoReader<R: Read> {
+    decoupeur: Decoupeur<R>,
+}
+
+impl<R: Read> LheoReader<R> {
+    pub fn new(input: R) -> Self {
+        LheoReader {
+            decoupeur: Decoupeur::new(input),
         }
     }
 
-    fn open_node(
-        &self,
-        e: &quick_xml::events::BytesStart<'_>,
-        offset: u64,
-        constats: &mut Vec<Constat>,
-    ) -> XNode {
-        let name = nom_element(e.name().as_ref());
-        let at = || self.xml.get_ref().line_col(offset);
-        let mut attrs = Vec::new();
-        for a in e.attributes().with_checks(false) {
-            match a {
-                Ok(a) => {
-                    let key = local(a.key.local_name().as_ref());
-                    if a.key.as_ref().starts_with(b"xmlns") {
-                        continue;
-                    }
-                    match a.unescape_value() {
-                        Ok(v) => attrs.push((key, v.into_owned())),
-                        Err(_) => constats.push(
-                            Constat::bloquant(
-                                "attribut-illisible",
-                                format!("{name}/@{key}"),
-                                "valeur d'attribut illisible (entité inconnue ou UTF-8 invalide)",
-                            )
-                            .at_pos(at()),
-                        ),
-                    }
-                }
-                Err(err) => constats.push(
-                    Constat::bloquant("attribut-illisible", name.to_string(), err.to_string())
-                        .at_pos(at()),
-                ),
-            }
-        }
-        XNode {
-            name,
-            attrs,
-            text: String::new(),
-            children: Vec::new(),
-            pos: offset,
-            trop_long: false,
-        }
+    /// Takes the numeros listed as deleted by an incremental feed, once the document is read.
+    pub fn prendre_suppressions(&mut self) -> Vec<String> {
+        self.decoupeur.prendre_suppressions()
+    }
+
+    /// The LHÉO version announced by the root namespace, once the root is read.
+    pub fn version(&self) -> Option<Version> {
+        self.decoupeur.version()
+    }
+
+    /// Next offer, `None` at the end, or a fatal error after which the reader stops.
+    pub fn next_offre(&mut self) -> Option<Result<OffreLue, LheoError>> {
+        self.decoupeur.next_bande().map(|r| r.map(decoder))
     }
 }
 
@@ -570,6 +856,98 @@ impl<R: Read> Iterator for LheoReader<R> {
     type Item = Result<OffreLue, LheoError>;
     fn next(&mut self) -> Option<Self::Item> {
         self.next_offre()
+    }
+}
+
+/// Bandes in flight between the two stages: enough to ride out uneven formations.
+const EN_VOL: usize = 64;
+
+enum Message {
+    Bande(Bande),
+    Erreur(LheoError),
+    Fin(Vec<String>),
+}
+
+/// The reader on two threads: [`Decoupeur`] on its own, [`decoder`] on the caller's. Tokenizing
+/// and decoding cost about the same, so a file is read nearly twice as fast.
+pub fn lire_en_parallele<R: Read + Send + 'static>(input: R) -> LecteurParallele {
+    let (tx, rx) = std::sync::mpsc::sync_channel(EN_VOL);
+    let fil = std::thread::Builder::new()
+        .name("lheo-decoupe".into())
+        .spawn(move || decouper(Decoupeur::new(input), tx))
+        .expect("a thread for the LHÉO reader");
+    LecteurParallele {
+        rx: Some(rx),
+        fil: Some(fil),
+        suppressions: Vec::new(),
+        fini: false,
+    }
+}
+
+fn decouper<R: Read>(mut d: Decoupeur<R>, tx: SyncSender<Message>) {
+    while let Some(item) = d.next_bande() {
+        let msg = match item {
+            Ok(b) => Message::Bande(b),
+            Err(e) => Message::Erreur(e),
+        };
+        if tx.send(msg).is_err() {
+            return;
+        }
+    }
+    let _ = tx.send(Message::Fin(d.prendre_suppressions()));
+}
+
+/// Iterator over the offers read by [`lire_en_parallele`].
+pub struct LecteurParallele {
+    rx: Option<Receiver<Message>>,
+    fil: Option<std::thread::JoinHandle<()>>,
+    suppressions: Vec<String>,
+    fini: bool,
+}
+
+impl LecteurParallele {
+    /// Takes the numeros listed as deleted by an incremental feed, once the document is read.
+    pub fn prendre_suppressions(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.suppressions)
+    }
+}
+
+impl Iterator for LecteurParallele {
+    type Item = Result<OffreLue, LheoError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.fini {
+            return None;
+        }
+        let msg = self.rx.as_ref()?.recv();
+        match msg {
+            Ok(Message::Bande(b)) => Some(Ok(decoder(b))),
+            Ok(Message::Erreur(e)) => {
+                self.fini = true;
+                Some(Err(e))
+            }
+            Ok(Message::Fin(s)) => {
+                self.fini = true;
+                self.suppressions = s;
+                None
+            }
+            // The first stage panicked: reported, not swallowed.
+            Err(_) => {
+                self.fini = true;
+                Some(Err(LheoError::Io(io::Error::other(
+                    "le lecteur LHÉO s'est arrêté sans finir",
+                ))))
+            }
+        }
+    }
+}
+
+impl Drop for LecteurParallele {
+    fn drop(&mut self) {
+        // Closing the channel stops the first stage at its next send.
+        self.rx = None;
+        if let Some(fil) = self.fil.take() {
+            let _ = fil.join();
+        }
     }
 }
 
@@ -805,4 +1183,82 @@ fn path_of(stack: &[XNode]) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sauts_de_ligne_comme_memchr() {
+        // Every byte value next to newlines, at every alignment.
+        let mut data: Vec<u8> = (0..=255u8).collect();
+        data.extend(b"\n\n\x0b\x09\n\x8a\n\xff\n");
+        for debut in 0..9 {
+            let chunk = &data[debut..];
+            let mut vus = Vec::new();
+            noter_sauts_de_ligne(chunk, 1000, &mut vus);
+            let attendus: Vec<u64> = memchr::memchr_iter(b'\n', chunk)
+                .map(|i| 1000 + i as u64)
+                .collect();
+            assert_eq!(vus, attendus);
+        }
+    }
+
+    /// Formation `n`, its action's hours given as `heures`, one element per line.
+    fn formation(n: u32, heures: &str) -> String {
+        format!(
+            "<formation numero=\"F{n}\">\n<intitule-formation>Soudage &amp; chaudronnerie {n}</intitule-formation>\n<action numero=\"A{n}\">\n<nombre-heures-centre>{heures}</nombre-heures-centre>\n<![CDATA[ignoré]]>\n</action>\n</formation>\n"
+        )
+    }
+
+    fn document(formations: &[String]) -> String {
+        format!(
+            "<?xml version=\"1.0\"?>\n<lheo xmlns=\"http://lheo.gouv.fr/2.3\">\n<offres>\n{}</offres>\n</lheo>\n",
+            formations.concat()
+        )
+    }
+
+    #[test]
+    fn constats_situes_dans_le_fichier_par_les_deux_lecteurs() {
+        // 3,000 formations of 7 lines push the window past its compaction threshold.
+        let mut fs: Vec<String> = (0..3000).map(|n| formation(n, "35")).collect();
+        fs.push(formation(3000, "trente"));
+        let doc = document(&fs);
+        let seul: Vec<OffreLue> = LheoReader::new(doc.as_bytes())
+            .map(Result::unwrap)
+            .collect();
+        let deux: Vec<OffreLue> = lire_en_parallele(std::io::Cursor::new(doc.clone()))
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(format!("{seul:?}"), format!("{deux:?}"));
+        let derniere = seul.last().unwrap();
+        // Line 4 + 7 × 3000 for the formation, 3 lines further for the hours.
+        assert_eq!((derniere.ligne, derniere.colonne), (4 + 7 * 3000, 1));
+        let c = &derniere.constats[0];
+        assert_eq!(c.code, "nombre-invalide");
+        assert_eq!((c.ligne, c.colonne), (Some(4 + 7 * 3000 + 3), Some(1)));
+        assert_eq!(
+            derniere.formation.intitule,
+            "Soudage & chaudronnerie 3000"
+        );
+    }
+
+    #[test]
+    fn texte_trop_long_et_erreur_fatale_nomment_l_element() {
+        let long = "x".repeat(MAX_TEXT + 1);
+        let doc = document(&[formation(1, &long), formation(2, "35")]);
+        let offres: Vec<_> = lire_en_parallele(std::io::Cursor::new(doc)).collect();
+        let o = offres[0].as_ref().unwrap();
+        assert_eq!(o.constats[0].code, "texte-trop-long");
+        assert_eq!(o.constats[0].chemin, "formation[F1]/action[A1]/nombre-heures-centre");
+        assert!(offres[1].is_ok());
+
+        let coupe = document(&[formation(1, "35")]).replace("</action>", "</actoin>");
+        let mut r = lire_en_parallele(std::io::Cursor::new(coupe));
+        let e = r.next().unwrap().unwrap_err().to_string();
+        assert!(e.contains("formation[F1]/action[A1]"), "{e}");
+        assert!(e.starts_with("9:"), "{e}");
+        assert!(r.next().is_none());
+    }
 }
