@@ -129,6 +129,7 @@ fn main() {
         std::fs::remove_file(&file).unwrap();
         return;
     }
+    sofi::pages_normales();
     if std::env::var("SOFI_BENCH_PURGE").is_ok() {
         sofi::reglage_allocateur();
     }

@@ -1238,10 +1238,7 @@ mod tests {
         let c = &derniere.constats[0];
         assert_eq!(c.code, "nombre-invalide");
         assert_eq!((c.ligne, c.colonne), (Some(4 + 7 * 3000 + 3), Some(1)));
-        assert_eq!(
-            derniere.formation.intitule,
-            "Soudage & chaudronnerie 3000"
-        );
+        assert_eq!(derniere.formation.intitule, "Soudage & chaudronnerie 3000");
     }
 
     #[test]
@@ -1251,7 +1248,10 @@ mod tests {
         let offres: Vec<_> = lire_en_parallele(std::io::Cursor::new(doc)).collect();
         let o = offres[0].as_ref().unwrap();
         assert_eq!(o.constats[0].code, "texte-trop-long");
-        assert_eq!(o.constats[0].chemin, "formation[F1]/action[A1]/nombre-heures-centre");
+        assert_eq!(
+            o.constats[0].chemin,
+            "formation[F1]/action[A1]/nombre-heures-centre"
+        );
         assert!(offres[1].is_ok());
 
         let coupe = document(&[formation(1, "35")]).replace("</action>", "</actoin>");
