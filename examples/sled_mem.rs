@@ -29,6 +29,16 @@ fn main() {
     println!("opened           {}", rss());
     let n = db.open_tree("offres").map(|t| t.len()).unwrap_or(0);
     println!("{n:7} offers    {}", rss());
+    if std::env::var_os("SOFI_DEUX").is_some() {
+        let n = db.open_tree("offres").map(|t| t.len()).unwrap_or(0);
+        println!("{n:7} again     {}", rss());
+        let t = db.open_tree("offres").unwrap();
+        let mut octets = 0usize;
+        for kv in t.iter() {
+            octets += kv.unwrap().1.len();
+        }
+        println!("values {octets} B  {}", rss());
+    }
     let refs = sofi::referentiel::Referentiels::charger().expect("référentiels");
     println!(
         "référentiels     {} ({} communes)",

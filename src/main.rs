@@ -160,6 +160,8 @@ fn run(cli: Cli) -> Result<i32> {
                 "organismes": c.organismes,
                 "diffusables": c.diffusables,
                 "journal_seq": c.journal_seq,
+                "corps_octets": store.taille_corps(),
+                "corps_octets_morts": c.octets_morts,
             });
             if json {
                 println!("{v}");
@@ -170,6 +172,11 @@ fn run(cli: Cli) -> Result<i32> {
                 println!("organismes  {}", c.organismes);
                 println!("diffusables {}", c.diffusables);
                 println!("journal     {}", c.journal_seq);
+                println!(
+                    "corps       {} octets, dont {} de versions remplacées ou supprimées",
+                    store.taille_corps(),
+                    c.octets_morts
+                );
             }
             Ok(0)
         }

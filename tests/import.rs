@@ -209,6 +209,44 @@ fn reimport_unchanged_writes_nothing_and_change_is_journalled() {
         (s["journal_seq"].as_u64(), s["formations"].as_u64()),
         (Some(2), Some(1))
     );
+    // The replaced body stays in the file until compacted, and is counted as such.
+    let corps = std::fs::metadata(tmp.path().join("offres.corps"))
+        .unwrap()
+        .len();
+    let morts = s["corps_octets_morts"].as_u64().unwrap();
+    assert_eq!(s["corps_octets"].as_u64(), Some(corps));
+    assert!(morts > 0 && 2 * morts <= corps + 8, "{morts} of {corps}");
+}
+
+#[test]
+fn damaged_body_or_older_store_is_reported_not_misread() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = lheo("samples/trefle/daeu.xml");
+    import(tmp.path(), &[&p], &[]);
+    // One flipped byte in the middle of the body.
+    let corps = tmp.path().join("offres.corps");
+    let mut b = std::fs::read(&corps).unwrap();
+    let mid = b.len() / 2;
+    b[mid] ^= 0x55;
+    std::fs::write(&corps, b).unwrap();
+    let out = run(sofi().arg("--data-dir").arg(tmp.path()).arg("export"));
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("corps"), "{}", stderr(&out));
+
+    // A store written by another layout version is refused with what to do.
+    let db = sled::open(tmp.path().join("store")).unwrap();
+    db.open_tree("meta")
+        .unwrap()
+        .insert("format", &1u32.to_be_bytes())
+        .unwrap();
+    drop(db);
+    let out = run(sofi().arg("--data-dir").arg(tmp.path()).arg("stats"));
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("version antérieure") && stderr(&out).contains("format 1"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

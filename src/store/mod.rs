@@ -6,6 +6,15 @@
 //!   the next sequence number; re-storing an unchanged offer writes nothing;
 //! - the secondary indexes and the counters always agree with `offres`.
 //!
+//! - an offer's body (formation + verdict) is in `offres.corps`, appended and synced to disk
+//!   before the transaction that points at it; its `Fiche` in sled carries the body's place,
+//!   its xxh3-128 fingerprint (checked on every read) and what the indexes and counters need.
+//!
+//! Why bodies live outside sled: sled 0.34 holds up to 64 recently read pages per cache shard
+//! (256 shards) before it considers evicting any, whatever `cache_capacity` says; with offers
+//! inside its pages, a full scan (export, reindex) kept ~45 % of the store in memory. With
+//! small fiches in sled, a scan stays flat and bodies come from the file with `pread`.
+//!
 //! Values are bincode 2 (serde); keys are chosen so that sled's byte order is the useful order
 //! (big-endian numbers, `\0`-separated composite keys).
 
@@ -15,7 +24,10 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use sled::transaction::{
     ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
 };
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -25,6 +37,48 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
     #[error("stockage : enregistrement illisible ({0})")]
     Encodage(String),
+    #[error("stockage : {0}")]
+    Io(#[from] std::io::Error),
+    #[error("le dossier de données {0} a été écrit par une version antérieure de Sofi (format {1}, attendu {FORMAT}) : réimportez l'offre dans un dossier neuf")]
+    Format(PathBuf, u32),
+}
+
+/// Version of the on-disk layout, in `meta`; a store of another version is refused.
+pub const FORMAT: u32 = 2;
+
+/// What sled keeps per offer: where its body is, and what the indexes and counters need,
+/// so that updates and deletions never read bodies.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Fiche {
+    /// Offset of the body's record in `offres.corps`.
+    pos: u64,
+    /// Length of its LZ4 payload (the record is this plus a 4-byte length).
+    len: u32,
+    /// xxh3-128 of the body's bincode: an unchanged offer is recognised without reading it.
+    empreinte: u128,
+    source: String,
+    recue_le: i64,
+    verifiee_le: i64,
+    modifiee_le: i64,
+    diffusee_le: Option<i64>,
+    seq: u64,
+    siret: String,
+    actions: u64,
+    sessions: u64,
+    diffusable: bool,
+}
+
+/// An offer's body as written (borrowed) and read (owned): same bincode.
+#[derive(Serialize)]
+struct CorpsRef<'a> {
+    formation: &'a Formation,
+    verdict: &'a Verdict,
+}
+
+#[derive(Deserialize)]
+struct Corps {
+    formation: Formation,
+    verdict: Verdict,
 }
 
 /// An offer as stored, with its verdict and its life dates (Unix milliseconds).
@@ -88,6 +142,8 @@ pub struct Compteurs {
     pub organismes: u64,
     /// Offers received but never diffused (entries of the `attente` tree).
     pub en_attente: u64,
+    /// Bytes of `offres.corps` no fiche points at any more (replaced or deleted bodies).
+    pub octets_morts: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +163,10 @@ pub fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
     let raw =
         bincode::serde::encode_to_vec(v, cfg()).map_err(|e| StoreError::Encodage(e.to_string()))?;
     Ok(lz4_flex::compress_prepend_size(&raw))
+}
+
+fn bincode_brut<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+    bincode::serde::encode_to_vec(v, cfg()).map_err(|e| StoreError::Encodage(e.to_string()))
 }
 
 pub fn decode<T: DeserializeOwned>(b: &[u8]) -> Result<T, StoreError> {
@@ -133,6 +193,8 @@ fn key_maj(t: i64, numero: &str) -> Vec<u8> {
 }
 
 const COMPTEURS: &[u8] = b"compteurs";
+const CLE_FORMAT: &[u8] = b"format";
+const FICHIER_CORPS: &str = "offres.corps";
 
 pub fn maintenant() -> i64 {
     jiff::Timestamp::now().as_millisecond()
@@ -150,6 +212,11 @@ pub struct Store {
     meta: sled::Tree,
     /// Offers received but never diffused: first reception (ms, big-endian) ++ numero.
     attente: sled::Tree,
+    /// `offres.corps`, read with `pread` from any thread.
+    corps: Arc<File>,
+    /// Its length: held by the one writer at a time (bodies are appended in order, and no
+    /// other write slips between a batch's checks and its transaction).
+    fin: Arc<Mutex<u64>>,
 }
 
 type Tx = ConflictableTransactionError<StoreError>;
@@ -190,15 +257,39 @@ impl Store {
                 }
                 e => StoreError::Sled(e),
             })?;
+        let offres = db.open_tree("offres")?;
+        let meta = db.open_tree("meta")?;
+        match meta.get(CLE_FORMAT)? {
+            Some(v) if v.as_ref() == FORMAT.to_be_bytes() => {}
+            Some(v) => {
+                let f = v.as_ref().try_into().map_or(0, u32::from_be_bytes);
+                return Err(StoreError::Format(dir.to_path_buf(), f));
+            }
+            None if !offres.is_empty() => return Err(StoreError::Format(dir.to_path_buf(), 1)),
+            None => {
+                meta.insert(CLE_FORMAT, &FORMAT.to_be_bytes())?;
+            }
+        }
+        let corps = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(dir.join(FICHIER_CORPS))?;
+        // A batch cut short by a crash may have left bodies past the last fiche: they are
+        // garbage, and new bodies go after them.
+        let fin = corps.metadata()?.len();
         Ok(Store {
-            offres: db.open_tree("offres")?,
+            offres,
             par_organisme: db.open_tree("par_organisme")?,
             par_maj: db.open_tree("par_maj")?,
             par_source: db.open_tree("par_source")?,
             organismes: db.open_tree("organismes")?,
             journal: db.open_tree("journal")?,
-            meta: db.open_tree("meta")?,
+            meta,
             attente: db.open_tree("attente")?,
+            corps: Arc::new(corps),
+            fin: Arc::new(Mutex::new(fin)),
             db,
         })
     }
@@ -218,16 +309,55 @@ impl Store {
     pub fn offre(&self, numero: &str) -> Result<Option<OffreStockee>, StoreError> {
         self.offres
             .get(numero.as_bytes())?
-            .map(|b| decode(&b))
+            .map(|b| self.lire(&b))
             .transpose()
     }
 
     /// Every stored offer, in numero order.
-    pub fn offres(&self) -> impl Iterator<Item = Result<OffreStockee, StoreError>> {
+    pub fn offres(&self) -> impl Iterator<Item = Result<OffreStockee, StoreError>> + '_ {
         self.offres
             .iter()
             .values()
-            .map(|v| v.map_err(StoreError::from).and_then(|b| decode(&b)))
+            .map(|v| v.map_err(StoreError::from).and_then(|b| self.lire(&b)))
+    }
+
+    /// An offer from its fiche: the body read from `offres.corps` and checked.
+    fn lire(&self, fiche: &[u8]) -> Result<OffreStockee, StoreError> {
+        let f: Fiche = decode(fiche)?;
+        let mut payload = vec![0; f.len as usize];
+        self.corps.read_exact_at(&mut payload, f.pos + 4)?;
+        let raw = lz4_flex::decompress_size_prepended(&payload)
+            .map_err(|e| StoreError::Encodage(format!("corps à l'octet {} : {e}", f.pos)))?;
+        if twox_hash::XxHash3_128::oneshot(&raw) != f.empreinte {
+            return Err(StoreError::Encodage(format!(
+                "corps à l'octet {} : empreinte différente",
+                f.pos
+            )));
+        }
+        let corps: Corps = bincode::serde::decode_from_slice(&raw, cfg())
+            .map(|(v, _)| v)
+            .map_err(|e| StoreError::Encodage(e.to_string()))?;
+        Ok(OffreStockee {
+            formation: corps.formation,
+            verdict: corps.verdict,
+            source: f.source,
+            recue_le: f.recue_le,
+            verifiee_le: f.verifiee_le,
+            modifiee_le: f.modifiee_le,
+            diffusee_le: f.diffusee_le,
+            seq: f.seq,
+        })
+    }
+
+    /// Bytes of `offres.corps` (live bodies, replaced ones, and any tail a crash left).
+    pub fn taille_corps(&self) -> u64 {
+        *self.ecrivain()
+    }
+
+    fn ecrivain(&self) -> std::sync::MutexGuard<'_, u64> {
+        // A panic while holding it cannot leave a half-written batch: the transaction is
+        // sled's, and the file offset is only advanced after a complete write.
+        self.fin.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn organisme(&self, siret: &str) -> Result<Option<OrganismeResume>, StoreError> {
@@ -314,6 +444,37 @@ impl Store {
         source: &str,
     ) -> Result<Vec<Ecrit>, StoreError> {
         let now = maintenant();
+        let mut fin = self.ecrivain();
+        // 1. Bodies of the new and changed offers, appended and synced first: a fiche never
+        //    points at bytes that are not on disk.
+        let mut places: Vec<Option<(u64, u32, u128)>> = Vec::with_capacity(lot.len());
+        let mut ajout = Vec::new();
+        for (formation, verdict) in lot {
+            let raw = bincode_brut(&CorpsRef { formation, verdict })?;
+            let empreinte = twox_hash::XxHash3_128::oneshot(&raw);
+            let inchangee = match self.offres.get(formation.numero.as_bytes())? {
+                Some(b) => {
+                    let old: Fiche = decode(&b)?;
+                    old.empreinte == empreinte && old.source == source
+                }
+                None => false,
+            };
+            if inchangee {
+                places.push(None);
+                continue;
+            }
+            let payload = lz4_flex::compress_prepend_size(&raw);
+            let pos = *fin + ajout.len() as u64;
+            ajout.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+            ajout.extend_from_slice(&payload);
+            places.push(Some((pos, payload.len() as u32, empreinte)));
+        }
+        if !ajout.is_empty() {
+            self.corps.write_all_at(&ajout, *fin)?;
+            self.corps.sync_data()?;
+            *fin += ajout.len() as u64;
+        }
+        // 2. Fiches, indexes, organismes, journal and counters, in one transaction.
         let trees = (
             &self.offres,
             &self.par_organisme,
@@ -332,25 +493,23 @@ impl Store {
                     None => Compteurs::default(),
                 };
                 let mut issues = Vec::with_capacity(lot.len());
-                for (formation, verdict) in lot {
+                for ((formation, verdict), place) in lot.iter().zip(&places) {
+                    let Some((pos, len, empreinte)) = *place else {
+                        issues.push(Ecrit::Inchange);
+                        continue;
+                    };
                     let key = formation.numero.as_bytes();
-                    let old: Option<OffreStockee> = match offres.get(key)? {
+                    let old: Option<Fiche> = match offres.get(key)? {
                         Some(b) => Some(decode(&b).map_err(abort)?),
                         None => None,
                     };
-                    if let Some(o) = &old {
-                        if &o.formation == formation && &o.verdict == verdict && o.source == source
-                        {
-                            issues.push(Ecrit::Inchange);
-                            continue;
-                        }
-                    }
                     cpt.journal_seq += 1;
                     let seq = cpt.journal_seq;
-                    let diffusable = verdict.diffusable();
-                    let rec = OffreStockee {
-                        formation: formation.clone(),
-                        verdict: verdict.clone(),
+                    let (actions, sessions, diffusable) = counts(formation, verdict);
+                    let fiche = Fiche {
+                        pos,
+                        len,
+                        empreinte,
                         source: source.to_string(),
                         recue_le: old.as_ref().map_or(now, |o| o.recue_le),
                         verifiee_le: now,
@@ -358,12 +517,16 @@ impl Store {
                         diffusee_le: old
                             .as_ref()
                             .and_then(|o| o.diffusee_le)
-                            .or(diffusable.then_some(now)),
+                            .or((diffusable == 1).then_some(now)),
                         seq,
+                        siret: formation.organisme.siret.clone(),
+                        actions,
+                        sessions,
+                        diffusable: diffusable == 1,
                     };
                     // Received but never diffused: waiting, for /health.
-                    let attente_key = key_maj(rec.recue_le, &formation.numero);
-                    if rec.diffusee_le.is_none() {
+                    let attente_key = key_maj(fiche.recue_le, &formation.numero);
+                    if fiche.diffusee_le.is_none() {
                         if attente.insert(attente_key, &[])?.is_none() {
                             cpt.en_attente += 1;
                         }
@@ -371,20 +534,19 @@ impl Store {
                         cpt.en_attente -= 1;
                     }
                     if let Some(o) = &old {
-                        unindex(o, par_org, par_maj, par_src)?;
-                        let (a, s, d) = counts(&o.formation, &o.verdict);
-                        cpt.actions -= a;
-                        cpt.sessions -= s;
-                        cpt.diffusables -= d;
+                        unindex(o, &formation.numero, par_org, par_maj, par_src)?;
+                        cpt.actions -= o.actions;
+                        cpt.sessions -= o.sessions;
+                        cpt.diffusables -= o.diffusable as u64;
+                        cpt.octets_morts += 4 + o.len as u64;
                     } else {
                         cpt.formations += 1;
                     }
-                    let (a, s, d) = counts(formation, verdict);
-                    cpt.actions += a;
-                    cpt.sessions += s;
-                    cpt.diffusables += d;
-                    offres.insert(key, encode(&rec).map_err(abort)?)?;
-                    index(&rec, par_org, par_maj, par_src)?;
+                    cpt.actions += actions;
+                    cpt.sessions += sessions;
+                    cpt.diffusables += diffusable;
+                    offres.insert(key, encode(&fiche).map_err(abort)?)?;
+                    index(&fiche, &formation.numero, par_org, par_maj, par_src)?;
                     let o = &formation.organisme;
                     if !o.siret.is_empty() {
                         let mut sites: Vec<String> = match orgs.get(o.siret.as_bytes())? {
@@ -444,6 +606,7 @@ impl Store {
     /// Removes offers (journalled), in one transaction. Returns how many existed.
     pub fn supprimer(&self, numeros: &[String], operation: Operation) -> Result<usize, StoreError> {
         let now = maintenant();
+        let _ecrivain = self.ecrivain();
         let trees = (
             &self.offres,
             &self.par_organisme,
@@ -465,16 +628,16 @@ impl Store {
                     let Some(b) = offres.remove(numero.as_bytes())? else {
                         continue;
                     };
-                    let old: OffreStockee = decode(&b).map_err(abort)?;
-                    unindex(&old, par_org, par_maj, par_src)?;
+                    let old: Fiche = decode(&b).map_err(abort)?;
+                    unindex(&old, numero, par_org, par_maj, par_src)?;
                     if attente.remove(key_maj(old.recue_le, numero))?.is_some() {
                         cpt.en_attente -= 1;
                     }
-                    let (a, s, d) = counts(&old.formation, &old.verdict);
                     cpt.formations -= 1;
-                    cpt.actions -= a;
-                    cpt.sessions -= s;
-                    cpt.diffusables -= d;
+                    cpt.actions -= old.actions;
+                    cpt.sessions -= old.sessions;
+                    cpt.diffusables -= old.diffusable as u64;
+                    cpt.octets_morts += 4 + old.len as u64;
                     cpt.journal_seq += 1;
                     let entree = EntreeJournal {
                         seq: cpt.journal_seq,
@@ -509,27 +672,27 @@ fn prefixed(tree: &sled::Tree, prefix: &str) -> Result<Vec<String>, StoreError> 
 }
 
 fn index(
-    o: &OffreStockee,
+    f: &Fiche,
+    numero: &str,
     par_org: &TransactionalTree,
     par_maj: &TransactionalTree,
     par_src: &TransactionalTree,
 ) -> Result<(), UnabortableTransactionError> {
-    let n = &o.formation.numero;
-    par_org.insert(key2(&o.formation.organisme.siret, n), &[])?;
-    par_maj.insert(key_maj(o.modifiee_le, n), &[])?;
-    par_src.insert(key2(&o.source, n), &[])?;
+    par_org.insert(key2(&f.siret, numero), &[])?;
+    par_maj.insert(key_maj(f.modifiee_le, numero), &[])?;
+    par_src.insert(key2(&f.source, numero), &[])?;
     Ok(())
 }
 
 fn unindex(
-    o: &OffreStockee,
+    f: &Fiche,
+    numero: &str,
     par_org: &TransactionalTree,
     par_maj: &TransactionalTree,
     par_src: &TransactionalTree,
 ) -> Result<(), UnabortableTransactionError> {
-    let n = &o.formation.numero;
-    par_org.remove(key2(&o.formation.organisme.siret, n))?;
-    par_maj.remove(key_maj(o.modifiee_le, n))?;
-    par_src.remove(key2(&o.source, n))?;
+    par_org.remove(key2(&f.siret, numero))?;
+    par_maj.remove(key_maj(f.modifiee_le, numero))?;
+    par_src.remove(key2(&f.source, numero))?;
     Ok(())
 }
