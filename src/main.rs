@@ -92,6 +92,8 @@ enum Cmd {
     },
     /// Rebuild the search index from the store.
     Reindex,
+    /// Rewrite the file of offer bodies without the replaced and deleted ones (server stopped).
+    Compacter,
     /// Run the HTTP server.
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -119,7 +121,7 @@ fn main() {
     // default, as its queries reuse large buffers over and over.
     if matches!(
         cli.cmd,
-        Cmd::Import { .. } | Cmd::Check { .. } | Cmd::Export { .. } | Cmd::Reindex
+        Cmd::Import { .. } | Cmd::Check { .. } | Cmd::Export { .. } | Cmd::Reindex | Cmd::Compacter
     ) {
         sofi::reglage_allocateur();
     }
@@ -214,6 +216,15 @@ fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Cmd::Serve { listen, demo } => serve(&cli.data_dir, &listen, demo),
+        Cmd::Compacter => {
+            let t0 = Instant::now();
+            let (avant, apres) = Store::open(&cli.data_dir)?.compacter()?;
+            eprintln!(
+                "corps des offres : {avant} → {apres} octets en {:.1} s",
+                t0.elapsed().as_secs_f64()
+            );
+            Ok(0)
+        }
         Cmd::Reindex => {
             let t0 = Instant::now();
             let refs = Arc::new(Referentiels::charger()?);

@@ -210,12 +210,48 @@ fn reimport_unchanged_writes_nothing_and_change_is_journalled() {
         (Some(2), Some(1))
     );
     // The replaced body stays in the file until compacted, and is counted as such.
-    let corps = std::fs::metadata(tmp.path().join("offres.corps"))
-        .unwrap()
-        .len();
+    let corps = taille(&fichier_corps(tmp.path()));
     let morts = s["corps_octets_morts"].as_u64().unwrap();
     assert_eq!(s["corps_octets"].as_u64(), Some(corps));
     assert!(morts > 0 && 2 * morts <= corps + 8, "{morts} of {corps}");
+
+    // Compaction drops it, keeps the offer byte for byte, and leaves one body file.
+    let export = || {
+        let out = run(sofi().arg("--data-dir").arg(tmp.path()).arg("export"));
+        assert!(out.status.success(), "{}", stderr(&out));
+        out.stdout
+    };
+    let avant = export();
+    let leftover = tmp.path().join("offres-99.corps");
+    std::fs::write(&leftover, b"an interrupted compaction").unwrap();
+    let out = run(sofi().arg("--data-dir").arg(tmp.path()).arg("compacter"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s = stats(tmp.path());
+    assert_eq!(s["corps_octets_morts"], 0);
+    assert_eq!(s["corps_octets"].as_u64(), Some(corps - morts));
+    assert_eq!(taille(&fichier_corps(tmp.path())), corps - morts);
+    assert!(!leftover.exists());
+    assert_eq!(export(), avant);
+    assert_eq!(
+        stats(tmp.path())["journal_seq"],
+        2,
+        "compaction is not a change"
+    );
+}
+
+fn fichier_corps(dir: &Path) -> std::path::PathBuf {
+    let corps: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "corps"))
+        .collect();
+    assert_eq!(corps.len(), 1, "{corps:?}");
+    corps[0].clone()
+}
+
+fn taille(p: &Path) -> u64 {
+    std::fs::metadata(p).unwrap().len()
 }
 
 #[test]
@@ -224,7 +260,7 @@ fn damaged_body_or_older_store_is_reported_not_misread() {
     let p = lheo("samples/trefle/daeu.xml");
     import(tmp.path(), &[&p], &[]);
     // One flipped byte in the middle of the body.
-    let corps = tmp.path().join("offres.corps");
+    let corps = fichier_corps(tmp.path());
     let mut b = std::fs::read(&corps).unwrap();
     let mid = b.len() / 2;
     b[mid] ^= 0x55;

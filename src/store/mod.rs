@@ -6,7 +6,7 @@
 //!   the next sequence number; re-storing an unchanged offer writes nothing;
 //! - the secondary indexes and the counters always agree with `offres`.
 //!
-//! - an offer's body (formation + verdict) is in `offres.corps`, appended and synced to disk
+//! - an offer's body (formation + verdict) is in `offres-N.corps`, appended and synced to disk
 //!   before the transaction that points at it; its `Fiche` in sled carries the body's place,
 //!   its xxh3-128 fingerprint (checked on every read) and what the indexes and counters need.
 //!
@@ -22,7 +22,8 @@ use crate::model::Formation;
 use crate::rules::Verdict;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use sled::transaction::{
-    ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
+    ConflictableTransactionError, TransactionError, Transactional, TransactionalTree,
+    UnabortableTransactionError,
 };
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -50,7 +51,7 @@ pub const FORMAT: u32 = 2;
 /// so that updates and deletions never read bodies.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Fiche {
-    /// Offset of the body's record in `offres.corps`.
+    /// Offset of the body's record in the body file.
     pos: u64,
     /// Length of its LZ4 payload (the record is this plus a 4-byte length).
     len: u32,
@@ -142,7 +143,7 @@ pub struct Compteurs {
     pub organismes: u64,
     /// Offers received but never diffused (entries of the `attente` tree).
     pub en_attente: u64,
-    /// Bytes of `offres.corps` no fiche points at any more (replaced or deleted bodies).
+    /// Bytes of the body file no fiche points at any more (replaced or deleted bodies).
     pub octets_morts: u64,
 }
 
@@ -194,7 +195,12 @@ fn key_maj(t: i64, numero: &str) -> Vec<u8> {
 
 const COMPTEURS: &[u8] = b"compteurs";
 const CLE_FORMAT: &[u8] = b"format";
-const FICHIER_CORPS: &str = "offres.corps";
+/// `meta` key of the body file's generation N (`offres-N.corps`), bumped by a compaction.
+const CLE_CORPS: &[u8] = b"corps";
+
+fn chemin_corps(dir: &Path, generation: u64) -> PathBuf {
+    dir.join(format!("offres-{generation}.corps"))
+}
 
 pub fn maintenant() -> i64 {
     jiff::Timestamp::now().as_millisecond()
@@ -212,8 +218,10 @@ pub struct Store {
     meta: sled::Tree,
     /// Offers received but never diffused: first reception (ms, big-endian) ++ numero.
     attente: sled::Tree,
-    /// `offres.corps`, read with `pread` from any thread.
+    /// The body file, read with `pread` from any thread.
     corps: Arc<File>,
+    generation: u64,
+    dir: PathBuf,
     /// Its length: held by the one writer at a time (bodies are appended in order, and no
     /// other write slips between a batch's checks and its transaction).
     fin: Arc<Mutex<u64>>,
@@ -278,6 +286,22 @@ impl Store {
             None if !offres.is_empty() => return Err(StoreError::Format(dir.to_path_buf(), 1)),
             None => {
                 meta.insert(CLE_FORMAT, &FORMAT.to_be_bytes())?;
+                meta.insert(CLE_CORPS, &1u64.to_be_bytes())?;
+            }
+        }
+        let generation = match meta.get(CLE_CORPS)? {
+            Some(v) => v.as_ref().try_into().map_or(0, u64::from_be_bytes),
+            None => 0,
+        };
+        // Other generations are what an interrupted or finished compaction left behind.
+        for e in std::fs::read_dir(dir)?.flatten() {
+            let nom = e.file_name();
+            let nom = nom.to_string_lossy();
+            if nom.starts_with("offres-")
+                && nom.ends_with(".corps")
+                && e.path() != chemin_corps(dir, generation)
+            {
+                std::fs::remove_file(e.path())?;
             }
         }
         let corps = std::fs::OpenOptions::new()
@@ -285,7 +309,7 @@ impl Store {
             .write(true)
             .create(true)
             .truncate(false)
-            .open(dir.join(FICHIER_CORPS))?;
+            .open(chemin_corps(dir, generation))?;
         // A batch cut short by a crash may have left bodies past the last fiche: they are
         // garbage, and new bodies go after them.
         let fin = corps.metadata()?.len();
@@ -299,9 +323,61 @@ impl Store {
             meta,
             attente: db.open_tree("attente")?,
             corps: Arc::new(corps),
+            generation,
+            dir: dir.to_path_buf(),
             fin: Arc::new(Mutex::new(fin)),
             db,
         })
+    }
+
+    /// Rewrites the body file with the live bodies only (`sofi compacter`, server stopped).
+    /// Returns its size before and after.
+    ///
+    /// Crash-safe by generations: the live bodies go to `offres-{N+1}.corps`, synced; then one
+    /// transaction points every fiche at the new file and makes N+1 current. Until it commits
+    /// the store reads file N; whichever file is not current is deleted at the next opening.
+    /// Consumes the store: its file handle belongs to the old generation.
+    pub fn compacter(self) -> Result<(u64, u64), StoreError> {
+        let avant = *self.ecrivain();
+        let suivante = self.generation + 1;
+        let nouveau = File::create(chemin_corps(&self.dir, suivante))?;
+        let mut sortie = std::io::BufWriter::with_capacity(1 << 20, &nouveau);
+        let mut fiches = Vec::new();
+        let mut apres = 0u64;
+        let mut record = Vec::new();
+        for kv in self.offres.iter() {
+            let (cle, valeur) = kv?;
+            // Read through `lire` first: a damaged body stops the compaction, not copied.
+            self.lire(&valeur)?;
+            let mut f: Fiche = decode(&valeur)?;
+            record.resize(4 + f.len as usize, 0);
+            self.corps.read_exact_at(&mut record, f.pos)?;
+            std::io::Write::write_all(&mut sortie, &record)?;
+            f.pos = apres;
+            apres += record.len() as u64;
+            fiches.push((cle, encode(&f)?));
+        }
+        std::io::Write::flush(&mut sortie)?;
+        drop(sortie);
+        nouveau.sync_all()?;
+        (&self.offres, &self.meta)
+            .transaction(|(offres, meta)| {
+                for (cle, fiche) in &fiches {
+                    offres.insert(cle, fiche.as_slice())?;
+                }
+                let mut cpt: Compteurs = match meta.get(COMPTEURS)? {
+                    Some(b) => decode(&b).map_err(abort)?,
+                    None => Compteurs::default(),
+                };
+                cpt.octets_morts = 0;
+                meta.insert(COMPTEURS, encode(&cpt).map_err(abort)?)?;
+                meta.insert(CLE_CORPS, &suivante.to_be_bytes())?;
+                Ok(())
+            })
+            .map_err(tx_err)?;
+        self.flush()?;
+        std::fs::remove_file(chemin_corps(&self.dir, self.generation))?;
+        Ok((avant, apres))
     }
 
     pub fn flush(&self) -> Result<(), StoreError> {
