@@ -407,7 +407,7 @@ impl Store {
             .map(|v| v.map_err(StoreError::from).and_then(|b| self.lire(&b)))
     }
 
-    /// An offer from its fiche: the body read from `offres.corps` and checked.
+    /// An offer from its fiche: the body read from the body file and checked.
     fn lire(&self, fiche: &[u8]) -> Result<OffreStockee, StoreError> {
         let f: Fiche = decode(fiche)?;
         let mut payload = vec![0; f.len as usize];
@@ -435,7 +435,7 @@ impl Store {
         })
     }
 
-    /// Bytes of `offres.corps` (live bodies, replaced ones, and any tail a crash left).
+    /// Bytes of the body file (live bodies, replaced ones, and any tail a crash left).
     pub fn taille_corps(&self) -> u64 {
         *self.ecrivain()
     }
