@@ -239,6 +239,35 @@ fn reimport_unchanged_writes_nothing_and_change_is_journalled() {
     );
 }
 
+#[test]
+fn interrupted_compaction_is_read_through_and_resumed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = lheo("samples/trefle/daeu.xml");
+    import(tmp.path(), &[&p], &[]);
+    let export = || {
+        let out = run(sofi().arg("--data-dir").arg(tmp.path()).arg("export"));
+        assert!(out.status.success(), "{}", stderr(&out));
+        out.stdout
+    };
+    let avant = export();
+    // As left by a compaction killed after writing a chunk to generation 2, before
+    // repointing its fiches.
+    let db = sled::open(tmp.path().join("store")).unwrap();
+    db.open_tree("meta")
+        .unwrap()
+        .insert("compaction", &2u64.to_be_bytes())
+        .unwrap();
+    drop(db);
+    std::fs::write(tmp.path().join("offres-2.corps"), [7u8; 100]).unwrap();
+    assert_eq!(export(), avant);
+    let out = run(sofi().arg("--data-dir").arg(tmp.path()).arg("compacter"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(fichier_corps(tmp.path()), tmp.path().join("offres-2.corps"));
+    // The chunk nobody points at is counted dead, and the offer reads the same.
+    assert_eq!(stats(tmp.path())["corps_octets_morts"], 100);
+    assert_eq!(export(), avant);
+}
+
 fn fichier_corps(dir: &Path) -> std::path::PathBuf {
     let corps: Vec<_> = std::fs::read_dir(dir)
         .unwrap()

@@ -51,7 +51,9 @@ pub const FORMAT: u32 = 2;
 /// so that updates and deletions never read bodies.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Fiche {
-    /// Offset of the body's record in the body file.
+    /// Generation of the body file it is in (see `Store::compacter`).
+    gen: u64,
+    /// Offset of the body's record in that file.
     pos: u64,
     /// Length of its LZ4 payload (the record is this plus a 4-byte length).
     len: u32,
@@ -198,8 +200,20 @@ const CLE_FORMAT: &[u8] = b"format";
 /// `meta` key of the body file's generation N (`offres-N.corps`), bumped by a compaction.
 const CLE_CORPS: &[u8] = b"corps";
 
+/// `meta` key of the generation a compaction is writing, while it runs.
+const CLE_COMPACTION: &[u8] = b"compaction";
+
 fn chemin_corps(dir: &Path, generation: u64) -> PathBuf {
     dir.join(format!("offres-{generation}.corps"))
+}
+
+fn ouvrir_corps(dir: &Path, generation: u64) -> std::io::Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(chemin_corps(dir, generation))
 }
 
 pub fn maintenant() -> i64 {
@@ -221,6 +235,8 @@ pub struct Store {
     /// The body file, read with `pread` from any thread.
     corps: Arc<File>,
     generation: u64,
+    /// The target of an interrupted compaction, still read from until one completes.
+    suivant: Option<(u64, Arc<File>)>,
     dir: PathBuf,
     /// Its length: held by the one writer at a time (bodies are appended in order, and no
     /// other write slips between a batch's checks and its transaction).
@@ -289,27 +305,30 @@ impl Store {
                 meta.insert(CLE_CORPS, &1u64.to_be_bytes())?;
             }
         }
-        let generation = match meta.get(CLE_CORPS)? {
-            Some(v) => v.as_ref().try_into().map_or(0, u64::from_be_bytes),
-            None => 0,
+        let generation_de = |cle: &[u8]| -> Result<Option<u64>, StoreError> {
+            Ok(meta
+                .get(cle)?
+                .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes)))
         };
-        // Other generations are what an interrupted or finished compaction left behind.
+        let generation = generation_de(CLE_CORPS)?.unwrap_or(0);
+        let en_cours = generation_de(CLE_COMPACTION)?;
+        // Other generations are what a finished compaction left behind.
         for e in std::fs::read_dir(dir)?.flatten() {
             let nom = e.file_name();
             let nom = nom.to_string_lossy();
-            if nom.starts_with("offres-")
-                && nom.ends_with(".corps")
-                && e.path() != chemin_corps(dir, generation)
-            {
+            let garde = [Some(generation), en_cours]
+                .into_iter()
+                .flatten()
+                .any(|g| e.path() == chemin_corps(dir, g));
+            if nom.starts_with("offres-") && nom.ends_with(".corps") && !garde {
                 std::fs::remove_file(e.path())?;
             }
         }
-        let corps = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(chemin_corps(dir, generation))?;
+        let corps = ouvrir_corps(dir, generation)?;
+        let suivant = match en_cours {
+            Some(g) => Some((g, Arc::new(ouvrir_corps(dir, g)?))),
+            None => None,
+        };
         // A batch cut short by a crash may have left bodies past the last fiche: they are
         // garbage, and new bodies go after them.
         let fin = corps.metadata()?.len();
@@ -324,6 +343,7 @@ impl Store {
             attente: db.open_tree("attente")?,
             corps: Arc::new(corps),
             generation,
+            suivant,
             dir: dir.to_path_buf(),
             fin: Arc::new(Mutex::new(fin)),
             db,
@@ -333,51 +353,103 @@ impl Store {
     /// Rewrites the body file with the live bodies only (`sofi compacter`, server stopped).
     /// Returns its size before and after.
     ///
-    /// Crash-safe by generations: the live bodies go to `offres-{N+1}.corps`, synced; then one
-    /// transaction points every fiche at the new file and makes N+1 current. Until it commits
-    /// the store reads file N; whichever file is not current is deleted at the next opening.
-    /// Consumes the store: its file handle belongs to the old generation.
+    /// Crash-safe by generations, in constant memory: `meta/compaction` names the new file
+    /// N+1 first; bodies are copied there in chunks, each chunk synced before its fiches are
+    /// repointed (each fiche names its generation, so any mix of N and N+1 reads right); the
+    /// last transaction makes N+1 current. Interrupted, it resumes where it stopped.
+    /// Consumes the store: its file handles change.
     pub fn compacter(self) -> Result<(u64, u64), StoreError> {
-        let avant = *self.ecrivain();
-        let suivante = self.generation + 1;
-        let nouveau = File::create(chemin_corps(&self.dir, suivante))?;
-        let mut sortie = std::io::BufWriter::with_capacity(1 << 20, &nouveau);
-        let mut fiches = Vec::new();
-        let mut apres = 0u64;
+        const PAQUET: usize = 1024;
+        let avant = *self.ecrivain()
+            + match &self.suivant {
+                Some((_, f)) => f.metadata()?.len(),
+                None => 0,
+            };
+        let (cible, fichier) = match &self.suivant {
+            Some((g, f)) => (*g, f.clone()),
+            None => {
+                let g = self.generation + 1;
+                self.meta.insert(CLE_COMPACTION, &g.to_be_bytes())?;
+                self.flush()?;
+                (g, Arc::new(ouvrir_corps(&self.dir, g)?))
+            }
+        };
+        let mut fin = fichier.metadata()?.len();
+        let mut apres: Option<Vec<u8>> = None;
         let mut record = Vec::new();
-        for kv in self.offres.iter() {
-            let (cle, valeur) = kv?;
-            // Read through `lire` first: a damaged body stops the compaction, not copied.
-            self.lire(&valeur)?;
-            let mut f: Fiche = decode(&valeur)?;
-            record.resize(4 + f.len as usize, 0);
-            self.corps.read_exact_at(&mut record, f.pos)?;
-            std::io::Write::write_all(&mut sortie, &record)?;
-            f.pos = apres;
-            apres += record.len() as u64;
-            fiches.push((cle, encode(&f)?));
-        }
-        std::io::Write::flush(&mut sortie)?;
-        drop(sortie);
-        nouveau.sync_all()?;
-        (&self.offres, &self.meta)
-            .transaction(|(offres, meta)| {
-                for (cle, fiche) in &fiches {
-                    offres.insert(cle, fiche.as_slice())?;
+        loop {
+            // A chunk of fiches still in the old file, read without holding an iterator.
+            let debut = apres.take();
+            let mut paquet = Vec::with_capacity(PAQUET);
+            let plage = match &debut {
+                Some(k) => self.offres.range::<&[u8], _>((
+                    std::ops::Bound::Excluded(k.as_slice()),
+                    std::ops::Bound::Unbounded,
+                )),
+                None => self.offres.iter(),
+            };
+            for kv in plage {
+                let (cle, valeur) = kv?;
+                apres = Some(cle.to_vec());
+                let f: Fiche = decode(&valeur)?;
+                if f.gen != cible {
+                    // Read through `lire` first: a damaged body stops the compaction.
+                    self.lire(&valeur)?;
+                    paquet.push((cle, f));
+                    if paquet.len() == PAQUET {
+                        break;
+                    }
                 }
+            }
+            if paquet.is_empty() {
+                break;
+            }
+            let mut tampon = Vec::new();
+            for (_, f) in &mut paquet {
+                record.resize(4 + f.len as usize, 0);
+                self.fichier(f.gen)?.read_exact_at(&mut record, f.pos)?;
+                f.pos = fin + tampon.len() as u64;
+                f.gen = cible;
+                tampon.extend_from_slice(&record);
+            }
+            fichier.write_all_at(&tampon, fin)?;
+            fichier.sync_data()?;
+            fin += tampon.len() as u64;
+            for (cle, f) in &paquet {
+                self.offres.insert(cle, encode(f)?)?;
+            }
+        }
+        let mut vivants = 0u64;
+        for v in self.offres.iter().values() {
+            vivants += 4 + decode::<Fiche>(&v?)?.len as u64;
+        }
+        (&self.meta,)
+            .transaction(|(meta,)| {
                 let mut cpt: Compteurs = match meta.get(COMPTEURS)? {
                     Some(b) => decode(&b).map_err(abort)?,
                     None => Compteurs::default(),
                 };
-                cpt.octets_morts = 0;
+                cpt.octets_morts = fin - vivants;
                 meta.insert(COMPTEURS, encode(&cpt).map_err(abort)?)?;
-                meta.insert(CLE_CORPS, &suivante.to_be_bytes())?;
+                meta.insert(CLE_CORPS, &cible.to_be_bytes())?;
+                meta.remove(CLE_COMPACTION)?;
                 Ok(())
             })
             .map_err(tx_err)?;
         self.flush()?;
         std::fs::remove_file(chemin_corps(&self.dir, self.generation))?;
-        Ok((avant, apres))
+        Ok((avant, fin))
+    }
+
+    /// The body file of a generation: the current one, or a compaction's target.
+    fn fichier(&self, gen: u64) -> Result<&File, StoreError> {
+        match &self.suivant {
+            _ if gen == self.generation => Ok(&self.corps),
+            Some((g, f)) if *g == gen => Ok(f),
+            _ => Err(StoreError::Encodage(format!(
+                "fichier de corps de génération {gen} absent"
+            ))),
+        }
     }
 
     pub fn flush(&self) -> Result<(), StoreError> {
@@ -411,7 +483,8 @@ impl Store {
     fn lire(&self, fiche: &[u8]) -> Result<OffreStockee, StoreError> {
         let f: Fiche = decode(fiche)?;
         let mut payload = vec![0; f.len as usize];
-        self.corps.read_exact_at(&mut payload, f.pos + 4)?;
+        self.fichier(f.gen)?
+            .read_exact_at(&mut payload, f.pos + 4)?;
         let raw = lz4_flex::decompress_size_prepended(&payload)
             .map_err(|e| StoreError::Encodage(format!("corps à l'octet {} : {e}", f.pos)))?;
         if twox_hash::XxHash3_128::oneshot(&raw) != f.empreinte {
@@ -593,6 +666,7 @@ impl Store {
                     let seq = cpt.journal_seq;
                     let (actions, sessions, diffusable) = counts(formation, verdict);
                     let fiche = Fiche {
+                        gen: self.generation,
                         pos,
                         len,
                         empreinte,
