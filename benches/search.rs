@@ -129,17 +129,27 @@ fn main() {
         std::fs::remove_file(&file).unwrap();
         return;
     }
-    sofi::pages_normales();
+    // As `sofi serve` does; `SOFI_THP=1` keeps transparent huge pages, to compare.
+    if std::env::var_os("SOFI_THP").is_none() {
+        sofi::pages_normales();
+    }
     if std::env::var("SOFI_BENCH_PURGE").is_ok() {
         sofi::reglage_allocateur();
     }
-    let dir = std::env::temp_dir().join(format!("sofi-search-bench-{}", std::process::id()));
+    // `SOFI_BENCH_GARDER=DIR` keeps the generated store in DIR and reuses it next time (for
+    // profiling runs; the offer's dates are then those of the first run).
+    let garder = std::env::var_os("SOFI_BENCH_GARDER").map(std::path::PathBuf::from);
+    let dir = garder.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("sofi-search-bench-{}", std::process::id()))
+    });
     std::fs::create_dir_all(&dir).unwrap();
-    let st = std::process::Command::new(std::env::current_exe().unwrap())
-        .env("SOFI_BENCH_IMPORT", &dir)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    if !(garder.is_some() && dir.join("data").exists()) {
+        let st = std::process::Command::new(std::env::current_exe().unwrap())
+            .env("SOFI_BENCH_IMPORT", &dir)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
     let refs = Arc::new(Referentiels::charger().unwrap());
     let store = Store::open(&dir.join("data")).unwrap();
     let rss0 = rss_mb("VmRSS:");
@@ -294,5 +304,7 @@ fn main() {
     println!("  peak RSS {:.0} MB", rss_mb("VmHWM:"));
     let _ = stop_tx.send(());
     drop(rt);
-    let _ = std::fs::remove_dir_all(&dir);
+    if garder.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
