@@ -178,6 +178,22 @@ fn main() {
     if let Ok(k) = std::env::var("SOFI_BENCH_KIND") {
         mix.retain(|(kind, _, _)| *kind == k);
     }
+    // `SOFI_BENCH_QS=…` keeps one query string.
+    if let Ok(q) = std::env::var("SOFI_BENCH_QS") {
+        mix.retain(|(_, qs, _)| *qs == q);
+    }
+    // `SOFI_BENCH_TOTAUX=1`: each query's total and time, once (to see what costs what).
+    if std::env::var_os("SOFI_BENCH_TOTAUX").is_some() {
+        for (kind, qs, req) in &mix {
+            let t = Instant::now();
+            let rep = moteur.rechercher(req).unwrap();
+            println!(
+                "  {kind:<18} {qs:<70} {:>7} hits {:7.2} ms",
+                rep.total,
+                t.elapsed().as_secs_f64() * 1e3
+            );
+        }
+    }
     // Server-side latency per kind.
     let mut all = Vec::new();
     let mut kinds: Vec<(&str, Vec<f64>)> = Vec::new();
