@@ -481,21 +481,32 @@ impl Store {
 
     /// An offer from its fiche: the body read from the body file and checked.
     fn lire(&self, fiche: &[u8]) -> Result<OffreStockee, StoreError> {
-        let f: Fiche = decode(fiche)?;
-        let mut payload = vec![0; f.len as usize];
-        self.fichier(f.gen)?
-            .read_exact_at(&mut payload, f.pos + 4)?;
-        let raw = lz4_flex::decompress_size_prepended(&payload)
-            .map_err(|e| StoreError::Encodage(format!("corps à l'octet {} : {e}", f.pos)))?;
-        if twox_hash::XxHash3_128::oneshot(&raw) != f.empreinte {
-            return Err(StoreError::Encodage(format!(
-                "corps à l'octet {} : empreinte différente",
-                f.pos
-            )));
+        thread_local! {
+            /// The compressed and the raw body: reused, as an export reads every offer.
+            static TAMPONS: std::cell::RefCell<(Vec<u8>, Vec<u8>)> = Default::default();
         }
-        let corps: Corps = bincode::serde::decode_from_slice(&raw, cfg())
-            .map(|(v, _)| v)
-            .map_err(|e| StoreError::Encodage(e.to_string()))?;
+        let f: Fiche = decode(fiche)?;
+        let illisible = |e: &dyn std::fmt::Display| {
+            StoreError::Encodage(format!("corps à l'octet {} : {e}", f.pos))
+        };
+        let corps: Corps = TAMPONS.with_borrow_mut(|(payload, raw)| {
+            payload.resize(f.len as usize, 0);
+            self.fichier(f.gen)?.read_exact_at(payload, f.pos + 4)?;
+            let (taille, bloc) =
+                lz4_flex::block::uncompressed_size(payload).map_err(|e| illisible(&e))?;
+            // A damaged length must not become a huge allocation.
+            if taille > 1 << 28 {
+                return Err(illisible(&format!("taille annoncée {taille}")));
+            }
+            raw.resize(taille, 0);
+            lz4_flex::block::decompress_into(bloc, raw).map_err(|e| illisible(&e))?;
+            if twox_hash::XxHash3_128::oneshot(raw) != f.empreinte {
+                return Err(illisible(&"empreinte différente"));
+            }
+            bincode::serde::decode_from_slice(raw, cfg())
+                .map(|(v, _)| v)
+                .map_err(|e| illisible(&e))
+        })?;
         Ok(OffreStockee {
             formation: corps.formation,
             verdict: corps.verdict,
