@@ -317,7 +317,13 @@ fn main() {
             (statique + poids.iter().max().copied().unwrap_or(0)) as f64 / 1e3
         );
     }
-    println!("  peak RSS {:.0} MB", rss_mb("VmHWM:"));
+    println!(
+        "  peak RSS {:.0} MB (now {:.0} MB: {:.0} MB of heap, {:.0} MB of mapped index and binary)",
+        rss_mb("VmHWM:"),
+        rss_mb("VmRSS:"),
+        rss_mb("RssAnon:"),
+        rss_mb("RssFile:")
+    );
     let _ = stop_tx.send(());
     drop(rt);
     if garder.is_none() {
