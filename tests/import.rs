@@ -308,7 +308,7 @@ fn damaged_body_or_older_store_is_reported_not_misread() {
     let out = run(sofi().arg("--data-dir").arg(tmp.path()).arg("stats"));
     assert!(!out.status.success());
     assert!(
-        stderr(&out).contains("version antérieure") && stderr(&out).contains("format 1"),
+        stderr(&out).contains("autre version") && stderr(&out).contains("format 1"),
         "{}",
         stderr(&out)
     );

@@ -4,8 +4,7 @@
 //! - an offer is stored whole (formation + verdict + dates) or not at all;
 //! - every change to `offres` appends exactly one journal entry, in the same transaction, with
 //!   the next sequence number; re-storing an unchanged offer writes nothing;
-//! - the secondary indexes and the counters always agree with `offres`.
-//!
+//! - the secondary indexes and the counters always agree with `offres`;
 //! - an offer's body (formation + verdict) is in `offres-N.corps`, appended and synced to disk
 //!   before the transaction that points at it; its `Fiche` in sled carries the body's place,
 //!   its xxh3-128 fingerprint (checked on every read) and what the indexes and counters need.
@@ -40,7 +39,7 @@ pub enum StoreError {
     Encodage(String),
     #[error("stockage : {0}")]
     Io(#[from] std::io::Error),
-    #[error("le dossier de données {0} a été écrit par une version antérieure de Sofi (format {1}, attendu {FORMAT}) : réimportez l'offre dans un dossier neuf")]
+    #[error("le dossier de données {0} a été écrit par une autre version de Sofi (format {1}, attendu {FORMAT}) : réimportez l'offre dans un dossier neuf")]
     Format(PathBuf, u32),
 }
 
