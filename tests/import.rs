@@ -216,11 +216,7 @@ fn reimport_unchanged_writes_nothing_and_change_is_journalled() {
     assert!(morts > 0 && 2 * morts <= corps + 8, "{morts} of {corps}");
 
     // Compaction drops it, keeps the offer byte for byte, and leaves one body file.
-    let export = || {
-        let out = run(sofi().arg("--data-dir").arg(tmp.path()).arg("export"));
-        assert!(out.status.success(), "{}", stderr(&out));
-        out.stdout
-    };
+    let export = || exporter(tmp.path());
     let avant = export();
     let leftover = tmp.path().join("offres-99.corps");
     std::fs::write(&leftover, b"an interrupted compaction").unwrap();
@@ -244,20 +240,11 @@ fn interrupted_compaction_is_read_through_and_resumed() {
     let tmp = tempfile::tempdir().unwrap();
     let p = lheo("samples/trefle/daeu.xml");
     import(tmp.path(), &[&p], &[]);
-    let export = || {
-        let out = run(sofi().arg("--data-dir").arg(tmp.path()).arg("export"));
-        assert!(out.status.success(), "{}", stderr(&out));
-        out.stdout
-    };
+    let export = || exporter(tmp.path());
     let avant = export();
     // As left by a compaction killed after writing a chunk to generation 2, before
     // repointing its fiches.
-    let db = sled::open(tmp.path().join("store")).unwrap();
-    db.open_tree("meta")
-        .unwrap()
-        .insert("compaction", &2u64.to_be_bytes())
-        .unwrap();
-    drop(db);
+    ecrire_meta(tmp.path(), "compaction", &2u64.to_be_bytes());
     std::fs::write(tmp.path().join("offres-2.corps"), [7u8; 100]).unwrap();
     assert_eq!(export(), avant);
     let out = run(sofi().arg("--data-dir").arg(tmp.path()).arg("compacter"));
@@ -266,6 +253,19 @@ fn interrupted_compaction_is_read_through_and_resumed() {
     // The chunk nobody points at is counted dead, and the offer reads the same.
     assert_eq!(stats(tmp.path())["corps_octets_morts"], 100);
     assert_eq!(export(), avant);
+}
+
+/// The diffusion feed of the store in `dir`, as `sofi export` writes it.
+fn exporter(dir: &Path) -> Vec<u8> {
+    let out = run(sofi().arg("--data-dir").arg(dir).arg("export"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    out.stdout
+}
+
+/// Writes a key of the store's `meta` tree behind Sofi's back (a state it must cope with).
+fn ecrire_meta(dir: &Path, cle: &str, valeur: &[u8]) {
+    let db = sled::open(dir.join("store")).unwrap();
+    db.open_tree("meta").unwrap().insert(cle, valeur).unwrap();
 }
 
 fn fichier_corps(dir: &Path) -> std::path::PathBuf {
@@ -299,12 +299,7 @@ fn damaged_body_or_older_store_is_reported_not_misread() {
     assert!(stderr(&out).contains("corps"), "{}", stderr(&out));
 
     // A store written by another layout version is refused with what to do.
-    let db = sled::open(tmp.path().join("store")).unwrap();
-    db.open_tree("meta")
-        .unwrap()
-        .insert("format", &1u32.to_be_bytes())
-        .unwrap();
-    drop(db);
+    ecrire_meta(tmp.path(), "format", &1u32.to_be_bytes());
     let out = run(sofi().arg("--data-dir").arg(tmp.path()).arg("stats"));
     assert!(!out.status.success());
     assert!(

@@ -172,6 +172,14 @@ async fn js(c: &Client, script: &str) -> Value {
     c.execute(script, vec![]).await.unwrap()
 }
 
+/// Waits until `script` (which returns a count of elements) finds at least one.
+async fn attendre_elements(c: &Client, quoi: &str, script: &str) {
+    attendre(quoi, || async {
+        js(c, script).await.as_u64().unwrap_or(0) > 0
+    })
+    .await;
+}
+
 fn donnees() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let g = tmp.path().join("g.xml");
@@ -210,13 +218,11 @@ async fn site_and_widget_in_a_real_browser() {
     capture(&c, "accueil").await;
     let q = c.find(Locator::Id("q")).await.unwrap();
     q.send_keys("compta").await.unwrap();
-    attendre("suggestions", || async {
-        js(&c, "return document.querySelectorAll('#q-liste li').length")
-            .await
-            .as_u64()
-            .unwrap_or(0)
-            > 0
-    })
+    attendre_elements(
+        &c,
+        "suggestions",
+        "return document.querySelectorAll('#q-liste li').length",
+    )
     .await;
     q.send_keys("\u{E015}\u{E007}").await.unwrap(); // ArrowDown, Enter: pick the first
     let choisi = q.prop("value").await.unwrap().unwrap_or_default();
@@ -363,14 +369,7 @@ async fn site_and_widget_in_a_real_browser() {
     c.goto(&format!("http://127.0.0.1:{partenaire}/"))
         .await
         .unwrap();
-    attendre("widget results", || async {
-        js(&c, "const h = document.getElementById('w1'); return h && h.shadowRoot ? h.shadowRoot.querySelectorAll('ol li').length : 0")
-            .await
-            .as_u64()
-            .unwrap_or(0)
-            > 0
-    })
-    .await;
+    attendre_elements(&c, "widget results", "const h = document.getElementById('w1'); return h && h.shadowRoot ? h.shadowRoot.querySelectorAll('ol li').length : 0").await;
     let href = js(
         &c,
         "return document.getElementById('w1').shadowRoot.querySelector('ol li a').href",
@@ -413,14 +412,7 @@ async fn site_and_widget_in_a_real_browser() {
         json!("rgb(0, 128, 0)"),
         "the widget's styles leak into the page"
     );
-    attendre("the hostile widget search", || async {
-        js(&c, "const h = document.getElementById('w2'); return h && h.shadowRoot ? h.shadowRoot.querySelectorAll('ol li a').length : 0")
-            .await
-            .as_u64()
-            .unwrap_or(0)
-            > 0
-    })
-    .await;
+    attendre_elements(&c, "the hostile widget search", "const h = document.getElementById('w2'); return h && h.shadowRoot ? h.shadowRoot.querySelectorAll('ol li a').length : 0").await;
     assert_eq!(
         js(
             &c,

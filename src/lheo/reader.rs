@@ -248,7 +248,8 @@ pub struct Bande {
 
 /// An open element while tokenizing: where its start tag is on the tape, the text it holds.
 struct Ouvert {
-    debut: usize,
+    /// Its start tag on the tape.
+    tag: std::ops::Range<usize>,
     nom: usize,
     texte: usize,
     trop_long: bool,
@@ -596,7 +597,7 @@ fn ouvrir(bande: &mut Bande, e: &BytesStart, pos: u64) -> Ouvert {
         nom: nom as u32,
     });
     Ouvert {
-        debut,
+        tag: debut..bande.octets.len(),
         nom,
         texte: 0,
         trop_long: false,
@@ -630,7 +631,7 @@ fn texte(
 fn chemin(bande: &Bande, ouverts: &[Ouvert]) -> String {
     let mut s = String::new();
     for o in ouverts {
-        let brut = &bande.octets[o.debut..o.debut + fin_debut(bande, o)];
+        let brut = &bande.octets[o.tag.clone()];
         let nom = nom_element(&brut[..o.nom]);
         if !s.is_empty() {
             s.push('/');
@@ -650,24 +651,6 @@ fn chemin(bande: &Bande, ouverts: &[Ouvert]) -> String {
         }
     }
     s
-}
-
-/// Length of the start tag that begins at `o.debut` on the tape.
-fn fin_debut(bande: &Bande, o: &Ouvert) -> usize {
-    let mut a = 0;
-    for ev in &bande.evts {
-        let fin = match *ev {
-            Evt::Debut { fin, .. } | Evt::Texte { fin, .. } | Evt::CData { fin, .. } => {
-                fin as usize
-            }
-            Evt::Fin | Evt::TropLong => continue,
-        };
-        if a == o.debut {
-            return fin - a;
-        }
-        a = fin;
-    }
-    0
 }
 
 /// Second stage: builds the formation's tree from its bande and decodes it. Every content

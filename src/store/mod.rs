@@ -162,9 +162,27 @@ fn cfg() -> bincode::config::Configuration {
 /// bincode, then LZ4: offers shrink about 4×, and so do the sled nodes that hold them, on
 /// disk and in sled's cache (whose memory is what bounds an import's or export's RSS).
 pub fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
-    let raw =
-        bincode::serde::encode_to_vec(v, cfg()).map_err(|e| StoreError::Encodage(e.to_string()))?;
-    Ok(lz4_flex::compress_prepend_size(&raw))
+    Ok(lz4_flex::compress_prepend_size(&bincode_brut(v)?))
+}
+
+fn illisible(f: &Fiche, e: &dyn std::fmt::Display) -> StoreError {
+    StoreError::Encodage(format!("corps à l'octet {} : {e}", f.pos))
+}
+
+/// Decompresses a body's LZ4 payload into `raw` and checks it against its fiche.
+fn verifier(f: &Fiche, payload: &[u8], raw: &mut Vec<u8>) -> Result<(), StoreError> {
+    let (taille, bloc) =
+        lz4_flex::block::uncompressed_size(payload).map_err(|e| illisible(f, &e))?;
+    // A damaged length must not become a huge allocation.
+    if taille > 1 << 28 {
+        return Err(illisible(f, &format!("taille annoncée {taille}")));
+    }
+    raw.resize(taille, 0);
+    lz4_flex::block::decompress_into(bloc, raw).map_err(|e| illisible(f, &e))?;
+    if twox_hash::XxHash3_128::oneshot(raw) != f.empreinte {
+        return Err(illisible(f, &"empreinte différente"));
+    }
+    Ok(())
 }
 
 fn bincode_brut<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
@@ -375,7 +393,9 @@ impl Store {
         };
         let mut fin = fichier.metadata()?.len();
         let mut apres: Option<Vec<u8>> = None;
-        let mut record = Vec::new();
+        let (mut record, mut raw) = (Vec::new(), Vec::new());
+        // Bytes of every fiche's record, wherever it is: what stays alive in N+1.
+        let mut vivants = 0u64;
         loop {
             // A chunk of fiches still in the old file, read without holding an iterator.
             let debut = apres.take();
@@ -391,9 +411,8 @@ impl Store {
                 let (cle, valeur) = kv?;
                 apres = Some(cle.to_vec());
                 let f: Fiche = decode(&valeur)?;
+                vivants += 4 + f.len as u64;
                 if f.gen != cible {
-                    // Read through `lire` first: a damaged body stops the compaction.
-                    self.lire(&valeur)?;
                     paquet.push((cle, f));
                     if paquet.len() == PAQUET {
                         break;
@@ -407,6 +426,8 @@ impl Store {
             for (_, f) in &mut paquet {
                 record.resize(4 + f.len as usize, 0);
                 self.fichier(f.gen)?.read_exact_at(&mut record, f.pos)?;
+                // A damaged body stops the compaction: it is not copied.
+                verifier(f, &record[4..], &mut raw)?;
                 f.pos = fin + tampon.len() as u64;
                 f.gen = cible;
                 tampon.extend_from_slice(&record);
@@ -417,10 +438,6 @@ impl Store {
             for (cle, f) in &paquet {
                 self.offres.insert(cle, encode(f)?)?;
             }
-        }
-        let mut vivants = 0u64;
-        for v in self.offres.iter().values() {
-            vivants += 4 + decode::<Fiche>(&v?)?.len as u64;
         }
         (&self.meta,)
             .transaction(|(meta,)| {
@@ -485,26 +502,13 @@ impl Store {
             static TAMPONS: std::cell::RefCell<(Vec<u8>, Vec<u8>)> = Default::default();
         }
         let f: Fiche = decode(fiche)?;
-        let illisible = |e: &dyn std::fmt::Display| {
-            StoreError::Encodage(format!("corps à l'octet {} : {e}", f.pos))
-        };
         let corps: Corps = TAMPONS.with_borrow_mut(|(payload, raw)| {
             payload.resize(f.len as usize, 0);
             self.fichier(f.gen)?.read_exact_at(payload, f.pos + 4)?;
-            let (taille, bloc) =
-                lz4_flex::block::uncompressed_size(payload).map_err(|e| illisible(&e))?;
-            // A damaged length must not become a huge allocation.
-            if taille > 1 << 28 {
-                return Err(illisible(&format!("taille annoncée {taille}")));
-            }
-            raw.resize(taille, 0);
-            lz4_flex::block::decompress_into(bloc, raw).map_err(|e| illisible(&e))?;
-            if twox_hash::XxHash3_128::oneshot(raw) != f.empreinte {
-                return Err(illisible(&"empreinte différente"));
-            }
+            verifier(&f, payload, raw)?;
             bincode::serde::decode_from_slice(raw, cfg())
                 .map(|(v, _)| v)
-                .map_err(|e| illisible(&e))
+                .map_err(|e| illisible(&f, &e))
         })?;
         Ok(OffreStockee {
             formation: corps.formation,
