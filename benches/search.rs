@@ -156,7 +156,15 @@ fn main() {
     let config = Arc::new(Config::charger(None).unwrap());
     let (moteur, _) = Moteur::ouvrir(&dir.join("data/index"), config, refs.clone()).unwrap();
     let t0 = Instant::now();
-    let n = moteur.reindexer(&store).unwrap();
+    // `SOFI_BENCH_SANS_REINDEX=1` (with `SOFI_BENCH_GARDER`) reuses an up-to-date index.
+    let n = if std::env::var_os("SOFI_BENCH_SANS_REINDEX").is_some()
+        && moteur.seq_indexee() == store.compteurs().unwrap().journal_seq
+        && moteur.nb_documents() > 0
+    {
+        moteur.nb_documents()
+    } else {
+        moteur.reindexer(&store).unwrap()
+    };
     println!(
         "sofi search bench, {sessions} sessions: reindex {n} documents ({} groups) in {:.1} s ({} segment(s)), index {:.0} MB on disk, RSS {:.0} MB (before {rss0:.0} MB, peak {:.0} MB)",
         moteur

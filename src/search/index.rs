@@ -27,7 +27,7 @@ pub enum IndexError {
 }
 
 /// Version of the document layout: a different one in an existing index forces a rebuild.
-pub const VERSION_SCHEMA: &str = "sofi-index-3";
+pub const VERSION_SCHEMA: &str = "sofi-index-4";
 
 /// Start of an unknown start date (`00000000`): the distant past, so it is always "open".
 pub const JOUR_INCONNU_DEBUT: i64 = 0;
@@ -115,6 +115,8 @@ pub struct Champs {
     pub intitule: Field,
     pub thesaurus: Field,
     pub objectif: Field,
+    /// The start of the objectives, stored for highlights (the whole text is only indexed).
+    pub objectif_debut: Field,
     pub contenu: Field,
     pub organisme: Field,
     /// The organisme's name as shown in results.
@@ -158,7 +160,8 @@ fn schema() -> (Schema, Champs) {
         groupe: b.add_u64_field("groupe", FAST),
         intitule: b.add_text_field("intitule", texte(true)),
         thesaurus: b.add_text_field("thesaurus", texte(false)),
-        objectif: b.add_text_field("objectif", texte(true)),
+        objectif: b.add_text_field("objectif", texte(false)),
+        objectif_debut: b.add_text_field("objectif_debut", STORED),
         contenu: b.add_text_field("contenu", texte(false)),
         organisme: b.add_text_field("organisme", texte(false)),
         organisme_nom: b.add_text_field("organisme_nom", STORED),
@@ -196,6 +199,8 @@ pub struct Moteur {
     pub vues: super::vue::Vues,
     /// Query passes running now (a lone one may use both cores).
     pub en_cours: std::sync::atomic::AtomicUsize,
+    /// Typo neighbours of query words, per index generation.
+    pub voisins: super::fautes::Voisins,
 }
 
 impl Moteur {
@@ -226,7 +231,15 @@ impl Moteur {
                         std::fs::remove_file(p)?;
                     }
                 }
-                Index::create_in_dir(dir, schema)?
+                // Small doc-store blocks: a page reads ~20 scattered documents, each costing
+                // the decompression of its whole block.
+                Index::builder()
+                    .schema(schema)
+                    .settings(tantivy::IndexSettings {
+                        docstore_blocksize: 4096,
+                        ..Default::default()
+                    })
+                    .create_in_dir(dir)?
             }
         };
         index
@@ -247,6 +260,7 @@ impl Moteur {
                 libelles: super::suggest::Libelles::new(&refs),
                 vues: Default::default(),
                 en_cours: Default::default(),
+                voisins: Default::default(),
                 parents_formacode: refs
                     .formacodes
                     .values()
@@ -396,6 +410,7 @@ impl Moteur {
                     d.add_text(c.intitule, &f.intitule);
                     d.add_text(c.thesaurus, &thesaurus);
                     d.add_text(c.objectif, &f.objectif);
+                    d.add_text(c.objectif_debut, debut_texte(&f.objectif, LONGUEUR_EXTRAIT));
                     d.add_text(c.contenu, &f.contenu);
                     d.add_text(c.organisme, &org);
                     d.add_text(c.organisme_nom, org_nom);
@@ -627,6 +642,22 @@ fn cpf(f: &Formation, refs: &Referentiels) -> bool {
         .types_formation
         .iter()
         .any(|t| t.children.iter().any(|c| c.name == "code-CPF"))
+}
+
+/// Bytes of the objectives highlights are looked for in: tokenizing whole programmes for
+/// each hit would cost more than the rest of the query.
+pub const LONGUEUR_EXTRAIT: usize = 600;
+
+/// At most `n` bytes of `t`, cut at a character boundary.
+pub fn debut_texte(t: &str, n: usize) -> &str {
+    if t.len() <= n {
+        return t;
+    }
+    let mut i = n;
+    while !t.is_char_boundary(i) {
+        i -= 1;
+    }
+    &t[..i]
 }
 
 /// Reads a stored string of a document.

@@ -12,9 +12,7 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tantivy::fastfield::AliveBitSet;
-use tantivy::query::{
-    BooleanQuery, BoostQuery, EnableScoring, FuzzyTermQuery, Occur, Query, TermQuery,
-};
+use tantivy::query::{BooleanQuery, BoostQuery, EnableScoring, Occur, Query, TermQuery};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, DocSet, Score, Searcher, Term};
 
@@ -93,9 +91,6 @@ pub const FACETTES: &[(&str, usize)] = &[
     ("organisme", D_ORGANISME),
 ];
 
-/// Relative date facet buckets, in months.
-pub const MOIS: &[u64] = &[1, 3, 6];
-
 /// Filters prepared for evaluation on fast-field values.
 struct Filtres {
     r: Requete,
@@ -116,17 +111,9 @@ impl Filtres {
         dans || ouverte
     }
 
-    /// Relative date facet buckets (bit i: starts, or is open, within `MOIS[i]` months).
-    fn periodes(&self, debut: i64, fin: i64, perm: bool) -> u8 {
-        let t = self.r.aujourdhui;
-        let mut b = 0;
-        for (i, m) in MOIS.iter().enumerate() {
-            let lim = t + (*m as i64) * 30;
-            if (debut >= t && debut <= lim) || (perm && fin >= t && debut <= lim) {
-                b |= 1 << i;
-            }
-        }
-        b
+    /// The window is the default one (from today on), which `Vue::jour` has applied already.
+    fn par_defaut(&self) -> bool {
+        self.dates && self.r.debut_min.is_none() && self.r.debut_max.is_none()
     }
 }
 
@@ -206,18 +193,6 @@ impl Serialize for Facettes {
     }
 }
 
-/// At most `n` bytes of `t`, cut at a character boundary.
-fn debut_texte(t: &str, n: usize) -> &str {
-    if t.len() <= n {
-        return t;
-    }
-    let mut i = n;
-    while !t.is_char_boundary(i) {
-        i -= 1;
-    }
-    &t[..i]
-}
-
 fn iso(j: i64) -> Option<String> {
     (j != JOUR_INCONNU_DEBUT && j != JOUR_INCONNU_FIN).then(|| date_de_jour(j).to_string())
 }
@@ -248,6 +223,9 @@ struct Passe<'a> {
     filtrees: u16,
     /// Counts by value id, and of the date buckets; None when only the total is wanted.
     comptes: Option<(Vec<u32>, [u32; MOIS.len()])>,
+    /// The default date filter's verdicts, and whether the query's window is that one.
+    jour: Arc<Jour>,
+    defaut: bool,
     /// Centre, radius and a lat/lon box around it that rejects most places cheaply.
     cercle: Option<((f64, f64), f64, [f32; 4])>,
     trouves: Vec<Trouve>,
@@ -301,6 +279,8 @@ impl<'a> Passe<'a> {
             choisi,
             filtrees,
             comptes: facettes.then(|| (vec![0; vue.valeurs.len()], [0; MOIS.len()])),
+            jour: vue.jour(r.aujourdhui),
+            defaut: f.par_defaut(),
             cercle,
             trouves: Vec::with_capacity(vue.nb_groupes() / 4),
         }
@@ -312,6 +292,10 @@ impl<'a> Passe<'a> {
     fn groupe(&mut self, g: usize, score: Score) {
         let vue = self.vue;
         let r = &self.f.r;
+        // A group's documents are deleted together (see `Vue::jour`).
+        if self.alive.is_some_and(|a| !a.is_alive(vue.docs[g])) {
+            return;
+        }
         let ids = vue.ids(g);
         let mut manque = 0u16;
         if self.filtrees != 0 {
@@ -357,25 +341,35 @@ impl<'a> Passe<'a> {
         if manque.count_ones() > 1 {
             return;
         }
-        // Sessions: the date filter, the next start and the date facet.
-        let perm = vue.drapeaux[g] & DRAPEAU_PERMANENTE != 0;
-        let today = r.aujourdhui;
-        let (mut une, mut periodes) = (false, 0u8);
-        let (mut prochain, mut premier) = (i32::MAX, i32::MAX);
-        let periodes_voulues = manque == 0 && self.comptes.is_some();
-        for doc in vue.vivants(g, self.alive) {
-            let (d, e) = (vue.debut[doc as usize], vue.fin[doc as usize]);
-            if self.f.dates_ok(d as i64, e as i64, perm) {
-                une = true;
-                premier = premier.min(d);
-                if d as i64 >= today {
-                    prochain = prochain.min(d);
+        // Sessions: the date filter and the start the group ranks by; the date facet.
+        let periodes = self.jour.periodes[g];
+        let (une, rang) = if self.defaut {
+            let rang = self.jour.rang[g];
+            (rang != i32::MAX, rang)
+        } else {
+            let perm = vue.drapeaux[g] & DRAPEAU_PERMANENTE != 0;
+            let today = r.aujourdhui;
+            let mut une = false;
+            let (mut prochain, mut premier) = (i32::MAX, i32::MAX);
+            for doc in vue.docs_de(g) {
+                let (d, e) = (vue.debut[doc as usize], vue.fin[doc as usize]);
+                if self.f.dates_ok(d as i64, e as i64, perm) {
+                    une = true;
+                    premier = premier.min(d);
+                    if d as i64 >= today {
+                        prochain = prochain.min(d);
+                    }
                 }
             }
-            if periodes_voulues {
-                periodes |= self.f.periodes(d as i64, e as i64, perm);
-            }
-        }
+            (
+                une,
+                if prochain == i32::MAX {
+                    premier
+                } else {
+                    prochain
+                },
+            )
+        };
         if let Some((c, dates)) = &mut self.comptes {
             if manque == 0 {
                 for (i, n) in dates.iter_mut().enumerate() {
@@ -400,11 +394,7 @@ impl<'a> Passe<'a> {
         if manque == 0 && une {
             self.trouves.push(Trouve {
                 score,
-                prochain: if prochain == i32::MAX {
-                    premier
-                } else {
-                    prochain
-                },
+                prochain: rang,
                 seg: self.seg,
                 g: g as u32,
                 distance,
@@ -474,7 +464,7 @@ struct Collecte {
 
 impl Moteur {
     /// The text part of a query; `None` when there are no words (every document matches).
-    fn requete_texte(&self, mots_q: &[String]) -> Option<Box<dyn Query>> {
+    fn requete_texte(&self, searcher: &Searcher, mots_q: &[String]) -> Option<Box<dyn Query>> {
         let champs = [
             (self.champs.intitule, self.config.champs.intitule),
             (self.champs.thesaurus, self.config.champs.thesaurus),
@@ -520,13 +510,16 @@ impl Moteur {
                     // per field and word is the dearest part of a query, and a fuzzy match in
                     // long descriptions is mostly noise.
                     if *floue && (champ == self.champs.intitule || champ == self.champs.thesaurus) {
-                        alternatives.push((
-                            Occur::Should,
-                            Box::new(BoostQuery::new(
-                                Box::new(FuzzyTermQuery::new(term, 1, true)),
-                                poids * 0.3,
-                            )),
-                        ));
+                        for voisin in self.voisins.de(searcher, champ, forme) {
+                            let term = Term::from_field_text(champ, &voisin);
+                            alternatives.push((
+                                Occur::Should,
+                                Box::new(BoostQuery::new(
+                                    Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)),
+                                    poids * 0.3,
+                                )),
+                            ));
+                        }
                     }
                 }
             }
@@ -613,8 +606,6 @@ impl Moteur {
             let passer = |(g0, g1): (usize, usize)| -> tantivy::Result<Passe> {
                 let mut p = Passe::new(f, vue, seg as u32, reader.alive_bitset(), facettes);
                 match &weight {
-                    // Every session of a group has the same text, hence the same score:
-                    // score the first, skip the others.
                     Some(w) => {
                         let mut scorer = w.scorer(reader, 1.0)?;
                         let (debut, fin) = (vue.docs[g0], vue.docs[g1]);
@@ -625,7 +616,13 @@ impl Moteur {
                         while doc < fin {
                             let g = vue.groupe_de[doc as usize] as usize;
                             p.groupe(g, scorer.score());
-                            doc = scorer.seek(vue.docs[g + 1]);
+                            // Only a group's first document holds its text, so the next
+                            // match is in another group: `advance` is enough (a union's
+                            // `seek` costs more), `seek` stays a safety net.
+                            doc = scorer.advance();
+                            if doc < vue.docs[g + 1] {
+                                doc = scorer.seek(vue.docs[g + 1]);
+                            }
                         }
                     }
                     None => {
@@ -698,7 +695,7 @@ impl Moteur {
         let (f, mots_q) = self.filtres(req);
         let r = &f.r;
         let searcher = self.reader.searcher();
-        let query = self.requete_texte(&mots_q);
+        let query = self.requete_texte(&searcher, &mots_q);
         let Collecte {
             mut trouves,
             comptes,
@@ -775,11 +772,9 @@ impl Moteur {
             };
             let mut extraits = Vec::new();
             if let Some((si, so)) = &snippets {
-                for (gen, champ) in [(si, self.champs.intitule), (so, self.champs.objectif)] {
-                    // Highlights come from the start of the text: tokenizing a whole
-                    // programme for each hit would cost more than the rest of the query.
+                for (gen, champ) in [(si, self.champs.intitule), (so, self.champs.objectif_debut)] {
                     let t = texte(&d, champ);
-                    let s = gen.snippet(debut_texte(&t, 600));
+                    let s = gen.snippet(&t);
                     if !s.highlighted().is_empty() {
                         extraits.push(s.to_html());
                     }
@@ -849,12 +844,12 @@ impl Moteur {
                     .collect();
                 vals.retain(|(v, _)| {
                     let tete = v % 100 == 54 || v / 100 == 1;
-                    tete || garder.contains(v)
-                        || self
-                            .parents_formacode
-                            .get(v)
-                            .is_some_and(|p| garder.contains(p))
-                        || selection.contains(v)
+                    tete || (!garder.is_empty()
+                        && (garder.contains(v)
+                            || self
+                                .parents_formacode
+                                .get(v)
+                                .is_some_and(|p| garder.contains(p))))
                 });
             }
             vals.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -943,7 +938,7 @@ impl Moteur {
     pub fn compter(&self, req: &Requete) -> tantivy::Result<u64> {
         let (f, mots_q) = self.filtres(req);
         let searcher = self.reader.searcher();
-        let query = self.requete_texte(&mots_q);
+        let query = self.requete_texte(&searcher, &mots_q);
         Ok(self
             .collecter(&searcher, query.as_deref(), &f, false)?
             .trouves

@@ -72,6 +72,35 @@ pub struct Vue {
     /// What an id stands for: its dimension and its value.
     pub dim: Vec<u8>,
     pub valeurs: Vec<u64>,
+    /// What the default date filter makes of each group, for the last day asked.
+    jour: Mutex<Option<Arc<Jour>>>,
+}
+
+/// The default date filter (sessions starting from today, or open rolling entries) applied
+/// to every group of a view once a day, so that most queries do not visit sessions at all.
+pub struct Jour {
+    pub aujourdhui: i64,
+    /// Per group: the start it ranks by (the next one; the first that passes when all have
+    /// started), or `i32::MAX` when no session passes.
+    pub rang: Vec<i32>,
+    /// Per group: the relative date buckets it falls in (bit i: within `MOIS[i]` months).
+    pub periodes: Vec<u8>,
+}
+
+/// Relative date facet buckets, in months.
+pub const MOIS: &[u64] = &[1, 3, 6];
+
+/// Bit i: a session from `debut` to `fin` starts, or is open, within `MOIS[i]` months of `t`.
+#[inline]
+pub fn periodes(t: i64, debut: i64, fin: i64, perm: bool) -> u8 {
+    let mut b = 0;
+    for (i, m) in MOIS.iter().enumerate() {
+        let lim = t + (*m as i64) * 30;
+        if (debut >= t && debut <= lim) || (perm && fin >= t && debut <= lim) {
+            b |= 1 << i;
+        }
+    }
+    b
 }
 
 impl Vue {
@@ -102,6 +131,44 @@ impl Vue {
             .iter()
             .find(|&&i| dim_de(i) == d)
             .map(|&i| self.valeurs[index_de(i)])
+    }
+
+    /// The default date filter's verdict on each group for day `aujourdhui` (built on the
+    /// first query of the day). Deletions are not looked at: an offer's documents are
+    /// deleted together (by formation number), so a group is alive or dead as a whole.
+    pub fn jour(&self, aujourdhui: i64) -> Arc<Jour> {
+        let mut j = self.jour.lock().expect("day summary lock");
+        if let Some(x) = j.as_ref().filter(|x| x.aujourdhui == aujourdhui) {
+            return x.clone();
+        }
+        let n = self.nb_groupes();
+        let mut out = Jour {
+            aujourdhui,
+            rang: Vec::with_capacity(n),
+            periodes: Vec::with_capacity(n),
+        };
+        for g in 0..n {
+            let perm = self.drapeaux[g] & DRAPEAU_PERMANENTE != 0;
+            let (mut prochain, mut premier, mut p) = (i32::MAX, i32::MAX, 0u8);
+            for doc in self.docs_de(g) {
+                let (d, e) = (self.debut[doc as usize], self.fin[doc as usize]);
+                if d as i64 >= aujourdhui {
+                    prochain = prochain.min(d);
+                } else if perm && e as i64 >= aujourdhui {
+                    premier = premier.min(d);
+                }
+                p |= periodes(aujourdhui, d as i64, e as i64, perm);
+            }
+            out.rang.push(if prochain == i32::MAX {
+                premier
+            } else {
+                prochain
+            });
+            out.periodes.push(p);
+        }
+        let out = Arc::new(out);
+        *j = Some(out.clone());
+        out
     }
 
     /// Value ids of group `g`, all dimensions (see [`dim_de`], [`index_de`]).
@@ -145,6 +212,7 @@ impl Vue {
             ids: Vec::new(),
             dim: Vec::new(),
             valeurs: Vec::new(),
+            jour: Mutex::new(None),
         };
         let mut dico: HashMap<(usize, u64), u32> = HashMap::new();
         let mut id = |v: &mut Vue, d: usize, val: u64| -> u32 {

@@ -1,0 +1,101 @@
+//! Typo tolerance: the indexed words one edit away from a query word, found once per index
+//! generation and then searched as plain terms.
+//!
+//! tantivy's `FuzzyTermQuery` gathers, for every query, every document of every matching
+//! term into a bitset as large as the segment, the exact word's own (often huge) posting list
+//! included, and scores them all alike. Listing the neighbours from the term dictionary
+//! instead lets a query score them with BM25 like any word (at a lower weight), skips the
+//! exact word (already a clause of its own), and is cached: the dictionary only changes with
+//! the index's segments.
+
+use levenshtein_automata::{Distance, LevenshteinAutomatonBuilder, DFA, SINK_STATE};
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+use tantivy::schema::Field;
+use tantivy::Searcher;
+
+/// At most this many neighbours per word and field: a short word can have hundreds, and a
+/// query over all of them would be slow for little gain.
+const MAX_VOISINS: usize = 32;
+/// Cached words per generation before the cache starts over (bounds its memory).
+const MAX_CACHE: usize = 20_000;
+
+struct Automate(DFA);
+
+impl tantivy_fst::Automaton for Automate {
+    type State = u32;
+
+    fn start(&self) -> u32 {
+        self.0.initial_state()
+    }
+
+    fn is_match(&self, s: &u32) -> bool {
+        matches!(self.0.distance(*s), Distance::Exact(_))
+    }
+
+    fn can_match(&self, s: &u32) -> bool {
+        *s != SINK_STATE
+    }
+
+    fn accept(&self, s: &u32, b: u8) -> u32 {
+        self.0.transition(*s, b)
+    }
+}
+
+/// Building the Levenshtein tables costs milliseconds: once per process.
+fn constructeur() -> &'static LevenshteinAutomatonBuilder {
+    static B: OnceLock<LevenshteinAutomatonBuilder> = OnceLock::new();
+    B.get_or_init(|| LevenshteinAutomatonBuilder::new(1, true))
+}
+
+/// Neighbours of words (one edit, a transposition counting as one), per field, for the
+/// searcher generation they were listed in.
+#[derive(Default)]
+pub struct Voisins {
+    cache: Mutex<(u64, HashMap<(Field, String), Vec<String>>)>,
+}
+
+impl Voisins {
+    /// The indexed terms of `champ` one edit away from `mot` (itself excluded), in every
+    /// segment of `searcher`, sorted.
+    pub fn de(&self, searcher: &Searcher, champ: Field, mot: &str) -> Vec<String> {
+        let generation = searcher.generation().generation_id();
+        let cle = (champ, mot.to_string());
+        {
+            let mut c = self.cache.lock().expect("typo cache lock");
+            // (A query still on an older searcher neither resets nor reads the cache.)
+            if generation > c.0 || c.1.len() >= MAX_CACHE {
+                *c = (generation, HashMap::new());
+            }
+            if let Some(v) = c.1.get(&cle).filter(|_| c.0 == generation) {
+                return v.clone();
+            }
+        }
+        let mut out: Vec<String> = Vec::new();
+        for seg in searcher.segment_readers() {
+            let Ok(inv) = seg.inverted_index(champ) else {
+                continue;
+            };
+            let dfa = Automate(constructeur().build_dfa(mot));
+            let Ok(mut termes) = inv.terms().search(dfa).into_stream() else {
+                continue;
+            };
+            while termes.advance() {
+                if let Ok(t) = std::str::from_utf8(termes.key()) {
+                    if t != mot && !out.iter().any(|x| x == t) {
+                        out.push(t.to_string());
+                    }
+                }
+                if out.len() >= MAX_VOISINS {
+                    break;
+                }
+            }
+        }
+        out.sort_unstable();
+        let mut c = self.cache.lock().expect("typo cache lock");
+        if c.0 == generation {
+            c.1.insert(cle, out.clone());
+        }
+        out
+    }
+}
