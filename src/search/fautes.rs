@@ -52,8 +52,10 @@ fn constructeur() -> &'static LevenshteinAutomatonBuilder {
 /// searcher generation they were listed in.
 #[derive(Default)]
 pub struct Voisins {
-    cache: Mutex<(u64, HashMap<(Field, String), Vec<String>>)>,
+    cache: Mutex<(u64, ParMot)>,
 }
+
+type ParMot = HashMap<(Field, String), Vec<String>>;
 
 impl Voisins {
     /// The indexed terms of `champ` one edit away from `mot` (itself excluded), in every
