@@ -11,10 +11,9 @@ use serde::Serialize;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::Arc;
-use tantivy::fastfield::AliveBitSet;
 use tantivy::query::{BooleanQuery, BoostQuery, EnableScoring, Occur, Query, TermQuery};
 use tantivy::schema::IndexRecordOption;
-use tantivy::{DocAddress, DocSet, Score, Searcher, Term};
+use tantivy::{DocAddress, DocId, DocSet, Score, Searcher, Term};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -211,12 +210,85 @@ struct Trouve {
     siret: u64,
 }
 
+/// The best `k` groups met so far in the ranking's order, and how many passed in all.
+///
+/// Keeping every passing group to sort the head afterwards meant writing and partitioning
+/// 15 MB for a query matching most of 1M sessions; pruning to the best `k` as the pass goes
+/// rejects most groups with one comparison.
+struct Tete {
+    k: usize,
+    tri: Tri,
+    /// At most `2k`, unsorted.
+    groupes: Vec<Trouve>,
+    /// Once pruned: the `k`-th best so far; no worse group can enter the head.
+    seuil: Option<Trouve>,
+    total: u64,
+}
+
+impl Tete {
+    fn new(k: usize, tri: Tri) -> Self {
+        Tete {
+            k,
+            tri,
+            groupes: Vec::with_capacity((2 * k).min(4096)),
+            seuil: None,
+            total: 0,
+        }
+    }
+
+    #[inline]
+    fn garder(&mut self, t: Trouve) {
+        self.total += 1;
+        self.placer(t);
+    }
+
+    #[inline]
+    fn placer(&mut self, t: Trouve) {
+        if self.k == 0 {
+            return;
+        }
+        if let Some(s) = &self.seuil {
+            if ordre(self.tri)(&t, s) != Ordering::Less {
+                return;
+            }
+        }
+        self.groupes.push(t);
+        if self.groupes.len() >= 2 * self.k {
+            let k = self.k;
+            self.groupes.select_nth_unstable_by(k - 1, ordre(self.tri));
+            self.groupes.truncate(k);
+            self.seuil = Some(self.groupes[k - 1]);
+        }
+    }
+
+    fn fusionner(&mut self, autre: Tete) {
+        self.total += autre.total;
+        for t in autre.groupes {
+            self.placer(t);
+        }
+    }
+
+    /// Whether every passing group is here (nothing was pruned).
+    fn complete(&self) -> bool {
+        self.groupes.len() as u64 == self.total
+    }
+
+    /// The head, best first: the `k` best (all of them when nothing was pruned; past the
+    /// `k`-th, what is left after pruning is not the true order).
+    fn triee(mut self) -> Vec<Trouve> {
+        self.groupes.sort_unstable_by(ordre(self.tri));
+        if !self.complete() {
+            self.groupes.truncate(self.k);
+        }
+        self.groupes
+    }
+}
+
 /// One query's pass over one segment.
 struct Passe<'a> {
     f: &'a Filtres,
     vue: &'a Vue,
     seg: u32,
-    alive: Option<&'a AliveBitSet>,
     /// Per value id: the bit of its dimension when the query selects that value, else 0.
     choisi: Vec<u16>,
     /// The dimensions the query filters on, as bits (LIEU and DATES apart).
@@ -228,17 +300,11 @@ struct Passe<'a> {
     defaut: bool,
     /// Centre, radius and a lat/lon box around it that rejects most places cheaply.
     cercle: Option<((f64, f64), f64, [f32; 4])>,
-    trouves: Vec<Trouve>,
+    tete: Tete,
 }
 
 impl<'a> Passe<'a> {
-    fn new(
-        f: &'a Filtres,
-        vue: &'a Vue,
-        seg: u32,
-        alive: Option<&'a AliveBitSet>,
-        facettes: bool,
-    ) -> Self {
+    fn new(f: &'a Filtres, vue: &'a Vue, seg: u32, facettes: bool, k: usize) -> Self {
         let r = &f.r;
         let bools = |b: Option<bool>| b.map(|b| vec![b as u64]).unwrap_or_default();
         let selections: [(usize, Vec<u64>); 9] = [
@@ -275,28 +341,24 @@ impl<'a> Passe<'a> {
             f,
             vue,
             seg,
-            alive,
             choisi,
             filtrees,
             comptes: facettes.then(|| (vec![0; vue.valeurs.len()], [0; MOIS.len()])),
             jour: vue.jour(r.aujourdhui),
             defaut: f.par_defaut(),
             cercle,
-            trouves: Vec::with_capacity(vue.nb_groupes() / 4),
+            tete: Tete::new(k, r.tri),
         }
     }
 
     /// Evaluates group `g` (its text matched with `score`): filters, facet counts, and the
     /// group itself when it passes. A group failing one dimension still counts in that
     /// dimension's facet (disjunctive facets); failing two, it counts nowhere.
-    fn groupe(&mut self, g: usize, score: Score) {
+    fn groupe(&mut self, fiche: Fiche<'_>, score: Score) {
         let vue = self.vue;
         let r = &self.f.r;
-        // A group's documents are deleted together (see `Vue::jour`).
-        if self.alive.is_some_and(|a| !a.is_alive(vue.docs[g])) {
-            return;
-        }
-        let ids = vue.ids(g);
+        let g = fiche.groupe();
+        let ids = fiche.ids();
         let mut manque = 0u16;
         if self.filtrees != 0 {
             // Ids are sorted by dimension: stop past the last filtered one.
@@ -320,10 +382,10 @@ impl<'a> Passe<'a> {
                 return;
             }
         }
-        let distance = vue.drapeaux[g] & DRAPEAU_DISTANCE != 0;
+        let distance = fiche.drapeaux() & DRAPEAU_DISTANCE != 0;
         let mut km = f32::MAX;
         if let Some((c, rayon, [la0, la1, lo0, lo1])) = self.cercle {
-            let [la, lo] = vue.pos[g];
+            let [la, lo] = fiche.pos();
             if !la.is_nan() {
                 km = if (la0..=la1).contains(&la) && (lo0..=lo1).contains(&lo) {
                     distance_km(c, (la as f64, lo as f64)) as f32
@@ -335,19 +397,18 @@ impl<'a> Passe<'a> {
                 manque |= 1 << D_LIEU;
             }
         }
-        if !distance && !r.communes.is_empty() && !r.communes.contains(&vue.commune[g]) {
+        if !distance && !r.communes.is_empty() && !r.communes.contains(&fiche.commune()) {
             manque |= 1 << D_LIEU;
         }
         if manque.count_ones() > 1 {
             return;
         }
         // Sessions: the date filter and the start the group ranks by; the date facet.
-        let periodes = self.jour.periodes[g];
+        let (rang_du_jour, periodes) = self.jour.par_groupe[g];
         let (une, rang) = if self.defaut {
-            let rang = self.jour.rang[g];
-            (rang != i32::MAX, rang)
+            (rang_du_jour != i32::MAX, rang_du_jour)
         } else {
-            let perm = vue.drapeaux[g] & DRAPEAU_PERMANENTE != 0;
+            let perm = fiche.drapeaux() & DRAPEAU_PERMANENTE != 0;
             let today = r.aujourdhui;
             let mut une = false;
             let (mut prochain, mut premier) = (i32::MAX, i32::MAX);
@@ -392,14 +453,14 @@ impl<'a> Passe<'a> {
             }
         }
         if manque == 0 && une {
-            self.trouves.push(Trouve {
+            self.tete.garder(Trouve {
                 score,
                 prochain: rang,
                 seg: self.seg,
                 g: g as u32,
                 distance,
                 km: if km.is_finite() { km } else { f32::MAX },
-                siret: vue.siret[g],
+                siret: fiche.siret(),
             });
         }
     }
@@ -438,6 +499,26 @@ fn passe_parallele_min() -> usize {
     })
 }
 
+/// Matches evaluated together (see `collecter`).
+const LOT: usize = 64;
+
+/// Asks for the cache line holding `v[i]` (if any) without waiting for it.
+#[inline(always)]
+fn precharger<T>(v: &[T], i: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(x) = v.get(i) {
+        // SAFETY: a prefetch is a hint; it cannot fault, and the address is in bounds.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch(
+                (x as *const T).cast::<i8>(),
+                std::arch::x86_64::_MM_HINT_T0,
+            )
+        };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (v, i);
+}
+
 /// Counts the passes running at once (see `collecter`) while it lives.
 struct EnCours<'a>(&'a std::sync::atomic::AtomicUsize);
 
@@ -456,7 +537,7 @@ impl Drop for EnCours<'_> {
 
 /// What a pass over the whole index found.
 struct Collecte {
-    trouves: Vec<Trouve>,
+    tete: Tete,
     /// Per dimension, (value, count) sorted by value.
     comptes: Vec<Vec<(u64, u64)>>,
     vues: Vec<Arc<Vue>>,
@@ -579,6 +660,7 @@ impl Moteur {
         query: Option<&dyn Query>,
         f: &Filtres,
         facettes: bool,
+        k: usize,
     ) -> tantivy::Result<Collecte> {
         let _en_cours = EnCours::new(&self.en_cours);
         let vues = self.vues.de(searcher)?;
@@ -586,7 +668,7 @@ impl Moteur {
             Some(q) => Some(q.weight(EnableScoring::enabled_from_searcher(searcher))?),
             None => None,
         };
-        let mut trouves = Vec::new();
+        let mut tete = Tete::new(k, f.r.tri);
         let mut comptes: Vec<Vec<(u64, u64)>> = vec![Vec::new(); NB_DIMS];
         for (seg, (reader, vue)) in searcher.segment_readers().iter().zip(&vues).enumerate() {
             // A big segment is split in two halves of groups, one per core: a query's
@@ -603,8 +685,9 @@ impl Moteur {
             let bornes: Vec<(usize, usize)> = (0..parts)
                 .map(|i| (n * i / parts, n * (i + 1) / parts))
                 .collect();
+            let alive = reader.alive_bitset();
             let passer = |(g0, g1): (usize, usize)| -> tantivy::Result<Passe> {
-                let mut p = Passe::new(f, vue, seg as u32, reader.alive_bitset(), facettes);
+                let mut p = Passe::new(f, vue, seg as u32, facettes, k);
                 match &weight {
                     Some(w) => {
                         let mut scorer = w.scorer(reader, 1.0)?;
@@ -613,21 +696,43 @@ impl Moteur {
                         if doc < debut {
                             doc = scorer.seek(debut);
                         }
+                        // Matches are taken by batches: the records of a batch are
+                        // fetched from memory together (see `precharger`) before any is
+                        // evaluated, instead of one cache miss after another.
+                        let mut lot: Vec<(DocId, Score, u32)> = Vec::with_capacity(LOT);
+                        let mut dernier = u32::MAX;
                         while doc < fin {
-                            let g = vue.groupe_de[doc as usize] as usize;
-                            p.groupe(g, scorer.score());
-                            // Only a group's first document holds its text, so the next
-                            // match is in another group: `advance` is enough (a union's
-                            // `seek` costs more), `seek` stays a safety net.
-                            doc = scorer.advance();
-                            if doc < vue.docs[g + 1] {
-                                doc = scorer.seek(vue.docs[g + 1]);
+                            lot.clear();
+                            while doc < fin && lot.len() < LOT {
+                                lot.push((doc, scorer.score(), 0));
+                                doc = scorer.advance();
+                            }
+                            for x in lot.iter_mut() {
+                                x.2 = vue.fiche_de[x.0 as usize];
+                                precharger(&vue.fiches, x.2 as usize);
+                                precharger(&vue.fiches, x.2 as usize + 16);
+                            }
+                            for x in &lot {
+                                precharger(&p.jour.par_groupe, vue.fiches[x.2 as usize] as usize);
+                            }
+                            for &(doc, score, o) in &lot {
+                                // Only a group's first document holds its text; should
+                                // another match too, the group is not counted twice.
+                                if o == dernier {
+                                    continue;
+                                }
+                                dernier = o;
+                                if alive.is_none_or(|a| a.is_alive(doc)) {
+                                    p.groupe(vue.fiche(o), score);
+                                }
                             }
                         }
                     }
                     None => {
                         for g in g0..g1 {
-                            p.groupe(g, 1.0);
+                            if alive.is_none_or(|a| a.is_alive(vue.docs[g])) {
+                                p.groupe(vue.fiche_du_groupe(g), 1.0);
+                            }
                         }
                     }
                 }
@@ -643,7 +748,7 @@ impl Moteur {
                     Ok::<_, tantivy::TantivyError>(vec![premiere?, seconde?])
                 })?
             };
-            for mut p in passes {
+            for p in passes {
                 if let Some((c, dates)) = &p.comptes {
                     for (i, &n) in c.iter().enumerate() {
                         let d = vue.dim[i] as usize;
@@ -657,7 +762,7 @@ impl Moteur {
                         }
                     }
                 }
-                trouves.append(&mut p.trouves);
+                tete.fusionner(p.tete);
             }
         }
         // Several segments: add up each value's counts.
@@ -672,7 +777,7 @@ impl Moteur {
             });
         }
         Ok(Collecte {
-            trouves,
+            tete,
             comptes,
             vues,
         })
@@ -696,28 +801,27 @@ impl Moteur {
         let r = &f.r;
         let searcher = self.reader.searcher();
         let query = self.requete_texte(&searcher, &mots_q);
+        // Only the head of the ranking is kept: enough for the page, grown (by a second pass,
+        // without facets) if the per-organisme cap pushes the page further.
+        let cap = self.config.defauts.max_par_organisme;
+        let mut k = r.page.saturating_mul(r.par_page).saturating_mul(2).max(64);
         let Collecte {
-            mut trouves,
+            tete,
             comptes,
-            vues,
-        } = self.collecter(&searcher, query.as_deref(), &f, true)?;
-        let total = trouves.len() as u64;
-        // Only the head of the ranking is sorted: enough for the page, grown if the
-        // per-organisme cap pushes the page further.
-        let cmp = ordre(r.tri);
-        let mut k = (r.page * r.par_page * 2).max(64);
+            mut vues,
+        } = self.collecter(&searcher, query.as_deref(), &f, true, k)?;
+        let total = tete.total;
+        let mut complete = tete.complete();
+        let mut trouves = tete.triee();
         let page = loop {
-            let complet = k >= trouves.len();
-            if !complet {
-                trouves.select_nth_unstable_by(k, &cmp);
+            if let Some(p) = paginer(&trouves, r.page, r.par_page, cap, complete) {
+                break p;
             }
-            let tete = &mut trouves[..k.min(total as usize)];
-            tete.sort_unstable_by(&cmp);
-            let cap = self.config.defauts.max_par_organisme;
-            match paginer(tete, r.page, r.par_page, cap, complet) {
-                Some(p) => break p,
-                None => k *= 4,
-            }
+            k = k.saturating_mul(4);
+            let c = self.collecter(&searcher, query.as_deref(), &f, false, k)?;
+            complete = c.tete.complete();
+            trouves = c.tete.triee();
+            vues = c.vues;
         };
         let snippets = match &query {
             Some(q) => Some((
@@ -739,7 +843,7 @@ impl Moteur {
             let t = &trouves[i];
             let vue = &vues[t.seg as usize];
             let alive = searcher.segment_reader(t.seg).alive_bitset();
-            let perm = vue.drapeaux[t.g as usize] & DRAPEAU_PERMANENTE != 0;
+            let perm = vue.fiche_du_groupe(t.g as usize).drapeaux() & DRAPEAU_PERMANENTE != 0;
             // The group's sessions that pass the date filter, by start.
             let mut sessions: Vec<(i64, i64, u32)> = vue
                 .vivants(t.g as usize, alive)
@@ -940,9 +1044,9 @@ impl Moteur {
         let searcher = self.reader.searcher();
         let query = self.requete_texte(&searcher, &mots_q);
         Ok(self
-            .collecter(&searcher, query.as_deref(), &f, false)?
-            .trouves
-            .len() as u64)
+            .collecter(&searcher, query.as_deref(), &f, false, 0)?
+            .tete
+            .total)
     }
 }
 
@@ -1010,5 +1114,89 @@ fn paginer(
             return Some(if p == page { cette } else { Vec::new() });
         }
         p += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    fn trouves(n: usize, graine: u64) -> Vec<Trouve> {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(graine);
+        (0..n)
+            .map(|i| Trouve {
+                // Few distinct scores and dates, so that ties are decided further down.
+                score: rng.gen_range(0..20) as f32,
+                prochain: rng.gen_range(20_000..20_050),
+                seg: rng.gen_range(0..3),
+                g: i as u32,
+                distance: rng.gen_bool(0.1),
+                km: rng.gen_range(0..100) as f32,
+                siret: rng.gen_range(0..8),
+            })
+            .collect()
+    }
+
+    fn cles(v: &[Trouve]) -> Vec<(u32, u32)> {
+        v.iter().map(|t| (t.seg, t.g)).collect()
+    }
+
+    /// The pruned head is the true head, whatever the order of arrival and the split.
+    #[test]
+    fn the_pruned_head_is_the_head_of_the_full_ranking() {
+        for (n, k) in [(10, 64), (200, 64), (5_000, 64), (5_000, 256), (1_000, 1)] {
+            for tri in [Tri::Pertinence, Tri::Date, Tri::Distance] {
+                let tous = trouves(n, n as u64 + k as u64);
+                let mut attendu = tous.clone();
+                attendu.sort_unstable_by(ordre(tri));
+                let (mut a, mut b) = (Tete::new(k, tri), Tete::new(k, tri));
+                for (i, t) in tous.iter().enumerate() {
+                    if i % 3 == 0 {
+                        a.garder(*t)
+                    } else {
+                        b.garder(*t)
+                    }
+                }
+                a.fusionner(b);
+                assert_eq!(a.total, n as u64);
+                let complete = a.complete();
+                let tete = a.triee();
+                assert_eq!(complete, n <= 2 * k, "n={n} k={k}");
+                let m = if complete { n } else { k };
+                assert_eq!(cles(&tete), cles(&attendu[..m]), "n={n} k={k} {tri:?}");
+            }
+        }
+    }
+
+    /// Pages computed from a pruned head equal pages computed from the whole ranking, or
+    /// ask for a longer head.
+    #[test]
+    fn pages_from_the_head_match_pages_from_everything() {
+        let tous = trouves(3_000, 7);
+        let mut attendu = tous.clone();
+        attendu.sort_unstable_by(ordre(Tri::Pertinence));
+        for page in 1..=6 {
+            let complet = paginer(&attendu, page, 20, 2, true).unwrap();
+            let mut k = (page * 20 * 2).max(64);
+            let obtenu = loop {
+                let mut t = Tete::new(k, Tri::Pertinence);
+                tous.iter().for_each(|x| t.garder(*x));
+                let c = t.complete();
+                let tete = t.triee();
+                if let Some(p) = paginer(&tete, page, 20, 2, c) {
+                    break p
+                        .iter()
+                        .map(|&i| (tete[i].seg, tete[i].g))
+                        .collect::<Vec<_>>();
+                }
+                k *= 4;
+            };
+            let attendu_p: Vec<_> = complet
+                .iter()
+                .map(|&i| (attendu[i].seg, attendu[i].g))
+                .collect();
+            assert_eq!(obtenu, attendu_p, "page {page}");
+        }
     }
 }

@@ -50,25 +50,23 @@ pub const DRAPEAU_DISTANCE: u8 = 1;
 pub const DRAPEAU_PERMANENTE: u8 = 2;
 
 /// One segment's view.
+///
+/// At 1M sessions the per-group data is far larger than the CPU caches and a query touches
+/// its matching groups in no order a prefetcher can follow, so each group is one record in
+/// `fiches` (a header, then its value ids): one or two cache lines per group instead of a
+/// miss in each of seven arrays.
 pub struct Vue {
-    /// Group of each document.
-    pub groupe_de: Vec<u32>,
+    /// Per document: the offset of its group's record in `fiches`.
+    pub fiche_de: Vec<u32>,
     /// Start and end day (days since 1970) of each document's session.
     pub debut: Vec<i32>,
     pub fin: Vec<i32>,
     /// First document of each group; one more entry for the end of the last.
     pub docs: Vec<u32>,
-    /// Per group: INSEE code as a number (0: none), position (NaN: none), flags.
-    pub commune: Vec<u64>,
-    pub pos: Vec<[f32; 2]>,
-    pub drapeaux: Vec<u8>,
-    /// Per group: the organisme's SIRET (0: none).
-    pub siret: Vec<u64>,
-    /// Each group's values, as ids into `valeurs`: group `g` has
-    /// `ids[ids_debut[g]..ids_debut[g + 1]]`, every dimension in one list, so that a query
-    /// evaluates filters and counts facets of a group in one short loop.
-    pub ids_debut: Vec<u32>,
-    pub ids: Vec<u32>,
+    /// Per group: the offset of its record.
+    pub fiche_debut: Vec<u32>,
+    /// The records, in group order (see [`Fiche`]).
+    pub fiches: Vec<u32>,
     /// What an id stands for: its dimension and its value.
     pub dim: Vec<u8>,
     pub valeurs: Vec<u64>,
@@ -76,15 +74,65 @@ pub struct Vue {
     jour: Mutex<Option<Arc<Jour>>>,
 }
 
+/// Words of a record's header: group, end of its documents, commune, SIRET (two words),
+/// latitude, longitude, flags and number of ids.
+const ENTETE: usize = 8;
+
+/// One group's record: what filters, facets and ranking read of it.
+#[derive(Clone, Copy)]
+pub struct Fiche<'a>(&'a [u32]);
+
+impl<'a> Fiche<'a> {
+    #[inline]
+    pub fn groupe(self) -> usize {
+        self.0[0] as usize
+    }
+
+    /// The first document after the group's.
+    #[inline]
+    pub fn fin_docs(self) -> DocId {
+        self.0[1]
+    }
+
+    /// INSEE code as a number (0: none).
+    #[inline]
+    pub fn commune(self) -> u64 {
+        self.0[2] as u64
+    }
+
+    /// The organisme's SIRET (0: none).
+    #[inline]
+    pub fn siret(self) -> u64 {
+        self.0[3] as u64 | (self.0[4] as u64) << 32
+    }
+
+    /// Latitude and longitude (NaN: none).
+    #[inline]
+    pub fn pos(self) -> [f32; 2] {
+        [f32::from_bits(self.0[5]), f32::from_bits(self.0[6])]
+    }
+
+    #[inline]
+    pub fn drapeaux(self) -> u8 {
+        self.0[7] as u8
+    }
+
+    /// Value ids, every dimension in one list sorted by dimension (see [`dim_de`],
+    /// [`index_de`]), so that a query evaluates filters and counts facets in one short loop.
+    #[inline]
+    pub fn ids(self) -> &'a [u32] {
+        &self.0[ENTETE..]
+    }
+}
+
 /// The default date filter (sessions starting from today, or open rolling entries) applied
 /// to every group of a view once a day, so that most queries do not visit sessions at all.
 pub struct Jour {
     pub aujourdhui: i64,
-    /// Per group: the start it ranks by (the next one; the first that passes when all have
-    /// started), or `i32::MAX` when no session passes.
-    pub rang: Vec<i32>,
-    /// Per group: the relative date buckets it falls in (bit i: within `MOIS[i]` months).
-    pub periodes: Vec<u8>,
+    /// Per group, side by side (one cache miss): the start it ranks by (the next one; the
+    /// first that passes when all have started), or `i32::MAX` when no session passes; and
+    /// the relative date buckets it falls in (bit i: within `MOIS[i]` months).
+    pub par_groupe: Vec<(i32, u8)>,
 }
 
 /// Relative date facet buckets, in months.
@@ -125,9 +173,24 @@ impl Vue {
             .filter(move |&d| alive.is_none_or(|a| a.is_alive(d)))
     }
 
+    /// The record at offset `o` of `fiches`.
+    #[inline]
+    pub fn fiche(&self, o: u32) -> Fiche<'_> {
+        let o = o as usize;
+        let n = (self.fiches[o + 7] >> 8) as usize;
+        Fiche(&self.fiches[o..o + ENTETE + n])
+    }
+
+    /// The record of group `g`.
+    #[inline]
+    pub fn fiche_du_groupe(&self, g: usize) -> Fiche<'_> {
+        self.fiche(self.fiche_debut[g])
+    }
+
     /// The value of group `g` in dimension `d` (its first, for a multi-valued one).
     pub fn valeur(&self, d: usize, g: usize) -> Option<u64> {
-        self.ids(g)
+        self.fiche_du_groupe(g)
+            .ids()
             .iter()
             .find(|&&i| dim_de(i) == d)
             .map(|&i| self.valeurs[index_de(i)])
@@ -144,11 +207,10 @@ impl Vue {
         let n = self.nb_groupes();
         let mut out = Jour {
             aujourdhui,
-            rang: Vec::with_capacity(n),
-            periodes: Vec::with_capacity(n),
+            par_groupe: Vec::with_capacity(n),
         };
         for g in 0..n {
-            let perm = self.drapeaux[g] & DRAPEAU_PERMANENTE != 0;
+            let perm = self.fiche_du_groupe(g).drapeaux() & DRAPEAU_PERMANENTE != 0;
             let (mut prochain, mut premier, mut p) = (i32::MAX, i32::MAX, 0u8);
             for doc in self.docs_de(g) {
                 let (d, e) = (self.debut[doc as usize], self.fin[doc as usize]);
@@ -159,22 +221,16 @@ impl Vue {
                 }
                 p |= periodes(aujourdhui, d as i64, e as i64, perm);
             }
-            out.rang.push(if prochain == i32::MAX {
+            let rang = if prochain == i32::MAX {
                 premier
             } else {
                 prochain
-            });
-            out.periodes.push(p);
+            };
+            out.par_groupe.push((rang, p));
         }
         let out = Arc::new(out);
         *j = Some(out.clone());
         out
-    }
-
-    /// Value ids of group `g`, all dimensions (see [`dim_de`], [`index_de`]).
-    #[inline]
-    pub fn ids(&self, g: usize) -> &[u32] {
-        &self.ids[self.ids_debut[g] as usize..self.ids_debut[g + 1] as usize]
     }
 
     /// Reads the segment's fast fields once.
@@ -200,16 +256,12 @@ impl Vue {
         ];
         let n = r.max_doc() as usize;
         let mut v = Vue {
-            groupe_de: Vec::with_capacity(n),
+            fiche_de: Vec::with_capacity(n),
             debut: Vec::with_capacity(n),
             fin: Vec::with_capacity(n),
             docs: Vec::new(),
-            commune: Vec::new(),
-            pos: Vec::new(),
-            drapeaux: Vec::new(),
-            siret: Vec::new(),
-            ids_debut: Vec::new(),
-            ids: Vec::new(),
+            fiche_debut: Vec::new(),
+            fiches: Vec::new(),
             dim: Vec::new(),
             valeurs: Vec::new(),
             jour: Mutex::new(None),
@@ -224,16 +276,14 @@ impl Vue {
         };
         let mut courant: Option<u64> = None;
         let mut buf: Vec<u64> = Vec::new();
+        let mut ids: Vec<u32> = Vec::new();
         for doc in 0..n as DocId {
             let g = groupe.first(doc).unwrap_or(0);
             if courant != Some(g) {
                 courant = Some(g);
-                v.docs.push(doc);
-                v.commune.push(commune.first(doc).unwrap_or(0));
-                v.pos.push(match (lat.first(doc), lon.first(doc)) {
-                    (Some(a), Some(b)) => [a as f32, b as f32],
-                    _ => [f32::NAN; 2],
-                });
+                if let Some(&o) = v.fiche_debut.last() {
+                    v.fiches[o as usize + 1] = doc;
+                }
                 let mut dr = 0;
                 if distance.first(doc).unwrap_or(false) {
                     dr |= DRAPEAU_DISTANCE;
@@ -241,9 +291,7 @@ impl Vue {
                 if permanente.first(doc).unwrap_or(false) {
                     dr |= DRAPEAU_PERMANENTE;
                 }
-                v.drapeaux.push(dr);
-                v.siret.push(multi[5].1.first(doc).unwrap_or(0));
-                v.ids_debut.push(v.ids.len() as u32);
+                ids.clear();
                 for (d, col) in &multi {
                     buf.clear();
                     buf.extend(col.values_for_doc(doc));
@@ -254,8 +302,7 @@ impl Vue {
                     buf.sort_unstable();
                     buf.dedup();
                     for &x in &buf {
-                        let i = id(&mut v, *d, x);
-                        v.ids.push(i);
+                        ids.push(id(&mut v, *d, x));
                     }
                 }
                 for (d, val) in [
@@ -265,13 +312,31 @@ impl Vue {
                     ),
                     (D_DISTANCE, (dr & DRAPEAU_DISTANCE != 0) as u64),
                 ] {
-                    let i = id(&mut v, d, val);
-                    v.ids.push(i);
+                    ids.push(id(&mut v, d, val));
                 }
-                let debut_ids = *v.ids_debut.last().expect("pushed above") as usize;
-                v.ids[debut_ids..].sort_unstable();
+                ids.sort_unstable();
+                ids.truncate(0xFF_FFFF);
+                let siret = multi[5].1.first(doc).unwrap_or(0);
+                let [la, lo] = match (lat.first(doc), lon.first(doc)) {
+                    (Some(a), Some(b)) => [a as f32, b as f32],
+                    _ => [f32::NAN; 2],
+                };
+                v.fiche_debut.push(v.fiches.len() as u32);
+                v.fiches.extend_from_slice(&[
+                    v.docs.len() as u32,
+                    0, // the end of its documents, set when the next group starts
+                    u32::try_from(commune.first(doc).unwrap_or(0)).unwrap_or(0),
+                    siret as u32,
+                    (siret >> 32) as u32,
+                    la.to_bits(),
+                    lo.to_bits(),
+                    dr as u32 | (ids.len() as u32) << 8,
+                ]);
+                v.fiches.extend_from_slice(&ids);
+                v.docs.push(doc);
             }
-            v.groupe_de.push((v.docs.len() - 1) as u32);
+            v.fiche_de
+                .push(*v.fiche_debut.last().expect("a group has started"));
             v.debut.push(
                 debut
                     .first(doc)
@@ -284,8 +349,10 @@ impl Vue {
                     .clamp(0, i32::MAX as i64) as i32,
             );
         }
+        if let Some(&o) = v.fiche_debut.last() {
+            v.fiches[o as usize + 1] = n as DocId;
+        }
         v.docs.push(n as DocId);
-        v.ids_debut.push(v.ids.len() as u32);
         Ok(v)
     }
 }
