@@ -180,6 +180,24 @@ fn main() {
         rss_mb("VmRSS:"),
         rss_mb("VmHWM:")
     );
+    for v in moteur.vues.de(&moteur.reader.searcher()).unwrap() {
+        let mut par_dim = [0usize; 16];
+        for g in 0..v.nb_groupes() {
+            for &i in v.fiche_du_groupe(g).ids() {
+                par_dim[sofi::search::vue::dim_de(i)] += 1;
+            }
+        }
+        println!(
+            "  view: {} groups, {} values, {:.1} ids per group (by dimension: {:?})",
+            v.nb_groupes(),
+            v.valeurs.len(),
+            par_dim.iter().sum::<usize>() as f64 / v.nb_groupes() as f64,
+            par_dim
+                .iter()
+                .map(|&n| (n as f64 / v.nb_groupes() as f64 * 10.0).round() / 10.0)
+                .collect::<Vec<_>>()
+        );
+    }
     let today_j = jour(today);
     let mut mix = mix(today_j);
     // `SOFI_BENCH_KIND=…` keeps one kind of query (for profiling).

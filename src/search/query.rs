@@ -561,12 +561,12 @@ impl Moteur {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for mot in mots_q {
             let mut formes: Vec<(String, bool)> = Vec::new();
+            // Typos are tolerated on long words, measured before and after stemming: one
+            // edit on a short stem ("vente" → "vent") reaches unrelated words ("cent").
+            let longue = |x: &str| x.chars().count() >= self.config.analyse.fautes_longueur_min;
             for t in super::analyse::termes(&mut an, mot) {
-                formes.push((
-                    t,
-                    mot.chars().count() >= self.config.analyse.fautes_longueur_min
-                        && !mot.chars().all(|c| c.is_ascii_digit()),
-                ));
+                let floue = longue(mot) && longue(&t) && !mot.chars().all(|c| c.is_ascii_digit());
+                formes.push((t, floue));
             }
             if formes.is_empty() {
                 continue; // a stop word
