@@ -183,8 +183,12 @@ fn main() {
     for v in moteur.vues.de(&moteur.reader.searcher()).unwrap() {
         let mut par_dim = [0usize; 16];
         for g in 0..v.nb_groupes() {
-            for &i in v.fiche_du_groupe(g).ids() {
-                par_dim[sofi::search::vue::dim_de(i)] += 1;
+            let ids: Vec<usize> = match v.ids(g) {
+                sofi::search::vue::Ids::Courts(s) => s.iter().map(|&i| i as usize).collect(),
+                sofi::search::vue::Ids::Longs(s) => s.iter().map(|&i| i as usize).collect(),
+            };
+            for i in ids {
+                par_dim[v.dim[i] as usize] += 1;
             }
         }
         println!(

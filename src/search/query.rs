@@ -354,24 +354,31 @@ impl<'a> Passe<'a> {
     /// Evaluates group `g` (its text matched with `score`): filters, facet counts, and the
     /// group itself when it passes. A group failing one dimension still counts in that
     /// dimension's facet (disjunctive facets); failing two, it counts nowhere.
-    fn groupe(&mut self, fiche: Fiche<'_>, score: Score) {
+    #[inline]
+    fn groupe(&mut self, g: usize, score: Score) {
+        match self.vue.ids(g) {
+            Ids::Courts(ids) => self.groupe_ids(g, ids, score),
+            Ids::Longs(ids) => self.groupe_ids(g, ids, score),
+        }
+    }
+
+    #[inline(always)]
+    fn groupe_ids<I: Id>(&mut self, g: usize, ids: &[I], score: Score) {
         let vue = self.vue;
         let r = &self.f.r;
-        let g = fiche.groupe();
-        let ids = fiche.ids();
+        let fiche = &vue.fiches[g];
         let mut manque = 0u16;
         if self.filtrees != 0 {
-            // Ids are sorted by dimension: stop past the last filtered one.
+            // Ids are sorted by dimension: stop past the last filtered one. Only the
+            // selected values have a bit in `choisi`.
             let dernier = (15 - self.filtrees.leading_zeros()) as usize;
+            let fin = vue.premier_id[(dernier + 1).min(NB_DIMS)] as usize;
             let mut presents = 0u16;
             for &i in ids {
-                let d = dim_de(i);
-                if d > dernier {
+                if i.i() >= fin {
                     break;
                 }
-                if self.filtrees & (1 << d) != 0 {
-                    presents |= self.choisi[index_de(i)];
-                }
+                presents |= self.choisi[i.i()];
             }
             manque = self.filtrees & !presents;
             // Certification codes are part of the CERTIFIANTE dimension.
@@ -385,7 +392,7 @@ impl<'a> Passe<'a> {
         let distance = fiche.drapeaux() & DRAPEAU_DISTANCE != 0;
         let mut km = f32::MAX;
         if let Some((c, rayon, [la0, la1, lo0, lo1])) = self.cercle {
-            let [la, lo] = fiche.pos();
+            let [la, lo] = fiche.pos;
             if !la.is_nan() {
                 km = if (la0..=la1).contains(&la) && (lo0..=lo1).contains(&lo) {
                     distance_km(c, (la as f64, lo as f64)) as f32
@@ -397,7 +404,7 @@ impl<'a> Passe<'a> {
                 manque |= 1 << D_LIEU;
             }
         }
-        if !distance && !r.communes.is_empty() && !r.communes.contains(&fiche.commune()) {
+        if !distance && !r.communes.is_empty() && !r.communes.contains(&(fiche.commune as u64)) {
             manque |= 1 << D_LIEU;
         }
         if manque.count_ones() > 1 {
@@ -437,22 +444,40 @@ impl<'a> Passe<'a> {
                     *n += (periodes >> i) as u32 & 1;
                 }
                 if une {
+                    // Certifications (last) are a filter, not a facet.
+                    let fin = vue.premier_id[D_CERTIFICATION] as usize;
                     for &i in ids {
-                        c[index_de(i)] += 1;
+                        if i.i() >= fin {
+                            break;
+                        }
+                        c[i.i()] += 1;
                     }
                 }
             } else if une {
                 let d = manque.trailing_zeros() as usize;
-                for &i in ids.iter().take_while(|_| d != D_LIEU) {
-                    match dim_de(i).cmp(&d) {
-                        Ordering::Less => {}
-                        Ordering::Equal => c[index_de(i)] += 1,
-                        Ordering::Greater => break,
+                if d != D_LIEU {
+                    let (debut, fin) = (vue.premier_id[d] as usize, vue.premier_id[d + 1] as usize);
+                    for &i in ids {
+                        if i.i() >= fin {
+                            break;
+                        }
+                        if i.i() >= debut {
+                            c[i.i()] += 1;
+                        }
                     }
                 }
             }
         }
         if manque == 0 && une {
+            let (o0, o1) = (
+                vue.premier_id[D_ORGANISME] as usize,
+                vue.premier_id[D_ORGANISME + 1] as usize,
+            );
+            let siret = ids
+                .iter()
+                .map(|i| i.i())
+                .find(|&i| (o0..o1).contains(&i))
+                .map_or(0, |i| vue.valeurs[i]);
             self.tete.garder(Trouve {
                 score,
                 prochain: rang,
@@ -460,7 +485,7 @@ impl<'a> Passe<'a> {
                 g: g as u32,
                 distance,
                 km: if km.is_finite() { km } else { f32::MAX },
-                siret: fiche.siret(),
+                siret,
             });
         }
     }
@@ -704,26 +729,21 @@ impl Moteur {
                         while doc < fin {
                             lot.clear();
                             while doc < fin && lot.len() < LOT {
-                                lot.push((doc, scorer.score(), 0));
+                                let g = vue.groupe_de(doc) as u32;
+                                precharger(&vue.fiches, g as usize);
+                                precharger(&p.jour.par_groupe, g as usize);
+                                lot.push((doc, scorer.score(), g));
                                 doc = scorer.advance();
                             }
-                            for x in lot.iter_mut() {
-                                x.2 = vue.fiche_de[x.0 as usize];
-                                precharger(&vue.fiches, x.2 as usize);
-                                precharger(&vue.fiches, x.2 as usize + 16);
-                            }
-                            for x in &lot {
-                                precharger(&p.jour.par_groupe, vue.fiches[x.2 as usize] as usize);
-                            }
-                            for &(doc, score, o) in &lot {
+                            for &(doc, score, g) in &lot {
                                 // Only a group's first document holds its text; should
                                 // another match too, the group is not counted twice.
-                                if o == dernier {
+                                if g == dernier {
                                     continue;
                                 }
-                                dernier = o;
+                                dernier = g;
                                 if alive.is_none_or(|a| a.is_alive(doc)) {
-                                    p.groupe(vue.fiche(o), score);
+                                    p.groupe(g as usize, score);
                                 }
                             }
                         }
@@ -731,7 +751,7 @@ impl Moteur {
                     None => {
                         for g in g0..g1 {
                             if alive.is_none_or(|a| a.is_alive(vue.docs[g])) {
-                                p.groupe(vue.fiche_du_groupe(g), 1.0);
+                                p.groupe(g, 1.0);
                             }
                         }
                     }
@@ -843,7 +863,7 @@ impl Moteur {
             let t = &trouves[i];
             let vue = &vues[t.seg as usize];
             let alive = searcher.segment_reader(t.seg).alive_bitset();
-            let perm = vue.fiche_du_groupe(t.g as usize).drapeaux() & DRAPEAU_PERMANENTE != 0;
+            let perm = vue.fiches[t.g as usize].drapeaux() & DRAPEAU_PERMANENTE != 0;
             // The group's sessions that pass the date filter, by start.
             let mut sessions: Vec<(i64, i64, u32)> = vue
                 .vivants(t.g as usize, alive)

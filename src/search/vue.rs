@@ -7,6 +7,12 @@
 //! per-segment dictionary, and only the dates per session. Segments are immutable, so a view
 //! is built once (from the fast fields) and kept while its segment lives; deletions are read
 //! from the segment's alive bitset at query time.
+//!
+//! At 1M sessions the per-group data is far larger than the CPU caches and a query meets
+//! its matching groups in an order no prefetcher can follow. So each group is one record of
+//! one cache line ([`Fiche`]: place, flags and up to 24 value ids of 16 bits), found from a
+//! document by arithmetic and a small bitmap that stays in cache: a match costs one memory
+//! fetch, which the query issues ahead for a whole batch of matches.
 
 use super::index::{JOUR_INCONNU_DEBUT, JOUR_INCONNU_FIN};
 use std::collections::HashMap;
@@ -18,7 +24,8 @@ use tantivy::{DocId, Searcher, SegmentReader};
 
 // Filter dimensions; facets are counted for each but LIEU (and CERTIFICATION, a filter
 // within CERTIFIANTE). Numbered so that a group's ids, sorted, put the single-valued
-// dimensions first: the hot loops stop as soon as they are past the dimension they want.
+// dimensions first and certifications last: the hot loops stop as soon as they are past
+// the dimension they want, and facet counting stops before certifications.
 pub const D_DEPARTEMENT: usize = 0;
 pub const D_NIVEAU: usize = 1;
 pub const D_ORGANISME: usize = 2;
@@ -26,103 +33,104 @@ pub const D_CERTIFIANTE: usize = 3;
 pub const D_DISTANCE: usize = 4;
 pub const D_PUBLIC: usize = 5;
 pub const D_FINANCEUR: usize = 6;
-pub const D_CERTIFICATION: usize = 7;
-pub const D_FORMACODE: usize = 8;
+pub const D_FORMACODE: usize = 7;
+pub const D_CERTIFICATION: usize = 8;
 pub const D_LIEU: usize = 9;
 pub const D_DATES: usize = 10;
 pub const NB_DIMS: usize = 11;
 
-/// A value id in a group's list carries its dimension in its high bits, so that the hot
-/// loops tell dimensions apart without a memory load.
-const BITS_INDEX: u32 = 24;
-
-#[inline]
-pub fn dim_de(id: u32) -> usize {
-    (id >> BITS_INDEX) as usize
-}
-
-#[inline]
-pub fn index_de(id: u32) -> usize {
-    (id & ((1 << BITS_INDEX) - 1)) as usize
-}
-
 pub const DRAPEAU_DISTANCE: u8 = 1;
 pub const DRAPEAU_PERMANENTE: u8 = 2;
 
+/// Value ids a record holds itself; a group with more (or a segment with more than 65,536
+/// values) keeps its ids in `Vue::longs`.
+const IDS_COURTS: usize = 24;
+const LONG: u32 = 1 << 16;
+
+/// How many ids a record may hold itself: `IDS_COURTS`, or fewer with `SOFI_VUE_IDS_COURTS`
+/// (the tests set it low so that both kinds of records are met).
+fn ids_courts_max() -> usize {
+    static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *N.get_or_init(|| {
+        std::env::var("SOFI_VUE_IDS_COURTS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map_or(IDS_COURTS, |n: usize| n.min(IDS_COURTS))
+    })
+}
+
+/// One group's record: commune, position, flags, and its value ids sorted (so by
+/// dimension: see [`Vue::dim`]), every dimension in one list so that a query evaluates
+/// filters and counts facets in one short loop.
+#[repr(C, align(64))]
+#[derive(Clone, Copy)]
+pub struct Fiche {
+    /// INSEE code as a number (0: none).
+    pub commune: u32,
+    /// Latitude and longitude (NaN: none).
+    pub pos: [f32; 2],
+    /// Flags (low byte), number of ids (next byte), `LONG`.
+    etat: u32,
+    /// The ids; for a `LONG` record, where they start in `Vue::longs`.
+    ids: [u16; IDS_COURTS],
+}
+
+impl Fiche {
+    #[inline]
+    pub fn drapeaux(&self) -> u8 {
+        self.etat as u8
+    }
+}
+
+/// A group's value ids, 16 or 32 bits wide.
+#[derive(Clone, Copy)]
+pub enum Ids<'a> {
+    Courts(&'a [u16]),
+    Longs(&'a [u32]),
+}
+
+/// A value id, whatever its width.
+pub trait Id: Copy {
+    fn i(self) -> usize;
+}
+
+impl Id for u16 {
+    #[inline(always)]
+    fn i(self) -> usize {
+        self as usize
+    }
+}
+
+impl Id for u32 {
+    #[inline(always)]
+    fn i(self) -> usize {
+        self as usize
+    }
+}
+
 /// One segment's view.
-///
-/// At 1M sessions the per-group data is far larger than the CPU caches and a query touches
-/// its matching groups in no order a prefetcher can follow, so each group is one record in
-/// `fiches` (a header, then its value ids): one or two cache lines per group instead of a
-/// miss in each of seven arrays.
 pub struct Vue {
-    /// Per document: the offset of its group's record in `fiches`.
-    pub fiche_de: Vec<u32>,
     /// Start and end day (days since 1970) of each document's session.
     pub debut: Vec<i32>,
     pub fin: Vec<i32>,
     /// First document of each group; one more entry for the end of the last.
     pub docs: Vec<u32>,
-    /// Per group: the offset of its record.
-    pub fiche_debut: Vec<u32>,
-    /// The records, in group order (see [`Fiche`]).
-    pub fiches: Vec<u32>,
-    /// What an id stands for: its dimension and its value.
+    /// Bit `d % 64` of word `d / 64`: document `d` starts a group; and the number of groups
+    /// started before each word. Together they give a document's group (see `groupe_de`).
+    debuts: Vec<u64>,
+    avant: Vec<u32>,
+    /// One record per group.
+    pub fiches: Vec<Fiche>,
+    /// The ids of `LONG` records.
+    longs: Vec<u32>,
+    /// What an id stands for: its dimension and its value; sorted by dimension then value,
+    /// so that sorted ids are sorted by dimension.
     pub dim: Vec<u8>,
     pub valeurs: Vec<u64>,
+    /// First id of each dimension (and the end of the last).
+    pub premier_id: [u32; NB_DIMS + 1],
     /// What the default date filter makes of each group, for the last day asked.
     jour: Mutex<Option<Arc<Jour>>>,
-}
-
-/// Words of a record's header: group, end of its documents, commune, SIRET (two words),
-/// latitude, longitude, flags and number of ids.
-const ENTETE: usize = 8;
-
-/// One group's record: what filters, facets and ranking read of it.
-#[derive(Clone, Copy)]
-pub struct Fiche<'a>(&'a [u32]);
-
-impl<'a> Fiche<'a> {
-    #[inline]
-    pub fn groupe(self) -> usize {
-        self.0[0] as usize
-    }
-
-    /// The first document after the group's.
-    #[inline]
-    pub fn fin_docs(self) -> DocId {
-        self.0[1]
-    }
-
-    /// INSEE code as a number (0: none).
-    #[inline]
-    pub fn commune(self) -> u64 {
-        self.0[2] as u64
-    }
-
-    /// The organisme's SIRET (0: none).
-    #[inline]
-    pub fn siret(self) -> u64 {
-        self.0[3] as u64 | (self.0[4] as u64) << 32
-    }
-
-    /// Latitude and longitude (NaN: none).
-    #[inline]
-    pub fn pos(self) -> [f32; 2] {
-        [f32::from_bits(self.0[5]), f32::from_bits(self.0[6])]
-    }
-
-    #[inline]
-    pub fn drapeaux(self) -> u8 {
-        self.0[7] as u8
-    }
-
-    /// Value ids, every dimension in one list sorted by dimension (see [`dim_de`],
-    /// [`index_de`]), so that a query evaluates filters and counts facets in one short loop.
-    #[inline]
-    pub fn ids(self) -> &'a [u32] {
-        &self.0[ENTETE..]
-    }
 }
 
 /// The default date filter (sessions starting from today, or open rolling entries) applied
@@ -173,27 +181,34 @@ impl Vue {
             .filter(move |&d| alive.is_none_or(|a| a.is_alive(d)))
     }
 
-    /// The record at offset `o` of `fiches`.
+    /// The group of document `d`: ~2 bits per document, so it stays in cache.
     #[inline]
-    pub fn fiche(&self, o: u32) -> Fiche<'_> {
-        let o = o as usize;
-        let n = (self.fiches[o + 7] >> 8) as usize;
-        Fiche(&self.fiches[o..o + ENTETE + n])
+    pub fn groupe_de(&self, d: DocId) -> usize {
+        let (w, b) = ((d / 64) as usize, d % 64);
+        let masque = u64::MAX >> (63 - b);
+        (self.avant[w] + (self.debuts[w] & masque).count_ones()) as usize - 1
     }
 
-    /// The record of group `g`.
+    /// Value ids of group `g`.
     #[inline]
-    pub fn fiche_du_groupe(&self, g: usize) -> Fiche<'_> {
-        self.fiche(self.fiche_debut[g])
+    pub fn ids(&self, g: usize) -> Ids<'_> {
+        let f = &self.fiches[g];
+        let n = (f.etat >> 8) as u8 as usize;
+        if f.etat & LONG == 0 {
+            Ids::Courts(&f.ids[..n])
+        } else {
+            let debut = f.ids[0] as usize | (f.ids[1] as usize) << 16;
+            Ids::Longs(&self.longs[debut..debut + n])
+        }
     }
 
     /// The value of group `g` in dimension `d` (its first, for a multi-valued one).
     pub fn valeur(&self, d: usize, g: usize) -> Option<u64> {
-        self.fiche_du_groupe(g)
-            .ids()
-            .iter()
-            .find(|&&i| dim_de(i) == d)
-            .map(|&i| self.valeurs[index_de(i)])
+        let trouve = |i: usize| (self.dim[i] as usize == d).then(|| self.valeurs[i]);
+        match self.ids(g) {
+            Ids::Courts(s) => s.iter().find_map(|&i| trouve(i as usize)),
+            Ids::Longs(s) => s.iter().find_map(|&i| trouve(i as usize)),
+        }
     }
 
     /// The default date filter's verdict on each group for day `aujourdhui` (built on the
@@ -210,7 +225,7 @@ impl Vue {
             par_groupe: Vec::with_capacity(n),
         };
         for g in 0..n {
-            let perm = self.fiche_du_groupe(g).drapeaux() & DRAPEAU_PERMANENTE != 0;
+            let perm = self.fiches[g].drapeaux() & DRAPEAU_PERMANENTE != 0;
             let (mut prochain, mut premier, mut p) = (i32::MAX, i32::MAX, 0u8);
             for doc in self.docs_de(g) {
                 let (d, e) = (self.debut[doc as usize], self.fin[doc as usize]);
@@ -256,34 +271,37 @@ impl Vue {
         ];
         let n = r.max_doc() as usize;
         let mut v = Vue {
-            fiche_de: Vec::with_capacity(n),
             debut: Vec::with_capacity(n),
             fin: Vec::with_capacity(n),
             docs: Vec::new(),
-            fiche_debut: Vec::new(),
+            debuts: vec![0; n / 64 + 1],
+            avant: vec![0; n / 64 + 1],
             fiches: Vec::new(),
+            longs: Vec::new(),
             dim: Vec::new(),
             valeurs: Vec::new(),
+            premier_id: [0; NB_DIMS + 1],
             jour: Mutex::new(None),
         };
+        // First pass: each group's values under provisional ids (in order of appearance).
         let mut dico: HashMap<(usize, u64), u32> = HashMap::new();
-        let mut id = |v: &mut Vue, d: usize, val: u64| -> u32 {
+        let mut provisoires: Vec<(usize, u64)> = Vec::new();
+        let mut id = |d: usize, val: u64| -> u32 {
             *dico.entry((d, val)).or_insert_with(|| {
-                v.dim.push(d as u8);
-                v.valeurs.push(val);
-                ((d as u32) << BITS_INDEX) | (v.valeurs.len() - 1) as u32
+                provisoires.push((d, val));
+                (provisoires.len() - 1) as u32
             })
         };
+        let mut ids_des_groupes: Vec<u32> = Vec::new();
+        let mut bornes: Vec<u32> = vec![0];
         let mut courant: Option<u64> = None;
         let mut buf: Vec<u64> = Vec::new();
-        let mut ids: Vec<u32> = Vec::new();
         for doc in 0..n as DocId {
             let g = groupe.first(doc).unwrap_or(0);
             if courant != Some(g) {
                 courant = Some(g);
-                if let Some(&o) = v.fiche_debut.last() {
-                    v.fiches[o as usize + 1] = doc;
-                }
+                v.docs.push(doc);
+                v.debuts[doc as usize / 64] |= 1 << (doc % 64);
                 let mut dr = 0;
                 if distance.first(doc).unwrap_or(false) {
                     dr |= DRAPEAU_DISTANCE;
@@ -291,7 +309,6 @@ impl Vue {
                 if permanente.first(doc).unwrap_or(false) {
                     dr |= DRAPEAU_PERMANENTE;
                 }
-                ids.clear();
                 for (d, col) in &multi {
                     buf.clear();
                     buf.extend(col.values_for_doc(doc));
@@ -302,41 +319,24 @@ impl Vue {
                     buf.sort_unstable();
                     buf.dedup();
                     for &x in &buf {
-                        ids.push(id(&mut v, *d, x));
+                        ids_des_groupes.push(id(*d, x));
                     }
                 }
-                for (d, val) in [
-                    (
-                        D_CERTIFIANTE,
-                        certifiante.first(doc).unwrap_or(false) as u64,
-                    ),
-                    (D_DISTANCE, (dr & DRAPEAU_DISTANCE != 0) as u64),
-                ] {
-                    ids.push(id(&mut v, d, val));
-                }
-                ids.sort_unstable();
-                ids.truncate(0xFF_FFFF);
-                let siret = multi[5].1.first(doc).unwrap_or(0);
+                let cert = certifiante.first(doc).unwrap_or(false) as u64;
+                ids_des_groupes.push(id(D_CERTIFIANTE, cert));
+                ids_des_groupes.push(id(D_DISTANCE, (dr & DRAPEAU_DISTANCE != 0) as u64));
+                bornes.push(ids_des_groupes.len() as u32);
                 let [la, lo] = match (lat.first(doc), lon.first(doc)) {
                     (Some(a), Some(b)) => [a as f32, b as f32],
                     _ => [f32::NAN; 2],
                 };
-                v.fiche_debut.push(v.fiches.len() as u32);
-                v.fiches.extend_from_slice(&[
-                    v.docs.len() as u32,
-                    0, // the end of its documents, set when the next group starts
-                    u32::try_from(commune.first(doc).unwrap_or(0)).unwrap_or(0),
-                    siret as u32,
-                    (siret >> 32) as u32,
-                    la.to_bits(),
-                    lo.to_bits(),
-                    dr as u32 | (ids.len() as u32) << 8,
-                ]);
-                v.fiches.extend_from_slice(&ids);
-                v.docs.push(doc);
+                v.fiches.push(Fiche {
+                    commune: u32::try_from(commune.first(doc).unwrap_or(0)).unwrap_or(0),
+                    pos: [la, lo],
+                    etat: dr as u32,
+                    ids: [0; IDS_COURTS],
+                });
             }
-            v.fiche_de
-                .push(*v.fiche_debut.last().expect("a group has started"));
             v.debut.push(
                 debut
                     .first(doc)
@@ -349,10 +349,50 @@ impl Vue {
                     .clamp(0, i32::MAX as i64) as i32,
             );
         }
-        if let Some(&o) = v.fiche_debut.last() {
-            v.fiches[o as usize + 1] = n as DocId;
-        }
         v.docs.push(n as DocId);
+        let mut total = 0;
+        for (w, a) in v.debuts.iter().zip(v.avant.iter_mut()) {
+            *a = total;
+            total += w.count_ones();
+        }
+        // Final ids: values sorted by dimension, then value.
+        let mut ordre: Vec<u32> = (0..provisoires.len() as u32).collect();
+        ordre.sort_unstable_by_key(|&i| provisoires[i as usize]);
+        let mut nouvel = vec![0u32; provisoires.len()];
+        for (nouveau, &ancien) in ordre.iter().enumerate() {
+            nouvel[ancien as usize] = nouveau as u32;
+            let (d, val) = provisoires[ancien as usize];
+            v.dim.push(d as u8);
+            v.valeurs.push(val);
+        }
+        for d in 0..=NB_DIMS {
+            v.premier_id[d] = v.dim.partition_point(|&x| (x as usize) < d) as u32;
+        }
+        let courts = v.valeurs.len() <= 1 << 16;
+        let max_courts = ids_courts_max();
+        let mut ids: Vec<u32> = Vec::new();
+        for (g, f) in v.fiches.iter_mut().enumerate() {
+            ids.clear();
+            ids.extend(
+                ids_des_groupes[bornes[g] as usize..bornes[g + 1] as usize]
+                    .iter()
+                    .map(|&i| nouvel[i as usize]),
+            );
+            ids.sort_unstable();
+            ids.truncate(255);
+            f.etat |= (ids.len() as u32) << 8;
+            if courts && ids.len() <= max_courts {
+                for (c, &i) in f.ids.iter_mut().zip(&ids) {
+                    *c = i as u16;
+                }
+            } else {
+                let debut = v.longs.len();
+                f.etat |= LONG;
+                f.ids[0] = debut as u16;
+                f.ids[1] = (debut >> 16) as u16;
+                v.longs.extend_from_slice(&ids);
+            }
+        }
         Ok(v)
     }
 }

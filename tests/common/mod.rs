@@ -105,6 +105,8 @@ impl Server {
             .env("SOFI_LIMITE_IMPORT", "5000000")
             // Search passes over segments of 64+ groups on two threads, as big ones do.
             .env("SOFI_PASSE_PARALLELE_MIN", "64")
+            // Groups of 13+ values keep them out of their record, as rare big ones do.
+            .env("SOFI_VUE_IDS_COURTS", "12")
             .env_remove("SOFI_ADMIN_TOKEN")
             .stdout(Stdio::null())
             .stderr(Stdio::null());
