@@ -732,6 +732,11 @@ impl Moteur {
                                 let g = vue.groupe_de(doc) as u32;
                                 precharger(&vue.fiches, g as usize);
                                 precharger(&p.jour.par_groupe, g as usize);
+                                if !p.defaut {
+                                    // The group's sessions start at its matching document.
+                                    precharger(&vue.debut, doc as usize);
+                                    precharger(&vue.fin, doc as usize);
+                                }
                                 lot.push((doc, scorer.score(), g));
                                 doc = scorer.advance();
                             }
@@ -976,8 +981,24 @@ impl Moteur {
                                 .is_some_and(|p| garder.contains(p))))
                 });
             }
-            vals.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
             let max = if d == D_ORGANISME { 20 } else { 200 };
+            // Only the first `max` are shown (besides the selected ones): select them before
+            // sorting, there can be thousands of organismes.
+            let rang = |a: &(u64, u64), b: &(u64, u64)| b.1.cmp(&a.1).then(a.0.cmp(&b.0));
+            if vals.len() > max {
+                vals.select_nth_unstable_by(max, rang);
+                let mut choisis: Vec<(u64, u64)> = vals[max..]
+                    .iter()
+                    .filter(|(v, _)| selection.contains(v))
+                    .copied()
+                    .collect();
+                vals.truncate(max);
+                vals.sort_unstable_by(rang);
+                choisis.sort_unstable_by(rang);
+                vals.extend(choisis);
+            } else {
+                vals.sort_unstable_by(rang);
+            }
             let mut liste = Vec::new();
             for (v, n) in vals
                 .into_iter()
