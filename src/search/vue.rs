@@ -16,7 +16,7 @@
 
 use super::index::{JOUR_INCONNU_DEBUT, JOUR_INCONNU_FIN};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use tantivy::columnar::Column;
 use tantivy::fastfield::AliveBitSet;
 use tantivy::index::SegmentId;
@@ -401,13 +401,25 @@ impl Vue {
 /// a commit) and dropped with their segment.
 #[derive(Default)]
 pub struct Vues {
-    cache: Mutex<HashMap<SegmentId, Arc<Vue>>>,
+    /// Read by every query, written when a segment appears or goes.
+    cache: RwLock<HashMap<SegmentId, Arc<Vue>>>,
 }
 
 impl Vues {
     /// One view per segment of `searcher`, in segment order.
     pub fn de(&self, searcher: &Searcher) -> tantivy::Result<Vec<Arc<Vue>>> {
-        let mut cache = self.cache.lock().expect("views lock");
+        {
+            let cache = self.cache.read().expect("views lock");
+            let vues: Option<Vec<Arc<Vue>>> = searcher
+                .segment_readers()
+                .iter()
+                .map(|r| cache.get(&r.segment_id()).cloned())
+                .collect();
+            if let Some(v) = vues {
+                return Ok(v);
+            }
+        }
+        let mut cache = self.cache.write().expect("views lock");
         let mut out = Vec::with_capacity(searcher.segment_readers().len());
         for r in searcher.segment_readers() {
             let v = match cache.get(&r.segment_id()) {
@@ -432,7 +444,7 @@ impl Vues {
             .map(|r| r.segment_id())
             .collect();
         self.cache
-            .lock()
+            .write()
             .expect("views lock")
             .retain(|k, _| vivants.contains(k));
         Ok(())
