@@ -858,3 +858,101 @@ fn a_posted_change_is_searchable_and_in_the_feed_within_a_second() {
     assert!(r.into_string().unwrap().contains("zythologique"));
     assert!(t0.elapsed() < Duration::from_secs(1));
 }
+
+/// Facet counts and totals against a count made here, by brute force, over the offers the
+/// server diffuses (its LHÉO feed): groups are (action, place), a group counts when one of
+/// its sessions is upcoming or open, and a dimension's own selection does not narrow its
+/// own counts.
+#[test]
+fn facet_counts_equal_a_brute_force_count_over_the_store() {
+    use std::collections::{BTreeMap, BTreeSet, HashMap};
+    type Groupe = (Option<u64>, BTreeSet<String>, bool);
+    let f = fixture();
+    let (s, r) = call(ureq::get(&f.server.url("/lheo/offres.xml")), None);
+    assert_eq!(s, 200);
+    let xml = bytes(r);
+    let refs = sofi::referentiel::Referentiels::charger().unwrap();
+    let today = sofi::search::index::jour(jiff::Zoned::now().date());
+    // Per group: département, financeur codes, and whether a session passes the default
+    // date filter.
+    let mut groupes: HashMap<(String, Option<u64>), Groupe> = HashMap::new();
+    for o in sofi::lheo::LheoReader::new(&xml[..]) {
+        let o = o.unwrap();
+        for a in &o.formation.actions {
+            let financeurs: BTreeSet<String> = a
+                .financeurs
+                .iter()
+                .map(|x| x.code_financeur.clone())
+                .collect();
+            let perm = a.entrees_permanentes();
+            let mut sessions: Vec<(Option<&sofi::model::Session>, bool)> = a
+                .sessions
+                .iter()
+                .map(|s| {
+                    let (d, e) = (sofi::search::index::debut(s), sofi::search::index::fin(s));
+                    (Some(s), d >= today || (perm && e >= today))
+                })
+                .collect();
+            if sessions.is_empty() {
+                sessions.push((None, true));
+            }
+            for (s, ouverte) in sessions {
+                let lieu = sofi::search::index::lieu(a, s, &refs);
+                let g = groupes.entry((a.numero.clone(), lieu.commune)).or_insert((
+                    lieu.departement,
+                    financeurs.clone(),
+                    false,
+                ));
+                g.2 |= ouverte;
+            }
+        }
+    }
+    let ouverts: Vec<&Groupe> = groupes.values().filter(|g| g.2).collect();
+    assert!(ouverts.len() > 500, "{} open groups", ouverts.len());
+    let dep = |g: &Groupe| g.0.map(sofi::search::index::dep_de_code);
+    // Expected (département counts, financeur counts, total) under optional selections.
+    let attendu = |sel_dep: Option<&str>, sel_fin: Option<&str>| {
+        let passe_dep = |g: &&&Groupe| sel_dep.is_none_or(|d| dep(g).as_deref() == Some(d));
+        let passe_fin = |g: &&&Groupe| sel_fin.is_none_or(|x| g.1.contains(x));
+        let mut deps: BTreeMap<String, u64> = BTreeMap::new();
+        for g in ouverts.iter().filter(passe_fin) {
+            if let Some(d) = dep(g) {
+                *deps.entry(d).or_default() += 1;
+            }
+        }
+        let mut fins: BTreeMap<String, u64> = BTreeMap::new();
+        for g in ouverts.iter().filter(passe_dep) {
+            for x in &g.1 {
+                *fins.entry(x.clone()).or_default() += 1;
+            }
+        }
+        let total = ouverts.iter().filter(passe_dep).filter(passe_fin).count() as u64;
+        (deps, fins, total)
+    };
+    let obtenu = |v: &Value, facette: &str| -> BTreeMap<String, u64> {
+        v["facettes"][facette]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["nombre"].as_u64().unwrap() > 0 && x["valeur"] != "cpf")
+            .map(|x| {
+                (
+                    x["valeur"].as_str().unwrap().to_string(),
+                    x["nombre"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    for (q, sel_dep, sel_fin) in [
+        ("", None, None),
+        ("departement=44", Some("44"), None),
+        ("financeur=2", None, Some("2")),
+        ("departement=49&financeur=2", Some("49"), Some("2")),
+    ] {
+        let v = ok(&format!("{q}&par_page=1"));
+        let (deps, fins, total) = attendu(sel_dep, sel_fin);
+        assert_eq!(v["total"].as_u64().unwrap(), total, "total of {q:?}");
+        assert_eq!(obtenu(&v, "departement"), deps, "départements of {q:?}");
+        assert_eq!(obtenu(&v, "financeur"), fins, "financeurs of {q:?}");
+    }
+}
