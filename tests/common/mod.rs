@@ -114,6 +114,19 @@ impl Server {
             cmd.arg("--demo");
         }
         let child = cmd.spawn().unwrap();
+        // A server kept in a `static` (one per suite) is never dropped: a watchdog stops
+        // it when the test process is gone, so that no server outlives its tests.
+        let _ = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "while kill -0 {} 2>/dev/null; do sleep 1; done; kill {} 2>/dev/null",
+                std::process::id(),
+                child.id()
+            ))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
         let mut s = Server {
             child,
             port,
