@@ -356,6 +356,11 @@ impl<'a> Passe<'a> {
     /// dimension's facet (disjunctive facets); failing two, it counts nowhere.
     #[inline]
     fn groupe(&mut self, g: usize, score: Score) {
+        // Under the default window, a group without an upcoming or open session is in no
+        // count (its date buckets are empty too): its record need not be read.
+        if self.defaut && self.jour.par_groupe[g].0 == i32::MAX {
+            return;
+        }
         match self.vue.ids(g) {
             Ids::Courts(ids) => self.groupe_ids(g, ids, score),
             Ids::Longs(ids) => self.groupe_ids(g, ids, score),
