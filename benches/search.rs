@@ -207,7 +207,10 @@ fn main() {
     let t_sync = Instant::now();
     // SAFETY: sync(2) takes no argument and cannot fail.
     unsafe { libc::sync() };
-    println!("  (sync after the reindex: {:.1} s)", t_sync.elapsed().as_secs_f64());
+    println!(
+        "  (sync after the reindex: {:.1} s)",
+        t_sync.elapsed().as_secs_f64()
+    );
     let today_j = jour(today);
     let mut mix = mix(today_j);
     // `SOFI_BENCH_KIND=…` keeps one kind of query (for profiling).

@@ -549,6 +549,19 @@ fn precharger<T>(v: &[T], i: usize) {
     let _ = (v, i);
 }
 
+/// A query without words visits the groups its filters' postings give when those hold less
+/// than 1/N of the documents (N = 3, or `SOFI_CANDIDATS_PART`: the tests set 1 so that
+/// every filter takes that path, text queries keeping the other).
+fn candidats_part() -> u64 {
+    static N: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *N.get_or_init(|| {
+        std::env::var("SOFI_CANDIDATS_PART")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(3)
+    })
+}
+
 /// Counts the passes running at once (see `collecter`) while it lives.
 struct EnCours<'a>(&'a std::sync::atomic::AtomicUsize);
 
@@ -768,7 +781,25 @@ impl Moteur {
                 }
                 Ok(p)
             };
-            let passes: Vec<Passe> = if parts == 1 {
+            let candidats = match &weight {
+                None => self.candidats(reader, vue, f, facettes)?,
+                Some(_) => None,
+            };
+            let passes: Vec<Passe> = if let Some((groupes, seule)) = candidats {
+                let mut p = Passe::new(f, vue, seg as u32, facettes, k);
+                for g in groupes {
+                    if alive.is_none_or(|a| a.is_alive(vue.docs[g as usize])) {
+                        p.groupe(g as usize, 1.0);
+                    }
+                }
+                // The only filter's own counts: every group it would let through.
+                if let (Some(d), Some((c, _))) = (seule, &mut p.comptes) {
+                    let base = vue.comptes_du_jour(f.r.aujourdhui, alive);
+                    let ids = vue.premier_id[d] as usize..vue.premier_id[d + 1] as usize;
+                    c[ids.clone()].copy_from_slice(&base.comptes[ids]);
+                }
+                vec![p]
+            } else if parts == 1 {
                 vec![passer(bornes[0])?]
             } else {
                 std::thread::scope(|sc| {
@@ -811,6 +842,93 @@ impl Moteur {
             comptes,
             vues,
         })
+    }
+
+    /// For a query without words: the groups worth visiting, from the postings of its
+    /// filters, when they are few; `None` to visit every group. A group outside them fails
+    /// two filters (or, with `seule`, the only one, whose own counts then come from
+    /// [`Vue::comptes_du_jour`]) and counts nowhere.
+    fn candidats(
+        &self,
+        reader: &tantivy::SegmentReader,
+        vue: &Vue,
+        f: &Filtres,
+        facettes: bool,
+    ) -> tantivy::Result<Option<(Vec<u32>, Option<usize>)>> {
+        let r = &f.r;
+        let c = &self.champs;
+        let filtres: [(usize, Option<tantivy::schema::Field>, &[u64]); 9] = [
+            (D_DEPARTEMENT, Some(c.departement), &r.departements),
+            (D_FORMACODE, Some(c.formacodes), &r.formacodes),
+            (D_PUBLIC, Some(c.publics), &r.publics),
+            (D_FINANCEUR, Some(c.financeurs), &r.financeurs),
+            (D_NIVEAU, Some(c.niveau), &r.niveaux),
+            (D_ORGANISME, Some(c.siret), &r.organismes),
+            (D_CERTIFICATION, None, &r.certifications),
+            (
+                D_CERTIFIANTE,
+                None,
+                if r.certifiante.is_some() { &[1] } else { &[] },
+            ),
+            (
+                D_DISTANCE,
+                None,
+                if r.a_distance.is_some() { &[1] } else { &[] },
+            ),
+        ];
+        let actifs: Vec<_> = filtres.iter().filter(|x| !x.2.is_empty()).collect();
+        // Which filters bound the visit: with facets, all of them (a group failing one
+        // still counts in that one's facet), unless it is the only one and its counts can
+        // come from the day's counts; without facets, any one.
+        let (choisis, seule): (Vec<_>, Option<usize>) = match actifs.as_slice() {
+            [] => return Ok(None),
+            [x] if facettes => {
+                let simple = f.par_defaut() && r.centre.is_none() && r.communes.is_empty();
+                if !simple || x.1.is_none() {
+                    return Ok(None);
+                }
+                (vec![*x], Some(x.0))
+            }
+            _ if facettes => (actifs.clone(), None),
+            _ => match actifs.iter().find(|x| x.1.is_some()) {
+                Some(x) => (vec![*x], None),
+                None => return Ok(None),
+            },
+        };
+        let mut termes = Vec::new();
+        let mut docs = 0u64;
+        for (_, champ, valeurs) in &choisis {
+            let Some(champ) = champ else {
+                return Ok(None);
+            };
+            let inv = reader.inverted_index(*champ)?;
+            for &v in *valeurs {
+                let t = Term::from_field_u64(*champ, v);
+                if let Some(info) = inv.get_term_info(&t)? {
+                    docs += info.doc_freq as u64;
+                    termes.push((inv.clone(), info));
+                }
+            }
+        }
+        // Past a third of the documents, the plain sequential pass is as fast.
+        if docs * candidats_part() > reader.max_doc() as u64 {
+            return Ok(None);
+        }
+        let mut groupes: Vec<u32> = Vec::with_capacity(docs as usize / 2);
+        for (inv, info) in termes {
+            let mut p = inv.read_postings_from_terminfo(&info, IndexRecordOption::Basic)?;
+            let mut d = p.doc();
+            while d != tantivy::TERMINATED {
+                let g = vue.groupe_de(d) as u32;
+                if groupes.last() != Some(&g) {
+                    groupes.push(g);
+                }
+                d = p.advance();
+            }
+        }
+        groupes.sort_unstable();
+        groupes.dedup();
+        Ok(Some((groupes, seule)))
     }
 
     fn filtres(&self, req: &Requete) -> (Filtres, Vec<String>) {

@@ -131,6 +131,17 @@ pub struct Vue {
     pub premier_id: [u32; NB_DIMS + 1],
     /// What the default date filter makes of each group, for the last day asked.
     jour: Mutex<Option<Arc<Jour>>>,
+    /// Value counts over the groups that pass the default date filter (see `comptes_du_jour`).
+    base: Mutex<Option<Arc<Base>>>,
+}
+
+/// How many live groups with an upcoming or open session have each value, for one day and
+/// one state of the segment's deletions.
+pub struct Base {
+    aujourdhui: i64,
+    /// Live documents of the segment when counted (`u32::MAX`: no deletion).
+    supprimes: u32,
+    pub comptes: Vec<u32>,
 }
 
 /// The default date filter (sessions starting from today, or open rolling entries) applied
@@ -248,6 +259,40 @@ impl Vue {
         out
     }
 
+    /// Value counts over the live groups passing the default date filter: the facet counts
+    /// of a dimension that is the only filter of a query without words or place, whatever
+    /// its selection. Built on the first such query of the day (or after deletions).
+    pub fn comptes_du_jour(&self, aujourdhui: i64, alive: Option<&AliveBitSet>) -> Arc<Base> {
+        // The segment's deletions only grow: its live count tells one state from another.
+        let supprimes = alive.map_or(u32::MAX, |a| a.num_alive_docs() as u32);
+        let mut b = self.base.lock().expect("day counts lock");
+        if let Some(x) = b
+            .as_ref()
+            .filter(|x| x.aujourdhui == aujourdhui && x.supprimes == supprimes)
+        {
+            return x.clone();
+        }
+        let jour = self.jour(aujourdhui);
+        let mut comptes = vec![0u32; self.valeurs.len()];
+        for g in 0..self.nb_groupes() {
+            if jour.par_groupe[g].0 == i32::MAX || alive.is_some_and(|a| !a.is_alive(self.docs[g]))
+            {
+                continue;
+            }
+            match self.ids(g) {
+                Ids::Courts(s) => s.iter().for_each(|&i| comptes[i as usize] += 1),
+                Ids::Longs(s) => s.iter().for_each(|&i| comptes[i as usize] += 1),
+            }
+        }
+        let out = Arc::new(Base {
+            aujourdhui,
+            supprimes,
+            comptes,
+        });
+        *b = Some(out.clone());
+        out
+    }
+
     /// Reads the segment's fast fields once.
     fn construire(r: &SegmentReader) -> tantivy::Result<Vue> {
         let ff = r.fast_fields();
@@ -282,6 +327,7 @@ impl Vue {
             valeurs: Vec::new(),
             premier_id: [0; NB_DIMS + 1],
             jour: Mutex::new(None),
+            base: Mutex::new(None),
         };
         // First pass: each group's values under provisional ids (in order of appearance).
         let mut dico: HashMap<(usize, u64), u32> = HashMap::new();
