@@ -787,7 +787,13 @@ impl Moteur {
             };
             let passes: Vec<Passe> = if let Some((groupes, seule)) = candidats {
                 let mut p = Passe::new(f, vue, seg as u32, facettes, k);
-                for g in groupes {
+                // Scattered groups: their records are asked for well ahead.
+                const AVANCE: usize = 16;
+                for (i, &g) in groupes.iter().enumerate() {
+                    if let Some(&h) = groupes.get(i + AVANCE) {
+                        precharger(&vue.fiches, h as usize);
+                        precharger(&p.jour.par_groupe, h as usize);
+                    }
                     if alive.is_none_or(|a| a.is_alive(vue.docs[g as usize])) {
                         p.groupe(g as usize, 1.0);
                     }
