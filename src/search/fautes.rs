@@ -20,9 +20,10 @@ const MAX_VOISINS: usize = 32;
 /// Cached words per generation before the cache starts over (bounds its memory).
 const MAX_CACHE: usize = 20_000;
 
-struct Automate(DFA);
+/// The automaton, borrowed: one is built per word and walked over every segment.
+struct Automate<'a>(&'a DFA);
 
-impl tantivy_fst::Automaton for Automate {
+impl tantivy_fst::Automaton for Automate<'_> {
     type State = u32;
 
     fn start(&self) -> u32 {
@@ -74,12 +75,12 @@ impl Voisins {
             }
         }
         let mut out: Vec<String> = Vec::new();
+        let dfa = constructeur().build_dfa(mot);
         for seg in searcher.segment_readers() {
             let Ok(inv) = seg.inverted_index(champ) else {
                 continue;
             };
-            let dfa = Automate(constructeur().build_dfa(mot));
-            let Ok(mut termes) = inv.terms().search(dfa).into_stream() else {
+            let Ok(mut termes) = inv.terms().search(Automate(&dfa)).into_stream() else {
                 continue;
             };
             while termes.advance() {

@@ -69,9 +69,10 @@ pub struct Fiche {
     pub commune: u32,
     /// Latitude and longitude (NaN: none).
     pub pos: [f32; 2],
-    /// Flags (low byte), number of ids (next byte), `LONG`.
+    /// Flags (low byte), number of ids (next byte; 0 for a `LONG` record), `LONG`.
     etat: u32,
-    /// The ids; for a `LONG` record, where they start in `Vue::longs`.
+    /// The ids; for a `LONG` record, where they start in `Vue::longs` and how many there
+    /// are (two 32-bit numbers in four halves).
     ids: [u16; IDS_COURTS],
 }
 
@@ -204,11 +205,11 @@ impl Vue {
     #[inline]
     pub fn ids(&self, g: usize) -> Ids<'_> {
         let f = &self.fiches[g];
-        let n = (f.etat >> 8) as u8 as usize;
         if f.etat & LONG == 0 {
-            Ids::Courts(&f.ids[..n])
+            Ids::Courts(&f.ids[..(f.etat >> 8) as u8 as usize])
         } else {
             let debut = f.ids[0] as usize | (f.ids[1] as usize) << 16;
+            let n = f.ids[2] as usize | (f.ids[3] as usize) << 16;
             Ids::Longs(&self.longs[debut..debut + n])
         }
     }
@@ -425,17 +426,20 @@ impl Vue {
                     .map(|&i| nouvel[i as usize]),
             );
             ids.sort_unstable();
-            ids.truncate(255);
-            f.etat |= (ids.len() as u32) << 8;
             if courts && ids.len() <= max_courts {
+                f.etat |= (ids.len() as u32) << 8;
                 for (c, &i) in f.ids.iter_mut().zip(&ids) {
                     *c = i as u16;
                 }
             } else {
-                let debut = v.longs.len();
+                let (debut, n) = (v.longs.len(), ids.len());
                 f.etat |= LONG;
-                f.ids[0] = debut as u16;
-                f.ids[1] = (debut >> 16) as u16;
+                f.ids[..4].copy_from_slice(&[
+                    debut as u16,
+                    (debut >> 16) as u16,
+                    n as u16,
+                    (n >> 16) as u16,
+                ]);
                 v.longs.extend_from_slice(&ids);
             }
         }
