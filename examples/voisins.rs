@@ -1,15 +1,23 @@
-//! Lists the typo neighbours a query word gets in an index (`voisins DATA_DIR mot…`).
+//! Lists the typo neighbours a query word reaches in an index:
+//! `cargo run --release --example voisins -- DATA_DIR mot…`.
+//!
+//! Run it on a stopped server's data directory: it opens the index as `sofi serve` does (an
+//! index of another layout is emptied, for `sofi serve` or `sofi reindex` to rebuild).
 use sofi::search::{Config, Moteur};
 use std::sync::Arc;
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let dir = std::path::PathBuf::from(args.next().expect("DATA_DIR"));
-    let refs = Arc::new(sofi::referentiel::Referentiels::charger().unwrap());
-    let config = Arc::new(Config::charger(None).unwrap());
-    let (m, _) = Moteur::ouvrir(&dir.join("index"), config, refs).unwrap();
+    let dir = std::path::PathBuf::from(args.next().expect("usage: voisins DATA_DIR mot…"));
+    let refs = Arc::new(sofi::referentiel::Referentiels::charger().expect("référentiels"));
+    let config = Arc::new(Config::charger(None).expect("index-config"));
+    let (m, recree) =
+        Moteur::ouvrir(&dir.join("index"), config, refs).expect("index (is a server running?)");
+    if recree {
+        eprintln!("the index was missing or of another layout: it is empty now");
+    }
     let searcher = m.reader.searcher();
-    let mut an = m.index.tokenizers().get("fr").unwrap();
+    let mut an = m.index.tokenizers().get("fr").expect("fr analyzer");
     for mot in args {
         for t in sofi::search::analyse::termes(&mut an, &mot) {
             for (nom, champ) in [
