@@ -18,8 +18,14 @@ fn main() {
     }
     let searcher = m.reader.searcher();
     let mut an = m.index.tokenizers().get("fr").expect("fr analyzer");
+    let min = m.config.analyse.fautes_longueur_min;
     for mot in args {
         for t in sofi::search::analyse::termes(&mut an, &mot) {
+            // The rule queries follow (see `requete_texte`).
+            if mot.chars().count() < min || t.chars().count() < min {
+                println!("{mot} → {t}: no typo (word or stem under {min} letters)");
+                continue;
+            }
             for (nom, champ) in [
                 ("intitule", m.champs.intitule),
                 ("thesaurus", m.champs.thesaurus),
