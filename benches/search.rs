@@ -183,11 +183,7 @@ fn main() {
     for v in moteur.vues.de(&moteur.reader.searcher()).unwrap() {
         let mut par_dim = [0usize; 16];
         for g in 0..v.nb_groupes() {
-            let ids: Vec<usize> = match v.ids(g) {
-                sofi::search::vue::Ids::Courts(s) => s.iter().map(|&i| i as usize).collect(),
-                sofi::search::vue::Ids::Longs(s) => s.iter().map(|&i| i as usize).collect(),
-            };
-            for i in ids {
+            for i in v.ids(g).iter() {
                 par_dim[v.dim[i] as usize] += 1;
             }
         }

@@ -12,3 +12,17 @@ pub mod vue;
 
 pub use config::Config;
 pub use index::Moteur;
+
+/// A tuning knob read once from the environment (tests and benches set some), else `defaut`.
+pub(crate) fn reglage<T: std::str::FromStr + Copy + Send + Sync>(
+    cellule: &'static std::sync::OnceLock<T>,
+    nom: &str,
+    defaut: T,
+) -> T {
+    *cellule.get_or_init(|| {
+        std::env::var(nom)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(defaut)
+    })
+}

@@ -78,6 +78,38 @@ impl Requete {
     }
 }
 
+impl Requete {
+    /// The values selected in filter dimension `d` (none for a dimension without a filter).
+    fn selection(&self, d: usize) -> Vec<u64> {
+        let booleen = |b: Option<bool>| b.map(|b| b as u64).into_iter().collect();
+        match d {
+            D_FORMACODE => self.formacodes.clone(),
+            D_DEPARTEMENT => self.departements.clone(),
+            D_PUBLIC => self.publics.clone(),
+            D_FINANCEUR => self.financeurs.clone(),
+            D_CERTIFIANTE => booleen(self.certifiante),
+            D_CERTIFICATION => self.certifications.clone(),
+            D_NIVEAU => self.niveaux.clone(),
+            D_DISTANCE => booleen(self.a_distance),
+            D_ORGANISME => self.organismes.clone(),
+            _ => vec![],
+        }
+    }
+}
+
+/// The dimensions a query can filter on by value.
+const DIMS_FILTRES: [usize; 9] = [
+    D_DEPARTEMENT,
+    D_NIVEAU,
+    D_ORGANISME,
+    D_CERTIFIANTE,
+    D_DISTANCE,
+    D_PUBLIC,
+    D_FINANCEUR,
+    D_FORMACODE,
+    D_CERTIFICATION,
+];
+
 pub const FACETTES: &[(&str, usize)] = &[
     ("formacode", D_FORMACODE),
     ("departement", D_DEPARTEMENT),
@@ -306,21 +338,10 @@ struct Passe<'a> {
 impl<'a> Passe<'a> {
     fn new(f: &'a Filtres, vue: &'a Vue, seg: u32, facettes: bool, k: usize) -> Self {
         let r = &f.r;
-        let bools = |b: Option<bool>| b.map(|b| vec![b as u64]).unwrap_or_default();
-        let selections: [(usize, Vec<u64>); 9] = [
-            (D_FORMACODE, r.formacodes.clone()),
-            (D_DEPARTEMENT, r.departements.clone()),
-            (D_PUBLIC, r.publics.clone()),
-            (D_FINANCEUR, r.financeurs.clone()),
-            (D_CERTIFIANTE, bools(r.certifiante)),
-            (D_CERTIFICATION, r.certifications.clone()),
-            (D_NIVEAU, r.niveaux.clone()),
-            (D_DISTANCE, bools(r.a_distance)),
-            (D_ORGANISME, r.organismes.clone()),
-        ];
         let mut choisi = vec![0u16; vue.valeurs.len()];
         let mut filtrees = 0u16;
-        for (d, sel) in selections {
+        for d in DIMS_FILTRES {
+            let sel = r.selection(d);
             if sel.is_empty() {
                 continue;
             }
@@ -521,12 +542,7 @@ fn ordre(tri: Tri) -> impl Fn(&Trouve, &Trouve) -> Ordering {
 /// `SOFI_PASSE_PARALLELE_MIN`: the tests set it low so that both paths run on small data).
 fn passe_parallele_min() -> usize {
     static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *N.get_or_init(|| {
-        std::env::var("SOFI_PASSE_PARALLELE_MIN")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(131_072)
-    })
+    super::reglage(&N, "SOFI_PASSE_PARALLELE_MIN", 131_072)
 }
 
 /// Matches evaluated together (see `collecter`).
@@ -554,12 +570,7 @@ fn precharger<T>(v: &[T], i: usize) {
 /// every filter takes that path, text queries keeping the other).
 fn candidats_part() -> u64 {
     static N: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    *N.get_or_init(|| {
-        std::env::var("SOFI_CANDIDATS_PART")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(3)
-    })
+    super::reglage(&N, "SOFI_CANDIDATS_PART", 3)
 }
 
 /// Counts the passes running at once (see `collecter`) while it lives.
@@ -863,25 +874,21 @@ impl Moteur {
     ) -> tantivy::Result<Option<(Vec<u32>, Option<usize>)>> {
         let r = &f.r;
         let c = &self.champs;
-        let filtres: [(usize, Option<tantivy::schema::Field>, &[u64]); 9] = [
-            (D_DEPARTEMENT, Some(c.departement), &r.departements),
-            (D_FORMACODE, Some(c.formacodes), &r.formacodes),
-            (D_PUBLIC, Some(c.publics), &r.publics),
-            (D_FINANCEUR, Some(c.financeurs), &r.financeurs),
-            (D_NIVEAU, Some(c.niveau), &r.niveaux),
-            (D_ORGANISME, Some(c.siret), &r.organismes),
-            (D_CERTIFICATION, None, &r.certifications),
-            (
-                D_CERTIFIANTE,
-                None,
-                if r.certifiante.is_some() { &[1] } else { &[] },
-            ),
-            (
-                D_DISTANCE,
-                None,
-                if r.a_distance.is_some() { &[1] } else { &[] },
-            ),
-        ];
+        // The numeric fields that are indexed (certifiante and a_distance are fast fields
+        // only; certification codes are matched through CERTIFIANTE).
+        let champ = |d: usize| match d {
+            D_DEPARTEMENT => Some(c.departement),
+            D_FORMACODE => Some(c.formacodes),
+            D_PUBLIC => Some(c.publics),
+            D_FINANCEUR => Some(c.financeurs),
+            D_NIVEAU => Some(c.niveau),
+            D_ORGANISME => Some(c.siret),
+            _ => None,
+        };
+        let filtres: Vec<(usize, Option<tantivy::schema::Field>, Vec<u64>)> = DIMS_FILTRES
+            .iter()
+            .map(|&d| (d, champ(d), r.selection(d)))
+            .collect();
         let actifs: Vec<_> = filtres.iter().filter(|x| !x.2.is_empty()).collect();
         // Which filters bound the visit: with facets, all of them (a group failing one
         // still counts in that one's facet), unless it is the only one and its counts can
@@ -908,7 +915,7 @@ impl Moteur {
                 return Ok(None);
             };
             let inv = reader.inverted_index(*champ)?;
-            for &v in *valeurs {
+            for &v in valeurs {
                 let t = Term::from_field_u64(*champ, v);
                 if let Some(info) = inv.get_term_info(&t)? {
                     docs += info.doc_freq as u64;
@@ -1075,17 +1082,7 @@ impl Moteur {
     fn facettes(&self, r: &Requete, comptes: &[Vec<(u64, u64)>]) -> Facettes {
         let mut out = Facettes(Vec::new());
         for &(nom, d) in FACETTES {
-            let selection: Vec<u64> = match d {
-                D_FORMACODE => r.formacodes.clone(),
-                D_DEPARTEMENT => r.departements.clone(),
-                D_PUBLIC => r.publics.clone(),
-                D_FINANCEUR => r.financeurs.clone(),
-                D_CERTIFIANTE => r.certifiante.map(|b| b as u64).into_iter().collect(),
-                D_NIVEAU => r.niveaux.clone(),
-                D_DISTANCE => r.a_distance.map(|b| b as u64).into_iter().collect(),
-                D_ORGANISME => r.organismes.clone(),
-                _ => vec![],
-            };
+            let selection = r.selection(d);
             let mut vals: Vec<(u64, u64)> = comptes[d].clone();
             for s in &selection {
                 if comptes[d].binary_search_by_key(s, |x| x.0).is_err() {

@@ -51,12 +51,7 @@ const LONG: u32 = 1 << 16;
 /// (the tests set it low so that both kinds of records are met).
 fn ids_courts_max() -> usize {
     static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *N.get_or_init(|| {
-        std::env::var("SOFI_VUE_IDS_COURTS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .map_or(IDS_COURTS, |n: usize| n.min(IDS_COURTS))
-    })
+    super::reglage(&N, "SOFI_VUE_IDS_COURTS", IDS_COURTS).min(IDS_COURTS)
 }
 
 /// One group's record: commune, position, flags, and its value ids sorted (so by
@@ -88,6 +83,21 @@ impl Fiche {
 pub enum Ids<'a> {
     Courts(&'a [u16]),
     Longs(&'a [u32]),
+}
+
+impl<'a> Ids<'a> {
+    /// The ids as indexes, whatever their width (for the cold paths; the hot loops are
+    /// generic over [`Id`]).
+    pub fn iter(self) -> impl Iterator<Item = usize> + 'a {
+        let (courts, longs): (&[u16], &[u32]) = match self {
+            Ids::Courts(s) => (s, &[]),
+            Ids::Longs(s) => (&[], s),
+        };
+        courts
+            .iter()
+            .map(|&i| i as usize)
+            .chain(longs.iter().map(|&i| i as usize))
+    }
 }
 
 /// A value id, whatever its width.
@@ -141,7 +151,7 @@ pub struct Vue {
 pub struct Base {
     aujourdhui: i64,
     /// Live documents of the segment when counted (`u32::MAX`: no deletion).
-    supprimes: u32,
+    vivants: u32,
     pub comptes: Vec<u32>,
 }
 
@@ -216,11 +226,10 @@ impl Vue {
 
     /// The value of group `g` in dimension `d` (its first, for a multi-valued one).
     pub fn valeur(&self, d: usize, g: usize) -> Option<u64> {
-        let trouve = |i: usize| (self.dim[i] as usize == d).then(|| self.valeurs[i]);
-        match self.ids(g) {
-            Ids::Courts(s) => s.iter().find_map(|&i| trouve(i as usize)),
-            Ids::Longs(s) => s.iter().find_map(|&i| trouve(i as usize)),
-        }
+        self.ids(g)
+            .iter()
+            .find(|&i| self.dim[i] as usize == d)
+            .map(|i| self.valeurs[i])
     }
 
     /// The default date filter's verdict on each group for day `aujourdhui` (built on the
@@ -265,11 +274,11 @@ impl Vue {
     /// its selection. Built on the first such query of the day (or after deletions).
     pub fn comptes_du_jour(&self, aujourdhui: i64, alive: Option<&AliveBitSet>) -> Arc<Base> {
         // The segment's deletions only grow: its live count tells one state from another.
-        let supprimes = alive.map_or(u32::MAX, |a| a.num_alive_docs() as u32);
+        let vivants = alive.map_or(u32::MAX, |a| a.num_alive_docs() as u32);
         let mut b = self.base.lock().expect("day counts lock");
         if let Some(x) = b
             .as_ref()
-            .filter(|x| x.aujourdhui == aujourdhui && x.supprimes == supprimes)
+            .filter(|x| x.aujourdhui == aujourdhui && x.vivants == vivants)
         {
             return x.clone();
         }
@@ -280,14 +289,11 @@ impl Vue {
             {
                 continue;
             }
-            match self.ids(g) {
-                Ids::Courts(s) => s.iter().for_each(|&i| comptes[i as usize] += 1),
-                Ids::Longs(s) => s.iter().for_each(|&i| comptes[i as usize] += 1),
-            }
+            self.ids(g).iter().for_each(|i| comptes[i] += 1);
         }
         let out = Arc::new(Base {
             aujourdhui,
-            supprimes,
+            vivants,
             comptes,
         });
         *b = Some(out.clone());
