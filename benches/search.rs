@@ -236,13 +236,16 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(20);
+    // `SOFI_BENCH_DETAIL=1`: p50 and p99 per query string rather than per kind.
+    let detail = std::env::var_os("SOFI_BENCH_DETAIL").is_some();
     for _ in 0..rounds {
-        for (kind, _, req) in &mix {
+        for (kind, qs, req) in &mix {
             let t = Instant::now();
             std::hint::black_box(moteur.rechercher(req).unwrap());
             let ms = t.elapsed().as_secs_f64() * 1e3;
             all.push(ms);
-            match kinds.iter_mut().find(|(k, _)| k == kind) {
+            let kind: &str = if detail { qs } else { kind };
+            match kinds.iter_mut().find(|(k, _)| *k == kind) {
                 Some((_, v)) => v.push(ms),
                 None => kinds.push((kind, vec![ms])),
             }

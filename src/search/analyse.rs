@@ -5,7 +5,7 @@
 
 use rust_stemmers::{Algorithm, Stemmer};
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::sync::Arc;
 use tantivy::tokenizer::{TextAnalyzer, Token, TokenStream, Tokenizer};
 use unicode_normalization::char::is_combining_mark;
@@ -41,57 +41,64 @@ fn plier_char(c: char, out: &mut String) {
 /// With an [`Analyse`] it also drops stop words and stems: one pass, no filter chain, and
 /// each word's stem memoised, since stemming was most of the cost of indexing and of
 /// highlighting.
+///
+/// The tokens of the last text are kept and overwritten by the next: their strings' buffers
+/// are reused instead of one allocation per word.
 #[derive(Clone, Default)]
 pub struct TokeniseurFr {
     tokens: Vec<Token>,
+    /// How many of `tokens` belong to the current text.
+    n: usize,
     analyse: Option<Arc<Analyse>>,
 }
 
 /// Stop words (folded) of the `fr` analyzer.
 pub struct Analyse {
-    mots_vides: HashSet<String>,
+    mots_vides: FxHashSet<String>,
 }
 
 thread_local! {
     static STEMMER: Stemmer = Stemmer::create(Algorithm::French);
     /// Stems already computed on this thread (cleared past a bound).
-    static RACINES: RefCell<HashMap<String, String>> = RefCell::new(HashMap::new());
+    static RACINES: RefCell<FxHashMap<String, String>> = RefCell::new(FxHashMap::default());
 }
 
-fn raciner(mot: &str) -> String {
+/// Appends the stem of `mot` to `out`.
+fn raciner(mot: &str, out: &mut String) {
     RACINES.with_borrow_mut(|m| {
         if let Some(r) = m.get(mot) {
-            return r.clone();
+            out.push_str(r);
+            return;
         }
         let r = STEMMER.with(|s| s.stem(mot).into_owned());
+        out.push_str(&r);
         if m.len() > 200_000 {
             m.clear();
         }
-        m.insert(mot.to_string(), r.clone());
-        r
+        m.insert(mot.to_string(), r);
     })
 }
 
 pub struct Flux<'a> {
-    tokens: std::vec::Drain<'a, Token>,
-    courant: Token,
+    tokens: &'a mut [Token],
+    /// One past the current token (0: before the first).
+    suivant: usize,
 }
 
 impl TokenStream for Flux<'_> {
     fn advance(&mut self) -> bool {
-        match self.tokens.next() {
-            Some(t) => {
-                self.courant = t;
-                true
-            }
-            None => false,
+        if self.suivant < self.tokens.len() {
+            self.suivant += 1;
+            true
+        } else {
+            false
         }
     }
     fn token(&self) -> &Token {
-        &self.courant
+        &self.tokens[self.suivant.saturating_sub(1)]
     }
     fn token_mut(&mut self) -> &mut Token {
-        &mut self.courant
+        &mut self.tokens[self.suivant.saturating_sub(1)]
     }
 }
 
@@ -99,32 +106,34 @@ impl TokeniseurFr {
     fn pousser(&mut self, mot: &mut String, debut: usize, fin: usize, position: &mut usize) {
         let p = *position;
         *position += 1;
-        let text = match &self.analyse {
-            Some(a) if a.mots_vides.contains(mot.as_str()) => {
+        if let Some(a) = &self.analyse {
+            if a.mots_vides.contains(mot.as_str()) {
                 mot.clear();
                 return;
             }
-            Some(_) => {
-                let r = raciner(mot);
-                mot.clear();
-                r
-            }
-            None => std::mem::take(mot),
-        };
-        self.tokens.push(Token {
-            offset_from: debut,
-            offset_to: fin,
-            position: p,
-            text,
-            position_length: 1,
-        });
+        }
+        if self.n == self.tokens.len() {
+            self.tokens.push(Token::default());
+        }
+        let t = &mut self.tokens[self.n];
+        self.n += 1;
+        t.offset_from = debut;
+        t.offset_to = fin;
+        t.position = p;
+        t.position_length = 1;
+        t.text.clear();
+        match &self.analyse {
+            Some(_) => raciner(mot, &mut t.text),
+            None => t.text.push_str(mot),
+        }
+        mot.clear();
     }
 }
 
 impl Tokenizer for TokeniseurFr {
     type TokenStream<'a> = Flux<'a>;
     fn token_stream<'a>(&'a mut self, text: &'a str) -> Flux<'a> {
-        self.tokens.clear();
+        self.n = 0;
         let mut mot = String::new();
         let mut debut = 0;
         let mut pli = String::with_capacity(4);
@@ -159,8 +168,8 @@ impl Tokenizer for TokeniseurFr {
             self.pousser(&mut mot, debut, text.len(), &mut position);
         }
         Flux {
-            tokens: self.tokens.drain(..),
-            courant: Token::default(),
+            tokens: &mut self.tokens[..self.n],
+            suivant: 0,
         }
     }
 }
@@ -169,6 +178,7 @@ impl Tokenizer for TokeniseurFr {
 pub fn analyseur(mots_vides: &[String]) -> TextAnalyzer {
     TextAnalyzer::builder(TokeniseurFr {
         tokens: Vec::new(),
+        n: 0,
         analyse: Some(Arc::new(Analyse {
             mots_vides: mots_vides.iter().cloned().collect(),
         })),

@@ -239,7 +239,17 @@ struct Trouve {
     distance: bool,
     /// Kilometres from the searched place (`f32::MAX` without one).
     km: f32,
-    siret: u64,
+    /// Its organisme's value id in its segment's view (`u32::MAX`: none); the SIRET is
+    /// looked up for the head only (see [`siret`]), not for every passing group.
+    organisme: u32,
+}
+
+/// The SIRET of a group found (0: none).
+fn siret(vues: &[Arc<Vue>], t: &Trouve) -> u64 {
+    match t.organisme {
+        u32::MAX => 0,
+        i => vues[t.seg as usize].valeurs[i as usize],
+    }
 }
 
 /// The best `k` groups met so far in the ranking's order, and how many passed in all.
@@ -499,11 +509,11 @@ impl<'a> Passe<'a> {
                 vue.premier_id[D_ORGANISME] as usize,
                 vue.premier_id[D_ORGANISME + 1] as usize,
             );
-            let siret = ids
+            let organisme = ids
                 .iter()
                 .map(|i| i.i())
                 .find(|&i| (o0..o1).contains(&i))
-                .map_or(0, |i| vue.valeurs[i]);
+                .map_or(u32::MAX, |i| i as u32);
             self.tete.garder(Trouve {
                 score,
                 prochain: rang,
@@ -511,7 +521,7 @@ impl<'a> Passe<'a> {
                 g: g as u32,
                 distance,
                 km: if km.is_finite() { km } else { f32::MAX },
-                siret,
+                organisme,
             });
         }
     }
@@ -975,7 +985,7 @@ impl Moteur {
         let mut complete = tete.complete();
         let mut trouves = tete.triee();
         let page = loop {
-            if let Some(p) = paginer(&trouves, r.page, r.par_page, cap, complete) {
+            if let Some(p) = paginer(&trouves, |t| siret(&vues, t), r.page, r.par_page, cap, complete) {
                 break p;
             }
             k = k.saturating_mul(4);
@@ -1050,7 +1060,7 @@ impl Moteur {
                 action_numero: texte(&d, self.champs.action),
                 intitule: texte(&d, self.champs.intitule),
                 organisme: texte(&d, self.champs.organisme_nom),
-                siret: format!("{:014}", t.siret),
+                siret: format!("{:014}", siret(&vues, t)),
                 commune_nom: commune_ref.map(|c| c.nom.clone()),
                 departement: commune_ref.map(|c| c.departement.clone()),
                 commune,
@@ -1222,6 +1232,7 @@ impl Moteur {
 /// (the whole of it when `complet`); `None` when the page needs more of it.
 fn paginer(
     groupes: &[Trouve],
+    organisme: impl Fn(&Trouve) -> u64,
     page: usize,
     par_page: usize,
     cap: usize,
@@ -1242,7 +1253,7 @@ fn paginer(
                 encore.push_back(g);
                 continue;
             }
-            let n = par_org.entry(groupes[g].siret).or_default();
+            let n = par_org.entry(organisme(&groupes[g])).or_default();
             if *n < cap {
                 *n += 1;
                 cette.push(g);
@@ -1259,7 +1270,7 @@ fn paginer(
             }
             let g = suivant;
             suivant += 1;
-            let n = par_org.entry(groupes[g].siret).or_default();
+            let n = par_org.entry(organisme(&groupes[g])).or_default();
             if *n < cap {
                 *n += 1;
                 cette.push(g);
@@ -1300,7 +1311,7 @@ mod tests {
                 g: i as u32,
                 distance: rng.gen_bool(0.1),
                 km: rng.gen_range(0..100) as f32,
-                siret: rng.gen_range(0..8),
+                organisme: rng.gen_range(0..8),
             })
             .collect()
     }
@@ -1343,15 +1354,16 @@ mod tests {
         let tous = trouves(3_000, 7);
         let mut attendu = tous.clone();
         attendu.sort_unstable_by(ordre(Tri::Pertinence));
+        let org = |t: &Trouve| t.organisme as u64;
         for page in 1..=6 {
-            let complet = paginer(&attendu, page, 20, 2, true).unwrap();
+            let complet = paginer(&attendu, org, page, 20, 2, true).unwrap();
             let mut k = (page * 20 * 2).max(64);
             let obtenu = loop {
                 let mut t = Tete::new(k, Tri::Pertinence);
                 tous.iter().for_each(|x| t.garder(*x));
                 let c = t.complete();
                 let tete = t.triee();
-                if let Some(p) = paginer(&tete, page, 20, 2, c) {
+                if let Some(p) = paginer(&tete, org, page, 20, 2, c) {
                     break p
                         .iter()
                         .map(|&i| (tete[i].seg, tete[i].g))
