@@ -4,8 +4,8 @@
 //! Snowball French stemmer (plurals, most feminine forms).
 
 use rust_stemmers::{Algorithm, Stemmer};
-use std::cell::RefCell;
 use rustc_hash::{FxHashMap, FxHashSet};
+use std::cell::RefCell;
 use std::sync::Arc;
 use tantivy::tokenizer::{TextAnalyzer, Token, TokenStream, Tokenizer};
 use unicode_normalization::char::is_combining_mark;

@@ -985,7 +985,14 @@ impl Moteur {
         let mut complete = tete.complete();
         let mut trouves = tete.triee();
         let page = loop {
-            if let Some(p) = paginer(&trouves, |t| siret(&vues, t), r.page, r.par_page, cap, complete) {
+            if let Some(p) = paginer(
+                &trouves,
+                |t| siret(&vues, t),
+                r.page,
+                r.par_page,
+                cap,
+                complete,
+            ) {
                 break p;
             }
             k = k.saturating_mul(4);
