@@ -278,6 +278,10 @@ fn main() {
         pct(&mut all, 0.5),
         pct(&mut all, 0.99)
     );
+    // `SOFI_BENCH_SANS_HTTP=1`: in-process figures only (for quick A/B runs).
+    if std::env::var_os("SOFI_BENCH_SANS_HTTP").is_some() {
+        return;
+    }
     // HTTP throughput on loopback.
     let app = Arc::new(sofi::http::App {
         store: store.clone(),
