@@ -278,7 +278,7 @@ impl Tete {
         }
     }
 
-    #[inline]
+    #[cfg(test)]
     fn garder(&mut self, t: Trouve) {
         self.total += 1;
         self.placer(t);
@@ -286,14 +286,25 @@ impl Tete {
 
     #[inline]
     fn placer(&mut self, t: Trouve) {
-        if self.k == 0 {
-            return;
+        if self.admet(&t) {
+            self.pousser(t);
         }
-        if let Some(s) = &self.seuil {
-            if ordre(self.tri)(&t, s) != Ordering::Less {
-                return;
-            }
-        }
+    }
+
+    /// Whether `t` would enter the head: most groups of a broad query are refused by this
+    /// one comparison, before anything else is looked up for them.
+    #[inline]
+    fn admet(&self, t: &Trouve) -> bool {
+        self.k > 0
+            && self
+                .seuil
+                .as_ref()
+                .is_none_or(|s| ordre(self.tri)(t, s) == Ordering::Less)
+    }
+
+    /// Adds an admitted group.
+    #[inline]
+    fn pousser(&mut self, t: Trouve) {
         self.groupes.push(t);
         if self.groupes.len() >= 2 * self.k {
             let k = self.k;
@@ -326,6 +337,16 @@ impl Tete {
     }
 }
 
+/// A pass's facet counts.
+struct Comptes {
+    /// By value id.
+    valeurs: Vec<u32>,
+    /// By profil, while passing (see [`Passe::etaler_profils`]).
+    profils: Vec<u32>,
+    /// Groups in each relative date bucket.
+    dates: [u32; MOIS.len()],
+}
+
 /// One query's pass over one segment.
 struct Passe<'a> {
     f: &'a Filtres,
@@ -336,7 +357,7 @@ struct Passe<'a> {
     /// The dimensions the query filters on, as bits (LIEU and DATES apart).
     filtrees: u16,
     /// Counts by value id, and of the date buckets; None when only the total is wanted.
-    comptes: Option<(Vec<u32>, [u32; MOIS.len()])>,
+    comptes: Option<Comptes>,
     /// The default date filter's verdicts, and whether the query's window is that one.
     jour: Arc<Jour>,
     defaut: bool,
@@ -374,11 +395,29 @@ impl<'a> Passe<'a> {
             seg,
             choisi,
             filtrees,
-            comptes: facettes.then(|| (vec![0; vue.valeurs.len()], [0; MOIS.len()])),
+            comptes: facettes.then(|| Comptes {
+                valeurs: vec![0; vue.valeurs.len()],
+                profils: vec![0; vue.nb_profils()],
+                dates: [0; MOIS.len()],
+            }),
             jour: vue.jour(r.aujourdhui),
             defaut: f.par_defaut(),
             cercle,
             tete: Tete::new(k, r.tri),
+        }
+    }
+
+    /// Adds each profil's count to its values (once the pass is over).
+    fn etaler_profils(&mut self) {
+        if let Some(c) = &mut self.comptes {
+            for (p, n) in c.profils.iter_mut().enumerate() {
+                if *n > 0 {
+                    for &i in self.vue.profil(p) {
+                        c.valeurs[i as usize] += *n;
+                    }
+                    *n = 0;
+                }
+            }
         }
     }
 
@@ -474,15 +513,28 @@ impl<'a> Passe<'a> {
                 },
             )
         };
-        if let Some((c, dates)) = &mut self.comptes {
+        if let Some(Comptes {
+            valeurs: c,
+            profils,
+            dates,
+        }) = &mut self.comptes
+        {
             if manque == 0 {
                 for (i, n) in dates.iter_mut().enumerate() {
                     *n += (periodes >> i) as u32 & 1;
                 }
                 if une {
+                    // The few-valued dimensions once, as the profil.
+                    let debut = match fiche.profil {
+                        SANS_PROFIL => 0,
+                        p => {
+                            profils[p as usize] += 1;
+                            fiche.nb_profil()
+                        }
+                    };
                     // Certifications (last) are a filter, not a facet.
                     let fin = vue.premier_id[D_CERTIFICATION] as usize;
-                    for &i in ids {
+                    for &i in &ids[debut..] {
                         if i.i() >= fin {
                             break;
                         }
@@ -505,24 +557,23 @@ impl<'a> Passe<'a> {
             }
         }
         if manque == 0 && une {
-            let (o0, o1) = (
-                vue.premier_id[D_ORGANISME] as usize,
-                vue.premier_id[D_ORGANISME + 1] as usize,
-            );
-            let organisme = ids
-                .iter()
-                .map(|i| i.i())
-                .find(|&i| (o0..o1).contains(&i))
-                .map_or(u32::MAX, |i| i as u32);
-            self.tete.garder(Trouve {
+            self.tete.total += 1;
+            let mut t = Trouve {
                 score,
                 prochain: rang,
                 seg: self.seg,
                 g: g as u32,
                 distance,
                 km: if km.is_finite() { km } else { f32::MAX },
-                organisme,
-            });
+                organisme: u32::MAX,
+            };
+            if self.tete.admet(&t) {
+                let o = vue.premier_id[D_ORGANISME]..vue.premier_id[D_ORGANISME + 1];
+                if let Some(i) = ids.iter().find(|i| o.contains(&(i.i() as u32))) {
+                    t.organisme = i.i() as u32;
+                }
+                self.tete.pousser(t);
+            }
         }
     }
 }
@@ -800,6 +851,7 @@ impl Moteur {
                         }
                     }
                 }
+                p.etaler_profils();
                 Ok(p)
             };
             let candidats = match &weight {
@@ -819,11 +871,12 @@ impl Moteur {
                         p.groupe(g as usize, 1.0);
                     }
                 }
+                p.etaler_profils();
                 // The only filter's own counts: every group it would let through.
-                if let (Some(d), Some((c, _))) = (seule, &mut p.comptes) {
+                if let (Some(d), Some(c)) = (seule, &mut p.comptes) {
                     let base = vue.comptes_du_jour(f.r.aujourdhui, alive);
                     let ids = vue.premier_id[d] as usize..vue.premier_id[d + 1] as usize;
-                    c[ids.clone()].copy_from_slice(&base.comptes[ids]);
+                    c.valeurs[ids.clone()].copy_from_slice(&base.comptes[ids]);
                 }
                 vec![p]
             } else if parts == 1 {
@@ -837,7 +890,10 @@ impl Moteur {
                 })?
             };
             for p in passes {
-                if let Some((c, dates)) = &p.comptes {
+                if let Some(Comptes {
+                    valeurs: c, dates, ..
+                }) = &p.comptes
+                {
                     for (i, &n) in c.iter().enumerate() {
                         let d = vue.dim[i] as usize;
                         if n > 0 && d != D_CERTIFICATION {

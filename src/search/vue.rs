@@ -10,9 +10,14 @@
 //!
 //! At 1M sessions the per-group data is far larger than the CPU caches and a query meets
 //! its matching groups in an order no prefetcher can follow. So each group is one record of
-//! one cache line ([`Fiche`]: place, flags and up to 24 value ids of 16 bits), found from a
+//! one cache line ([`Fiche`]: place, flags, profil and up to 23 value ids of 16 bits), found from a
 //! document by arithmetic and a small bitmap that stays in cache: a match costs one memory
 //! fetch, which the query issues ahead for a whole batch of matches.
+//!
+//! The few-valued dimensions (département, niveau, certifiante, distance, publics,
+//! financeurs) make ~9 of a group's ~12 counted ids but only ~27,000 distinct combinations
+//! at 1M sessions. Each combination is a *profil*: a group passing every filter counts its
+//! profil once, and the profils' counts are spread over their values at the end of the pass.
 
 use super::index::{JOUR_INCONNU_DEBUT, JOUR_INCONNU_FIN};
 use std::collections::HashMap;
@@ -23,16 +28,17 @@ use tantivy::index::SegmentId;
 use tantivy::{DocId, Searcher, SegmentReader};
 
 // Filter dimensions; facets are counted for each but LIEU (and CERTIFICATION, a filter
-// within CERTIFIANTE). Numbered so that a group's ids, sorted, put the single-valued
-// dimensions first and certifications last: the hot loops stop as soon as they are past
-// the dimension they want, and facet counting stops before certifications.
+// within CERTIFIANTE). Numbered so that a group's ids, sorted, put the few-valued
+// dimensions first (its profil: those before ORGANISME) and certifications last: the hot
+// loops stop as soon as they are past the dimension they want, and facet counting stops
+// before certifications.
 pub const D_DEPARTEMENT: usize = 0;
 pub const D_NIVEAU: usize = 1;
-pub const D_ORGANISME: usize = 2;
-pub const D_CERTIFIANTE: usize = 3;
-pub const D_DISTANCE: usize = 4;
-pub const D_PUBLIC: usize = 5;
-pub const D_FINANCEUR: usize = 6;
+pub const D_CERTIFIANTE: usize = 2;
+pub const D_DISTANCE: usize = 3;
+pub const D_PUBLIC: usize = 4;
+pub const D_FINANCEUR: usize = 5;
+pub const D_ORGANISME: usize = 6;
 pub const D_FORMACODE: usize = 7;
 pub const D_CERTIFICATION: usize = 8;
 pub const D_LIEU: usize = 9;
@@ -44,8 +50,19 @@ pub const DRAPEAU_PERMANENTE: u8 = 2;
 
 /// Value ids a record holds itself; a group with more (or a segment with more than 65,536
 /// values) keeps its ids in `Vue::longs`.
-const IDS_COURTS: usize = 24;
+const IDS_COURTS: usize = 23;
 const LONG: u32 = 1 << 16;
+
+/// A group whose profil is not numbered (past 65,535 profils in a segment): its
+/// few-valued ids are counted one by one.
+pub const SANS_PROFIL: u16 = u16::MAX;
+
+/// How many profils a segment numbers: 65,535, or fewer with `SOFI_VUE_PROFILS` (the tests
+/// set it low so that groups without one are met).
+fn profils_max() -> usize {
+    static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    super::reglage(&N, "SOFI_VUE_PROFILS", SANS_PROFIL as usize).min(SANS_PROFIL as usize)
+}
 
 /// How many ids a record may hold itself: `IDS_COURTS`, or fewer with `SOFI_VUE_IDS_COURTS`
 /// (the tests set it low so that both kinds of records are met).
@@ -64,8 +81,11 @@ pub struct Fiche {
     pub commune: u32,
     /// Latitude and longitude (NaN: none).
     pub pos: [f32; 2],
-    /// Flags (low byte), number of ids (next byte; 0 for a `LONG` record), `LONG`.
+    /// Flags (low byte), number of ids (next byte; 0 for a `LONG` record), `LONG` (bit
+    /// 16), number of ids in the profil (high byte).
     etat: u32,
+    /// The group's profil (see [`Vue::profil`]), or `SANS_PROFIL`.
+    pub profil: u16,
     /// The ids; for a `LONG` record, where they start in `Vue::longs` and how many there
     /// are (two 32-bit numbers in four halves).
     ids: [u16; IDS_COURTS],
@@ -75,6 +95,12 @@ impl Fiche {
     #[inline]
     pub fn drapeaux(&self) -> u8 {
         self.etat as u8
+    }
+
+    /// How many of the group's first ids make its profil.
+    #[inline]
+    pub fn nb_profil(&self) -> usize {
+        (self.etat >> 24) as usize
     }
 }
 
@@ -134,6 +160,9 @@ pub struct Vue {
     pub fiches: Vec<Fiche>,
     /// The ids of `LONG` records.
     longs: Vec<u32>,
+    /// The ids of profil `p` are `profil_ids[profils[p]..profils[p + 1]]`.
+    profils: Vec<u32>,
+    profil_ids: Vec<u32>,
     /// What an id stands for: its dimension and its value; sorted by dimension then value,
     /// so that sorted ids are sorted by dimension.
     pub dim: Vec<u8>,
@@ -209,6 +238,16 @@ impl Vue {
         let (w, b) = ((d / 64) as usize, d % 64);
         let masque = u64::MAX >> (63 - b);
         (self.avant[w] + (self.debuts[w] & masque).count_ones()) as usize - 1
+    }
+
+    pub fn nb_profils(&self) -> usize {
+        self.profils.len() - 1
+    }
+
+    /// The value ids of profil `p`.
+    #[inline]
+    pub fn profil(&self, p: usize) -> &[u32] {
+        &self.profil_ids[self.profils[p] as usize..self.profils[p + 1] as usize]
     }
 
     /// Value ids of group `g`.
@@ -330,6 +369,8 @@ impl Vue {
             avant: vec![0; n / 64 + 1],
             fiches: Vec::new(),
             longs: Vec::new(),
+            profils: vec![0],
+            profil_ids: Vec::new(),
             dim: Vec::new(),
             valeurs: Vec::new(),
             premier_id: [0; NB_DIMS + 1],
@@ -387,6 +428,7 @@ impl Vue {
                     commune: u32::try_from(commune.first(doc).unwrap_or(0)).unwrap_or(0),
                     pos: [la, lo],
                     etat: dr as u32,
+                    profil: SANS_PROFIL,
                     ids: [0; IDS_COURTS],
                 });
             }
@@ -424,6 +466,9 @@ impl Vue {
         let courts = v.valeurs.len() <= 1 << 16;
         let max_courts = ids_courts_max();
         let mut ids: Vec<u32> = Vec::new();
+        let mut profils: HashMap<Vec<u32>, u16> = HashMap::new();
+        let fin_profil = v.premier_id[D_ORGANISME];
+        let profils_max = profils_max();
         for (g, f) in v.fiches.iter_mut().enumerate() {
             ids.clear();
             ids.extend(
@@ -432,6 +477,24 @@ impl Vue {
                     .map(|&i| nouvel[i as usize]),
             );
             ids.sort_unstable();
+            let n = ids.partition_point(|&i| i < fin_profil);
+            if n <= u8::MAX as usize {
+                let suivant = profils.len();
+                let p = match profils.get(&ids[..n]) {
+                    Some(&p) => p,
+                    None if suivant < profils_max => {
+                        profils.insert(ids[..n].to_vec(), suivant as u16);
+                        v.profil_ids.extend_from_slice(&ids[..n]);
+                        v.profils.push(v.profil_ids.len() as u32);
+                        suivant as u16
+                    }
+                    None => SANS_PROFIL,
+                };
+                if p != SANS_PROFIL {
+                    f.profil = p;
+                    f.etat |= (n as u32) << 24;
+                }
+            }
             if courts && ids.len() <= max_courts {
                 f.etat |= (ids.len() as u32) << 8;
                 for (c, &i) in f.ids.iter_mut().zip(&ids) {

@@ -107,6 +107,8 @@ impl Server {
             .env("SOFI_PASSE_PARALLELE_MIN", "64")
             // Groups of 13+ values keep them out of their record, as rare big ones do.
             .env("SOFI_VUE_IDS_COURTS", "12")
+            // Past 8 profils per segment, groups count their few-valued ids one by one.
+            .env("SOFI_VUE_PROFILS", "8")
             // Queries without words visit their filters' postings whatever their share.
             .env("SOFI_CANDIDATS_PART", "1")
             .env_remove("SOFI_ADMIN_TOKEN")
