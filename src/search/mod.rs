@@ -4,6 +4,7 @@
 
 pub mod analyse;
 pub mod config;
+pub mod extraits;
 pub mod fautes;
 pub mod index;
 pub mod query;

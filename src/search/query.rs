@@ -4,6 +4,7 @@
 //! its own counts). Totals and counts are exact: they come from every match, not from a top-k.
 
 use super::analyse::mots;
+use super::extraits::Surligneur;
 use super::index::*;
 use super::vue::*;
 use crate::referentiel::digits;
@@ -1057,20 +1058,17 @@ impl Moteur {
             trouves = c.tete.triee();
             vues = c.vues;
         };
-        let snippets = match &query {
-            Some(q) => Some((
-                tantivy::snippet::SnippetGenerator::create(
-                    &searcher,
-                    q.as_ref(),
-                    self.champs.intitule,
-                )?,
-                tantivy::snippet::SnippetGenerator::create(
-                    &searcher,
-                    q.as_ref(),
-                    self.champs.objectif,
-                )?,
-            )),
-            None => None,
+        let mut surligneurs = match &query {
+            Some(q) => {
+                let an = || self.index.tokenizers().get("fr").expect("fr analyzer");
+                let s = |champ| Surligneur::new(&searcher, q.as_ref(), champ, an());
+                // The objectives' excerpt is stored apart; their terms are the field's.
+                vec![
+                    (s(self.champs.intitule)?, self.champs.intitule),
+                    (s(self.champs.objectif)?, self.champs.objectif_debut),
+                ]
+            }
+            None => Vec::new(),
         };
         let mut resultats = Vec::with_capacity(page.len());
         for i in page {
@@ -1108,16 +1106,10 @@ impl Moteur {
             } else {
                 a_venir
             };
-            let mut extraits = Vec::new();
-            if let Some((si, so)) = &snippets {
-                for (gen, champ) in [(si, self.champs.intitule), (so, self.champs.objectif_debut)] {
-                    let t = texte(&d, champ);
-                    let s = gen.snippet(&t);
-                    if !s.highlighted().is_empty() {
-                        extraits.push(s.to_html());
-                    }
-                }
-            }
+            let extraits = surligneurs
+                .iter_mut()
+                .filter_map(|(s, champ)| s.extrait(&texte(&d, *champ)))
+                .collect();
             resultats.push(Resultat {
                 formation_numero: texte(&d, self.champs.formation),
                 action_numero: texte(&d, self.champs.action),

@@ -290,7 +290,7 @@ fn resultat(r: &Resultat) -> Markup {
                     }
                 }
                 @for e in &r.extraits {
-                    // tantivy's snippets escape the text and only add <b>.
+                    // highlights (search::extraits) escape the text and only add <b>.
                     p.extrait { (PreEscaped(e)) }
                 }
             }
