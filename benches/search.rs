@@ -273,10 +273,11 @@ fn main() {
         pct(&mut sug, 0.99)
     );
     println!(
-        "  {:<18} p50 {:6.2} ms   p99 {:6.2} ms",
+        "  {:<18} p50 {:6.2} ms   p99 {:6.2} ms   mean {:6.2} ms",
         "mix",
         pct(&mut all, 0.5),
-        pct(&mut all, 0.99)
+        pct(&mut all, 0.99),
+        all.iter().sum::<f64>() / all.len() as f64
     );
     // `SOFI_BENCH_SANS_HTTP=1`: in-process figures only (for quick A/B runs).
     if std::env::var_os("SOFI_BENCH_SANS_HTTP").is_some() {
@@ -318,21 +319,25 @@ fn main() {
                     let c = TcpStream::connect(addr).unwrap();
                     c.set_nodelay(true).unwrap();
                     let mut s = BufReader::new(c);
-                    let mut n = 0u64;
+                    let (mut n, mut octets) = (0u64, 0usize);
                     let mut k = i;
                     while t0.elapsed() < dur {
-                        http_get(&mut s, &paths[k % paths.len()]);
+                        octets += http_get(&mut s, &paths[k % paths.len()]);
                         k += 1;
                         n += 1;
                     }
-                    n
+                    (n, octets)
                 })
             })
             .collect();
-        let total: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+        let (total, octets) = handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
         println!(
-            "  HTTP concurrency {conc:>2}: {:.0} req/s",
-            total as f64 / t0.elapsed().as_secs_f64()
+            "  HTTP concurrency {conc:>2}: {:.0} req/s ({:.1} KB of JSON per response)",
+            total as f64 / t0.elapsed().as_secs_f64(),
+            octets as f64 / total as f64 / 1e3
         );
     }
     // The results page (HTML), timed as its client sees it on loopback, over the same mix.
