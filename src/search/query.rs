@@ -408,17 +408,35 @@ impl<'a> Passe<'a> {
         }
     }
 
-    /// Adds each profil's count to its values (once the pass is over).
+    /// Adds each profil's count to its values, once the pass (and those of the segment's
+    /// other part) are over; a second call does nothing.
     fn etaler_profils(&mut self) {
         if let Some(c) = &mut self.comptes {
-            for (p, n) in c.profils.iter_mut().enumerate() {
-                if *n > 0 {
-                    for &i in self.vue.profil(p) {
-                        c.valeurs[i as usize] += *n;
+            // Blocks of 16 without any count are skipped at once: a light query meets few
+            // of the tens of thousands of profils.
+            for (b, bloc) in std::mem::take(&mut c.profils).chunks(16).enumerate() {
+                if bloc.iter().fold(0, |a, &n| a | n) == 0 {
+                    continue;
+                }
+                for (j, &n) in bloc.iter().enumerate() {
+                    if n > 0 {
+                        for &i in self.vue.profil(b * 16 + j) {
+                            c.valeurs[i as usize] += n;
+                        }
                     }
-                    *n = 0;
                 }
             }
+        }
+    }
+
+    /// Takes in the counts and the head of the same segment's other part.
+    fn absorber(&mut self, autre: Passe) {
+        self.tete.fusionner(autre.tete);
+        if let (Some(a), Some(b)) = (&mut self.comptes, autre.comptes) {
+            let ajouter = |x: &mut [u32], y: &[u32]| x.iter_mut().zip(y).for_each(|(x, y)| *x += y);
+            ajouter(&mut a.valeurs, &b.valeurs);
+            ajouter(&mut a.profils, &b.profils);
+            ajouter(&mut a.dates, &b.dates);
         }
     }
 
@@ -852,7 +870,6 @@ impl Moteur {
                         }
                     }
                 }
-                p.etaler_profils();
                 Ok(p)
             };
             let candidats = match &weight {
@@ -890,25 +907,27 @@ impl Moteur {
                     Ok::<_, tantivy::TantivyError>(vec![premiere?, seconde?])
                 })?
             };
-            for p in passes {
-                if let Some(Comptes {
-                    valeurs: c, dates, ..
-                }) = &p.comptes
-                {
-                    for (i, &n) in c.iter().enumerate() {
-                        let d = vue.dim[i] as usize;
-                        if n > 0 && d != D_CERTIFICATION {
-                            comptes[d].push((vue.valeurs[i], n as u64));
-                        }
-                    }
-                    for (i, &n) in dates.iter().enumerate() {
-                        if n > 0 {
-                            comptes[D_DATES].push((i as u64, n as u64));
-                        }
+            let mut passes = passes.into_iter();
+            let mut p = passes.next().expect("a segment has one pass at least");
+            passes.for_each(|autre| p.absorber(autre));
+            p.etaler_profils();
+            if let Some(Comptes {
+                valeurs: c, dates, ..
+            }) = &p.comptes
+            {
+                for (i, &n) in c.iter().enumerate() {
+                    let d = vue.dim[i] as usize;
+                    if n > 0 && d != D_CERTIFICATION {
+                        comptes[d].push((vue.valeurs[i], n as u64));
                     }
                 }
-                tete.fusionner(p.tete);
+                for (i, &n) in dates.iter().enumerate() {
+                    if n > 0 {
+                        comptes[D_DATES].push((i as u64, n as u64));
+                    }
+                }
             }
+            tete.fusionner(p.tete);
         }
         // Several segments: add up each value's counts.
         for c in &mut comptes {

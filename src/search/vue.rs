@@ -160,9 +160,10 @@ pub struct Vue {
     pub fiches: Vec<Fiche>,
     /// The ids of `LONG` records.
     longs: Vec<u32>,
-    /// The ids of profil `p` are `profil_ids[profils[p]..profils[p + 1]]`.
+    /// The ids of profil `p` are `profil_ids[profils[p]..profils[p + 1]]` (16 bits: the
+    /// few-valued dimensions have a few hundred values).
     profils: Vec<u32>,
-    profil_ids: Vec<u32>,
+    profil_ids: Vec<u16>,
     /// What an id stands for: its dimension and its value; sorted by dimension then value,
     /// so that sorted ids are sorted by dimension.
     pub dim: Vec<u8>,
@@ -246,7 +247,7 @@ impl Vue {
 
     /// The value ids of profil `p`.
     #[inline]
-    pub fn profil(&self, p: usize) -> &[u32] {
+    pub fn profil(&self, p: usize) -> &[u16] {
         &self.profil_ids[self.profils[p] as usize..self.profils[p + 1] as usize]
     }
 
@@ -468,7 +469,12 @@ impl Vue {
         let mut ids: Vec<u32> = Vec::new();
         let mut profils: HashMap<Vec<u32>, u16> = HashMap::new();
         let fin_profil = v.premier_id[D_ORGANISME];
-        let profils_max = profils_max();
+        // (Profils only when their ids fit in 16 bits.)
+        let profils_max = if fin_profil <= 1 << 16 {
+            profils_max()
+        } else {
+            0
+        };
         for (g, f) in v.fiches.iter_mut().enumerate() {
             ids.clear();
             ids.extend(
@@ -484,7 +490,7 @@ impl Vue {
                     Some(&p) => p,
                     None if suivant < profils_max => {
                         profils.insert(ids[..n].to_vec(), suivant as u16);
-                        v.profil_ids.extend_from_slice(&ids[..n]);
+                        v.profil_ids.extend(ids[..n].iter().map(|&i| i as u16));
                         v.profils.push(v.profil_ids.len() as u32);
                         suivant as u16
                     }
