@@ -447,7 +447,7 @@ impl<'a> Passe<'a> {
     fn groupe(&mut self, g: usize, score: Score) {
         // Under the default window, a group without an upcoming or open session is in no
         // count (its date buckets are empty too): its record need not be read.
-        if self.defaut && self.jour.par_groupe[g].0 == i32::MAX {
+        if self.defaut && !self.jour.passe(g) {
             return;
         }
         match self.vue.ids(g) {
@@ -505,7 +505,7 @@ impl<'a> Passe<'a> {
             return;
         }
         // Sessions: the date filter and the start the group ranks by; the date facet.
-        let (rang_du_jour, periodes) = self.jour.par_groupe[g];
+        let (rang_du_jour, periodes) = (self.jour.rang(g), self.jour.periodes(g));
         let (une, rang) = if self.defaut {
             (rang_du_jour != i32::MAX, rang_du_jour)
         } else {

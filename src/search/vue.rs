@@ -189,14 +189,52 @@ pub struct Base {
 /// to every group of a view once a day, so that most queries do not visit sessions at all.
 pub struct Jour {
     pub aujourdhui: i64,
-    /// Per group, side by side (one cache miss): the start it ranks by (the next one; the
-    /// first that passes when all have started), or `i32::MAX` when no session passes; and
-    /// the relative date buckets it falls in (bit i: within `MOIS[i]` months).
-    pub par_groupe: Vec<(i32, u8)>,
+    /// Per group, in 32 bits (16 groups per cache line): the start it ranks by (the next
+    /// one; the first that passes when all have started) as days from `aujourdhui -
+    /// DECALAGE` in the high 29 bits, `AUCUN` when no session passes; and the relative date
+    /// buckets it falls in in the low 3 (bit i: within `MOIS[i]` months).
+    pub par_groupe: Vec<u32>,
 }
 
-/// Relative date facet buckets, in months.
+/// Relative date facet buckets, in months (at most 3: see [`Jour::par_groupe`]).
 pub const MOIS: &[u64] = &[1, 3, 6];
+const _: () = assert!(MOIS.len() <= 3);
+
+const DECALAGE: i64 = 1 << 28;
+const AUCUN: u32 = u32::MAX >> 3;
+
+impl Jour {
+    /// Whether group `g` has an upcoming or open session.
+    #[inline]
+    pub fn passe(&self, g: usize) -> bool {
+        self.par_groupe[g] >> 3 != AUCUN
+    }
+
+    /// The start group `g` ranks by (`i32::MAX`: none; starts past 700,000 years from
+    /// now are taken as that far).
+    #[inline]
+    pub fn rang(&self, g: usize) -> i32 {
+        match self.par_groupe[g] >> 3 {
+            AUCUN => i32::MAX,
+            r => (r as i64 + self.aujourdhui - DECALAGE) as i32,
+        }
+    }
+
+    /// The date buckets of group `g`.
+    #[inline]
+    pub fn periodes(&self, g: usize) -> u8 {
+        (self.par_groupe[g] & 7) as u8
+    }
+
+    fn paquet(aujourdhui: i64, rang: i32, periodes: u8) -> u32 {
+        let r = if rang == i32::MAX {
+            AUCUN
+        } else {
+            (rang as i64 - aujourdhui + DECALAGE).clamp(0, AUCUN as i64 - 1) as u32
+        };
+        r << 3 | periodes as u32
+    }
+}
 
 /// Bit i: a session from `debut` to `fin` starts, or is open, within `MOIS[i]` months of `t`.
 #[inline]
@@ -302,7 +340,7 @@ impl Vue {
             } else {
                 prochain
             };
-            out.par_groupe.push((rang, p));
+            out.par_groupe.push(Jour::paquet(aujourdhui, rang, p));
         }
         let out = Arc::new(out);
         *j = Some(out.clone());
@@ -325,8 +363,7 @@ impl Vue {
         let jour = self.jour(aujourdhui);
         let mut comptes = vec![0u32; self.valeurs.len()];
         for g in 0..self.nb_groupes() {
-            if jour.par_groupe[g].0 == i32::MAX || alive.is_some_and(|a| !a.is_alive(self.docs[g]))
-            {
+            if !jour.passe(g) || alive.is_some_and(|a| !a.is_alive(self.docs[g])) {
                 continue;
             }
             self.ids(g).iter().for_each(|i| comptes[i] += 1);
@@ -573,5 +610,35 @@ impl Vues {
             .expect("views lock")
             .retain(|k, _| vivants.contains(k));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A group's packed day summary gives back its start and buckets.
+    #[test]
+    fn day_summary_round_trip() {
+        let aujourdhui = 20_419;
+        let mut j = Jour {
+            aujourdhui,
+            par_groupe: Vec::new(),
+        };
+        let cas = [
+            (0, 0b000),
+            (20_000, 0b111),
+            (20_419, 0b101),
+            (20_500, 0b010),
+            (JOUR_INCONNU_FIN as i32, 0),
+            (i32::MAX, 0),
+        ];
+        for (rang, p) in cas {
+            j.par_groupe.push(Jour::paquet(aujourdhui, rang, p));
+        }
+        for (g, (rang, p)) in cas.into_iter().enumerate() {
+            assert_eq!((j.rang(g), j.periodes(g)), (rang, p));
+            assert_eq!(j.passe(g), rang != i32::MAX);
+        }
     }
 }
