@@ -188,9 +188,10 @@ fn main() {
             }
         }
         println!(
-            "  view: {} groups, {} values, {:.1} ids per group (by dimension: {:?})",
+            "  view: {} groups, {} values, {} profils, {:.1} ids per group (by dimension: {:?})",
             v.nb_groupes(),
             v.valeurs.len(),
+            v.nb_profils(),
             par_dim.iter().sum::<usize>() as f64 / v.nb_groupes() as f64,
             par_dim
                 .iter()
