@@ -83,6 +83,8 @@ pub struct Flux<'a> {
     tokens: &'a mut [Token],
     /// One past the current token (0: before the first).
     suivant: usize,
+    /// What `token` gives before the first `advance` (or for an empty text).
+    vide: Token,
 }
 
 impl TokenStream for Flux<'_> {
@@ -95,10 +97,16 @@ impl TokenStream for Flux<'_> {
         }
     }
     fn token(&self) -> &Token {
-        &self.tokens[self.suivant.saturating_sub(1)]
+        match self.suivant {
+            0 => &self.vide,
+            i => &self.tokens[i - 1],
+        }
     }
     fn token_mut(&mut self) -> &mut Token {
-        &mut self.tokens[self.suivant.saturating_sub(1)]
+        match self.suivant {
+            0 => &mut self.vide,
+            i => &mut self.tokens[i - 1],
+        }
     }
 }
 
@@ -170,6 +178,7 @@ impl Tokenizer for TokeniseurFr {
         Flux {
             tokens: &mut self.tokens[..self.n],
             suivant: 0,
+            vide: Token::default(),
         }
     }
 }
@@ -216,6 +225,22 @@ mod tests {
             &mut analyseur(&["l".into(), "d".into(), "de".into(), "la".into()]),
             s,
         )
+    }
+
+    /// The reused token buffers give each text its own words, and asking for a token
+    /// before the first (or of an empty text) is no error.
+    #[test]
+    fn successive_texts_and_empty_streams() {
+        let mut an = analyseur(&["de".into()]);
+        assert_eq!(
+            termes(&mut an, "électricité de bâtiment"),
+            ["electricit", "bat"]
+        );
+        assert_eq!(termes(&mut an, "soudure"), ["soudur"]);
+        assert!(termes(&mut an, "").is_empty());
+        let mut s = an.token_stream("");
+        assert_eq!(s.token().text, "");
+        assert!(!s.advance());
     }
 
     #[test]
