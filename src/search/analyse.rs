@@ -4,8 +4,9 @@
 //! Snowball French stemmer (plurals, most feminine forms).
 
 use rust_stemmers::{Algorithm, Stemmer};
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashSet;
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::Arc;
 use tantivy::tokenizer::{TextAnalyzer, Token, TokenStream, Tokenizer};
 use unicode_normalization::char::is_combining_mark;
@@ -52,15 +53,16 @@ pub struct TokeniseurFr {
     analyse: Option<Arc<Analyse>>,
 }
 
-/// Stop words (folded) of the `fr` analyzer.
+/// Stop words (folded) of the `fr` analyzer (a fixed set: a fast unseeded hasher is fine).
 pub struct Analyse {
     mots_vides: FxHashSet<String>,
 }
 
 thread_local! {
     static STEMMER: Stemmer = Stemmer::create(Algorithm::French);
-    /// Stems already computed on this thread (cleared past a bound).
-    static RACINES: RefCell<FxHashMap<String, String>> = RefCell::new(FxHashMap::default());
+    /// Stems already computed on this thread (cleared past a bound). Its keys come from
+    /// queries too, so it keeps std's seeded hasher: no crafted words can make it slow.
+    static RACINES: RefCell<HashMap<String, String>> = RefCell::new(HashMap::new());
 }
 
 /// Appends the stem of `mot` to `out`.
