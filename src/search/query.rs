@@ -77,9 +77,7 @@ impl Requete {
             aujourdhui,
         }
     }
-}
 
-impl Requete {
     /// The values selected in filter dimension `d` (none for a dimension without a filter).
     fn selection(&self, d: usize) -> Vec<u64> {
         let booleen = |b: Option<bool>| b.map(|b| b as u64).into_iter().collect();
@@ -378,9 +376,12 @@ impl<'a> Passe<'a> {
                 continue;
             }
             filtrees |= 1 << d;
-            for (i, (&dd, v)) in vue.dim.iter().zip(&vue.valeurs).enumerate() {
-                if dd as usize == d && sel.contains(v) {
-                    choisi[i] = 1 << d;
+            // A dimension's ids are consecutive and sorted by value.
+            let debut = vue.premier_id[d] as usize;
+            let valeurs = &vue.valeurs[debut..vue.premier_id[d + 1] as usize];
+            for v in &sel {
+                if let Ok(i) = valeurs.binary_search(v) {
+                    choisi[debut + i] = 1 << d;
                 }
             }
         }
@@ -409,7 +410,7 @@ impl<'a> Passe<'a> {
     }
 
     /// Adds each profil's count to its values, once the pass (and those of the segment's
-    /// other part) are over; a second call does nothing.
+    /// other part) are over.
     fn etaler_profils(&mut self) {
         if let Some(c) = &mut self.comptes {
             // Blocks of 16 without any count are skipped at once: a light query meets few
@@ -876,7 +877,9 @@ impl Moteur {
                 None => self.candidats(reader, vue, f, facettes)?,
                 Some(_) => None,
             };
-            let passes: Vec<Passe> = if let Some((groupes, seule)) = candidats {
+            // Candidates from a lone filter: that filter's own counts come apart (see below).
+            let seule = candidats.as_ref().and_then(|(_, seule)| *seule);
+            let passes: Vec<Passe> = if let Some((groupes, _)) = candidats {
                 let mut p = Passe::new(f, vue, seg as u32, facettes, k);
                 // Scattered groups: their records are asked for well ahead.
                 const AVANCE: usize = 16;
@@ -888,13 +891,6 @@ impl Moteur {
                     if alive.is_none_or(|a| a.is_alive(vue.docs[g as usize])) {
                         p.groupe(g as usize, 1.0);
                     }
-                }
-                p.etaler_profils();
-                // The only filter's own counts: every group it would let through.
-                if let (Some(d), Some(c)) = (seule, &mut p.comptes) {
-                    let base = vue.comptes_du_jour(f.r.aujourdhui, alive);
-                    let ids = vue.premier_id[d] as usize..vue.premier_id[d + 1] as usize;
-                    c.valeurs[ids.clone()].copy_from_slice(&base.comptes[ids]);
                 }
                 vec![p]
             } else if parts == 1 {
@@ -911,6 +907,12 @@ impl Moteur {
             let mut p = passes.next().expect("a segment has one pass at least");
             passes.for_each(|autre| p.absorber(autre));
             p.etaler_profils();
+            // The only filter's own counts: every group it would let through.
+            if let (Some(d), Some(c)) = (seule, &mut p.comptes) {
+                let base = vue.comptes_du_jour(f.r.aujourdhui, alive);
+                let ids = vue.premier_id[d] as usize..vue.premier_id[d + 1] as usize;
+                c.valeurs[ids.clone()].copy_from_slice(&base.comptes[ids]);
+            }
             if let Some(Comptes {
                 valeurs: c, dates, ..
             }) = &p.comptes
