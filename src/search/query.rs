@@ -654,6 +654,21 @@ fn candidats_part() -> u64 {
     super::reglage(&N, "SOFI_CANDIDATS_PART", 3)
 }
 
+/// The thread that passes over a big segment's second half while the query's own thread
+/// does the first; `None` if it could not be started (every pass then runs whole). Starting
+/// a thread per query cost clone, stack mapping and a TLB shootdown each time.
+fn aide() -> Option<&'static rayon::ThreadPool> {
+    static AIDE: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    AIDE.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .thread_name(|_| "sofi-passe".into())
+            .build()
+            .ok()
+    })
+    .as_ref()
+}
+
 /// Counts the passes running at once (see `collecter`) while it lives.
 struct EnCours<'a>(&'a std::sync::atomic::AtomicUsize);
 
@@ -893,15 +908,20 @@ impl Moteur {
                     }
                 }
                 vec![p]
-            } else if parts == 1 {
-                vec![passer(bornes[0])?]
+            } else if let (2, Some(aide)) = (parts, aide()) {
+                // The second half on the helper thread, the first on this one.
+                let (mut premiere, mut seconde) = (None, None);
+                aide.in_place_scope(|sc| {
+                    sc.spawn(|_| seconde = Some(passer(bornes[1])));
+                    premiere = Some(passer(bornes[0]));
+                });
+                let deux = premiere.zip(seconde).expect("both halves ran");
+                vec![deux.0?, deux.1?]
             } else {
-                std::thread::scope(|sc| {
-                    let autre = sc.spawn(|| passer(bornes[1]));
-                    let premiere = passer(bornes[0]);
-                    let seconde = autre.join().expect("search pass thread");
-                    Ok::<_, tantivy::TantivyError>(vec![premiere?, seconde?])
-                })?
+                bornes
+                    .iter()
+                    .map(|&b| passer(b))
+                    .collect::<Result<_, _>>()?
             };
             let mut passes = passes.into_iter();
             let mut p = passes.next().expect("a segment has one pass at least");
