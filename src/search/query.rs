@@ -858,7 +858,9 @@ impl Moteur {
                                 precharger(&vue.fiches, g as usize);
                                 precharger(&p.jour.par_groupe, g as usize);
                                 if !p.defaut {
-                                    // The group's sessions start at its matching document.
+                                    // The group's sessions: where they end, then their
+                                    // dates, from its matching document on.
+                                    precharger(&vue.docs, g as usize + 1);
                                     precharger(&vue.debut, doc as usize);
                                     precharger(&vue.fin, doc as usize);
                                 }
@@ -902,6 +904,16 @@ impl Moteur {
                     if let Some(&h) = groupes.get(i + AVANCE) {
                         precharger(&vue.fiches, h as usize);
                         precharger(&p.jour.par_groupe, h as usize);
+                        if !p.defaut {
+                            precharger(&vue.docs, h as usize);
+                            precharger(&vue.docs, h as usize + 1);
+                        }
+                    }
+                    // Half-way, where that group's sessions start is known.
+                    if let (false, Some(&h)) = (p.defaut, groupes.get(i + AVANCE / 2)) {
+                        let d = vue.docs[h as usize] as usize;
+                        precharger(&vue.debut, d);
+                        precharger(&vue.fin, d);
                     }
                     if alive.is_none_or(|a| a.is_alive(vue.docs[g as usize])) {
                         p.groupe(g as usize, 1.0);
