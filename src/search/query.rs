@@ -413,17 +413,10 @@ impl<'a> Passe<'a> {
     /// other part) are over.
     fn etaler_profils(&mut self) {
         if let Some(c) = &mut self.comptes {
-            // Blocks of 16 without any count are skipped at once: a light query meets few
-            // of the tens of thousands of profils.
-            for (b, bloc) in std::mem::take(&mut c.profils).chunks(16).enumerate() {
-                if bloc.iter().fold(0, |a, &n| a | n) == 0 {
-                    continue;
-                }
-                for (j, &n) in bloc.iter().enumerate() {
-                    if n > 0 {
-                        for &i in self.vue.profil(b * 16 + j) {
-                            c.valeurs[i as usize] += n;
-                        }
+            for (p, &n) in std::mem::take(&mut c.profils).iter().enumerate() {
+                if n > 0 {
+                    for &i in self.vue.profil(p) {
+                        c.valeurs[i as usize] += n;
                     }
                 }
             }
@@ -544,11 +537,12 @@ impl<'a> Passe<'a> {
                     *n += (periodes >> i) as u32 & 1;
                 }
                 if une {
-                    // The few-valued dimensions once, as the profil.
-                    let debut = match fiche.profil {
-                        SANS_PROFIL => 0,
-                        p => {
-                            profils[p as usize] += 1;
+                    // The few-valued dimensions once, as the two profils.
+                    let debut = match fiche.profils {
+                        [SANS_PROFIL, _] => 0,
+                        [a, b] => {
+                            profils[a as usize] += 1;
+                            profils[b as usize] += 1;
                             fiche.nb_profil()
                         }
                     };
