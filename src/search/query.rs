@@ -648,19 +648,30 @@ fn candidats_part() -> u64 {
     super::reglage(&N, "SOFI_CANDIDATS_PART", 3)
 }
 
-/// The thread that passes over a big segment's second half while the query's own thread
-/// does the first; `None` if it could not be started (every pass then runs whole). Starting
-/// a thread per query cost clone, stack mapping and a TLB shootdown each time.
-fn aide() -> Option<&'static rayon::ThreadPool> {
+/// Runs `a` on this thread and `b` on the search helper thread, and waits for both. A big
+/// segment's pass is cut in two this way when no other query runs; a thread started per
+/// query cost more than it saved on light queries. If the helper could not be started,
+/// both run here.
+fn en_deux<A, B: Send>(a: impl FnOnce() -> A, b: impl FnOnce() -> B + Send) -> (A, B) {
     static AIDE: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
-    AIDE.get_or_init(|| {
+    let aide = AIDE.get_or_init(|| {
         rayon::ThreadPoolBuilder::new()
             .num_threads(1)
             .thread_name(|_| "sofi-passe".into())
             .build()
             .ok()
-    })
-    .as_ref()
+    });
+    match aide {
+        Some(aide) => {
+            let mut seconde = None;
+            let premiere = aide.in_place_scope(|sc| {
+                sc.spawn(|_| seconde = Some(b()));
+                a()
+            });
+            (premiere, seconde.expect("the helper's half ran"))
+        }
+        None => (a(), b()),
+    }
 }
 
 /// Counts the passes running at once (see `collecter`) while it lives.
@@ -891,43 +902,45 @@ impl Moteur {
             // Candidates from a lone filter: that filter's own counts come apart (see below).
             let seule = candidats.as_ref().and_then(|(_, seule)| *seule);
             let passes: Vec<Passe> = if let Some((groupes, _)) = candidats {
-                let mut p = Passe::new(f, vue, seg as u32, facettes, k);
-                // Scattered groups: their records are asked for well ahead.
-                const AVANCE: usize = 16;
-                for (i, &g) in groupes.iter().enumerate() {
-                    if let Some(&h) = groupes.get(i + AVANCE) {
-                        precharger(&vue.fiches, h as usize);
-                        precharger(&p.jour.par_groupe, h as usize);
-                        if !p.defaut {
-                            precharger(&vue.docs, h as usize);
-                            precharger(&vue.docs, h as usize + 1);
+                let passer_liste = |groupes: &[u32]| {
+                    let mut p = Passe::new(f, vue, seg as u32, facettes, k);
+                    // Scattered groups: their records are asked for well ahead.
+                    const AVANCE: usize = 16;
+                    for (i, &g) in groupes.iter().enumerate() {
+                        if let Some(&h) = groupes.get(i + AVANCE) {
+                            precharger(&vue.fiches, h as usize);
+                            precharger(&p.jour.par_groupe, h as usize);
+                            if !p.defaut {
+                                precharger(&vue.docs, h as usize);
+                                precharger(&vue.docs, h as usize + 1);
+                            }
+                        }
+                        // Half-way, where that group's sessions start is known.
+                        if let (false, Some(&h)) = (p.defaut, groupes.get(i + AVANCE / 2)) {
+                            let d = vue.docs[h as usize] as usize;
+                            precharger(&vue.debut, d);
+                            precharger(&vue.fin, d);
+                        }
+                        if alive.is_none_or(|a| a.is_alive(vue.docs[g as usize])) {
+                            p.groupe(g as usize, 1.0);
                         }
                     }
-                    // Half-way, where that group's sessions start is known.
-                    if let (false, Some(&h)) = (p.defaut, groupes.get(i + AVANCE / 2)) {
-                        let d = vue.docs[h as usize] as usize;
-                        precharger(&vue.debut, d);
-                        precharger(&vue.fin, d);
-                    }
-                    if alive.is_none_or(|a| a.is_alive(vue.docs[g as usize])) {
-                        p.groupe(g as usize, 1.0);
-                    }
+                    p
+                };
+                // Each candidate is a fetch from memory: 1/16 of a full pass's groups are
+                // worth the helper.
+                if seul && groupes.len() >= passe_parallele_min() / 16 {
+                    let (a, b) = groupes.split_at(groupes.len() / 2);
+                    let (a, b) = en_deux(|| passer_liste(a), || passer_liste(b));
+                    vec![a, b]
+                } else {
+                    vec![passer_liste(&groupes)]
                 }
-                vec![p]
-            } else if let (2, Some(aide)) = (parts, aide()) {
-                // The second half on the helper thread, the first on this one.
-                let (mut premiere, mut seconde) = (None, None);
-                aide.in_place_scope(|sc| {
-                    sc.spawn(|_| seconde = Some(passer(bornes[1])));
-                    premiere = Some(passer(bornes[0]));
-                });
-                let deux = premiere.zip(seconde).expect("both halves ran");
-                vec![deux.0?, deux.1?]
+            } else if parts == 2 {
+                let (a, b) = en_deux(|| passer(bornes[0]), || passer(bornes[1]));
+                vec![a?, b?]
             } else {
-                bornes
-                    .iter()
-                    .map(|&b| passer(b))
-                    .collect::<Result<_, _>>()?
+                vec![passer(bornes[0])?]
             };
             let mut passes = passes.into_iter();
             let mut p = passes.next().expect("a segment has one pass at least");
