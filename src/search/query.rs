@@ -495,7 +495,9 @@ impl<'a> Passe<'a> {
         if !distance && !r.communes.is_empty() && !r.communes.contains(&(fiche.commune as u64)) {
             manque |= 1 << D_LIEU;
         }
-        if manque.count_ones() > 1 {
+        // The place has no facet: a group out of it counts nowhere, and its sessions need
+        // not be read (most of a radius query's matches are out of the circle).
+        if manque.count_ones() > 1 || manque == 1 << D_LIEU {
             return;
         }
         // Sessions: the date filter and the start the group ranks by; the date facet.
