@@ -94,6 +94,9 @@ pub struct Fiche {
     ids: [u16; IDS_COURTS],
 }
 
+// One record, one cache line.
+const _: () = assert!(std::mem::size_of::<Fiche>() == 64);
+
 impl Fiche {
     #[inline]
     pub fn drapeaux(&self) -> u8 {
@@ -582,10 +585,12 @@ fn grandes_pages<T>(v: &[T]) {
     #[cfg(target_os = "linux")]
     {
         const PAGE: usize = 2 << 20;
+        /// `MADV_COLLAPSE` (asm-generic/mman-common.h; not in every libc flavour's bindings).
+        const MADV_COLLAPSE: libc::c_int = 25;
         let debut = (v.as_ptr() as usize).next_multiple_of(PAGE);
         let fin = (v.as_ptr() as usize + std::mem::size_of_val(v)) / PAGE * PAGE;
         if fin > debut {
-            for conseil in [libc::MADV_HUGEPAGE, libc::MADV_COLLAPSE] {
+            for conseil in [libc::MADV_HUGEPAGE, MADV_COLLAPSE] {
                 // SAFETY: the range lies inside `v`'s allocation, and neither advice
                 // changes what the memory holds.
                 unsafe { libc::madvise(debut as *mut libc::c_void, fin - debut, conseil) };
