@@ -10,9 +10,9 @@
 //!
 //! At 1M sessions the per-group data is far larger than the CPU caches and a query meets
 //! its matching groups in an order no prefetcher can follow. So each group is one record of
-//! one cache line ([`Fiche`]: place, flags, profil and up to 23 value ids of 16 bits), found
-//! from a document by arithmetic and a small bitmap that stays in cache: a match costs one
-//! memory fetch, which the query issues ahead for a whole batch of matches.
+//! one cache line ([`Fiche`]: place, flags, two profils and up to 22 value ids of 16 bits),
+//! found from a document by arithmetic and a small bitmap that stays in cache: a match costs
+//! one memory fetch, which the query issues ahead for a whole batch of matches.
 //!
 //! The few-valued dimensions (département, niveau, certifiante, distance, publics,
 //! financeurs) make ~8 of a group's ~12 counted ids. Split in two halves (the first four;
