@@ -32,9 +32,9 @@ use tantivy::{DocId, Searcher, SegmentReader};
 
 // Filter dimensions; facets are counted for each but LIEU (and CERTIFICATION, a filter
 // within CERTIFIANTE). Numbered so that a group's ids, sorted, put the few-valued
-// dimensions first (its profil: those before ORGANISME) and certifications last: the hot
-// loops stop as soon as they are past the dimension they want, and facet counting stops
-// before certifications.
+// dimensions first (its two profils: those before ORGANISME, cut at PUBLIC) and
+// certifications last: the hot loops stop as soon as they are past the dimension they
+// want, and facet counting stops before certifications.
 pub const D_DEPARTEMENT: usize = 0;
 pub const D_NIVEAU: usize = 1;
 pub const D_CERTIFIANTE: usize = 2;
