@@ -85,8 +85,13 @@ impl Inbox {
                     source,
                     remplacer: false,
                 };
-                importer(input, &self.refs, &opts, &|_| {})
-                    .map_err(|e| std::io::Error::other(e.to_string()))?
+                let r = importer(input, &self.refs, &opts, &|_| {})
+                    .map_err(|e| std::io::Error::other(e.to_string()))?;
+                // A file in `done/` is on disk: a crash after the move cannot lose it.
+                self.store
+                    .durcir()
+                    .map_err(|e| std::io::Error::other(e.to_string()))?;
+                r
             }
             Err(e) => Rapport {
                 source,
@@ -98,9 +103,10 @@ impl Inbox {
             .dir
             .join(if rapport.succes() { "done" } else { "rejected" });
         let dest = dest_dir.join(name);
-        std::fs::rename(path, &dest)?;
+        // The report first: a file is never in `done/` or `rejected/` without its report.
         let json = serde_json::to_vec_pretty(&rapport).unwrap_or_default();
         std::fs::write(dest_dir.join(format!("{name}.rapport.json")), json)?;
+        std::fs::rename(path, &dest)?;
         tracing::info!(
             "boîte de dépôt : {name} → {} ({} stockées, {} rejetées)",
             dest.display(),

@@ -210,7 +210,10 @@ async fn importer_corps(
             source,
             remplacer,
         };
-        importer(input, &app2.refs, &opts, &|_| {})
+        let rapport = importer(input, &app2.refs, &opts, &|_| {})?;
+        // Answered means on disk.
+        app2.store.durcir()?;
+        Ok::<_, crate::import::ImportError>(rapport)
     })
     .await;
     match r {
@@ -276,10 +279,12 @@ pub(super) async fn delete(app: Arc<App>, req: Request<Incoming>, numero: &str) 
     let app2 = app.clone();
     let n2 = numero.clone();
     let r = tokio::task::spawn_blocking(move || {
-        app2.store.supprimer(
+        let n = app2.store.supprimer(
             std::slice::from_ref(&n2),
             crate::store::Operation::Suppression,
-        )
+        )?;
+        app2.store.durcir()?;
+        Ok::<_, crate::store::StoreError>(n)
     })
     .await;
     match r {
