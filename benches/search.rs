@@ -285,13 +285,14 @@ fn main() {
         return;
     }
     // HTTP throughput on loopback.
-    let app = Arc::new(sofi::http::App {
-        store: store.clone(),
-        refs: refs.clone(),
-        jeton_admin: "bench".into(),
-        limite_import: 1 << 30,
-        moteur: Some(Arc::new(moteur)),
-    });
+    let app = Arc::new(sofi::http::App::new(
+        store.clone(),
+        refs.clone(),
+        "bench".into(),
+        1 << 30,
+        Some(Arc::new(moteur)),
+        sofi::http::Limites::default(),
+    ));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(8)

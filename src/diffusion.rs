@@ -62,6 +62,24 @@ pub struct Filtres {
 pub struct Bilan {
     pub offres: u64,
     pub suppressions: u64,
+    /// Offers whose body could not be read back (damaged body file): left out, and logged.
+    pub endommagees: u64,
+}
+
+/// An offer read for a feed: a damaged body is left out (and counted) so that one damaged
+/// offer does not cut the feed for every partner; any other error stops the feed.
+fn lisible(
+    r: Result<Option<OffreStockee>, StoreError>,
+    bilan: &mut Bilan,
+) -> Result<Option<OffreStockee>, StoreError> {
+    match r {
+        Err(e @ StoreError::Corps { .. }) => {
+            tracing::warn!("flux : {e}");
+            bilan.endommagees += 1;
+            Ok(None)
+        }
+        r => r,
+    }
 }
 
 /// Département of an address: given, else from the INSEE code, else from the postal code.
@@ -151,7 +169,9 @@ pub fn ecrire_flux<W: Write>(
     match depuis {
         None => {
             for o in store.offres() {
-                let o = o?;
+                let Some(o) = lisible(o.map(Some), &mut bilan)? else {
+                    continue;
+                };
                 vus += 1;
                 if vus.is_multiple_of(1024) {
                     progression(vus);
@@ -182,7 +202,7 @@ pub fn ecrire_flux<W: Write>(
                 if vus.is_multiple_of(1024) {
                     progression(vus);
                 }
-                let garder = match store.offre(&numero)? {
+                let garder = match lisible(store.offre(&numero), &mut bilan)? {
                     Some(o) => {
                         let g = actions_diffusees(&o, filtres, refs);
                         if !g.is_empty() {

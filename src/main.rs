@@ -24,6 +24,17 @@ struct Cli {
     /// Data directory (store, index, inbox).
     #[arg(long, global = true, env = "SOFI_DATA_DIR", default_value = "./var")]
     data_dir: PathBuf,
+    /// A gzip input expanding more than this many times its size is refused (past 64 MiB out).
+    #[arg(
+        long,
+        global = true,
+        env = "SOFI_GZIP_RATIO_MAX",
+        default_value_t = 100
+    )]
+    gzip_ratio_max: u64,
+    /// A gzip input expanding past this size is refused (units: K, M, G, T; powers of 1,024).
+    #[arg(long, global = true, env = "SOFI_GZIP_MAX", default_value = "16G", value_parser = taille)]
+    gzip_max: u64,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -90,6 +101,12 @@ enum Cmd {
         #[arg(long)]
         organisme: Vec<String>,
     },
+    /// Check the whole store (every offer's body, the journal against the counters) and the
+    /// search index; exit 1 when anything is damaged.
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
     /// Rebuild the search index from the store.
     Reindex,
     /// Rewrite the file of offer bodies without the replaced and deleted ones (server stopped).
@@ -101,7 +118,51 @@ enum Cmd {
         /// On an empty store, first load the demo offer (about 5,000 sessions).
         #[arg(long)]
         demo: bool,
+        /// Largest import body (`POST /api/v1/import`); units K, M, G, T (powers of 1,024).
+        #[arg(long, env = "SOFI_LIMITE_IMPORT", default_value = "2G", value_parser = taille)]
+        limite_import: u64,
+        /// Connections served at once; the next ones are answered 503 (also bounded by the
+        /// open-files limit).
+        #[arg(long, env = "SOFI_CONNEXIONS_MAX", default_value_t = 512)]
+        connexions_max: usize,
+        /// LHÉO feeds written at once; the next ones are answered 503 with Retry-After.
+        #[arg(long, env = "SOFI_FLUX_MAX", default_value_t = 4)]
+        flux_max: usize,
+        /// Uploads imported at once; the next ones are answered 503 with Retry-After.
+        #[arg(long, env = "SOFI_IMPORTS_MAX", default_value_t = 2)]
+        imports_max: usize,
+        /// Seconds a client has to send a request's head.
+        #[arg(long, env = "SOFI_DELAI_ENTETES", default_value_t = 10)]
+        delai_entetes: u64,
+        /// Seconds without a byte moving either way before a connection is closed.
+        #[arg(long, env = "SOFI_DELAI_INACTIVITE", default_value_t = 60)]
+        delai_inactivite: u64,
     },
+}
+
+/// A size in bytes: `5000000`, `512K`, `64M`, `2G`, `1T` (also `Mo`, `MiB`, `GB`…: powers of
+/// 1,024 in every case).
+fn taille(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let fin = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (chiffres, unite) = t.split_at(fin);
+    let n: u64 = chiffres
+        .parse()
+        .map_err(|_| format!("« {s} » : taille attendue, comme 5000000, 512K, 64M ou 2G"))?;
+    let facteur: u64 = match unite.trim().to_ascii_lowercase().as_str() {
+        "" | "o" | "b" => 1,
+        "k" | "ko" | "kb" | "kio" | "kib" => 1 << 10,
+        "m" | "mo" | "mb" | "mio" | "mib" => 1 << 20,
+        "g" | "go" | "gb" | "gio" | "gib" => 1 << 30,
+        "t" | "to" | "tb" | "tio" | "tib" => 1 << 40,
+        u => {
+            return Err(format!(
+                "« {s} » : unité « {u} » inconnue (K, M, G ou T, puissances de 1 024)"
+            ))
+        }
+    };
+    n.checked_mul(facteur)
+        .ok_or_else(|| format!("« {s} » : taille trop grande"))
 }
 
 #[global_allocator]
@@ -135,6 +196,10 @@ fn main() {
 }
 
 fn run(cli: Cli) -> Result<i32> {
+    lheo::regler_decompression(lheo::Decompression {
+        ratio_max: cli.gzip_ratio_max,
+        octets_max: cli.gzip_max,
+    });
     match cli.cmd {
         Cmd::Import {
             fichiers,
@@ -152,6 +217,7 @@ fn run(cli: Cli) -> Result<i32> {
             let refs = Referentiels::charger()?;
             import_files(&fichiers, &refs, None, None, false, json)
         }
+        Cmd::Verify { json } => verify(&cli.data_dir, json),
         Cmd::Stats { json } => {
             let store = Store::open(&cli.data_dir)?;
             let c = store.compteurs()?;
@@ -215,7 +281,34 @@ fn run(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
-        Cmd::Serve { listen, demo } => serve(&cli.data_dir, &listen, demo),
+        Cmd::Serve {
+            listen,
+            demo,
+            limite_import,
+            connexions_max,
+            flux_max,
+            imports_max,
+            delai_entetes,
+            delai_inactivite,
+        } => {
+            // Every connection is a descriptor: take what the hard limit allows, and keep
+            // room for the store, the index and the inbox.
+            let fichiers = sofi::http::relever_limite_fichiers();
+            let connexions = connexions_max.min(fichiers.saturating_sub(128).max(16) as usize);
+            if connexions < connexions_max {
+                tracing::warn!(
+                    "{connexions} connexions au plus : la limite de fichiers ouverts est {fichiers}"
+                );
+            }
+            let limites = sofi::http::Limites {
+                connexions,
+                flux: flux_max.max(1),
+                imports: imports_max.max(1),
+                delai_entetes: std::time::Duration::from_secs(delai_entetes.max(1)),
+                delai_inactivite: std::time::Duration::from_secs(delai_inactivite.max(1)),
+            };
+            serve(&cli.data_dir, &listen, demo, limite_import, limites)
+        }
         Cmd::Compacter => {
             let t0 = Instant::now();
             let (avant, apres) = Store::open(&cli.data_dir)?.compacter()?;
@@ -262,6 +355,14 @@ fn run(cli: Cli) -> Result<i32> {
             let refs = Referentiels::charger()?;
             let store = Store::open(&cli.data_dir)?;
             let c = store.compteurs()?;
+            if let Some(Depuis::Seq(n)) = depuis {
+                if n > c.journal_seq {
+                    bail!(
+                        "--depuis {n} : au-delà du journal, dont le dernier numéro est {}",
+                        c.journal_seq
+                    );
+                }
+            }
             let bar = ProgressBar::with_draw_target(
                 Some(if depuis.is_some() {
                     c.journal_seq
@@ -430,7 +531,13 @@ fn afficher(path: &Path, r: &Rapport, dt: f64, stocke: bool) {
     }
 }
 
-fn serve(data_dir: &Path, listen: &str, demo: bool) -> Result<i32> {
+fn serve(
+    data_dir: &Path,
+    listen: &str,
+    demo: bool,
+    limite_import: u64,
+    limites: sofi::http::Limites,
+) -> Result<i32> {
     let addr = sofi::http::adresse(listen).map_err(anyhow::Error::msg)?;
     let t0 = Instant::now();
     let refs = Arc::new(Referentiels::charger()?);
@@ -457,17 +564,17 @@ fn serve(data_dir: &Path, listen: &str, demo: bool) -> Result<i32> {
         let n = moteur.rattraper(&store)?;
         tracing::info!("index à jour ({n} offres rattrapées)");
     }
-    let limite_import = std::env::var("SOFI_LIMITE_IMPORT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2 << 30);
-    let app = Arc::new(sofi::http::App {
-        store: store.clone(),
-        refs: refs.clone(),
-        jeton_admin: sofi::http::jeton_admin(data_dir)?,
+    // Feeds and uploads hold blocking threads while their clients read or send: they get
+    // their own, beyond the eight that searches and pages share.
+    let fils_bloquants = 8 + limites.flux + limites.imports;
+    let app = Arc::new(sofi::http::App::new(
+        store.clone(),
+        refs.clone(),
+        sofi::http::jeton_admin(data_dir)?,
         limite_import,
-        moteur: Some(moteur.clone()),
-    });
+        Some(moteur.clone()),
+        limites,
+    ));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let inbox = sofi::inbox::Inbox::new(data_dir, store.clone(), refs)?;
     tracing::info!("boîte de dépôt : {}", inbox.dir.display());
@@ -481,11 +588,25 @@ fn serve(data_dir: &Path, listen: &str, demo: bool) -> Result<i32> {
         let stop = stop.clone();
         let store = store.clone();
         std::thread::spawn(move || {
+            // On failure (a full disk) it backs off, up to 5 s, and says so once per 10 s.
+            let mut pause = std::time::Duration::from_millis(100);
+            let mut dernier_log: Option<Instant> = None;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                if let Err(e) = moteur.rattraper(&store) {
-                    tracing::warn!("indexation : {e}");
+                match moteur.rattraper(&store) {
+                    Ok(_) => pause = std::time::Duration::from_millis(100),
+                    Err(e) => {
+                        if dernier_log.is_none_or(|t| t.elapsed().as_secs() >= 10) {
+                            tracing::warn!("indexation : {e}");
+                            dernier_log = Some(Instant::now());
+                        }
+                        pause = (pause * 2).min(std::time::Duration::from_secs(5));
+                    }
                 }
-                std::thread::sleep(std::time::Duration::from_millis(100));
+                // Slept in small steps so that a stop is seen quickly.
+                let t = Instant::now();
+                while t.elapsed() < pause && !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::thread::sleep(std::time::Duration::from_millis(100).min(pause));
+                }
             }
         })
     };
@@ -493,7 +614,7 @@ fn serve(data_dir: &Path, listen: &str, demo: bool) -> Result<i32> {
     // each idle one keeps allocator memory.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .max_blocking_threads(8)
+        .max_blocking_threads(fils_bloquants)
         .build()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr)
@@ -509,6 +630,100 @@ fn serve(data_dir: &Path, listen: &str, demo: bool) -> Result<i32> {
     tracing::info!("arrêt propre");
     store.flush()?;
     Ok(0)
+}
+
+/// `sofi verify`: reads every offer back (each body against its fingerprint), replays the
+/// journal against the stored offers and the counters, checks the index's files.
+fn verify(data_dir: &Path, json: bool) -> Result<i32> {
+    use sofi::store::{Operation, StoreError};
+    use std::collections::BTreeSet;
+    let store = Store::open(data_dir)?;
+    let c = store.compteurs()?;
+    let mut problemes: Vec<String> = Vec::new();
+    let (mut offres, mut sessions) = (0u64, 0u64);
+    let mut presentes = BTreeSet::new();
+    for o in store.offres() {
+        match o {
+            Ok(o) => {
+                offres += 1;
+                sessions += o.formation.sessions().count() as u64;
+                presentes.insert(o.formation.numero);
+            }
+            Err(StoreError::Corps { numero, .. }) => {
+                offres += 1;
+                presentes.insert(numero);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    for numero in store.endommagees() {
+        problemes.push(format!(
+            "offre {numero} : corps endommagé (hors flux et recherche)"
+        ));
+    }
+    let mut rejouees = BTreeSet::new();
+    let mut derniere = 0;
+    for e in store.journal_depuis(0) {
+        let e = e?;
+        if e.seq != derniere + 1 {
+            problemes.push(format!("journal : trou entre {derniere} et {}", e.seq));
+        }
+        derniere = e.seq;
+        match e.operation {
+            Operation::Ecriture => rejouees.insert(e.numero),
+            _ => rejouees.remove(&e.numero),
+        };
+    }
+    if derniere != c.journal_seq {
+        problemes.push(format!(
+            "journal : dernier numéro {derniere}, compteur {}",
+            c.journal_seq
+        ));
+    }
+    if rejouees != presentes {
+        problemes.push(format!(
+            "journal : {} offres en le rejouant, {} stockées",
+            rejouees.len(),
+            presentes.len()
+        ));
+    }
+    if offres != c.formations {
+        problemes.push(format!(
+            "compteurs : {} formations, {offres} stockées",
+            c.formations
+        ));
+    }
+    if store.endommagees().is_empty() && sessions != c.sessions {
+        problemes.push(format!(
+            "compteurs : {} sessions, {sessions} stockées",
+            c.sessions
+        ));
+    }
+    let index = sofi::search::index::verifier_index(&data_dir.join("index"));
+    let v = serde_json::json!({
+        "offres": offres,
+        "offres_endommagees": store.endommagees(),
+        "journal_seq": c.journal_seq,
+        "stockage": &problemes,
+        "index": &index,
+        "sain": problemes.is_empty() && index.is_empty(),
+    });
+    if json {
+        println!("{v}");
+    } else {
+        println!("{offres} offres lues, journal jusqu'à {}", c.journal_seq);
+        for p in problemes.iter().chain(&index) {
+            println!("  PROBLÈME : {p}");
+        }
+        if problemes.is_empty() && index.is_empty() {
+            println!("  stockage et index sains");
+        }
+    }
+    Ok(if problemes.is_empty() && index.is_empty() {
+        0
+    } else {
+        1
+    })
 }
 
 /// Generates the demo offer (about 5,000 sessions dated around today) and imports it.

@@ -58,7 +58,10 @@ fn answered_writes_survive_sigkill() {
                         .send_bytes(&offre(&modele, &numero));
                     match r {
                         Ok(r) if r.status() == 200 => {
-                            attendus.lock().unwrap().insert(numero.clone(), Attendu::Present);
+                            attendus
+                                .lock()
+                                .unwrap()
+                                .insert(numero.clone(), Attendu::Present);
                             en_vol.lock().unwrap().retain(|n| *n != numero);
                         }
                         _ => return,
@@ -72,7 +75,10 @@ fn answered_writes_survive_sigkill() {
                         en_vol.lock().unwrap().push(numero.clone());
                         match r {
                             Ok(r) if r.status() == 200 => {
-                                attendus.lock().unwrap().insert(numero.clone(), Attendu::Absent);
+                                attendus
+                                    .lock()
+                                    .unwrap()
+                                    .insert(numero.clone(), Attendu::Absent);
                                 en_vol.lock().unwrap().retain(|n| *n != numero);
                             }
                             _ => return,

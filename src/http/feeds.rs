@@ -150,6 +150,14 @@ pub(super) async fn offres(app: Arc<App>, req: Request<Incoming>) -> Response<Bo
         Ok(x) => x,
         Err(e) => return super::indisponible("stockage-indisponible", e),
     };
+    if let Some(Depuis::Seq(n)) = q.depuis.filter(|d| matches!(d, Depuis::Seq(n) if *n > seq)) {
+        return erreur(
+            StatusCode::BAD_REQUEST,
+            "parametre-invalide",
+            &format!("« {n} » : au-delà du journal, dont le dernier numéro est {seq}"),
+            Some("depuis"),
+        );
+    }
     let gzip = req
         .headers()
         .get("accept-encoding")
@@ -210,9 +218,17 @@ pub(super) async fn offres(app: Arc<App>, req: Request<Incoming>) -> Response<Bo
             .body(super::full(Bytes::new()))
             .expect("valid headers");
     }
+    // A feed holds a blocking thread while its client reads: a few at once, the next ones 503.
+    let Ok(permis) = app.flux.clone().try_acquire_owned() else {
+        return super::sature(
+            "flux-sature",
+            "trop de flux LHÉO en cours d'envoi : réessayez dans quelques secondes",
+        );
+    };
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(8);
     let app2 = app.clone();
     tokio::task::spawn_blocking(move || {
+        let _permis = permis;
         let out = ChannelWriter {
             tx,
             buf: Vec::with_capacity(CHUNK),

@@ -160,6 +160,14 @@ async fn importer_corps(
         }
         return trop_grand(limite);
     }
+    // An upload holds a blocking thread while its client sends: a few at once, the next 503.
+    let Ok(permis) = app.imports.clone().try_acquire_owned() else {
+        vidanger(req.into_body(), 1 << 20).await;
+        return super::sature(
+            "imports-sature",
+            "trop d'imports en cours : réessayez dans quelques secondes",
+        );
+    };
     let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(16);
     let depasse = Arc::new(AtomicU64::new(0));
     let depasse2 = depasse.clone();
@@ -196,6 +204,7 @@ async fn importer_corps(
     });
     let app2 = app.clone();
     let r = tokio::task::spawn_blocking(move || {
+        let _permis = permis;
         let lus = Arc::new(AtomicU64::new(0));
         let input = Input {
             reader: from_reader(ChannelReader {

@@ -7,6 +7,7 @@
 //!   required ([`import`]).
 
 pub mod api;
+mod connection;
 pub mod feeds;
 pub mod import;
 
@@ -39,6 +40,72 @@ pub struct App {
     pub limite_import: u64,
     /// The search engine (absent in tools that only need the store).
     pub moteur: Option<Arc<crate::search::Moteur>>,
+    /// Connections, feeds and uploads the server takes at once, and its timeouts.
+    pub limites: Limites,
+    /// Feeds being written: each holds a blocking thread while its client reads.
+    pub flux: Arc<tokio::sync::Semaphore>,
+    /// Uploads being imported: each holds a blocking thread while its client sends.
+    pub imports: Arc<tokio::sync::Semaphore>,
+}
+
+/// What one client can hold, so that slow or stuck ones cannot starve the others: beyond a
+/// cap the answer is 503 with `Retry-After`, never a wait.
+#[derive(Debug, Clone)]
+pub struct Limites {
+    /// Open connections; the next ones get a 503 and are closed.
+    pub connexions: usize,
+    /// Feeds (`/lheo/offres.xml`) written at once.
+    pub flux: usize,
+    /// Uploads (`POST /api/v1/import`) at once.
+    pub imports: usize,
+    /// Time to send a request's whole head (slowloris).
+    pub delai_entetes: Duration,
+    /// A connection on which no byte moved either way for this long is closed (idle
+    /// keep-alive, a client that stopped reading a feed or sending an upload).
+    pub delai_inactivite: Duration,
+}
+
+impl Default for Limites {
+    fn default() -> Self {
+        Limites {
+            connexions: 512,
+            flux: 4,
+            imports: 2,
+            delai_entetes: Duration::from_secs(10),
+            delai_inactivite: Duration::from_secs(60),
+        }
+    }
+}
+
+impl App {
+    /// The state every handler reaches; the semaphores follow `limites`.
+    pub fn new(
+        store: Store,
+        refs: Arc<Referentiels>,
+        jeton_admin: String,
+        limite_import: u64,
+        moteur: Option<Arc<crate::search::Moteur>>,
+        limites: Limites,
+    ) -> App {
+        App {
+            flux: Arc::new(tokio::sync::Semaphore::new(limites.flux)),
+            imports: Arc::new(tokio::sync::Semaphore::new(limites.imports)),
+            store,
+            refs,
+            jeton_admin,
+            limite_import,
+            moteur,
+            limites,
+        }
+    }
+}
+
+/// 503 with `Retry-After`: a cap is reached, the same request will do later.
+pub fn sature(code: &str, message: &str) -> Response<Body> {
+    let mut r = erreur(StatusCode::SERVICE_UNAVAILABLE, code, message, None);
+    r.headers_mut()
+        .insert("retry-after", "5".parse().expect("static header"));
+    r
 }
 
 pub fn full(b: impl Into<Bytes>) -> Body {
@@ -95,14 +162,24 @@ fn methode_non_permise(permises: &str) -> Response<Body> {
 }
 
 async fn route(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    let mut r = router(app, req).await;
+    // No answer of ours is to be sniffed into another type (an offer's text as HTML).
+    r.headers_mut().insert(
+        "x-content-type-options",
+        hyper::header::HeaderValue::from_static("nosniff"),
+    );
+    Ok(r)
+}
+
+async fn router(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path().to_string();
     let get = matches!(*req.method(), Method::GET | Method::HEAD);
     if req.method() == Method::OPTIONS {
-        return Ok(preflight());
+        return preflight();
     }
     if get {
         if let Some(r) = crate::site::route(&app, &req).await {
-            return Ok(r);
+            return r;
         }
     }
     let resp = match path.as_str() {
@@ -137,7 +214,7 @@ async fn route(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>, 
             None,
         ),
     };
-    Ok(resp)
+    resp
 }
 
 /// CORS preflight: reads are open to every origin.
@@ -159,8 +236,26 @@ fn health(app: &App) -> Response<Body> {
     let r = (|| {
         let c = app.store.compteurs()?;
         let (attente, plus_ancienne) = app.store.en_attente()?;
+        // Degraded: up, but something it should do it cannot do now; the reasons say what.
+        let mut raisons = Vec::new();
+        app.store.sonder();
+        if let Some(p) = app.store.panne() {
+            raisons.push(format!("écritures impossibles : {p}"));
+        }
+        if let Some(p) = app.moteur.as_ref().and_then(|m| m.panne()) {
+            raisons.push(format!("l'index ne suit plus le journal : {p}"));
+        }
+        let endommagees = app.store.endommagees();
+        if !endommagees.is_empty() {
+            raisons.push(format!(
+                "{} offre(s) au corps endommagé, laissées hors des flux et de la recherche (sofi verify)",
+                endommagees.len()
+            ));
+        }
         Ok::<_, crate::store::StoreError>(json!({
-            "statut": "ok",
+            "statut": if raisons.is_empty() { "ok" } else { "degrade" },
+            "raisons": raisons,
+            "offres_endommagees": endommagees.len(),
             "version": env!("CARGO_PKG_VERSION"),
             "formations": c.formations,
             "actions": c.actions,
@@ -182,34 +277,58 @@ fn health(app: &App) -> Response<Body> {
 }
 
 /// Serves until `shutdown` resolves, then waits (up to 10 s) for open connections.
+///
+/// At most `limites.connexions` connections are served at once; the next ones are answered
+/// 503 and closed. Out of file descriptors (or memory for sockets), accepting backs off
+/// instead of spinning, and says so once per interval.
 pub async fn serve(
     listener: TcpListener,
     app: Arc<App>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let places = Arc::new(tokio::sync::Semaphore::new(app.limites.connexions));
+    let mut http = http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(app.limites.delai_entetes)
+        .max_header_size(64 << 10);
+    let mut pause = Duration::ZERO;
+    let mut erreurs = ErreursAccept::default();
     tokio::pin!(shutdown);
     loop {
+        if !pause.is_zero() {
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = &mut shutdown => break,
+            }
+        }
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _peer) = match accepted {
-                    Ok(x) => x,
+                let stream = match accepted {
+                    Ok((stream, _peer)) => stream,
                     Err(e) => {
-                        tracing::warn!("accept : {e}");
+                        pause = erreurs.noter(&e, pause);
                         continue;
                     }
                 };
+                pause = Duration::ZERO;
                 // Responses go out in more than one write: without this, Nagle's algorithm and
                 // delayed ACKs add ~40 ms to every keep-alive request.
                 let _ = stream.set_nodelay(true);
+                let Ok(place) = places.clone().try_acquire_owned() else {
+                    tokio::spawn(refuser(stream));
+                    continue;
+                };
                 let app = app.clone();
-                let conn = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service_fn(move |req| route(app.clone(), req)));
+                let io = connection::Connection::new(stream, app.limites.delai_inactivite);
+                let conn = http
+                    .serve_connection(TokioIo::new(io), service_fn(move |req| route(app.clone(), req)));
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
                     if let Err(e) = conn.await {
                         tracing::debug!("connexion : {e}");
                     }
+                    drop(place);
                 });
             }
             _ = &mut shutdown => break,
@@ -223,6 +342,79 @@ pub async fn serve(
         }
     }
     Ok(())
+}
+
+/// A connection beyond the cap: a 503 and close, within a second.
+async fn refuser(mut stream: tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        stream.write_all(&connection::trop_de_connexions()).await?;
+        stream.shutdown().await
+    })
+    .await;
+}
+
+/// Accept errors, logged at most once per interval with how many there were.
+#[derive(Default)]
+struct ErreursAccept {
+    depuis_dernier_log: u64,
+    dernier_log: Option<std::time::Instant>,
+}
+
+impl ErreursAccept {
+    const INTERVALLE_LOG: Duration = Duration::from_secs(10);
+
+    /// Counts the error and returns how long to wait before accepting again: doubling from
+    /// 10 ms up to 1 s while the process lacks descriptors or memory, 10 ms otherwise.
+    fn noter(&mut self, e: &std::io::Error, pause: Duration) -> Duration {
+        self.depuis_dernier_log += 1;
+        let maintenant = std::time::Instant::now();
+        if self
+            .dernier_log
+            .is_none_or(|t| maintenant - t >= Self::INTERVALLE_LOG)
+        {
+            tracing::warn!(
+                "accept : {e} ({} erreur(s) depuis le dernier message)",
+                self.depuis_dernier_log
+            );
+            self.depuis_dernier_log = 0;
+            self.dernier_log = Some(maintenant);
+        }
+        let epuise = matches!(
+            e.raw_os_error(),
+            Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+        );
+        if epuise {
+            (pause * 2).clamp(Duration::from_millis(10), Duration::from_secs(1))
+        } else {
+            Duration::from_millis(10)
+        }
+    }
+}
+
+/// Raises the soft limit on open files to the hard one, and returns it: every connection is
+/// a descriptor, and the default soft limit (often 1,024) is far below what the box allows.
+pub fn relever_limite_fichiers() -> u64 {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain system calls on a stack struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
+            return 1024;
+        }
+        if r.rlim_cur < r.rlim_max {
+            let voulu = libc::rlimit {
+                rlim_cur: r.rlim_max,
+                rlim_max: r.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &voulu) == 0 {
+                r.rlim_cur = r.rlim_max;
+            }
+        }
+    }
+    r.rlim_cur
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -91,14 +91,89 @@ pub fn open_input(path: &Path) -> io::Result<Input> {
     })
 }
 
+/// How far a gzip input may expand: beyond either bound it is refused as a decompression
+/// bomb (a 10 MB file that expands to 10 GB), wherever it comes from (CLI, upload, inbox).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decompression {
+    /// Decompressed bytes per compressed byte, checked once past [`Decompression::SEUIL`].
+    pub ratio_max: u64,
+    /// Decompressed bytes, whatever the ratio.
+    pub octets_max: u64,
+}
+
+impl Decompression {
+    /// Below this much output the ratio is not checked: small files compress very well.
+    pub const SEUIL: u64 = 64 << 20;
+}
+
+impl Default for Decompression {
+    /// LHÉO compresses 10 to 30 times (Sofi's own 1M-session export: see the README);
+    /// 100 leaves room and stops a bomb after 64 MiB of output.
+    fn default() -> Self {
+        Decompression {
+            ratio_max: 100,
+            octets_max: 16 << 30,
+        }
+    }
+}
+
+static DECOMPRESSION: std::sync::OnceLock<Decompression> = std::sync::OnceLock::new();
+
+/// Sets the bounds every later gzip input gets (once, at start: the CLI's options).
+pub fn regler_decompression(d: Decompression) {
+    let _ = DECOMPRESSION.set(d);
+}
+
+/// A gzip stream's output, refused past the [`Decompression`] bounds.
+struct Borne<R> {
+    inner: R,
+    compresses: Arc<AtomicU64>,
+    sortis: u64,
+    limites: Decompression,
+}
+
+impl<R: Read> Read for Borne<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.sortis += n as u64;
+        let entres = self.compresses.load(Ordering::Relaxed).max(1);
+        let l = self.limites;
+        if self.sortis > l.octets_max
+            || (self.sortis > Decompression::SEUIL && self.sortis / entres > l.ratio_max)
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "archive gzip refusée (bombe de décompression ?) : {} Mo décompressés pour {} Mo lus, au-delà de {} fois ou de {} Go",
+                    self.sortis >> 20,
+                    entres >> 20,
+                    l.ratio_max,
+                    l.octets_max >> 30
+                ),
+            ));
+        }
+        Ok(n)
+    }
+}
+
 /// Wraps any byte stream, decompressing it when it starts with the gzip magic bytes.
 pub fn from_reader<R: Read + Send + 'static>(r: R) -> Box<dyn BufRead + Send> {
-    let mut buffered = BufReader::with_capacity(256 * 1024, r);
+    let compresses = Arc::new(AtomicU64::new(0));
+    let counted = Counted {
+        inner: r,
+        count: compresses.clone(),
+    };
+    let mut buffered = BufReader::with_capacity(256 * 1024, counted);
     let gz = matches!(buffered.fill_buf(), Ok(b) if b.starts_with(&[0x1f, 0x8b]));
     if gz {
         Box::new(BufReader::with_capacity(
             256 * 1024,
-            flate2::bufread::MultiGzDecoder::new(buffered),
+            Borne {
+                inner: flate2::bufread::MultiGzDecoder::new(buffered),
+                compresses,
+                sortis: 0,
+                limites: DECOMPRESSION.get().copied().unwrap_or_default(),
+            },
         ))
     } else {
         Box::new(buffered)

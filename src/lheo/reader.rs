@@ -29,6 +29,12 @@ pub const MAX_DEPTH: usize = 48;
 pub const MAX_NODES: usize = 200_000;
 /// Most bytes of tags and texts kept for one formation (real ones weigh a few tens of KB).
 pub const MAX_OCTETS: usize = 64 * 1024 * 1024;
+/// Longest run of bytes without a `<` or `>`: quick-xml holds a whole text node or tag in
+/// memory before handing it over, so a 100 MB text node is refused here, as the bytes
+/// arrive, instead of growing the process by its size.
+pub const MAX_JETON: u64 = 4 * 1024 * 1024;
+/// Attributes on one element: more is an attack (quick-xml's duplicate check is quadratic).
+pub const MAX_ATTRIBUTS: usize = 256;
 
 /// An element read from the file, with where it starts.
 #[derive(Debug, Default)]
@@ -139,6 +145,8 @@ struct LineTracker<R> {
     /// Absolute offset of `buf[0]`.
     buf_start: u64,
     lignes: Lignes,
+    /// Bytes since the last `<` or `>` (see [`MAX_JETON`]).
+    sans_balise: u64,
 }
 
 impl<R: Read> LineTracker<R> {
@@ -153,6 +161,7 @@ impl<R: Read> LineTracker<R> {
                 sauts: Vec::with_capacity(16 * 1024),
                 oubliees: 0,
             },
+            sans_balise: 0,
         }
     }
 
@@ -171,9 +180,47 @@ impl<R: Read> LineTracker<R> {
             }
         };
         self.filled = n;
-        noter_sauts_de_ligne(&self.buf[..n], self.buf_start, &mut self.lignes.sauts);
+        let bloc = &self.buf[..n];
+        noter_sauts_de_ligne(bloc, self.buf_start, &mut self.lignes.sauts);
+        // Within a block, runs are shorter than the block, itself shorter than MAX_JETON:
+        // only the runs across blocks are counted.
+        match memchr::memchr2(b'<', b'>', bloc) {
+            None => self.sans_balise += n as u64,
+            Some(premier) => {
+                if self.sans_balise + premier as u64 > MAX_JETON {
+                    return Err(jeton_demesure());
+                }
+                let dernier = memchr::memrchr2(b'<', b'>', bloc).unwrap_or(premier);
+                self.sans_balise = (n - 1 - dernier) as u64;
+            }
+        }
+        if self.sans_balise > MAX_JETON {
+            return Err(jeton_demesure());
+        }
         Ok(())
     }
+}
+
+fn jeton_demesure() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!(
+            "plus de {} Mio sans balise (texte ou balise démesurés) : fichier refusé",
+            MAX_JETON >> 20
+        ),
+    )
+}
+
+/// More than [`MAX_ATTRIBUTS`] attributes on a start tag. Counted only when the tag holds
+/// that many `=`, so ordinary tags cost one `memchr` pass.
+fn trop_d_attributs(e: &BytesStart) -> bool {
+    memchr::memchr_iter(b'=', e.attributes_raw())
+        .nth(MAX_ATTRIBUTS)
+        .is_some()
+        && e.attributes()
+            .with_checks(false)
+            .nth(MAX_ATTRIBUTS)
+            .is_some()
 }
 
 impl<R: Read> Read for LineTracker<R> {
@@ -368,6 +415,14 @@ impl<R: Read> Decoupeur<R> {
                 }
                 Event::Start(e) => {
                     let name = local(e.name().as_ref());
+                    if trop_d_attributs(&e) {
+                        return Some(Err(self.fatal(
+                            start,
+                            format!("plus de {MAX_ATTRIBUTS} attributs sur <{name}>"),
+                            self.chemin_hors_offre(),
+                            None,
+                        )));
+                    }
                     match self.state {
                         State::BeforeRoot => {
                             if name != "lheo" {
@@ -530,6 +585,17 @@ impl<R: Read> Decoupeur<R> {
             match ev {
                 Event::Start(e) => {
                     nodes += 1;
+                    if trop_d_attributs(&e) {
+                        break Err(self.fatal(
+                            ev_offset,
+                            format!(
+                                "plus de {MAX_ATTRIBUTS} attributs sur <{}>",
+                                local(e.name().as_ref())
+                            ),
+                            &chemin(&bande, &ouverts),
+                            numero.as_deref(),
+                        ));
+                    }
                     if ouverts.len() >= MAX_DEPTH
                         || nodes > MAX_NODES
                         || bande.octets.len() > MAX_OCTETS
@@ -666,7 +732,9 @@ pub fn decoder(bande: Bande) -> OffreLue {
             Evt::Debut { pos, fin, nom } => {
                 let brut = &bande.octets[a..fin as usize];
                 a = fin as usize;
-                stack.push(open_node(brut, nom as usize, pos, &lc, &mut constats));
+                let dans_extra = stack.iter().any(|n| n.name == "extra");
+                let node = open_node(brut, nom as usize, pos, &lc, &mut constats);
+                stack.push(filtrer_attributs(node, dans_extra, &lc, &mut constats));
             }
             Evt::Fin => {
                 let node = stack.pop().expect("the tape is balanced");
@@ -685,6 +753,10 @@ pub fn decoder(bande: Bande) -> OffreLue {
                             format!("entité ou caractère échappé non reconnu ({e}) ; les entités de DTD ne sont pas développées")
                         })
                     });
+                let texte = texte.and_then(|s| match caractere_interdit(&s) {
+                    Some(c) => Err(message_interdit(c)),
+                    None => Ok(s),
+                });
                 match texte {
                     Ok(s) => push_text(&mut stack, &s),
                     Err(msg) => constats.push(
@@ -696,6 +768,14 @@ pub fn decoder(bande: Bande) -> OffreLue {
                 let brut = &bande.octets[a..fin as usize];
                 a = fin as usize;
                 match std::str::from_utf8(brut) {
+                    Ok(s) if caractere_interdit(s).is_some() => constats.push(
+                        Constat::bloquant(
+                            "texte-illisible",
+                            path_of(&stack),
+                            message_interdit(caractere_interdit(s).unwrap_or_default()),
+                        )
+                        .at_pos(lc(pos)),
+                    ),
                     Ok(s) => push_text(&mut stack, s),
                     Err(_) => constats.push(
                         Constat::bloquant(
@@ -780,6 +860,14 @@ fn open_node(
                 }
                 let key = local(a.key.local_name().as_ref());
                 match a.unescape_value() {
+                    Ok(v) if caractere_interdit(&v).is_some() => constats.push(
+                        Constat::bloquant(
+                            "attribut-illisible",
+                            format!("{name}/@{key}"),
+                            message_interdit(caractere_interdit(&v).unwrap_or_default()),
+                        )
+                        .at_pos(lc(offset)),
+                    ),
                     Ok(v) => attrs.push((key, v.into_owned())),
                     Err(_) => constats.push(
                         Constat::bloquant(
@@ -805,6 +893,99 @@ fn open_node(
         pos: offset,
         trop_long: false,
     }
+}
+
+/// The first character XML 1.0 forbids in a document (C0 controls but tab, line feed and
+/// carriage return; U+FFFE, U+FFFF), written raw or as a reference like `&#1;`: stored, it
+/// would make every feed that carries the offer ill-formed for every partner.
+pub fn caractere_interdit(s: &str) -> Option<char> {
+    // Fast path: no byte below 0x20 but whitespace, and no 0xEF (the lead byte of U+FFFx).
+    if !s
+        .bytes()
+        .any(|b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0xEF)
+    {
+        return None;
+    }
+    s.chars().find(|&c| {
+        (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{FFFE}' || c == '\u{FFFF}'
+    })
+}
+
+fn message_interdit(c: char) -> String {
+    format!(
+        "caractère U+{:04X} interdit en XML 1.0 (caractère de contrôle) : à retirer du texte",
+        c as u32
+    )
+}
+
+/// Whether LHÉO 2.3 allows this attribute on this element: the common ones everywhere, the
+/// dates and links where the XSD puts them.
+fn attribut_connu(element: &str, attribut: &str) -> bool {
+    matches!(
+        attribut,
+        "numero"
+            | "info"
+            | "ref"
+            | "id"
+            | "idref"
+            | "tag"
+            | "horodatage-creation"
+            | "horodatage-modification"
+            | "horodatage-export"
+            | "uri"
+    ) || (matches!(attribut, "datecrea" | "datemaj")
+        && matches!(
+            element,
+            "lheo"
+                | "formation"
+                | "action"
+                | "session"
+                | "lheo-index"
+                | "resume-offre"
+                | "resume-organisme"
+        ))
+        || (matches!(attribut, "href" | "file")
+            && matches!(
+                element,
+                "formation"
+                    | "organisme-formation-responsable"
+                    | "resume-offre"
+                    | "resume-organisme"
+            ))
+}
+
+/// Drops, with a warning, the attributes LHÉO does not know on this element: passed through,
+/// they would make the feeds invalid. Inside `extra` (any content) everything is kept.
+fn filtrer_attributs(
+    mut node: XNode,
+    dans_extra: bool,
+    lc: &dyn Fn(u64) -> (u32, u32),
+    constats: &mut Vec<Constat>,
+) -> XNode {
+    if dans_extra
+        || node
+            .attrs
+            .iter()
+            .all(|(k, _)| attribut_connu(&node.name, k))
+    {
+        return node;
+    }
+    let (name, pos) = (node.name.clone(), node.pos);
+    node.attrs.retain(|(k, _)| {
+        let connu = attribut_connu(&name, k);
+        if !connu {
+            constats.push(
+                Constat::avertissement(
+                    "attribut-inconnu",
+                    format!("{name}/@{k}"),
+                    format!("attribut « {k} » inconnu de LHÉO sur <{name}> : ignoré"),
+                )
+                .at_pos(lc(pos)),
+            );
+        }
+        connu
+    });
+    node
 }
 
 /// The whole reader on the caller's thread: an iterator over the offers of one document.

@@ -201,6 +201,37 @@ pub struct Moteur {
     pub en_cours: std::sync::atomic::AtomicUsize,
     /// Typo neighbours of query words, per index generation.
     pub voisins: super::fautes::Voisins,
+    /// Why the last catch-up with the journal failed, until one succeeds (`/health`).
+    panne: Mutex<Option<String>>,
+}
+
+/// What is wrong with the index in `dir`, without opening it for writing (for `sofi verify`):
+/// unreadable metas, files whose checksum fails, a layout of another version. Empty when it
+/// is sound. `sofi serve` rebuilds such an index at start.
+pub fn verifier_index(dir: &Path) -> Vec<String> {
+    if !dir.join("meta.json").exists() {
+        return vec![format!(
+            "index absent de {} (reconstruit au démarrage)",
+            dir.display()
+        )];
+    }
+    let index = match Index::open_in_dir(dir) {
+        Ok(i) => i,
+        Err(e) => return vec![format!("index illisible : {e}")],
+    };
+    let mut problemes = Vec::new();
+    if index.schema() != schema().0 {
+        problemes.push("index d'une autre version du schéma".to_string());
+    }
+    match index.validate_checksum() {
+        Ok(abimes) => problemes.extend(
+            abimes
+                .iter()
+                .map(|f| format!("fichier d'index endommagé : {}", f.display())),
+        ),
+        Err(e) => problemes.push(format!("index illisible : {e}")),
+    }
+    problemes
 }
 
 impl Moteur {
@@ -213,17 +244,39 @@ impl Moteur {
         let (schema, champs) = schema();
         std::fs::create_dir_all(dir)?;
         let mut recree = false;
-        let index = match Index::open_in_dir(dir) {
+        // An index that is missing, of another layout, or damaged (a file whose checksum
+        // fails, unreadable metas) is rebuilt from the store: it is only a cache of it.
+        let utilisable = |i: &Index| -> Result<bool, String> {
+            let metas = i.load_metas().map_err(|e| e.to_string())?;
+            if i.schema() != schema
+                || !metas
+                    .payload
+                    .as_deref()
+                    .is_some_and(|p| p.starts_with(VERSION_SCHEMA))
+            {
+                return Ok(false);
+            }
+            let abimes = i.validate_checksum().map_err(|e| e.to_string())?;
+            if !abimes.is_empty() {
+                return Err(format!("fichiers endommagés : {abimes:?}"));
+            }
+            Ok(true)
+        };
+        let index = match Index::open_in_dir(dir).map_err(|e| e.to_string()) {
             Ok(i)
-                if i.schema() == schema
-                    && i.load_metas()?
-                        .payload
-                        .as_deref()
-                        .is_some_and(|p| p.starts_with(VERSION_SCHEMA)) =>
+                if utilisable(&i).unwrap_or_else(|e| {
+                    tracing::warn!("index {} inutilisable, reconstruit : {e}", dir.display());
+                    false
+                }) =>
             {
                 i
             }
-            _ => {
+            ouvert => {
+                if let Err(e) = ouvert {
+                    if dir.join("meta.json").exists() {
+                        tracing::warn!("index {} illisible, reconstruit : {e}", dir.display());
+                    }
+                }
                 recree = true;
                 for e in std::fs::read_dir(dir)? {
                     let p = e?.path();
@@ -261,6 +314,7 @@ impl Moteur {
                 vues: Default::default(),
                 en_cours: Default::default(),
                 voisins: Default::default(),
+                panne: Mutex::new(None),
                 parents_formacode: refs
                     .formacodes
                     .values()
@@ -306,12 +360,24 @@ impl Moteur {
     pub fn reindexer(&self, store: &Store) -> Result<u64, IndexError> {
         let seq = store.compteurs()?.journal_seq;
         let mut w = self.writer.lock().expect("index writer lock");
-        w.delete_all_documents()?;
         let mut n = 0;
-        for o in store.offres() {
-            n += self.ajouter(&w, &o?)?;
+        let r = (|| {
+            w.delete_all_documents()?;
+            for o in store.offres() {
+                match o {
+                    Ok(o) => n += self.ajouter(&w, &o)?,
+                    // A damaged body leaves its offer out of search, not the whole index.
+                    Err(e @ StoreError::Corps { .. }) => tracing::warn!("index : {e}"),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            self.commit(&mut w, seq)
+        })();
+        if let Err(e) = r {
+            // As in `rattraper`: nothing half-done stays queued for a later commit.
+            let _ = w.rollback();
+            return Err(e);
         }
-        self.commit(&mut w, seq)?;
         // One segment: each query then builds one scorer (and one typo automaton per word
         // and field) instead of one per segment. The merge keeps the commit's payload.
         let segments = self.index.searchable_segment_ids()?;
@@ -323,8 +389,21 @@ impl Moteur {
         Ok(n)
     }
 
+    /// Why the index cannot follow the journal now, if it cannot.
+    pub fn panne(&self) -> Option<String> {
+        self.panne.lock().ok().and_then(|p| p.clone())
+    }
+
     /// Applies the journal entries the index has not seen. Returns how many offers changed.
     pub fn rattraper(&self, store: &Store) -> Result<usize, IndexError> {
+        let r = self.rattraper_journal(store);
+        if let Ok(mut p) = self.panne.lock() {
+            *p = r.as_ref().err().map(|e| e.to_string());
+        }
+        r
+    }
+
+    fn rattraper_journal(&self, store: &Store) -> Result<usize, IndexError> {
         let depuis = self.seq_indexee();
         let fin = store.compteurs()?.journal_seq;
         if fin <= depuis {
@@ -342,13 +421,30 @@ impl Moteur {
             }
         }
         let mut w = self.writer.lock().expect("index writer lock");
-        for n in &numeros {
-            w.delete_term(Term::from_field_text(self.champs.formation, n));
-            if let Some(o) = store.offre(n)? {
-                self.ajouter(&w, &o)?;
+        let r = (|| {
+            for n in &numeros {
+                w.delete_term(Term::from_field_text(self.champs.formation, n));
+                match store.offre(n) {
+                    Ok(Some(o)) => {
+                        self.ajouter(&w, &o)?;
+                    }
+                    Ok(None) => {}
+                    Err(e @ StoreError::Corps { .. }) => tracing::warn!("index : {e}"),
+                    Err(e) => return Err(e.into()),
+                }
             }
+            self.commit(&mut w, fin)
+        })();
+        if let Err(e) = r {
+            // Nothing of this round may stay queued: on a full disk the new documents were
+            // lost with their segment while the deletions waited, and the next commit that
+            // succeeded emptied the index. Back to the last commit; the next round redoes it.
+            if let Err(r) = w.rollback() {
+                tracing::warn!("index : retour au dernier état impossible : {r}");
+            }
+            return Err(e);
         }
-        self.commit(&mut w, fin)?;
+        drop(w);
         self.rafraichir_vues()?;
         Ok(numeros.len())
     }

@@ -114,7 +114,14 @@ fn page(status: StatusCode, m: Markup) -> Response<Body> {
     let mut r = reponse(status, "text/html; charset=utf-8", m.into_string());
     r.headers_mut().insert(
         "content-security-policy",
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'"
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'self'"
+            .parse()
+            .expect("static header"),
+    );
+    // Links out to partners' sites say where the visitor came from, not which search.
+    r.headers_mut().insert(
+        "referrer-policy",
+        "strict-origin-when-cross-origin"
             .parse()
             .expect("static header"),
     );

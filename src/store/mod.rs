@@ -37,8 +37,21 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
     #[error("stockage : enregistrement illisible ({0})")]
     Encodage(String),
+    /// One offer's body cannot be read back whole (a damaged or truncated body file): that
+    /// offer is skipped by scans (feeds, reindex) and counted, the others are served.
+    #[error("offre {numero} : corps endommagé à l'octet {pos} de {fichier} ({message}) ; lancez `sofi verify`")]
+    Corps {
+        numero: String,
+        fichier: String,
+        pos: u64,
+        message: String,
+    },
     #[error("stockage : {0}")]
     Io(#[from] std::io::Error),
+    #[error("le stockage {0} ne s'ouvre pas ({1}) : il est endommagé. Arrêtez Sofi, restaurez une sauvegarde du dossier de données, ou réimportez l'offre dans un dossier neuf")]
+    Endommage(PathBuf, String),
+    #[error("le dossier de données {0} a déjà servi mais son stockage store/ a disparu : Sofi ne le remplace pas par un site vide. Restaurez store/ (sauvegarde), ou, pour repartir de zéro, videz le dossier")]
+    Disparu(PathBuf),
     #[error("le dossier de données {0} a été écrit par une autre version de Sofi (format {1}, attendu {FORMAT}) : réimportez l'offre dans un dossier neuf")]
     Format(PathBuf, u32),
 }
@@ -212,6 +225,11 @@ fn key_maj(t: i64, numero: &str) -> Vec<u8> {
     k
 }
 
+/// File written in the data directory when its store is first created: from then on, a
+/// missing `store/` is an accident to report, not a fresh start.
+const MARQUEUR: &str = "sofi-donnees";
+const MARQUEUR_TEXTE: &str = "Dossier de données de Sofi : son stockage est store/ et offres-N.corps.\nSi store/ disparaît, Sofi refuse de démarrer plutôt que de servir un site vide.\n";
+
 const COMPTEURS: &[u8] = b"compteurs";
 const CLE_FORMAT: &[u8] = b"format";
 /// `meta` key of the body file's generation N (`offres-N.corps`), bumped by a compaction.
@@ -260,6 +278,10 @@ pub struct Store {
     fin: Arc<Mutex<u64>>,
     /// Group commit of answered writes (see [`Store::durcir`]).
     durabilite: Arc<Durabilite>,
+    /// Why the last write failed (a full disk…), until one succeeds: `/health` says it.
+    panne: Arc<Mutex<Option<String>>>,
+    /// Offers whose body was found damaged since the store was opened.
+    endommagees: Arc<Mutex<std::collections::BTreeSet<String>>>,
 }
 
 /// Group commit: writers that want their write on disk take a ticket; one of them flushes
@@ -315,19 +337,43 @@ impl Store {
     /// Opens (or creates) the store in `dir/store`.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Sled(e.into()))?;
-        let db = sled::Config::new()
+        // A data directory that held a store and lost it is not silently started empty.
+        let a_servi = dir.join(MARQUEUR).exists()
+            || std::fs::read_dir(dir)?.flatten().any(|e| {
+                let nom = e.file_name();
+                let nom = nom.to_string_lossy();
+                nom.starts_with("offres-")
+                    && nom.ends_with(".corps")
+                    && e.metadata().is_ok_and(|m| m.len() > 0)
+            });
+        if a_servi && !dir.join("store").join("conf").exists() {
+            return Err(StoreError::Disparu(dir.to_path_buf()));
+        }
+        // sled panics on some damaged files (a truncated log): a clear error instead.
+        let config = sled::Config::new()
             .path(dir.join("store"))
-            .cache_capacity(cache_mo() << 20)
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
-                    StoreError::Verrouille(dir.to_path_buf())
-                }
-                sled::Error::Io(io) if io.to_string().contains("lock") => {
-                    StoreError::Verrouille(dir.to_path_buf())
-                }
-                e => StoreError::Sled(e),
+            .cache_capacity(cache_mo() << 20);
+        let ouvert = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open()))
+            .map_err(|p| {
+                let message = p
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| p.downcast_ref::<&str>().copied())
+                    .unwrap_or("panique de sled");
+                StoreError::Endommage(dir.join("store"), message.to_string())
             })?;
+        let db = ouvert.map_err(|e| match e {
+            sled::Error::Corruption { .. } | sled::Error::ReportableBug(_) => {
+                StoreError::Endommage(dir.join("store"), e.to_string())
+            }
+            sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+                StoreError::Verrouille(dir.to_path_buf())
+            }
+            sled::Error::Io(io) if io.to_string().contains("lock") => {
+                StoreError::Verrouille(dir.to_path_buf())
+            }
+            e => StoreError::Sled(e),
+        })?;
         let offres = db.open_tree("offres")?;
         let meta = db.open_tree("meta")?;
         match meta.get(CLE_FORMAT)? {
@@ -366,6 +412,9 @@ impl Store {
             Some(g) => Some((g, Arc::new(ouvrir_corps(dir, g)?))),
             None => None,
         };
+        if !a_servi {
+            std::fs::write(dir.join(MARQUEUR), MARQUEUR_TEXTE)?;
+        }
         // A batch cut short by a crash may have left bodies past the last fiche: they are
         // garbage, and new bodies go after them.
         let fin = corps.metadata()?.len();
@@ -384,6 +433,8 @@ impl Store {
             dir: dir.to_path_buf(),
             fin: Arc::new(Mutex::new(fin)),
             durabilite: Arc::default(),
+            panne: Arc::default(),
+            endommagees: Arc::default(),
             db,
         })
     }
@@ -501,6 +552,54 @@ impl Store {
     /// started after its ticket waits for it instead of starting its own, so N concurrent
     /// saves cost about two fsyncs, not N.
     pub fn durcir(&self) -> Result<(), StoreError> {
+        let r = self.durcir_groupe();
+        self.suivre(r)
+    }
+
+    /// Why writes fail now (the last write's error, until one succeeds), if they do.
+    pub fn panne(&self) -> Option<String> {
+        self.panne.lock().ok().and_then(|p| p.clone())
+    }
+
+    /// Offers found with a damaged body since the store was opened.
+    pub fn endommagees(&self) -> Vec<String> {
+        self.endommagees
+            .lock()
+            .map(|v| v.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// After a failed write, checks whether writing works again (space freed on a full
+    /// disk): 64 KiB written and synced beside the store, then removed. Clears the failure
+    /// when it does, so `/health` does not wait for the next client write to say so.
+    pub fn sonder(&self) {
+        if self.panne().is_none() {
+            return;
+        }
+        let chemin = self.dir.join(".sonde-ecriture");
+        let essai = (|| {
+            use std::io::Write;
+            let mut f = File::create(&chemin)?;
+            f.write_all(&[0u8; 64 << 10])?;
+            f.sync_all()
+        })();
+        let _ = std::fs::remove_file(&chemin);
+        if essai.is_ok() {
+            if let Ok(mut p) = self.panne.lock() {
+                *p = None;
+            }
+        }
+    }
+
+    /// Records whether a write failed, for [`Store::panne`].
+    fn suivre<T>(&self, r: Result<T, StoreError>) -> Result<T, StoreError> {
+        if let Ok(mut p) = self.panne.lock() {
+            *p = r.as_ref().err().map(|e| e.to_string());
+        }
+        r
+    }
+
+    fn durcir_groupe(&self) -> Result<(), StoreError> {
         let d = &*self.durabilite;
         let verrou = || d.etat.lock().unwrap_or_else(|e| e.into_inner());
         let ticket = {
@@ -542,32 +641,50 @@ impl Store {
     pub fn offre(&self, numero: &str) -> Result<Option<OffreStockee>, StoreError> {
         self.offres
             .get(numero.as_bytes())?
-            .map(|b| self.lire(&b))
+            .map(|b| self.lire(numero.as_bytes(), &b))
             .transpose()
     }
 
     /// Every stored offer, in numero order.
     pub fn offres(&self) -> impl Iterator<Item = Result<OffreStockee, StoreError>> + '_ {
-        self.offres
-            .iter()
-            .values()
-            .map(|v| v.map_err(StoreError::from).and_then(|b| self.lire(&b)))
+        self.offres.iter().map(|kv| {
+            let (k, v) = kv?;
+            self.lire(&k, &v)
+        })
     }
 
-    /// An offer from its fiche: the body read from the body file and checked.
-    fn lire(&self, fiche: &[u8]) -> Result<OffreStockee, StoreError> {
+    /// An offer from its fiche: the body read from the body file and checked. Any failure
+    /// to read it back whole is [`StoreError::Corps`], naming the offer and the offset.
+    fn lire(&self, numero: &[u8], fiche: &[u8]) -> Result<OffreStockee, StoreError> {
         thread_local! {
             /// The compressed and the raw body: reused, as an export reads every offer.
             static TAMPONS: std::cell::RefCell<(Vec<u8>, Vec<u8>)> = Default::default();
         }
         let f: Fiche = decode(fiche)?;
-        let corps: Corps = TAMPONS.with_borrow_mut(|(payload, raw)| {
+        let corps: Result<Corps, StoreError> = TAMPONS.with_borrow_mut(|(payload, raw)| {
             payload.resize(f.len as usize, 0);
             self.fichier(f.gen)?.read_exact_at(payload, f.pos + 4)?;
             verifier(&f, payload, raw)?;
             bincode::serde::decode_from_slice(raw, cfg())
                 .map(|(v, _)| v)
                 .map_err(|e| illisible(&f, &e))
+        });
+        let corps = corps.map_err(|e| {
+            let numero = String::from_utf8_lossy(numero).into_owned();
+            if let Ok(mut v) = self.endommagees.lock() {
+                v.insert(numero.clone());
+            }
+            StoreError::Corps {
+                numero,
+                fichier: format!("offres-{}.corps", f.gen),
+                pos: f.pos,
+                message: match e {
+                    StoreError::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+                        "fichier tronqué avant la fin du corps".to_string()
+                    }
+                    e => e.to_string(),
+                },
+            }
         })?;
         Ok(OffreStockee {
             formation: corps.formation,
@@ -663,7 +780,7 @@ impl Store {
         seq: u64,
     ) -> impl Iterator<Item = Result<EntreeJournal, StoreError>> {
         self.journal
-            .range((seq + 1).to_be_bytes()..)
+            .range(seq.saturating_add(1).to_be_bytes()..)
             .values()
             .map(|v| v.map_err(StoreError::from).and_then(|b| decode(&b)))
     }
@@ -671,6 +788,15 @@ impl Store {
     /// Stores a batch of checked offers from one source, in one transaction. Offers with a
     /// blocking verdict must not be passed. Returns what happened to each.
     pub fn ecrire(
+        &self,
+        lot: &[(Formation, Verdict)],
+        source: &str,
+    ) -> Result<Vec<Ecrit>, StoreError> {
+        let r = self.ecrire_lot(lot, source);
+        self.suivre(r)
+    }
+
+    fn ecrire_lot(
         &self,
         lot: &[(Formation, Verdict)],
         source: &str,
@@ -838,6 +964,11 @@ impl Store {
 
     /// Removes offers (journalled), in one transaction. Returns how many existed.
     pub fn supprimer(&self, numeros: &[String], operation: Operation) -> Result<usize, StoreError> {
+        let r = self.supprimer_lot(numeros, operation);
+        self.suivre(r)
+    }
+
+    fn supprimer_lot(&self, numeros: &[String], operation: Operation) -> Result<usize, StoreError> {
         let now = maintenant();
         let _ecrivain = self.ecrivain();
         let trees = (
