@@ -171,7 +171,19 @@ async fn route(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>, 
     Ok(r)
 }
 
+/// Longest URI (path and query) served: no page or API call needs more.
+pub const MAX_URI: usize = 16 << 10;
+
 async fn router(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
+    let longueur = req.uri().path().len() + req.uri().query().map_or(0, |q| q.len() + 1);
+    if longueur > MAX_URI {
+        return erreur(
+            StatusCode::URI_TOO_LONG,
+            "uri-trop-longue",
+            &format!("l'adresse demandée (chemin et paramètres) dépasse {MAX_URI} octets"),
+            None,
+        );
+    }
     let path = req.uri().path().to_string();
     let get = matches!(*req.method(), Method::GET | Method::HEAD);
     if req.method() == Method::OPTIONS {
@@ -291,7 +303,8 @@ pub async fn serve(
     let mut http = http1::Builder::new();
     http.timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(app.limites.delai_entetes)
-        .max_header_size(64 << 10);
+        // Above hyper's own URI limit (65,534 bytes), so that a long URI is a 414, not a 431.
+        .max_header_size(128 << 10);
     let mut pause = Duration::ZERO;
     let mut erreurs = ErreursAccept::default();
     tokio::pin!(shutdown);

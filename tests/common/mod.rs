@@ -93,6 +93,11 @@ pub struct Server {
 
 impl Server {
     pub fn start(data: &Path, demo: bool) -> Server {
+        Server::start_avec(data, demo, &[])
+    }
+
+    /// With extra environment variables (limits, timeouts) for this server.
+    pub fn start_avec(data: &Path, demo: bool, env: &[(&str, &str)]) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -117,6 +122,7 @@ impl Server {
         if demo {
             cmd.arg("--demo");
         }
+        cmd.envs(env.iter().copied());
         let child = cmd.spawn().unwrap();
         // A server kept in a `static` (one per suite) is never dropped: a watchdog stops
         // it when the test process is gone, so that no server outlives its tests.
