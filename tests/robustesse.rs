@@ -109,7 +109,7 @@ fn stuck_readers_slowloris_and_crowds_do_not_starve_others() {
         }
         lent.set_nonblocking(true).unwrap();
         let mut b = [0u8; 256];
-        let ferme = matches!(lent.read(&mut b), Ok(_));
+        let ferme = lent.read(&mut b).is_ok();
         lent.set_nonblocking(false).unwrap();
         if ferme {
             break t0.elapsed();

@@ -172,7 +172,7 @@ impl AsyncWrite for Connection {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         if this.reecrit.is_some() {
-            if let Poll::Pending = this.vider(cx) {
+            if this.vider(cx).is_pending() {
                 return this.expiree(cx).map(Err);
             }
         }
