@@ -42,11 +42,26 @@ impl Inbox {
 
     /// Polls until `stop` is set.
     pub fn run(mut self, stop: Arc<AtomicBool>) {
+        // On failure (a full disk: the file stays and is tried again) the polls slow down
+        // to one per 5 s, and the failure is said once per series.
+        let mut echecs = 0u32;
         while !stop.load(Ordering::Relaxed) {
-            if let Err(e) = self.poll() {
-                tracing::warn!("boîte de dépôt : {e}");
+            match self.poll() {
+                Ok(_) => echecs = 0,
+                Err(e) => {
+                    if echecs == 0 {
+                        tracing::warn!("boîte de dépôt : {e} (nouvel essai dans 5 s au plus)");
+                    }
+                    echecs = echecs.saturating_add(1);
+                }
             }
-            std::thread::sleep(INTERVALLE);
+            let pauses = if echecs == 0 { 1 } else { echecs.min(10) };
+            for _ in 0..pauses {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                std::thread::sleep(INTERVALLE);
+            }
         }
     }
 

@@ -198,6 +198,21 @@ async fn importer_corps(
                 return;
             }
             if tx.send(Ok(chunk)).await.is_err() {
+                // The reader stopped early (a fatal error in the file): the rest is read and
+                // dropped, so the client gets the answer instead of a reset, and a body over
+                // the limit is still answered 413.
+                let mut reste = VIDANGE_MAX;
+                while let Some(Ok(frame)) = body.frame().await {
+                    let n = frame.data_ref().map_or(0, |d| d.len() as u64);
+                    total += n;
+                    if total > limite {
+                        depasse2.store(total, Ordering::Relaxed);
+                    }
+                    if n >= reste {
+                        break;
+                    }
+                    reste -= n;
+                }
                 return;
             }
         }
@@ -225,11 +240,11 @@ async fn importer_corps(
         Ok::<_, crate::import::ImportError>(rapport)
     })
     .await;
+    // Answer once the client has sent the rest (see `vidanger`).
+    let _ = lecture.await;
     match r {
         Ok(Ok(rapport)) => {
             if depasse.load(Ordering::Relaxed) > 0 {
-                // Answer once the client has sent the rest (see `vidanger`).
-                let _ = lecture.await;
                 let mut resp = trop_grand(limite);
                 *resp.body_mut() = super::full(
                     serde_json::json!({
