@@ -400,6 +400,14 @@ fn run(cli: Cli) -> Result<i32> {
                 "{} offres exportées, {} suppressions (journal {})",
                 bilan.offres, bilan.suppressions, c.journal_seq
             );
+            // The file holds every readable offer; the operator must still hear of the others.
+            if bilan.endommagees > 0 {
+                eprintln!(
+                    "{} offre(s) au corps endommagé laissée(s) de côté (détail ci-dessus ; sofi verify)",
+                    bilan.endommagees
+                );
+                return Ok(1);
+            }
             Ok(0)
         }
     }
