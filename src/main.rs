@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sofi::diffusion::{ecrire_flux, Depuis, Filtres};
 use sofi::generate::{Generateur, Parametres};
+use sofi::http::Limites;
 use sofi::import::{importer, Options, Rapport};
 use sofi::lheo::{self, open_input};
 use sofi::referentiel::Referentiels;
@@ -29,7 +30,7 @@ struct Cli {
         long,
         global = true,
         env = "SOFI_GZIP_RATIO_MAX",
-        default_value_t = 100
+        default_value_t = lheo::Decompression::default().ratio_max
     )]
     gzip_ratio_max: u64,
     /// A gzip input expanding past this size is refused (units: K, M, G, T; powers of 1,024).
@@ -123,19 +124,19 @@ enum Cmd {
         limite_import: u64,
         /// Connections served at once; the next ones are answered 503 (also bounded by the
         /// open-files limit).
-        #[arg(long, env = "SOFI_CONNEXIONS_MAX", default_value_t = 512)]
+        #[arg(long, env = "SOFI_CONNEXIONS_MAX", default_value_t = Limites::default().connexions)]
         connexions_max: usize,
         /// LHÉO feeds written at once; the next ones are answered 503 with Retry-After.
-        #[arg(long, env = "SOFI_FLUX_MAX", default_value_t = 4)]
+        #[arg(long, env = "SOFI_FLUX_MAX", default_value_t = Limites::default().flux)]
         flux_max: usize,
         /// Uploads imported at once; the next ones are answered 503 with Retry-After.
-        #[arg(long, env = "SOFI_IMPORTS_MAX", default_value_t = 2)]
+        #[arg(long, env = "SOFI_IMPORTS_MAX", default_value_t = Limites::default().imports)]
         imports_max: usize,
         /// Seconds a client has to send a request's head.
-        #[arg(long, env = "SOFI_DELAI_ENTETES", default_value_t = 10)]
+        #[arg(long, env = "SOFI_DELAI_ENTETES", default_value_t = Limites::default().delai_entetes.as_secs())]
         delai_entetes: u64,
         /// Seconds without a byte moving either way before a connection is closed.
-        #[arg(long, env = "SOFI_DELAI_INACTIVITE", default_value_t = 60)]
+        #[arg(long, env = "SOFI_DELAI_INACTIVITE", default_value_t = Limites::default().delai_inactivite.as_secs())]
         delai_inactivite: u64,
     },
 }
@@ -300,7 +301,7 @@ fn run(cli: Cli) -> Result<i32> {
                     "{connexions} connexions au plus : la limite de fichiers ouverts est {fichiers}"
                 );
             }
-            let limites = sofi::http::Limites {
+            let limites = Limites {
                 connexions,
                 flux: flux_max.max(1),
                 imports: imports_max.max(1),
@@ -544,7 +545,7 @@ fn serve(
     listen: &str,
     demo: bool,
     limite_import: u64,
-    limites: sofi::http::Limites,
+    limites: Limites,
 ) -> Result<i32> {
     let addr = sofi::http::adresse(listen).map_err(anyhow::Error::msg)?;
     let t0 = Instant::now();
@@ -643,95 +644,31 @@ fn serve(
 /// `sofi verify`: reads every offer back (each body against its fingerprint), replays the
 /// journal against the stored offers and the counters, checks the index's files.
 fn verify(data_dir: &Path, json: bool) -> Result<i32> {
-    use sofi::store::{Operation, StoreError};
-    use std::collections::BTreeSet;
     let store = Store::open(data_dir)?;
+    let (offres, problemes) = store.verifier()?;
     let c = store.compteurs()?;
-    let mut problemes: Vec<String> = Vec::new();
-    let (mut offres, mut sessions) = (0u64, 0u64);
-    let mut presentes = BTreeSet::new();
-    for o in store.offres() {
-        match o {
-            Ok(o) => {
-                offres += 1;
-                sessions += o.formation.sessions().count() as u64;
-                presentes.insert(o.formation.numero);
-            }
-            Err(StoreError::Corps { numero, .. }) => {
-                offres += 1;
-                presentes.insert(numero);
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    for numero in store.endommagees() {
-        problemes.push(format!(
-            "offre {numero} : corps endommagé (hors flux et recherche)"
-        ));
-    }
-    let mut rejouees = BTreeSet::new();
-    let mut derniere = 0;
-    for e in store.journal_depuis(0) {
-        let e = e?;
-        if e.seq != derniere + 1 {
-            problemes.push(format!("journal : trou entre {derniere} et {}", e.seq));
-        }
-        derniere = e.seq;
-        match e.operation {
-            Operation::Ecriture => rejouees.insert(e.numero),
-            _ => rejouees.remove(&e.numero),
-        };
-    }
-    if derniere != c.journal_seq {
-        problemes.push(format!(
-            "journal : dernier numéro {derniere}, compteur {}",
-            c.journal_seq
-        ));
-    }
-    if rejouees != presentes {
-        problemes.push(format!(
-            "journal : {} offres en le rejouant, {} stockées",
-            rejouees.len(),
-            presentes.len()
-        ));
-    }
-    if offres != c.formations {
-        problemes.push(format!(
-            "compteurs : {} formations, {offres} stockées",
-            c.formations
-        ));
-    }
-    if store.endommagees().is_empty() && sessions != c.sessions {
-        problemes.push(format!(
-            "compteurs : {} sessions, {sessions} stockées",
-            c.sessions
-        ));
-    }
     let index = sofi::search::index::verifier_index(&data_dir.join("index"));
-    let v = serde_json::json!({
-        "offres": offres,
-        "offres_endommagees": store.endommagees(),
-        "journal_seq": c.journal_seq,
-        "stockage": &problemes,
-        "index": &index,
-        "sain": problemes.is_empty() && index.is_empty(),
-    });
+    let sain = problemes.is_empty() && index.is_empty();
     if json {
+        let v = serde_json::json!({
+            "offres": offres,
+            "offres_endommagees": store.endommagees(),
+            "journal_seq": c.journal_seq,
+            "stockage": &problemes,
+            "index": &index,
+            "sain": sain,
+        });
         println!("{v}");
     } else {
         println!("{offres} offres lues, journal jusqu'à {}", c.journal_seq);
         for p in problemes.iter().chain(&index) {
             println!("  PROBLÈME : {p}");
         }
-        if problemes.is_empty() && index.is_empty() {
+        if sain {
             println!("  stockage et index sains");
         }
     }
-    Ok(if problemes.is_empty() && index.is_empty() {
-        0
-    } else {
-        1
-    })
+    Ok(if sain { 0 } else { 1 })
 }
 
 /// Generates the demo offer (about 5,000 sessions dated around today) and imports it.

@@ -47,42 +47,46 @@ fn answered_writes_survive_sigkill() {
                 let agent = ureq::AgentBuilder::new()
                     .timeout(Duration::from_secs(10))
                     .build();
+                let auth = format!("Bearer {token}");
+                // One write: in flight from before it is sent until it is answered 200; what
+                // its answer means is then expected to survive. False once the server is gone.
+                let ecrire = |numero: &str, attendu: Attendu, envoi: &dyn Fn() -> Option<u16>| {
+                    en_vol.lock().unwrap().push(numero.to_string());
+                    match envoi() {
+                        Some(200) => {
+                            attendus.lock().unwrap().insert(numero.to_string(), attendu);
+                            en_vol.lock().unwrap().retain(|n| n != numero);
+                            true
+                        }
+                        _ => false,
+                    }
+                };
                 let mut k = 0;
                 while !stop.load(Ordering::Relaxed) {
                     k += 1;
                     let numero = format!("C{cycle}-{c}-{k}");
-                    en_vol.lock().unwrap().push(numero.clone());
-                    let r = agent
-                        .post(&format!("{url}/api/v1/import?source=c{c}"))
-                        .set("authorization", &format!("Bearer {token}"))
-                        .send_bytes(&offre(&modele, &numero));
-                    match r {
-                        Ok(r) if r.status() == 200 => {
-                            attendus
-                                .lock()
-                                .unwrap()
-                                .insert(numero.clone(), Attendu::Present);
-                            en_vol.lock().unwrap().retain(|n| *n != numero);
-                        }
-                        _ => return,
+                    let poste = ecrire(&numero, Attendu::Present, &|| {
+                        agent
+                            .post(&format!("{url}/api/v1/import?source=c{c}"))
+                            .set("authorization", &auth)
+                            .send_bytes(&offre(&modele, &numero))
+                            .ok()
+                            .map(|r| r.status())
+                    });
+                    if !poste {
+                        return;
                     }
                     // Every other offer is deleted again.
-                    if k % 2 == 0 {
-                        let r = agent
+                    let supprime = || {
+                        agent
                             .delete(&format!("{url}/api/v1/formations/{numero}"))
-                            .set("authorization", &format!("Bearer {token}"))
-                            .call();
-                        en_vol.lock().unwrap().push(numero.clone());
-                        match r {
-                            Ok(r) if r.status() == 200 => {
-                                attendus
-                                    .lock()
-                                    .unwrap()
-                                    .insert(numero.clone(), Attendu::Absent);
-                                en_vol.lock().unwrap().retain(|n| *n != numero);
-                            }
-                            _ => return,
-                        }
+                            .set("authorization", &auth)
+                            .call()
+                            .ok()
+                            .map(|r| r.status())
+                    };
+                    if k % 2 == 0 && !ecrire(&numero, Attendu::Absent, &supprime) {
+                        return;
                     }
                 }
             }));

@@ -45,6 +45,16 @@ fn jusqu_a_fermeture(s: &mut TcpStream) -> Duration {
     }
 }
 
+/// `sofi export -o VERS` on a data directory.
+fn exporter(data: &Path, vers: &Path) -> std::process::Output {
+    run(sofi()
+        .arg("--data-dir")
+        .arg(data)
+        .arg("export")
+        .arg("-o")
+        .arg(vers))
+}
+
 fn recherche_ok(server: &Server) {
     let agent = ureq::AgentBuilder::new()
         .timeout(Duration::from_secs(10))
@@ -357,12 +367,7 @@ fn forbidden_characters_and_unknown_attributes_never_reach_a_feed() {
     assert_eq!(rep[2]["rapport"]["stockees"], 1, "{texte}");
     assert!(rep[2]["rapport"]["avertissements"].as_u64().unwrap() >= 1);
     let export = tmp.path().join("export.xml");
-    let out = run(sofi()
-        .arg("--data-dir")
-        .arg(&data)
-        .arg("export")
-        .arg("-o")
-        .arg(&export));
+    let out = exporter(&data, &export);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!std::fs::read_to_string(&export)
         .unwrap()
@@ -423,12 +428,7 @@ fn damage_is_contained_and_said() {
     assert!(!v["index"].as_array().unwrap().is_empty(), "{v}");
     // The export leaves the damaged offers out and stays well-formed.
     let export = tmp.path().join("export.xml");
-    let out = run(sofi()
-        .arg("--data-dir")
-        .arg(&data)
-        .arg("export")
-        .arg("-o")
-        .arg(&export));
+    let out = exporter(&data, &export);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("octet"), "{}", stderr(&out));
     xmllint_valid(&export);

@@ -57,6 +57,30 @@ impl Connection {
         }
     }
 
+    /// Ready once a rewritten answer (if any) is all out.
+    fn finir_reecrit(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let r = self.vider(cx);
+        self.ecrit(cx, r).map_ok(|_| ())
+    }
+
+    /// A write's outcome: bytes written are activity; a write that waits may have waited
+    /// too long.
+    fn ecrit(
+        &mut self,
+        cx: &mut Context<'_>,
+        r: Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        match r {
+            Poll::Pending => self.expiree(cx).map(Err),
+            Poll::Ready(r) => {
+                if matches!(r, Ok(n) if n > 0) {
+                    self.derniere = Instant::now();
+                }
+                Poll::Ready(r)
+            }
+        }
+    }
+
     /// Writes what is left of a rewritten answer; `Ready(Ok(n))` with hyper's length once done.
     fn vider(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         while let Some((octets, ecrits, original)) = &mut self.reecrit {
@@ -106,28 +130,17 @@ impl AsyncWrite for Connection {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if this.reecrit.is_some() {
-            return match this.vider(cx) {
-                Poll::Pending => this.expiree(cx).map(Err),
-                r => r,
-            };
-        }
-        if let Some(reponse) = reponse_automatique(buf) {
-            this.reecrit = Some((reponse, 0, buf.len()));
-            return match this.vider(cx) {
-                Poll::Pending => this.expiree(cx).map(Err),
-                r => r,
-            };
-        }
-        match Pin::new(&mut this.io).poll_write(cx, buf) {
-            Poll::Pending => this.expiree(cx).map(Err),
-            Poll::Ready(r) => {
-                if matches!(r, Ok(n) if n > 0) {
-                    this.derniere = Instant::now();
-                }
-                Poll::Ready(r)
+        if this.reecrit.is_none() {
+            if let Some(reponse) = reponse_automatique(buf) {
+                this.reecrit = Some((reponse, 0, buf.len()));
             }
         }
+        let r = if this.reecrit.is_some() {
+            this.vider(cx)
+        } else {
+            Pin::new(&mut this.io).poll_write(cx, buf)
+        };
+        this.ecrit(cx, r)
     }
 
     fn poll_write_vectored(
@@ -142,15 +155,8 @@ impl AsyncWrite for Connection {
                 return Pin::new(this).poll_write(cx, seul);
             }
         }
-        match Pin::new(&mut this.io).poll_write_vectored(cx, bufs) {
-            Poll::Pending => this.expiree(cx).map(Err),
-            Poll::Ready(r) => {
-                if matches!(r, Ok(n) if n > 0) {
-                    this.derniere = Instant::now();
-                }
-                Poll::Ready(r)
-            }
-        }
+        let r = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.ecrit(cx, r)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -159,23 +165,13 @@ impl AsyncWrite for Connection {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if this.reecrit.is_some() {
-            match this.vider(cx) {
-                Poll::Pending => return this.expiree(cx).map(Err),
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Ready(Ok(_)) => {}
-            }
-        }
+        std::task::ready!(this.finir_reecrit(cx))?;
         Pin::new(&mut this.io).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if this.reecrit.is_some() {
-            if this.vider(cx).is_pending() {
-                return this.expiree(cx).map(Err);
-            }
-        }
+        std::task::ready!(this.finir_reecrit(cx))?;
         Pin::new(&mut this.io).poll_shutdown(cx)
     }
 }
@@ -202,13 +198,10 @@ fn reponse_automatique(buf: &[u8]) -> Option<Vec<u8>> {
     };
     let tete = std::str::from_utf8(buf).ok()?;
     let vide = "\r\ncontent-length: 0\r\n";
-    if !tete.to_ascii_lowercase().contains(vide) {
-        return None;
-    }
+    let debut = tete.to_ascii_lowercase().find(vide)?;
     let corps =
         serde_json::json!({"erreur": {"code": code, "message": message, "parametre": null}})
             .to_string();
-    let debut = tete.to_ascii_lowercase().find(vide)?;
     let mut out = String::with_capacity(tete.len() + corps.len() + 64);
     out.push_str(&tete[..debut]);
     out.push_str(&format!(

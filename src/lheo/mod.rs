@@ -107,8 +107,8 @@ impl Decompression {
 }
 
 impl Default for Decompression {
-    /// LHÉO compresses 10 to 30 times (Sofi's own 1M-session export: see the README);
-    /// 100 leaves room and stops a bomb after 64 MiB of output.
+    /// LHÉO compresses 10 to 20 times (a generated offer: 16× with `gzip -6`); 100 leaves room and stops a bomb after 64 MiB of
+    /// output. (`sofi --help` shows 16 GiB as `16G`, written there as text.)
     fn default() -> Self {
         Decompression {
             ratio_max: 100,

@@ -211,16 +211,22 @@ fn jeton_demesure() -> io::Error {
     )
 }
 
-/// More than [`MAX_ATTRIBUTS`] attributes on a start tag. Counted only when the tag holds
-/// that many `=`, so ordinary tags cost one `memchr` pass.
-fn trop_d_attributs(e: &BytesStart) -> bool {
-    memchr::memchr_iter(b'=', e.attributes_raw())
+/// The error for a start tag with more than [`MAX_ATTRIBUTS`] attributes. Counted only
+/// when the tag holds that many `=`, so ordinary tags cost one `memchr` pass.
+fn attributs_demesures(e: &BytesStart) -> Option<String> {
+    let trop = memchr::memchr_iter(b'=', e.attributes_raw())
         .nth(MAX_ATTRIBUTS)
         .is_some()
         && e.attributes()
             .with_checks(false)
             .nth(MAX_ATTRIBUTS)
-            .is_some()
+            .is_some();
+    trop.then(|| {
+        format!(
+            "plus de {MAX_ATTRIBUTS} attributs sur <{}>",
+            local(e.name().as_ref())
+        )
+    })
 }
 
 impl<R: Read> Read for LineTracker<R> {
@@ -415,13 +421,8 @@ impl<R: Read> Decoupeur<R> {
                 }
                 Event::Start(e) => {
                     let name = local(e.name().as_ref());
-                    if trop_d_attributs(&e) {
-                        return Some(Err(self.fatal(
-                            start,
-                            format!("plus de {MAX_ATTRIBUTS} attributs sur <{name}>"),
-                            self.chemin_hors_offre(),
-                            None,
-                        )));
+                    if let Some(m) = attributs_demesures(&e) {
+                        return Some(Err(self.fatal(start, m, self.chemin_hors_offre(), None)));
                     }
                     match self.state {
                         State::BeforeRoot => {
@@ -585,16 +586,9 @@ impl<R: Read> Decoupeur<R> {
             match ev {
                 Event::Start(e) => {
                     nodes += 1;
-                    if trop_d_attributs(&e) {
-                        break Err(self.fatal(
-                            ev_offset,
-                            format!(
-                                "plus de {MAX_ATTRIBUTS} attributs sur <{}>",
-                                local(e.name().as_ref())
-                            ),
-                            &chemin(&bande, &ouverts),
-                            numero.as_deref(),
-                        ));
+                    if let Some(m) = attributs_demesures(&e) {
+                        let chemin = chemin(&bande, &ouverts);
+                        break Err(self.fatal(ev_offset, m, &chemin, numero.as_deref()));
                     }
                     if ouverts.len() >= MAX_DEPTH
                         || nodes > MAX_NODES
@@ -732,9 +726,9 @@ pub fn decoder(bande: Bande) -> OffreLue {
             Evt::Debut { pos, fin, nom } => {
                 let brut = &bande.octets[a..fin as usize];
                 a = fin as usize;
-                let dans_extra = stack.iter().any(|n| n.name == "extra");
                 let node = open_node(brut, nom as usize, pos, &lc, &mut constats);
-                stack.push(filtrer_attributs(node, dans_extra, &lc, &mut constats));
+                let node = filtrer_attributs(node, &stack, &lc, &mut constats);
+                stack.push(node);
             }
             Evt::Fin => {
                 let node = stack.pop().expect("the tape is balanced");
@@ -752,11 +746,8 @@ pub fn decoder(bande: Bande) -> OffreLue {
                         quick_xml::escape::unescape(s).map_err(|e| {
                             format!("entité ou caractère échappé non reconnu ({e}) ; les entités de DTD ne sont pas développées")
                         })
-                    });
-                let texte = texte.and_then(|s| match caractere_interdit(&s) {
-                    Some(c) => Err(message_interdit(c)),
-                    None => Ok(s),
-                });
+                    })
+                    .and_then(|s| permis(&s).map(|()| s));
                 match texte {
                     Ok(s) => push_text(&mut stack, &s),
                     Err(msg) => constats.push(
@@ -767,23 +758,13 @@ pub fn decoder(bande: Bande) -> OffreLue {
             Evt::CData { pos, fin } => {
                 let brut = &bande.octets[a..fin as usize];
                 a = fin as usize;
-                match std::str::from_utf8(brut) {
-                    Ok(s) if caractere_interdit(s).is_some() => constats.push(
-                        Constat::bloquant(
-                            "texte-illisible",
-                            path_of(&stack),
-                            message_interdit(caractere_interdit(s).unwrap_or_default()),
-                        )
-                        .at_pos(lc(pos)),
-                    ),
+                let texte = std::str::from_utf8(brut)
+                    .map_err(|_| "CDATA qui n'est pas de l'UTF-8 valide".to_string())
+                    .and_then(|s| permis(s).map(|()| s));
+                match texte {
                     Ok(s) => push_text(&mut stack, s),
-                    Err(_) => constats.push(
-                        Constat::bloquant(
-                            "texte-illisible",
-                            path_of(&stack),
-                            "CDATA qui n'est pas de l'UTF-8 valide",
-                        )
-                        .at_pos(lc(pos)),
+                    Err(msg) => constats.push(
+                        Constat::bloquant("texte-illisible", path_of(&stack), msg).at_pos(lc(pos)),
                     ),
                 }
             }
@@ -859,23 +840,18 @@ fn open_node(
                     continue;
                 }
                 let key = local(a.key.local_name().as_ref());
-                match a.unescape_value() {
-                    Ok(v) if caractere_interdit(&v).is_some() => constats.push(
-                        Constat::bloquant(
-                            "attribut-illisible",
-                            format!("{name}/@{key}"),
-                            message_interdit(caractere_interdit(&v).unwrap_or_default()),
-                        )
-                        .at_pos(lc(offset)),
-                    ),
+                let valeur = a
+                    .unescape_value()
+                    .map_err(|_| {
+                        "valeur d'attribut illisible (entité inconnue ou UTF-8 invalide)"
+                            .to_string()
+                    })
+                    .and_then(|v| permis(&v).map(|()| v));
+                match valeur {
                     Ok(v) => attrs.push((key, v.into_owned())),
-                    Err(_) => constats.push(
-                        Constat::bloquant(
-                            "attribut-illisible",
-                            format!("{name}/@{key}"),
-                            "valeur d'attribut illisible (entité inconnue ou UTF-8 invalide)",
-                        )
-                        .at_pos(lc(offset)),
+                    Err(msg) => constats.push(
+                        Constat::bloquant("attribut-illisible", format!("{name}/@{key}"), msg)
+                            .at_pos(lc(offset)),
                     ),
                 }
             }
@@ -895,27 +871,27 @@ fn open_node(
     }
 }
 
-/// The first character XML 1.0 forbids in a document (C0 controls but tab, line feed and
-/// carriage return; U+FFFE, U+FFFF), written raw or as a reference like `&#1;`: stored, it
-/// would make every feed that carries the offer ill-formed for every partner.
-pub fn caractere_interdit(s: &str) -> Option<char> {
+/// Refuses the characters XML 1.0 forbids in a document (C0 controls but tab, line feed and
+/// carriage return; U+FFFE, U+FFFF), written raw or as a reference like `&#1;`: stored, they
+/// would make every feed that carries the offer ill-formed for every partner. The error
+/// names the first one.
+fn permis(s: &str) -> Result<(), String> {
     // Fast path: no byte below 0x20 but whitespace, and no 0xEF (the lead byte of U+FFFx).
     if !s
         .bytes()
         .any(|b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0xEF)
     {
-        return None;
+        return Ok(());
     }
-    s.chars().find(|&c| {
+    match s.chars().find(|&c| {
         (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{FFFE}' || c == '\u{FFFF}'
-    })
-}
-
-fn message_interdit(c: char) -> String {
-    format!(
-        "caractère U+{:04X} interdit en XML 1.0 (caractère de contrôle) : à retirer du texte",
-        c as u32
-    )
+    }) {
+        Some(c) => Err(format!(
+            "caractère U+{:04X} interdit en XML 1.0 (caractère de contrôle) : à retirer du texte",
+            c as u32
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Whether LHÉO 2.3 allows this attribute on this element: the common ones everywhere, the
@@ -958,15 +934,15 @@ fn attribut_connu(element: &str, attribut: &str) -> bool {
 /// they would make the feeds invalid. Inside `extra` (any content) everything is kept.
 fn filtrer_attributs(
     mut node: XNode,
-    dans_extra: bool,
+    ancetres: &[XNode],
     lc: &dyn Fn(u64) -> (u32, u32),
     constats: &mut Vec<Constat>,
 ) -> XNode {
-    if dans_extra
-        || node
-            .attrs
-            .iter()
-            .all(|(k, _)| attribut_connu(&node.name, k))
+    if node
+        .attrs
+        .iter()
+        .all(|(k, _)| attribut_connu(&node.name, k))
+        || ancetres.iter().any(|n| n.name == "extra")
     {
         return node;
     }

@@ -361,23 +361,13 @@ impl Moteur {
         let seq = store.compteurs()?.journal_seq;
         let mut w = self.writer.lock().expect("index writer lock");
         let mut n = 0;
-        let r = (|| {
+        self.en_un_tour(&mut w, seq, |w| {
             w.delete_all_documents()?;
             for o in store.offres() {
-                match o {
-                    Ok(o) => n += self.ajouter(&w, &o)?,
-                    // A damaged body leaves its offer out of search, not the whole index.
-                    Err(e @ StoreError::Corps { .. }) => tracing::warn!("index : {e}"),
-                    Err(e) => return Err(e.into()),
-                }
+                n += self.ajouter_lue(w, o.map(Some))?;
             }
-            self.commit(&mut w, seq)
-        })();
-        if let Err(e) = r {
-            // As in `rattraper`: nothing half-done stays queued for a later commit.
-            let _ = w.rollback();
-            return Err(e);
-        }
+            Ok(())
+        })?;
         // One segment: each query then builds one scorer (and one typo automaton per word
         // and field) instead of one per segment. The merge keeps the commit's payload.
         let segments = self.index.searchable_segment_ids()?;
@@ -421,32 +411,53 @@ impl Moteur {
             }
         }
         let mut w = self.writer.lock().expect("index writer lock");
-        let r = (|| {
+        self.en_un_tour(&mut w, fin, |w| {
             for n in &numeros {
                 w.delete_term(Term::from_field_text(self.champs.formation, n));
-                match store.offre(n) {
-                    Ok(Some(o)) => {
-                        self.ajouter(&w, &o)?;
-                    }
-                    Ok(None) => {}
-                    Err(e @ StoreError::Corps { .. }) => tracing::warn!("index : {e}"),
-                    Err(e) => return Err(e.into()),
-                }
+                self.ajouter_lue(w, store.offre(n))?;
             }
-            self.commit(&mut w, fin)
-        })();
-        if let Err(e) = r {
-            // Nothing of this round may stay queued: on a full disk the new documents were
-            // lost with their segment while the deletions waited, and the next commit that
-            // succeeded emptied the index. Back to the last commit; the next round redoes it.
-            if let Err(r) = w.rollback() {
-                tracing::warn!("index : retour au dernier état impossible : {r}");
-            }
-            return Err(e);
-        }
+            Ok(())
+        })?;
         drop(w);
         self.rafraichir_vues()?;
         Ok(numeros.len())
+    }
+
+    /// Queues `changer`'s changes and commits them at `seq`, or none of them: on any error
+    /// the writer goes back to its last commit. Without that, on a full disk the new
+    /// documents were lost with their segment while their deletions stayed queued, and the
+    /// next commit that succeeded emptied the index. The next round redoes the work.
+    fn en_un_tour(
+        &self,
+        w: &mut IndexWriter,
+        seq: u64,
+        changer: impl FnOnce(&mut IndexWriter) -> Result<(), IndexError>,
+    ) -> Result<(), IndexError> {
+        let r = changer(w).and_then(|()| self.commit(w, seq));
+        if r.is_err() {
+            if let Err(e) = w.rollback() {
+                tracing::warn!("index : retour au dernier état impossible : {e}");
+            }
+        }
+        r
+    }
+
+    /// Adds an offer read from the store, if there is one. A damaged body leaves its offer
+    /// out of search (the store counts it for `/health`), not the whole index.
+    fn ajouter_lue(
+        &self,
+        w: &IndexWriter,
+        lue: Result<Option<OffreStockee>, StoreError>,
+    ) -> Result<u64, IndexError> {
+        match lue {
+            Ok(Some(o)) => self.ajouter(w, &o),
+            Ok(None) => Ok(0),
+            Err(e @ StoreError::Corps { .. }) => {
+                tracing::warn!("index : {e}");
+                Ok(0)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Adds the documents of one offer (its diffusable actions' sessions).

@@ -569,6 +569,74 @@ impl Store {
             .unwrap_or_default()
     }
 
+    /// Reads every offer back (each body against its fingerprint) and replays the journal
+    /// against the stored offers and the counters (`sofi verify`). Returns how many offers
+    /// there are and what is wrong, in words.
+    pub fn verifier(&self) -> Result<(u64, Vec<String>), StoreError> {
+        use std::collections::BTreeSet;
+        let c = self.compteurs()?;
+        let mut problemes = Vec::new();
+        let mut presentes = BTreeSet::new();
+        let mut sessions = 0u64;
+        for o in self.offres() {
+            match o {
+                Ok(o) => {
+                    sessions += o.formation.sessions().count() as u64;
+                    presentes.insert(o.formation.numero);
+                }
+                Err(StoreError::Corps { numero, .. }) => {
+                    problemes.push(format!(
+                        "offre {numero} : corps endommagé (hors flux et recherche)"
+                    ));
+                    presentes.insert(numero);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let endommagees = problemes.len();
+        let mut rejouees = BTreeSet::new();
+        let mut derniere = 0;
+        for e in self.journal_depuis(0) {
+            let e = e?;
+            if e.seq != derniere + 1 {
+                problemes.push(format!("journal : trou entre {derniere} et {}", e.seq));
+            }
+            derniere = e.seq;
+            match e.operation {
+                Operation::Ecriture => rejouees.insert(e.numero),
+                _ => rejouees.remove(&e.numero),
+            };
+        }
+        if derniere != c.journal_seq {
+            problemes.push(format!(
+                "journal : dernier numéro {derniere}, compteur {}",
+                c.journal_seq
+            ));
+        }
+        if rejouees != presentes {
+            problemes.push(format!(
+                "journal : {} offres en le rejouant, {} stockées",
+                rejouees.len(),
+                presentes.len()
+            ));
+        }
+        let offres = presentes.len() as u64;
+        if offres != c.formations {
+            problemes.push(format!(
+                "compteurs : {} formations, {offres} stockées",
+                c.formations
+            ));
+        }
+        // The sessions of a damaged body cannot be counted.
+        if endommagees == 0 && sessions != c.sessions {
+            problemes.push(format!(
+                "compteurs : {} sessions, {sessions} stockées",
+                c.sessions
+            ));
+        }
+        Ok((offres, problemes))
+    }
+
     /// After a failed write, checks whether writing works again (space freed on a full
     /// disk): 64 KiB written and synced beside the store, then removed. Clears the failure
     /// when it does, so `/health` does not wait for the next client write to say so.
@@ -602,12 +670,9 @@ impl Store {
     fn durcir_groupe(&self) -> Result<(), StoreError> {
         let d = &*self.durabilite;
         let verrou = || d.etat.lock().unwrap_or_else(|e| e.into_inner());
-        let ticket = {
-            let mut e = verrou();
-            e.demande += 1;
-            e.demande
-        };
         let mut e = verrou();
+        e.demande += 1;
+        let ticket = e.demande;
         loop {
             if e.fait >= ticket {
                 return Ok(());
