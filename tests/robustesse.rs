@@ -512,3 +512,42 @@ fn sizes_take_units_or_say_why_not() {
     );
     assert_eq!(status, 413);
 }
+
+#[test]
+fn counters_follow_organismes_and_orphaned_bodies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let daeu = lheo("samples/trefle/daeu.xml");
+    let poec = lheo("samples/trefle/poec.xml");
+    import(d, &[&daeu, &poec], &["--source", "s"]);
+    assert_eq!(stats(d)["organismes"], 2);
+    // A full feed of the source without POEC's offer withdraws it, and its organisme, which
+    // has no other offer, is no longer counted.
+    let (code, rep) = import(d, &[&daeu], &["--source", "s", "--remplacer"]);
+    assert_eq!(code, 0);
+    assert_eq!(rep[0]["rapport"]["retirees"], 1);
+    let s = stats(d);
+    assert_eq!(
+        (s["formations"].as_u64(), s["organismes"].as_u64()),
+        (Some(1), Some(1))
+    );
+
+    // Bodies a killed batch appended without its transaction are counted dead at the next
+    // open, and new bodies go after them.
+    let morts = s["corps_octets_morts"].as_u64().unwrap();
+    let corps = d.join("offres-1.corps");
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&corps)
+        .unwrap();
+    f.write_all(&[0xAB; 1000]).unwrap();
+    drop(f);
+    let s = stats(d);
+    assert_eq!(s["corps_octets_morts"].as_u64(), Some(morts + 1000));
+    import(d, &[&poec], &["--source", "s"]);
+    let s = stats(d);
+    assert_eq!(s["corps_octets_morts"].as_u64(), Some(morts + 1000));
+    assert_eq!(s["organismes"], 2);
+    let out = run(sofi().arg("--data-dir").arg(d).arg("verify"));
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}

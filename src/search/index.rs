@@ -207,13 +207,11 @@ pub struct Moteur {
 
 /// What is wrong with the index in `dir`, without opening it for writing (for `sofi verify`):
 /// unreadable metas, files whose checksum fails, a layout of another version. Empty when it
-/// is sound. `sofi serve` rebuilds such an index at start.
+/// is sound, or absent (never built yet: not damage). `sofi serve` rebuilds a damaged index
+/// at start, and builds a missing one.
 pub fn verifier_index(dir: &Path) -> Vec<String> {
     if !dir.join("meta.json").exists() {
-        return vec![format!(
-            "index absent de {} (reconstruit au démarrage)",
-            dir.display()
-        )];
+        return Vec::new();
     }
     let index = match Index::open_in_dir(dir) {
         Ok(i) => i,

@@ -235,6 +235,11 @@ const CLE_FORMAT: &[u8] = b"format";
 /// `meta` key of the body file's generation N (`offres-N.corps`), bumped by a compaction.
 const CLE_CORPS: &[u8] = b"corps";
 
+/// `meta` key of the end of the committed bodies in the current body file (u64 BE), set in
+/// the transaction that points fiches at them: bytes past it were appended by a batch whose
+/// transaction never ran (a crash), and are counted dead at the next open.
+const CLE_CORPS_FIN: &[u8] = b"corps_fin";
+
 /// `meta` key of the generation a compaction is writing, while it runs.
 const CLE_COMPACTION: &[u8] = b"compaction";
 
@@ -416,8 +421,27 @@ impl Store {
             std::fs::write(dir.join(MARQUEUR), MARQUEUR_TEXTE)?;
         }
         // A batch cut short by a crash may have left bodies past the last fiche: they are
-        // garbage, and new bodies go after them.
+        // garbage, counted dead (so that `stats` and compaction see them), and new bodies go
+        // after them.
         let fin = corps.metadata()?.len();
+        let engage = generation_de(CLE_CORPS_FIN)?;
+        if engage != Some(fin) {
+            let orphelins = engage.map_or(0, |e| fin.saturating_sub(e));
+            (&meta,)
+                .transaction(|(meta,)| {
+                    if orphelins > 0 {
+                        let mut cpt: Compteurs = match meta.get(COMPTEURS)? {
+                            Some(b) => decode(&b).map_err(abort)?,
+                            None => Compteurs::default(),
+                        };
+                        cpt.octets_morts += orphelins;
+                        meta.insert(COMPTEURS, encode(&cpt).map_err(abort)?)?;
+                    }
+                    meta.insert(CLE_CORPS_FIN, &fin.to_be_bytes())?;
+                    Ok(())
+                })
+                .map_err(tx_err)?;
+        }
         Ok(Store {
             offres,
             par_organisme: db.open_tree("par_organisme")?,
@@ -520,6 +544,7 @@ impl Store {
                 cpt.octets_morts = fin - vivants;
                 meta.insert(COMPTEURS, encode(&cpt).map_err(abort)?)?;
                 meta.insert(CLE_CORPS, &cible.to_be_bytes())?;
+                meta.insert(CLE_CORPS_FIN, &fin.to_be_bytes())?;
                 meta.remove(CLE_COMPACTION)?;
                 Ok(())
             })
@@ -872,12 +897,17 @@ impl Store {
         //    points at bytes that are not on disk.
         let mut places: Vec<Option<(u64, u32, u128)>> = Vec::with_capacity(lot.len());
         let mut ajout = Vec::new();
+        // Offers moving to another organisme: the one they leave may be left without any.
+        let mut partants = Vec::new();
         for (formation, verdict) in lot {
             let raw = bincode_brut(&CorpsRef { formation, verdict })?;
             let empreinte = twox_hash::XxHash3_128::oneshot(&raw);
             let inchangee = match self.offres.get(formation.numero.as_bytes())? {
                 Some(b) => {
                     let old: Fiche = decode(&b)?;
+                    if old.siret != formation.organisme.siret {
+                        partants.push((old.siret, formation.numero.clone()));
+                    }
                     old.empreinte == empreinte && old.source == source
                 }
                 None => false,
@@ -897,6 +927,12 @@ impl Store {
             self.corps.sync_data()?;
             *fin += ajout.len() as u64;
         }
+        let arrivants: std::collections::HashSet<&str> = lot
+            .iter()
+            .map(|(f, _)| f.organisme.siret.as_str())
+            .collect();
+        let sans_offre = self.organismes_sans_offre(&partants, &arrivants)?;
+        let fin_engagee = *fin;
         // 2. Fiches, indexes, organismes, journal and counters, in one transaction.
         let trees = (
             &self.offres,
@@ -916,6 +952,12 @@ impl Store {
                     None => Compteurs::default(),
                 };
                 let mut issues = Vec::with_capacity(lot.len());
+                for siret in &sans_offre {
+                    if orgs.remove(siret.as_bytes())?.is_some() {
+                        cpt.organismes -= 1;
+                    }
+                }
+                meta.insert(CLE_CORPS_FIN, &fin_engagee.to_be_bytes())?;
                 for ((formation, verdict), place) in lot.iter().zip(&places) {
                     let Some((pos, len, empreinte)) = *place else {
                         issues.push(Ecrit::Inchange);
@@ -1036,22 +1078,35 @@ impl Store {
     fn supprimer_lot(&self, numeros: &[String], operation: Operation) -> Result<usize, StoreError> {
         let now = maintenant();
         let _ecrivain = self.ecrivain();
+        let mut partants = Vec::new();
+        for numero in numeros {
+            if let Some(b) = self.offres.get(numero.as_bytes())? {
+                partants.push((decode::<Fiche>(&b)?.siret, numero.clone()));
+            }
+        }
+        let sans_offre = self.organismes_sans_offre(&partants, &Default::default())?;
         let trees = (
             &self.offres,
             &self.par_organisme,
             &self.par_maj,
             &self.par_source,
+            &self.organismes,
             &self.journal,
             &self.meta,
             &self.attente,
         );
         sled::Transactional::transaction(
             &trees,
-            |(offres, par_org, par_maj, par_src, journal, meta, attente)| {
+            |(offres, par_org, par_maj, par_src, orgs, journal, meta, attente)| {
                 let mut cpt: Compteurs = match meta.get(COMPTEURS)? {
                     Some(b) => decode(&b).map_err(abort)?,
                     None => Compteurs::default(),
                 };
+                for siret in &sans_offre {
+                    if orgs.remove(siret.as_bytes())?.is_some() {
+                        cpt.organismes -= 1;
+                    }
+                }
                 let mut n = 0;
                 for numero in numeros {
                     let Some(b) = offres.remove(numero.as_bytes())? else {
@@ -1085,6 +1140,38 @@ impl Store {
             },
         )
         .map_err(tx_err)
+    }
+}
+
+impl Store {
+    /// The organismes left without any offer once the offers in `partants` (SIRET, numero)
+    /// leave them, unless an offer of theirs `arrivants` is being written. Read before the
+    /// transaction that removes them (sled transactions cannot scan a prefix), under the
+    /// writer lock, so no other write slips between.
+    fn organismes_sans_offre(
+        &self,
+        partants: &[(String, String)],
+        arrivants: &std::collections::HashSet<&str>,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut sirets: Vec<&str> = partants
+            .iter()
+            .map(|(s, _)| s.as_str())
+            .filter(|s| !s.is_empty() && !arrivants.contains(s))
+            .collect();
+        sirets.sort_unstable();
+        sirets.dedup();
+        let partis: std::collections::HashSet<&str> =
+            partants.iter().map(|(_, n)| n.as_str()).collect();
+        let mut vides = Vec::new();
+        for siret in sirets {
+            let restent = prefixed(&self.par_organisme, siret)?
+                .iter()
+                .any(|n| !partis.contains(n.as_str()));
+            if !restent {
+                vides.push(siret.to_string());
+            }
+        }
+        Ok(vides)
     }
 }
 
