@@ -6,7 +6,9 @@
 #
 # The binaries are copies of target/release/deps/search-* from the two builds; the store is
 # SOFI_BENCH_GARDER's (default /tmp/sb1m, made by a first `SOFI_BENCH_GARDER=/tmp/sb1m
-# SOFI_BENCH_SESSIONS=1000000 cargo bench --bench search`).
+# SOFI_BENCH_SESSIONS=1000000 cargo bench --bench search`). SOFI_BENCH_SESSIONS picks
+# another size (its store made the same way); AB_HTTP=1 also runs the HTTP part and
+# compares its throughput (req/s: higher is better).
 set -euo pipefail
 base=$1 new=$2 n=$3
 shift 3
@@ -15,10 +17,14 @@ for _ in $(seq "$n"); do
   for b in base new; do
     bin=$base
     [ "$b" = new ] && bin=$new
-    env SOFI_BENCH_GARDER="${SOFI_BENCH_GARDER:-/tmp/sb1m}" SOFI_BENCH_SESSIONS=1000000 \
-      SOFI_BENCH_SANS_REINDEX=1 SOFI_BENCH_SANS_HTTP=1 SOFI_BENCH_DETAIL=1 \
+    http=(SOFI_BENCH_SANS_HTTP=1)
+    [ "${AB_HTTP:-}" = 1 ] && http=()
+    env SOFI_BENCH_GARDER="${SOFI_BENCH_GARDER:-/tmp/sb1m}" \
+      SOFI_BENCH_SESSIONS="${SOFI_BENCH_SESSIONS:-1000000}" \
+      SOFI_BENCH_SANS_REINDEX=1 "${http[@]}" SOFI_BENCH_DETAIL=1 \
       SOFI_BENCH_ROUNDS="${SOFI_BENCH_ROUNDS:-10}" "$@" "$bin" 2>&1 |
-      grep -E " p50 " | sed -E "s/^ +/$b|/; s/ +p50 +/|/; s/ ms .*//" >>"$out"
+      grep -E " p50 |req/s" |
+      sed -E "s/^ +HTTP concurrency +([0-9]+): ([0-9.]+) req\/s.*/$b|HTTP c\1 (req\/s)|\2/; s/^ +/$b|/; s/ +p50 +/|/; s/ ms .*//" >>"$out"
   done
 done
 python3 - "$out" <<'PY'
@@ -29,6 +35,7 @@ for l in open(sys.argv[1]):
     d[k, b].append(float(v))
 for k in dict.fromkeys(k for k, _ in d):
     a, n = statistics.median(d[k, "base"]), statistics.median(d[k, "new"])
-    print(f"{k[:40]:40} base {a:6.2f} ms   new {n:6.2f} ms   new/base {n / a:.2f}")
+    unite = "req/s" if "req/s" in k else "ms"
+    print(f"{k[:40]:40} base {a:8.2f} {unite}   new {n:8.2f} {unite}   new/base {n / a:.2f}")
 PY
 rm -f "$out"

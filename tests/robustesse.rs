@@ -477,6 +477,17 @@ fn damage_is_contained_and_said() {
     // it cannot and panics, the panic becomes this error.)
     let out = run(sofi().arg("--data-dir").arg(&copie).arg("stats"));
     assert_ne!(out.status.code(), Some(101), "{}", stderr(&out));
+    // A truncated sled configuration: sled cannot open it; the start stops and says what to do.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(copie.join("store/conf"))
+        .unwrap()
+        .set_len(10)
+        .unwrap();
+    let out = run(sofi().arg("--data-dir").arg(&copie).arg("stats"));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("endommagé"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("restaurez"), "{}", stderr(&out));
     // A data directory that lost its store is refused, not served empty.
     std::fs::remove_dir_all(data.join("store")).unwrap();
     let out = run(sofi()

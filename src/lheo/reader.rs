@@ -876,11 +876,25 @@ fn open_node(
 /// would make every feed that carries the offer ill-formed for every partner. The error
 /// names the first one.
 fn permis(s: &str) -> Result<(), String> {
-    // Fast path: no byte below 0x20 but whitespace, and no 0xEF (the lead byte of U+FFFx).
-    if !s
-        .bytes()
-        .any(|b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0xEF)
-    {
+    // Every text passes here: eight bytes at a time, a word is suspect when it holds a byte
+    // below 0x20 or an 0xEF (the lead byte of U+FFFx); only suspect words are looked into
+    // (line ends and tabs are allowed). Byte by byte, this check cost ~10 % of parsing.
+    const UNS: u64 = 0x0101_0101_0101_0101;
+    const HAUTS: u64 = 0x8080_8080_8080_8080;
+    let suspect = |x: u64| {
+        let bas = x.wrapping_sub(UNS * 0x20) & !x & HAUTS;
+        let y = x ^ (UNS * 0xEF);
+        let ef = y.wrapping_sub(UNS) & !y & HAUTS;
+        bas | ef != 0
+    };
+    let douteux = |b: &u8| (*b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || *b == 0xEF;
+    let mots = s.as_bytes().chunks_exact(8);
+    let reste = mots.remainder();
+    let propre = mots
+        .filter(|m| suspect(u64::from_le_bytes((*m).try_into().expect("8 bytes"))))
+        .all(|m| !m.iter().any(douteux))
+        && !reste.iter().any(douteux);
+    if propre {
         return Ok(());
     }
     match s.chars().find(|&c| {
@@ -1327,6 +1341,23 @@ fn path_of(stack: &[XNode]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn forbidden_characters_are_found_wherever_they_are() {
+        let propre = "Développeur web\tfull-stack\r\n(é, ç, œ, €, 中文, 🎓) ".repeat(3);
+        assert!(super::permis(&propre).is_ok());
+        for interdit in ['\u{1}', '\u{8}', '\u{B}', '\u{1F}', '\u{FFFE}', '\u{FFFF}'] {
+            for i in 0..propre.chars().count() {
+                let mut t: String = propre.chars().take(i).collect();
+                t.push(interdit);
+                t.extend(propre.chars().skip(i));
+                let e = super::permis(&t).expect_err(&format!("{interdit:?} at {i}"));
+                assert!(e.contains(&format!("U+{:04X}", interdit as u32)), "{e}");
+            }
+        }
+        // U+FFFD and other U+EFxx..U+FFxx characters are allowed.
+        assert!(super::permis("\u{FFFD}\u{F000}\u{FEFF}").is_ok());
+    }
+
     use super::*;
 
     #[test]
