@@ -129,7 +129,8 @@ enum Cmd {
         /// LHÉO feeds written at once; the next ones are answered 503 with Retry-After.
         #[arg(long, env = "SOFI_FLUX_MAX", default_value_t = Limites::default().flux)]
         flux_max: usize,
-        /// Uploads imported at once; the next ones are answered 503 with Retry-After.
+        /// Uploads imported at once; the next ones wait up to 2 s, then are answered 503 with
+        /// Retry-After.
         #[arg(long, env = "SOFI_IMPORTS_MAX", default_value_t = Limites::default().imports)]
         imports_max: usize,
         /// Seconds a client has to send a request's head.

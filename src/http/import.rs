@@ -160,8 +160,10 @@ async fn importer_corps(
         }
         return trop_grand(limite);
     }
-    // An upload holds a blocking thread while its client sends: a few at once, the next 503.
-    let Ok(permis) = app.imports.clone().try_acquire_owned() else {
+    // An upload holds a blocking thread while its client sends: a few at once. The next ones
+    // wait a little (a burst of small files goes through), then get a 503.
+    let attente = tokio::time::timeout(ATTENTE_IMPORT, app.imports.clone().acquire_owned());
+    let Ok(Ok(permis)) = attente.await else {
         vidanger(req.into_body(), 1 << 20).await;
         return super::sature(
             "imports-sature",
@@ -266,6 +268,9 @@ async fn importer_corps(
         Err(e) => super::interne(e),
     }
 }
+
+/// How long an upload waits for one of the `imports` places before its 503.
+const ATTENTE_IMPORT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// How much of a refused body is read and dropped before answering 413.
 const VIDANGE_MAX: u64 = 64 << 20;

@@ -56,7 +56,7 @@ pub struct Limites {
     pub connexions: usize,
     /// Feeds (`/lheo/offres.xml`) written at once.
     pub flux: usize,
-    /// Uploads (`POST /api/v1/import`) at once.
+    /// Uploads (`POST /api/v1/import`) at once; the next ones wait up to 2 s for a place.
     pub imports: usize,
     /// Time to send a request's whole head (slowloris).
     pub delai_entetes: Duration,
@@ -70,7 +70,7 @@ impl Default for Limites {
         Limites {
             connexions: 512,
             flux: 4,
-            imports: 2,
+            imports: 4,
             delai_entetes: Duration::from_secs(10),
             delai_inactivite: Duration::from_secs(60),
         }
