@@ -562,3 +562,116 @@ fn counters_follow_organismes_and_orphaned_bodies() {
     let out = run(sofi().arg("--data-dir").arg(d).arg("verify"));
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 }
+
+#[test]
+fn writes_resume_by_themselves_once_the_disk_takes_them_again() {
+    // A full disk, as a file-size limit: past it every write fails (EFBIG, SIGXFSZ ignored),
+    // sled's own log included, until `prlimit` lifts it while the server runs.
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    import(d, &[&lheo("samples/trefle/daeu.xml")], &[]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "trap '' XFSZ; ulimit -S -f 2048 && exec '{}' --data-dir '{}' serve --listen 127.0.0.1:{port}",
+            env!("CARGO_BIN_EXE_sofi"),
+            d.display(),
+        ))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = |p: &str| format!("http://127.0.0.1:{port}{p}");
+    let t0 = Instant::now();
+    while ureq::get(&url("/health")).call().is_err() {
+        assert!(t0.elapsed() < Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let token = std::fs::read_to_string(d.join("admin-token")).unwrap();
+    let modele = std::fs::read_to_string(lheo("samples/trefle/daeu.xml")).unwrap();
+    let poster = |n: usize| {
+        let corps = modele.replacen("numero=\"15_464888\"", &format!("numero=\"D{n}\""), 1);
+        call(
+            ureq::post(&url("/api/v1/import")).set("authorization", &format!("Bearer {token}")),
+            Some(corps.as_bytes()),
+        )
+        .0
+    };
+    let mut n = 0;
+    let mut acceptes = Vec::new();
+    loop {
+        n += 1;
+        assert!(n < 20_000, "the size limit was never reached");
+        match poster(n) {
+            200 => acceptes.push(n),
+            503 => break,
+            s => panic!("status {s}"),
+        }
+    }
+    let h: serde_json::Value = ureq::get(&url("/health"))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    assert_eq!(h["statut"], "degrade", "{h}");
+    assert_eq!(poster(n + 1), 503, "still full");
+    // Space again: the next writes go through, without a restart.
+    let out = std::process::Command::new("prlimit")
+        .args([
+            "--pid",
+            &child.id().to_string(),
+            "--fsize=unlimited:unlimited",
+        ])
+        .output()
+        .expect("prlimit (util-linux)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t0 = Instant::now();
+    while poster(n + 2) != 200 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "writes did not resume"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let t0 = Instant::now();
+    loop {
+        let h: serde_json::Value = ureq::get(&url("/health"))
+            .call()
+            .unwrap()
+            .into_json()
+            .unwrap();
+        if h["statut"] == "ok" && h["index_seq"] == h["journal_seq"] {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "{h}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // What was answered before the failure is still there, and searchable.
+    let (status, r) = call(
+        ureq::get(&url("/api/v1/recherche?debut_min=2000-01-01&par_page=1")),
+        None,
+    );
+    assert_eq!(status, 200);
+    let total = r.into_json::<serde_json::Value>().unwrap()["total"]
+        .as_u64()
+        .unwrap();
+    assert!(total >= 1);
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    child.wait().unwrap();
+    let store = sofi::store::Store::open(d).unwrap();
+    for k in acceptes.iter().chain([&(n + 2)]) {
+        assert!(
+            store.offre(&format!("D{k}")).unwrap().is_some(),
+            "D{k} lost"
+        );
+    }
+}

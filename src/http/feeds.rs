@@ -168,6 +168,8 @@ pub(super) async fn offres(app: Arc<App>, req: Request<Incoming>) -> Response<Bo
         let mut h = std::collections::hash_map::DefaultHasher::new();
         req.uri().query().unwrap_or("").hash(&mut h);
         env!("CARGO_PKG_VERSION").hash(&mut h);
+        // After sled is reopened, journal numbers may be given again to other changes.
+        app.store.reouvertures().hash(&mut h);
         format!(
             "\"j{seq}-{:016x}{}\"",
             h.finish(),

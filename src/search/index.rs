@@ -203,6 +203,8 @@ pub struct Moteur {
     pub voisins: super::fautes::Voisins,
     /// Why the last catch-up with the journal failed, until one succeeds (`/health`).
     panne: Mutex<Option<String>>,
+    /// The store's reopen count this index follows (see `Store::reouvertures`).
+    reouvertures: std::sync::atomic::AtomicU64,
 }
 
 /// What is wrong with the index in `dir`, without opening it for writing (for `sofi verify`):
@@ -313,6 +315,7 @@ impl Moteur {
                 en_cours: Default::default(),
                 voisins: Default::default(),
                 panne: Mutex::new(None),
+                reouvertures: Default::default(),
                 parents_formacode: refs
                     .formacodes
                     .values()
@@ -392,6 +395,16 @@ impl Moteur {
     }
 
     fn rattraper_journal(&self, store: &Store) -> Result<usize, IndexError> {
+        // sled was reopened: what the index followed of the journal may not be on disk, and
+        // its sequence numbers will be given again. Rebuilt from the store as it is now.
+        let reouvertures = store.reouvertures();
+        if reouvertures != self.reouvertures.load(std::sync::atomic::Ordering::Relaxed) {
+            let n = self.reindexer(store)?;
+            self.reouvertures
+                .store(reouvertures, std::sync::atomic::Ordering::Relaxed);
+            tracing::warn!("index reconstruit après la réouverture du stockage : {n} sessions");
+            return Ok(n as usize);
+        }
         let depuis = self.seq_indexee();
         let fin = store.compteurs()?.journal_seq;
         if fin <= depuis {

@@ -48,6 +48,8 @@ pub enum StoreError {
     },
     #[error("stockage : {0}")]
     Io(#[from] std::io::Error),
+    #[error("stockage en cours de réouverture après une panne d'écriture : réessayez dans quelques secondes")]
+    Reouverture,
     #[error("le stockage {0} ne s'ouvre pas ({1}) : il est endommagé. Arrêtez Sofi, restaurez une sauvegarde du dossier de données, ou réimportez l'offre dans un dossier neuf")]
     Endommage(PathBuf, String),
     #[error("le dossier de données {0} a déjà servi mais son stockage store/ a disparu : Sofi ne le remplace pas par un site vide. Restaurez store/ (sauvegarde), ou, pour repartir de zéro, videz le dossier")]
@@ -260,8 +262,8 @@ pub fn maintenant() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
-#[derive(Clone)]
-pub struct Store {
+/// sled and its trees, replaced whole when sled must be reopened (see [`Store::sonder`]).
+struct Arbres {
     db: sled::Db,
     offres: sled::Tree,
     par_organisme: sled::Tree,
@@ -272,6 +274,55 @@ pub struct Store {
     meta: sled::Tree,
     /// Offers received but never diffused: first reception (ms, big-endian) ++ numero.
     attente: sled::Tree,
+}
+
+impl Arbres {
+    /// Opens sled in `dir/store` and its trees. sled panics on some damaged files: a clear
+    /// error instead.
+    fn ouvrir(dir: &Path) -> Result<Arbres, StoreError> {
+        let config = sled::Config::new()
+            .path(dir.join("store"))
+            .cache_capacity(cache_mo() << 20);
+        let ouvert = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open()))
+            .map_err(|p| {
+                let message = p
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| p.downcast_ref::<&str>().copied())
+                    .unwrap_or("panique de sled");
+                StoreError::Endommage(dir.join("store"), message.to_string())
+            })?;
+        let db = ouvert.map_err(|e| match e {
+            sled::Error::Corruption { .. } | sled::Error::ReportableBug(_) => {
+                StoreError::Endommage(dir.join("store"), e.to_string())
+            }
+            sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+                StoreError::Verrouille(dir.to_path_buf())
+            }
+            sled::Error::Io(io) if io.to_string().contains("lock") => {
+                StoreError::Verrouille(dir.to_path_buf())
+            }
+            e => StoreError::Sled(e),
+        })?;
+        Ok(Arbres {
+            offres: db.open_tree("offres")?,
+            par_organisme: db.open_tree("par_organisme")?,
+            par_maj: db.open_tree("par_maj")?,
+            par_source: db.open_tree("par_source")?,
+            organismes: db.open_tree("organismes")?,
+            journal: db.open_tree("journal")?,
+            meta: db.open_tree("meta")?,
+            attente: db.open_tree("attente")?,
+            db,
+        })
+    }
+}
+
+#[derive(Clone)]
+pub struct Store {
+    /// `None` only while sled is being reopened after a failure it does not recover from
+    /// (see [`Store::sonder`]).
+    arbres: Arc<arc_swap::ArcSwapOption<Arbres>>,
     /// The body file, read with `pread` from any thread.
     corps: Arc<File>,
     generation: u64,
@@ -287,6 +338,17 @@ pub struct Store {
     panne: Arc<Mutex<Option<String>>>,
     /// Offers whose body was found damaged since the store was opened.
     endommagees: Arc<Mutex<std::collections::BTreeSet<String>>>,
+    /// Times sled was reopened (see [`Store::reouvertures`]).
+    reouvertures: Arc<std::sync::atomic::AtomicU64>,
+    /// When [`Store::sonder`] last probed (Unix ms).
+    derniere_sonde: Arc<std::sync::atomic::AtomicI64>,
+}
+
+/// A key written and flushed: does sled take writes?
+fn essai_sled(a: &Arbres) -> Result<(), StoreError> {
+    a.meta.insert(b"sonde", &maintenant().to_be_bytes())?;
+    a.db.flush()?;
+    Ok(())
 }
 
 /// Group commit: writers that want their write on disk take a ticket; one of them flushes
@@ -354,33 +416,8 @@ impl Store {
         if a_servi && !dir.join("store").join("conf").exists() {
             return Err(StoreError::Disparu(dir.to_path_buf()));
         }
-        // sled panics on some damaged files (a truncated log): a clear error instead.
-        let config = sled::Config::new()
-            .path(dir.join("store"))
-            .cache_capacity(cache_mo() << 20);
-        let ouvert = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open()))
-            .map_err(|p| {
-                let message = p
-                    .downcast_ref::<String>()
-                    .map(String::as_str)
-                    .or_else(|| p.downcast_ref::<&str>().copied())
-                    .unwrap_or("panique de sled");
-                StoreError::Endommage(dir.join("store"), message.to_string())
-            })?;
-        let db = ouvert.map_err(|e| match e {
-            sled::Error::Corruption { .. } | sled::Error::ReportableBug(_) => {
-                StoreError::Endommage(dir.join("store"), e.to_string())
-            }
-            sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
-                StoreError::Verrouille(dir.to_path_buf())
-            }
-            sled::Error::Io(io) if io.to_string().contains("lock") => {
-                StoreError::Verrouille(dir.to_path_buf())
-            }
-            e => StoreError::Sled(e),
-        })?;
-        let offres = db.open_tree("offres")?;
-        let meta = db.open_tree("meta")?;
+        let arbres = Arbres::ouvrir(dir)?;
+        let (offres, meta) = (&arbres.offres, &arbres.meta);
         match meta.get(CLE_FORMAT)? {
             Some(v) if v.as_ref() == FORMAT.to_be_bytes() => {}
             Some(v) => {
@@ -427,7 +464,7 @@ impl Store {
         let engage = generation_de(CLE_CORPS_FIN)?;
         if engage != Some(fin) {
             let orphelins = engage.map_or(0, |e| fin.saturating_sub(e));
-            (&meta,)
+            (meta,)
                 .transaction(|(meta,)| {
                     if orphelins > 0 {
                         let mut cpt: Compteurs = match meta.get(COMPTEURS)? {
@@ -443,14 +480,7 @@ impl Store {
                 .map_err(tx_err)?;
         }
         Ok(Store {
-            offres,
-            par_organisme: db.open_tree("par_organisme")?,
-            par_maj: db.open_tree("par_maj")?,
-            par_source: db.open_tree("par_source")?,
-            organismes: db.open_tree("organismes")?,
-            journal: db.open_tree("journal")?,
-            meta,
-            attente: db.open_tree("attente")?,
+            arbres: Arc::new(arc_swap::ArcSwapOption::from_pointee(arbres)),
             corps: Arc::new(corps),
             generation,
             suivant,
@@ -459,7 +489,8 @@ impl Store {
             durabilite: Arc::default(),
             panne: Arc::default(),
             endommagees: Arc::default(),
-            db,
+            reouvertures: Arc::default(),
+            derniere_sonde: Arc::default(),
         })
     }
 
@@ -472,6 +503,7 @@ impl Store {
     /// last transaction makes N+1 current. Interrupted, it resumes where it stopped.
     /// Consumes the store: its file handles change.
     pub fn compacter(self) -> Result<(u64, u64), StoreError> {
+        let a = self.a()?;
         const PAQUET: usize = 1024;
         let avant = *self.ecrivain()
             + match &self.suivant {
@@ -482,7 +514,7 @@ impl Store {
             Some((g, f)) => (*g, f.clone()),
             None => {
                 let g = self.generation + 1;
-                self.meta.insert(CLE_COMPACTION, &g.to_be_bytes())?;
+                a.meta.insert(CLE_COMPACTION, &g.to_be_bytes())?;
                 self.flush()?;
                 (g, Arc::new(ouvrir_corps(&self.dir, g)?))
             }
@@ -497,11 +529,11 @@ impl Store {
             let debut = apres.take();
             let mut paquet = Vec::with_capacity(PAQUET);
             let plage = match &debut {
-                Some(k) => self.offres.range::<&[u8], _>((
+                Some(k) => a.offres.range::<&[u8], _>((
                     std::ops::Bound::Excluded(k.as_slice()),
                     std::ops::Bound::Unbounded,
                 )),
-                None => self.offres.iter(),
+                None => a.offres.iter(),
             };
             for kv in plage {
                 let (cle, valeur) = kv?;
@@ -532,10 +564,10 @@ impl Store {
             fichier.sync_data()?;
             fin += tampon.len() as u64;
             for (cle, f) in &paquet {
-                self.offres.insert(cle, encode(f)?)?;
+                a.offres.insert(cle, encode(f)?)?;
             }
         }
-        (&self.meta,)
+        (&a.meta,)
             .transaction(|(meta,)| {
                 let mut cpt: Compteurs = match meta.get(COMPTEURS)? {
                     Some(b) => decode(&b).map_err(abort)?,
@@ -566,8 +598,17 @@ impl Store {
     }
 
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
+        self.a()?.db.flush()?;
         Ok(())
+    }
+
+    /// sled's handles, or the error that says they are being reopened (after trying to).
+    fn a(&self) -> Result<Arc<Arbres>, StoreError> {
+        if let Some(a) = self.arbres.load_full() {
+            return Ok(a);
+        }
+        self.sonder();
+        self.arbres.load_full().ok_or(StoreError::Reouverture)
     }
 
     /// Returns once every write made before the call is on disk (bodies already are: sled's
@@ -663,25 +704,84 @@ impl Store {
     }
 
     /// After a failed write, checks whether writing works again (space freed on a full
-    /// disk): 64 KiB written and synced beside the store, then removed. Clears the failure
-    /// when it does, so `/health` does not wait for the next client write to say so.
+    /// disk) and clears the failure when it does, so that writes resume and `/health` says
+    /// so without a restart. First the body file (64 KiB appended, synced, cut off again),
+    /// then sled itself (a key written and flushed): sled keeps an error that hit its own log
+    /// and fails every later write, so then it is reopened.
     pub fn sonder(&self) {
-        if self.panne().is_none() {
+        if self.panne().is_none() && self.arbres.load().is_some() {
             return;
         }
-        let chemin = self.dir.join(".sonde-ecriture");
-        let essai = (|| {
-            use std::io::Write;
-            let mut f = File::create(&chemin)?;
-            f.write_all(&[0u8; 64 << 10])?;
-            f.sync_all()
-        })();
-        let _ = std::fs::remove_file(&chemin);
-        if essai.is_ok() {
-            if let Ok(mut p) = self.panne.lock() {
-                *p = None;
-            }
+        // At most one probe per 500 ms, whoever asks (health checks, writes, reads).
+        let maintenant_ms = maintenant();
+        let derniere = self
+            .derniere_sonde
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if maintenant_ms - derniere < 500
+            || self
+                .derniere_sonde
+                .compare_exchange(
+                    derniere,
+                    maintenant_ms,
+                    std::sync::atomic::Ordering::Relaxed,
+                    std::sync::atomic::Ordering::Relaxed,
+                )
+                .is_err()
+        {
+            return;
         }
+        // Where writes go: 64 KiB past the end of the body file (bytes past the committed end
+        // are garbage by design), synced, then cut off again; under the writer lock, skipped
+        // while a write holds it.
+        let disque = match self.fin.try_lock() {
+            Ok(fin) => {
+                let essai = self
+                    .corps
+                    .write_all_at(&[0u8; 64 << 10], *fin)
+                    .and_then(|()| self.corps.sync_data());
+                let retour = self.corps.set_len(*fin);
+                essai.and(retour)
+            }
+            Err(_) => return,
+        };
+        if disque.is_err() {
+            return;
+        }
+        let sled = match self.arbres.load_full() {
+            Some(a) => essai_sled(&a),
+            None => Err(StoreError::Reouverture),
+        };
+        if let Err(e) = sled.or_else(|_| self.rouvrir()) {
+            tracing::warn!("stockage : pas encore rouvert ({e})");
+            return;
+        }
+        if let Ok(mut p) = self.panne.lock() {
+            *p = None;
+        }
+    }
+
+    /// Opens sled again in place of handles that fail every write. The old ones must be gone
+    /// first (sled locks its files): a scan still holding them makes this fail, and the next
+    /// call tries again; meanwhile the store answers [`StoreError::Reouverture`]. Skipped
+    /// while a write holds the writer lock (it will call again).
+    fn rouvrir(&self) -> Result<(), StoreError> {
+        let Ok(_ecrivain) = self.fin.try_lock() else {
+            return Err(StoreError::Reouverture);
+        };
+        drop(self.arbres.swap(None));
+        let arbres = Arbres::ouvrir(&self.dir)?;
+        essai_sled(&arbres)?;
+        self.arbres.store(Some(Arc::new(arbres)));
+        self.reouvertures
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::warn!("stockage rouvert après une panne d'écriture");
+        Ok(())
+    }
+
+    /// How many times sled was reopened: what was not on disk then is gone, so whatever
+    /// follows the journal (the index, feed validators) starts again from the store.
+    pub fn reouvertures(&self) -> u64 {
+        self.reouvertures.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Records whether a write failed, for [`Store::panne`].
@@ -710,7 +810,7 @@ impl Store {
             let cible = e.demande;
             e.en_cours = true;
             drop(e);
-            let r = self.db.flush();
+            let r = self.flush();
             e = verrou();
             e.en_cours = false;
             if r.is_ok() {
@@ -722,14 +822,16 @@ impl Store {
     }
 
     pub fn compteurs(&self) -> Result<Compteurs, StoreError> {
-        match self.meta.get(COMPTEURS)? {
+        let a = self.a()?;
+        match a.meta.get(COMPTEURS)? {
             Some(b) => decode(&b),
             None => Ok(Compteurs::default()),
         }
     }
 
     pub fn offre(&self, numero: &str) -> Result<Option<OffreStockee>, StoreError> {
-        self.offres
+        let a = self.a()?;
+        a.offres
             .get(numero.as_bytes())?
             .map(|b| self.lire(numero.as_bytes(), &b))
             .transpose()
@@ -737,10 +839,16 @@ impl Store {
 
     /// Every stored offer, in numero order.
     pub fn offres(&self) -> impl Iterator<Item = Result<OffreStockee, StoreError>> + '_ {
-        self.offres.iter().map(|kv| {
-            let (k, v) = kv?;
-            self.lire(&k, &v)
-        })
+        let (iter, erreur) = match self.a() {
+            Ok(a) => (Some(a.offres.iter()), None),
+            Err(e) => (None, Some(Err(e))),
+        };
+        erreur
+            .into_iter()
+            .chain(iter.into_iter().flatten().map(|kv| {
+                let (k, v) = kv?;
+                self.lire(&k, &v)
+            }))
     }
 
     /// An offer from its fiche: the body read from the body file and checked. Any failure
@@ -800,7 +908,8 @@ impl Store {
     }
 
     pub fn organisme(&self, siret: &str) -> Result<Option<OrganismeResume>, StoreError> {
-        self.organismes
+        let a = self.a()?;
+        a.organismes
             .get(siret.as_bytes())?
             .map(|b| decode(&b))
             .transpose()
@@ -808,17 +917,20 @@ impl Store {
 
     /// Numeros of the offers of one organisme (by SIRET).
     pub fn numeros_par_organisme(&self, siret: &str) -> Result<Vec<String>, StoreError> {
-        prefixed(&self.par_organisme, siret)
+        let a = self.a()?;
+        prefixed(&a.par_organisme, siret)
     }
 
     /// Numeros of the offers last received from `source`.
     pub fn numeros_par_source(&self, source: &str) -> Result<Vec<String>, StoreError> {
-        prefixed(&self.par_source, source)
+        let a = self.a()?;
+        prefixed(&a.par_source, source)
     }
 
     /// Numeros changed at or after `depuis` (Unix ms), oldest change first.
     pub fn numeros_modifies_depuis(&self, depuis: i64) -> Result<Vec<String>, StoreError> {
-        self.par_maj
+        let a = self.a()?;
+        a.par_maj
             .range((depuis as u64).to_be_bytes()..)
             .keys()
             .map(|k| {
@@ -830,7 +942,8 @@ impl Store {
 
     /// Offers received but never diffused, and when the oldest of them was received (ms).
     pub fn en_attente(&self) -> Result<(usize, Option<i64>), StoreError> {
-        let oldest = match self.attente.first()? {
+        let a = self.a()?;
+        let oldest = match a.attente.first()? {
             Some((k, _)) if k.len() >= 8 => {
                 Some(u64::from_be_bytes(k[..8].try_into().expect("8 bytes")) as i64)
             }
@@ -841,7 +954,8 @@ impl Store {
 
     /// The journal entry with this sequence number.
     pub fn entree_journal(&self, seq: u64) -> Result<Option<EntreeJournal>, StoreError> {
-        self.journal
+        let a = self.a()?;
+        a.journal
             .get(seq.to_be_bytes())?
             .map(|b| decode(&b))
             .transpose()
@@ -869,10 +983,22 @@ impl Store {
         &self,
         seq: u64,
     ) -> impl Iterator<Item = Result<EntreeJournal, StoreError>> {
-        self.journal
-            .range(seq.saturating_add(1).to_be_bytes()..)
-            .values()
-            .map(|v| v.map_err(StoreError::from).and_then(|b| decode(&b)))
+        let (iter, erreur) = match self.a() {
+            Ok(a) => (
+                Some(
+                    a.journal
+                        .range(seq.saturating_add(1).to_be_bytes()..)
+                        .values(),
+                ),
+                None,
+            ),
+            Err(e) => (None, Some(Err(e))),
+        };
+        erreur.into_iter().chain(
+            iter.into_iter()
+                .flatten()
+                .map(|v| v.map_err(StoreError::from).and_then(|b| decode(&b))),
+        )
     }
 
     /// Stores a batch of checked offers from one source, in one transaction. Offers with a
@@ -882,6 +1008,7 @@ impl Store {
         lot: &[(Formation, Verdict)],
         source: &str,
     ) -> Result<Vec<Ecrit>, StoreError> {
+        self.sonder();
         let r = self.ecrire_lot(lot, source);
         self.suivre(r)
     }
@@ -891,6 +1018,7 @@ impl Store {
         lot: &[(Formation, Verdict)],
         source: &str,
     ) -> Result<Vec<Ecrit>, StoreError> {
+        let a = self.a()?;
         let now = maintenant();
         let mut fin = self.ecrivain();
         // 1. Bodies of the new and changed offers, appended and synced first: a fiche never
@@ -902,7 +1030,7 @@ impl Store {
         for (formation, verdict) in lot {
             let raw = bincode_brut(&CorpsRef { formation, verdict })?;
             let empreinte = twox_hash::XxHash3_128::oneshot(&raw);
-            let inchangee = match self.offres.get(formation.numero.as_bytes())? {
+            let inchangee = match a.offres.get(formation.numero.as_bytes())? {
                 Some(b) => {
                     let old: Fiche = decode(&b)?;
                     if old.siret != formation.organisme.siret {
@@ -935,14 +1063,14 @@ impl Store {
         let fin_engagee = *fin;
         // 2. Fiches, indexes, organismes, journal and counters, in one transaction.
         let trees = (
-            &self.offres,
-            &self.par_organisme,
-            &self.par_maj,
-            &self.par_source,
-            &self.organismes,
-            &self.journal,
-            &self.meta,
-            &self.attente,
+            &a.offres,
+            &a.par_organisme,
+            &a.par_maj,
+            &a.par_source,
+            &a.organismes,
+            &a.journal,
+            &a.meta,
+            &a.attente,
         );
         sled::Transactional::transaction(
             &trees,
@@ -1071,29 +1199,31 @@ impl Store {
 
     /// Removes offers (journalled), in one transaction. Returns how many existed.
     pub fn supprimer(&self, numeros: &[String], operation: Operation) -> Result<usize, StoreError> {
+        self.sonder();
         let r = self.supprimer_lot(numeros, operation);
         self.suivre(r)
     }
 
     fn supprimer_lot(&self, numeros: &[String], operation: Operation) -> Result<usize, StoreError> {
+        let a = self.a()?;
         let now = maintenant();
         let _ecrivain = self.ecrivain();
         let mut partants = Vec::new();
         for numero in numeros {
-            if let Some(b) = self.offres.get(numero.as_bytes())? {
+            if let Some(b) = a.offres.get(numero.as_bytes())? {
                 partants.push((decode::<Fiche>(&b)?.siret, numero.clone()));
             }
         }
         let sans_offre = self.organismes_sans_offre(&partants, &Default::default())?;
         let trees = (
-            &self.offres,
-            &self.par_organisme,
-            &self.par_maj,
-            &self.par_source,
-            &self.organismes,
-            &self.journal,
-            &self.meta,
-            &self.attente,
+            &a.offres,
+            &a.par_organisme,
+            &a.par_maj,
+            &a.par_source,
+            &a.organismes,
+            &a.journal,
+            &a.meta,
+            &a.attente,
         );
         sled::Transactional::transaction(
             &trees,
@@ -1153,6 +1283,7 @@ impl Store {
         partants: &[(String, String)],
         arrivants: &std::collections::HashSet<&str>,
     ) -> Result<Vec<String>, StoreError> {
+        let a = self.a()?;
         let mut sirets: Vec<&str> = partants
             .iter()
             .map(|(s, _)| s.as_str())
@@ -1164,7 +1295,7 @@ impl Store {
             partants.iter().map(|(_, n)| n.as_str()).collect();
         let mut vides = Vec::new();
         for siret in sirets {
-            let restent = prefixed(&self.par_organisme, siret)?
+            let restent = prefixed(&a.par_organisme, siret)?
                 .iter()
                 .any(|n| !partis.contains(n.as_str()));
             if !restent {
