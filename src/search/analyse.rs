@@ -3,7 +3,7 @@
 //! gives `l` + `electricite`, the elided `l` then being a stop word), stop words, and the
 //! Snowball French stemmer (plurals, most feminine forms).
 
-use rust_stemmers::{Algorithm, Stemmer};
+use frostem::{Algorithm, Stemmer};
 use rustc_hash::FxHashSet;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -59,7 +59,7 @@ pub struct Analyse {
 }
 
 thread_local! {
-    static STEMMER: Stemmer = Stemmer::create(Algorithm::French);
+    static STEMMER: Stemmer = Stemmer::new(Algorithm::French);
     /// Stems already computed on this thread (cleared past a bound). Its keys come from
     /// queries too, so it keeps std's seeded hasher: no crafted words can make it slow.
     static RACINES: RefCell<HashMap<String, String>> = RefCell::new(HashMap::new());

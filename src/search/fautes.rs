@@ -8,46 +8,17 @@
 //! exact word (already a clause of its own), and is cached: the dictionary only changes with
 //! the index's segments.
 
-use levenshtein_automata::{Distance, LevenshteinAutomatonBuilder, DFA, SINK_STATE};
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
+use tantivy::query::FuzzyTermQuery;
 use tantivy::schema::Field;
-use tantivy::Searcher;
+use tantivy::{Searcher, Term};
 
 /// At most this many neighbours per word and field: a short word can have hundreds, and a
 /// query over all of them would be slow for little gain.
 const MAX_VOISINS: usize = 32;
 /// Cached words per generation before the cache starts over (bounds its memory).
 const MAX_CACHE: usize = 20_000;
-
-/// The automaton, borrowed: one is built per word and walked over every segment.
-struct Automate<'a>(&'a DFA);
-
-impl tantivy_fst::Automaton for Automate<'_> {
-    type State = u32;
-
-    fn start(&self) -> u32 {
-        self.0.initial_state()
-    }
-
-    fn is_match(&self, s: &u32) -> bool {
-        matches!(self.0.distance(*s), Distance::Exact(_))
-    }
-
-    fn can_match(&self, s: &u32) -> bool {
-        *s != SINK_STATE
-    }
-
-    fn accept(&self, s: &u32, b: u8) -> u32 {
-        self.0.transition(*s, b)
-    }
-}
-
-/// Building the Levenshtein tables costs milliseconds: once per process.
-fn constructeur() -> &'static LevenshteinAutomatonBuilder {
-    static B: OnceLock<LevenshteinAutomatonBuilder> = OnceLock::new();
-    B.get_or_init(|| LevenshteinAutomatonBuilder::new(1, true))
-}
 
 /// Neighbours of words (one edit, a transposition counting as one), per field, for the
 /// searcher generation they were listed in.
@@ -75,12 +46,18 @@ impl Voisins {
             }
         }
         let mut out: Vec<String> = Vec::new();
-        let dfa = constructeur().build_dfa(mot);
+        // tantivy's own automaton (one edit, a transposition counting as one); its tables
+        // are built once per process.
+        let Ok(automate) =
+            FuzzyTermQuery::new(Term::from_field_text(champ, mot), 1, true).automaton()
+        else {
+            return out;
+        };
         for seg in searcher.segment_readers() {
             let Ok(inv) = seg.inverted_index(champ) else {
                 continue;
             };
-            let Ok(mut termes) = inv.terms().search(Automate(&dfa)).into_stream() else {
+            let Ok(mut termes) = inv.terms().search(&automate).into_stream() else {
                 continue;
             };
             while termes.advance() {

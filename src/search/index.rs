@@ -27,7 +27,8 @@ pub enum IndexError {
 }
 
 /// Version of the document layout: a different one in an existing index forces a rebuild.
-pub const VERSION_SCHEMA: &str = "sofi-index-4";
+/// (5: tantivy 0.27 and its frostem stemmer, which replaced rust-stemmers.)
+pub const VERSION_SCHEMA: &str = "sofi-index-5";
 
 /// Start of an unknown start date (`00000000`): the distant past, so it is always "open".
 pub const JOUR_INCONNU_DEBUT: i64 = 0;

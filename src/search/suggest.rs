@@ -107,7 +107,10 @@ impl Moteur {
             )),
         ));
         let searcher = self.reader.searcher();
-        let top = searcher.search(&BooleanQuery::new(clauses), &TopDocs::with_limit(50))?;
+        let top = searcher.search(
+            &BooleanQuery::new(clauses),
+            &TopDocs::with_limit(50).order_by_score(),
+        )?;
         let mut vus = HashSet::new();
         for (_, addr) in top {
             let d: tantivy::TantivyDocument = searcher.doc(addr)?;
