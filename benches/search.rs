@@ -165,39 +165,16 @@ fn main() {
     } else {
         moteur.reindexer(&store).unwrap()
     };
+    let (groupes, segments) = moteur.groupes_et_segments();
     println!(
-        "sofi search bench, {sessions} sessions: reindex {n} documents ({} groups) in {:.1} s ({} segment(s)), index {:.0} MB on disk, RSS {:.0} MB (before {rss0:.0} MB, peak {:.0} MB)",
-        moteur
-            .vues
-            .de(&moteur.reader.searcher())
-            .unwrap()
-            .iter()
-            .map(|v| v.nb_groupes())
-            .sum::<usize>(),
+        "sofi search bench, {sessions} sessions: reindex {n} documents ({groupes} groups) in {:.1} s ({segments} segment(s)), index {:.0} MB on disk, RSS {:.0} MB (before {rss0:.0} MB, peak {:.0} MB)",
         t0.elapsed().as_secs_f64(),
-        moteur.reader.searcher().segment_readers().len(),
         du(&dir.join("data/index")) as f64 / 1e6,
         rss_mb("VmRSS:"),
         rss_mb("VmHWM:")
     );
-    for v in moteur.vues.de(&moteur.reader.searcher()).unwrap() {
-        let mut par_dim = [0usize; 16];
-        for g in 0..v.nb_groupes() {
-            for i in v.ids(g).iter() {
-                par_dim[v.dim[i] as usize] += 1;
-            }
-        }
-        println!(
-            "  view: {} groups, {} values, {} profils, {:.1} ids per group (by dimension: {:?})",
-            v.nb_groupes(),
-            v.valeurs.len(),
-            v.nb_profils(),
-            par_dim.iter().sum::<usize>() as f64 / v.nb_groupes() as f64,
-            par_dim
-                .iter()
-                .map(|&n| (n as f64 / v.nb_groupes() as f64 * 10.0).round() / 10.0)
-                .collect::<Vec<_>>()
-        );
+    for v in moteur.decrire_vues() {
+        println!("  {v}");
     }
     // The reindex leaves ~200 MB (at 1M) of freshly written index for the kernel to write
     // back; queries timed during that writeback measure the disk, not the search.

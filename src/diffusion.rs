@@ -14,7 +14,7 @@
 //! feed stays XSD-valid, and a partner that ignores extras still gets every new version.
 
 use crate::lheo::LheoWriter;
-use crate::model::{Action, Adresse};
+use crate::model::{Action, Adresse, Formation};
 use crate::referentiel::Referentiels;
 use crate::store::{OffreStockee, Store, StoreError};
 use std::collections::{BTreeMap, HashSet};
@@ -56,6 +56,8 @@ pub struct Filtres {
     pub financeurs: Vec<String>,
     pub formacodes: Vec<String>,
     pub organismes: Vec<String>,
+    /// With `financeurs`: also the actions of a formation eligible to the CPF.
+    pub cpf: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -109,6 +111,22 @@ pub fn departement(a: &Adresse) -> Option<String> {
     })
 }
 
+/// Eligible to the CPF: a CPF code, or a certification registered in the RNCP or the RS.
+pub fn eligible_cpf(f: &Formation, refs: &Referentiels) -> bool {
+    f.certifications.iter().any(|c| {
+        c.code_cpf.is_some()
+            || c.code_rs.is_some()
+            || c.code_rncp.is_some()
+            || refs
+                .fiches_certifinfo(c)
+                .iter()
+                .any(|x| x.code_rncp.is_some() || x.code_rs.is_some())
+    }) || f
+        .types_formation
+        .iter()
+        .any(|t| t.children.iter().any(|c| c.name == "code-CPF"))
+}
+
 /// Index of the actions to write: diffusable ones that pass the filters.
 pub fn actions_diffusees(o: &OffreStockee, f: &Filtres, refs: &Referentiels) -> Vec<usize> {
     if !o.verdict.diffusable() {
@@ -127,18 +145,21 @@ pub fn actions_diffusees(o: &OffreStockee, f: &Filtres, refs: &Referentiels) -> 
     {
         return Vec::new();
     }
+    let cpf = f.cpf && eligible_cpf(fo, refs);
     fo.actions
         .iter()
         .enumerate()
         .filter(|(i, a)| {
-            o.verdict.diffusion.get(*i).is_some_and(|d| d.diffusee) && action_filtree(a, f)
+            o.verdict.diffusion.get(*i).is_some_and(|d| d.diffusee) && action_filtree(a, f, cpf)
         })
         .map(|(i, _)| i)
         .collect()
 }
 
-fn action_filtree(a: &Action, f: &Filtres) -> bool {
-    let fin_ok = f.financeurs.is_empty()
+/// `cpf`: the filter asks for CPF-eligible formations and this one is.
+fn action_filtree(a: &Action, f: &Filtres, cpf: bool) -> bool {
+    let fin_ok = (f.financeurs.is_empty() && !f.cpf)
+        || cpf
         || a.financeurs
             .iter()
             .any(|x| f.financeurs.contains(&x.code_financeur));

@@ -18,11 +18,11 @@ pub mod http;
 pub mod import;
 pub mod inbox;
 pub mod lheo;
+pub mod limits;
 pub mod model;
 pub mod referentiel;
 pub mod rules;
 pub mod search;
-pub mod site;
 pub mod store;
 
 /// `mi_option_purge_delay`: its index in the `mi_option_e` enum of mimalloc 2.x and 3.x.

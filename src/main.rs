@@ -3,9 +3,9 @@
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use sofi::diffusion::{ecrire_flux, Depuis, Filtres};
+use sofi::diffusion::{ecrire_flux, Depuis};
 use sofi::generate::{Generateur, Parametres};
-use sofi::http::Limites;
+use sofi::http::{parametres, Limites};
 use sofi::import::{importer, Options, Rapport};
 use sofi::lheo::{self, open_input};
 use sofi::referentiel::Referentiels;
@@ -92,8 +92,10 @@ enum Cmd {
         /// Compress with gzip.
         #[arg(long)]
         gzip: bool,
+        /// Département of the action's place (44, 2A, 971).
         #[arg(long)]
         departement: Vec<String>,
+        /// LHÉO financeur code, or `cpf`.
         #[arg(long)]
         financeur: Vec<String>,
         #[arg(long)]
@@ -344,17 +346,17 @@ fn run(cli: Cli) -> Result<i32> {
             formacode,
             organisme,
         } => {
-            let depuis = depuis
-                .map(|d| Depuis::parse(&d))
-                .transpose()
-                .map_err(|m| anyhow::anyhow!("--depuis {m}"))?;
-            let filtres = Filtres {
-                departements: departement,
-                financeurs: financeur,
-                formacodes: formacode,
-                organismes: organisme,
-            };
             let refs = Referentiels::charger()?;
+            // The same checks as the feed's query string (`/lheo/offres.xml`).
+            let mut q = form_urlencoded::Serializer::new(String::new());
+            q.extend_pairs(depuis.iter().map(|v| ("depuis", v)));
+            q.extend_pairs(departement.iter().map(|v| ("departement", v)));
+            q.extend_pairs(financeur.iter().map(|v| ("financeur", v)));
+            q.extend_pairs(formacode.iter().map(|v| ("formacode", v)));
+            q.extend_pairs(organisme.iter().map(|v| ("organisme", v)));
+            let (depuis, filtres) = parametres::lire::<parametres::Flux>(&q.finish())
+                .and_then(|f| f.filtres(&refs))
+                .map_err(|e| anyhow::anyhow!("--{} : {}", e.parametre, e.message))?;
             let store = Store::open(&cli.data_dir)?;
             let c = store.compteurs()?;
             if let Some(Depuis::Seq(n)) = depuis {

@@ -5,12 +5,16 @@
 //! the feed was started at; pass it as `depuis` next time), strong `ETag`, `Last-Modified`,
 //! 304 on `If-None-Match` / `If-Modified-Since`, gzip on `Accept-Encoding: gzip`.
 
-use super::{erreur, App, Body};
-use crate::diffusion::{ecrire_flux, Depuis, Filtres};
+use super::parametres;
+use super::reponse::{erreur, full, indisponible, parametre_invalide, sature, Body};
+use super::App;
+use crate::diffusion::{ecrire_flux, Depuis};
+use axum::extract::Request;
 use bytes::Bytes;
+use headers::HeaderMapExt;
 use http_body_util::BodyExt;
-use hyper::body::{Frame, Incoming};
-use hyper::{Request, Response, StatusCode};
+use hyper::body::Frame;
+use hyper::{Response, StatusCode};
 use std::hash::{Hash, Hasher};
 use std::io::{self, Write};
 use std::pin::Pin;
@@ -59,87 +63,38 @@ impl hyper::body::Body for ChannelBody {
     }
 }
 
-pub(super) struct Requete {
-    pub depuis: Option<Depuis>,
-    pub filtres: Filtres,
-}
-
-/// Parses the query string; a bad value names its parameter.
-pub(super) fn parse_query(q: Option<&str>) -> Result<Requete, (String, String)> {
-    let mut r = Requete {
-        depuis: None,
-        filtres: Filtres::default(),
-    };
-    for (k, v) in paires(q.unwrap_or("")) {
-        let v = v.trim().to_string();
-        let check = |ok: bool, what: &str| {
-            if ok {
-                Ok(())
-            } else {
-                Err((k.clone(), format!("« {v} » : {what}")))
+/// Whether the client takes gzip, by `Accept-Encoding` with its q-values (`gzip;q=0` is a
+/// refusal). The feed compresses on its writer thread, not in the router's layer: a feed is
+/// hundreds of MB, and its ETag must tell the two encodings apart.
+fn accepte_gzip(entetes: &hyper::HeaderMap) -> bool {
+    let mut gzip = None;
+    let mut etoile = None;
+    for valeur in entetes.get_all("accept-encoding") {
+        for e in valeur.to_str().unwrap_or("").split(',') {
+            let mut parties = e.split(';');
+            let nom = parties.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = parties
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            match nom.as_str() {
+                "gzip" | "x-gzip" => gzip = Some(q),
+                "*" => etoile = Some(q),
+                _ => {}
             }
-        };
-        match k.as_str() {
-            "depuis" => r.depuis = Some(Depuis::parse(&v).map_err(|m| (k.clone(), m))?),
-            "departement" => {
-                check(
-                    (2..=3).contains(&v.len()) && v.chars().all(|c| c.is_ascii_alphanumeric()),
-                    "code de département attendu (44, 2A, 971)",
-                )?;
-                r.filtres.departements.push(v);
-            }
-            "financeur" => {
-                check(
-                    !v.is_empty() && v.len() <= 2 && v.bytes().all(|b| b.is_ascii_digit()),
-                    "code financeur LHÉO attendu (ex. 2)",
-                )?;
-                r.filtres.financeurs.push(v);
-            }
-            "formacode" => {
-                check(
-                    v.len() == 5 && v.bytes().all(|b| b.is_ascii_digit()),
-                    "Formacode à 5 chiffres attendu",
-                )?;
-                r.filtres.formacodes.push(v);
-            }
-            "organisme" => {
-                check(
-                    v.len() == 14 && v.bytes().all(|b| b.is_ascii_digit()),
-                    "SIRET à 14 chiffres attendu",
-                )?;
-                r.filtres.organismes.push(v);
-            }
-            _ => return Err((k.clone(), format!("paramètre « {k} » inconnu"))),
         }
     }
-    Ok(r)
+    gzip.or(etoile).is_some_and(|q| q > 0.0)
 }
 
-/// Query pairs, percent-decoded.
-pub fn paires(q: &str) -> Vec<(String, String)> {
-    form_urlencoded::parse(q.as_bytes()).into_owned().collect()
-}
-
-/// A percent-encoded path segment (an offer number in `/formation/{numero}`), decoded.
-pub fn segment(s: &str) -> String {
-    paires(&format!("n={s}"))
-        .pop()
-        .map(|(_, v)| v)
-        .unwrap_or_default()
-}
-
-fn http_date(ms: i64) -> Option<String> {
-    let ts = jiff::Timestamp::from_millisecond(ms).ok()?;
-    jiff::fmt::rfc2822::DateTimePrinter::new()
-        .timestamp_to_rfc9110_string(&ts)
-        .ok()
-}
-
-pub(super) async fn offres(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
-    let q = match parse_query(req.uri().query()) {
-        Ok(q) => q,
-        Err((p, m)) => return erreur(StatusCode::BAD_REQUEST, "parametre-invalide", &m, Some(&p)),
-    };
+pub(super) async fn offres(app: Arc<App>, req: Request) -> Response<Body> {
+    let (depuis, filtres) =
+        match parametres::lire::<parametres::Flux>(req.uri().query().unwrap_or(""))
+            .and_then(|f| f.filtres(&app.refs))
+        {
+            Ok(q) => q,
+            Err(e) => return parametre_invalide(e),
+        };
     let (seq, derniere) = match app.store.compteurs().and_then(|c| {
         let t = app
             .store
@@ -148,9 +103,9 @@ pub(super) async fn offres(app: Arc<App>, req: Request<Incoming>) -> Response<Bo
         Ok((c.journal_seq, t))
     }) {
         Ok(x) => x,
-        Err(e) => return super::indisponible("stockage-indisponible", e),
+        Err(e) => return indisponible("stockage-indisponible", e),
     };
-    if let Some(Depuis::Seq(n)) = q.depuis.filter(|d| matches!(d, Depuis::Seq(n) if *n > seq)) {
+    if let Some(Depuis::Seq(n)) = depuis.filter(|d| matches!(d, Depuis::Seq(n) if *n > seq)) {
         return erreur(
             StatusCode::BAD_REQUEST,
             "parametre-invalide",
@@ -158,11 +113,7 @@ pub(super) async fn offres(app: Arc<App>, req: Request<Incoming>) -> Response<Bo
             Some("depuis"),
         );
     }
-    let gzip = req
-        .headers()
-        .get("accept-encoding")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
+    let gzip = accepte_gzip(req.headers());
     // Same journal position + same query → same bytes: a strong validator.
     let etag = {
         let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -176,38 +127,34 @@ pub(super) async fn offres(app: Arc<App>, req: Request<Incoming>) -> Response<Bo
             if gzip { "-gz" } else { "" }
         )
     };
-    let last_modified = derniere.and_then(http_date);
-    let inm = req
-        .headers()
-        .get("if-none-match")
-        .and_then(|v| v.to_str().ok());
-    let pas_modifie = match inm {
-        Some(v) => v.split(',').any(|t| t.trim() == etag || t.trim() == "*"),
+    let etag: headers::ETag = etag.parse().expect("a quoted string is a valid ETag");
+    let derniere = derniere.and_then(|ms| {
+        std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_millis(u64::try_from(ms).ok()?))
+    });
+    // If-None-Match wins over If-Modified-Since (RFC 9110, 13.2.2).
+    let pas_modifie = match req.headers().typed_get::<headers::IfNoneMatch>() {
+        Some(inm) => !inm.precondition_passes(&etag),
         None => match (
-            req.headers()
-                .get("if-modified-since")
-                .and_then(|v| v.to_str().ok()),
+            req.headers().typed_get::<headers::IfModifiedSince>(),
             derniere,
         ) {
-            (Some(ims), Some(t)) => jiff::fmt::rfc2822::DateTimeParser::new()
-                .parse_timestamp(ims)
-                .is_ok_and(|since| t / 1000 <= since.as_second()),
+            (Some(ims), Some(t)) => !ims.is_modified(t),
             _ => false,
         },
     };
     let mut builder = Response::builder()
-        .header("etag", &etag)
         .header("x-sofi-journal", seq.to_string())
-        .header("vary", "accept-encoding")
-        .header("access-control-allow-origin", "*")
-        .header("access-control-expose-headers", "etag, x-sofi-journal");
-    if let Some(lm) = &last_modified {
-        builder = builder.header("last-modified", lm);
+        .header("vary", "accept-encoding");
+    if let Some(h) = builder.headers_mut() {
+        h.typed_insert(etag);
+        if let Some(t) = derniere {
+            h.typed_insert(headers::LastModified::from(t));
+        }
     }
     if pas_modifie {
         return builder
             .status(StatusCode::NOT_MODIFIED)
-            .body(super::full(Bytes::new()))
+            .body(full(Bytes::new()))
             .expect("valid headers");
     }
     builder = builder.header("content-type", "application/xml; charset=utf-8");
@@ -217,12 +164,12 @@ pub(super) async fn offres(app: Arc<App>, req: Request<Incoming>) -> Response<Bo
     if req.method() == hyper::Method::HEAD {
         return builder
             .status(StatusCode::OK)
-            .body(super::full(Bytes::new()))
+            .body(full(Bytes::new()))
             .expect("valid headers");
     }
     // A feed holds a blocking thread while its client reads: a few at once, the next ones 503.
     let Ok(permis) = app.flux.clone().try_acquire_owned() else {
-        return super::sature(
+        return sature(
             "flux-sature",
             "trop de flux LHÉO en cours d'envoi : réessayez dans quelques secondes",
         );
@@ -237,25 +184,10 @@ pub(super) async fn offres(app: Arc<App>, req: Request<Incoming>) -> Response<Bo
         };
         let r = if gzip {
             let gz = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
-            ecrire_flux(
-                &app2.store,
-                &app2.refs,
-                q.depuis,
-                &q.filtres,
-                gz,
-                &mut |_| {},
-            )
-            .and_then(|(_, gz)| Ok(gz.finish()?))
+            ecrire_flux(&app2.store, &app2.refs, depuis, &filtres, gz, &mut |_| {})
+                .and_then(|(_, gz)| Ok(gz.finish()?))
         } else {
-            ecrire_flux(
-                &app2.store,
-                &app2.refs,
-                q.depuis,
-                &q.filtres,
-                out,
-                &mut |_| {},
-            )
-            .map(|(_, w)| w)
+            ecrire_flux(&app2.store, &app2.refs, depuis, &filtres, out, &mut |_| {}).map(|(_, w)| w)
         };
         match r {
             Ok(mut w) => {

@@ -7,14 +7,18 @@
 //! the size limit the read fails (413) and, as with a cut file, only the offers complete before
 //! that point are kept.
 
-use super::feeds::paires;
-use super::{erreur, json_response, App, Body};
+use super::parametres;
+use super::reponse::{
+    erreur, full, indisponible, interne, json_response, parametre_invalide, sature, Body,
+};
+use super::App;
 use crate::import::{importer, Options};
 use crate::lheo::{from_reader, Input};
+use crate::limits::{ATTENTE_IMPORT, VIDANGE_MAX};
+use axum::extract::Request;
 use bytes::{Buf, Bytes};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Response, StatusCode};
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -29,7 +33,7 @@ fn meme_jeton(a: &str, b: &str) -> bool {
 }
 
 /// Authorisation of the write routes: `None` when allowed, else the error response.
-pub(super) fn refuse(app: &App, req: &Request<Incoming>) -> Option<Response<Body>> {
+pub(super) fn refuse(app: &App, req: &Request) -> Option<Response<Body>> {
     let header = req
         .headers()
         .get("authorization")
@@ -79,7 +83,7 @@ impl Read for ChannelReader {
     }
 }
 
-pub(super) async fn post(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
+pub(super) async fn post(app: Arc<App>, req: Request) -> Response<Body> {
     match parametres(&app, &req) {
         Ok((source, remplacer)) => importer_corps(app, req, source, remplacer).await,
         Err(r) => {
@@ -98,53 +102,18 @@ pub(super) async fn post(app: Arc<App>, req: Request<Incoming>) -> Response<Body
 }
 
 /// Token and query string of an import; the error response otherwise.
-fn parametres(app: &App, req: &Request<Incoming>) -> Result<(String, bool), Box<Response<Body>>> {
+fn parametres(app: &App, req: &Request) -> Result<(String, bool), Box<Response<Body>>> {
     if let Some(r) = refuse(app, req) {
         return Err(Box::new(r));
     }
-    let mut source = "api".to_string();
-    let mut remplacer = false;
-    for (k, v) in paires(req.uri().query().unwrap_or("")) {
-        match k.as_str() {
-            "source" => {
-                if v.is_empty() || v.len() > 100 || v.chars().any(char::is_control) {
-                    return Err(Box::new(erreur(
-                        StatusCode::BAD_REQUEST,
-                        "parametre-invalide",
-                        "source : 1 à 100 caractères imprimables",
-                        Some("source"),
-                    )));
-                }
-                source = v;
-            }
-            "remplacer" => match v.as_str() {
-                "1" | "true" | "oui" => remplacer = true,
-                "0" | "false" | "non" | "" => remplacer = false,
-                _ => {
-                    return Err(Box::new(erreur(
-                        StatusCode::BAD_REQUEST,
-                        "parametre-invalide",
-                        &format!("remplacer : « {v} », attendu 0 ou 1"),
-                        Some("remplacer"),
-                    )))
-                }
-            },
-            _ => {
-                return Err(Box::new(erreur(
-                    StatusCode::BAD_REQUEST,
-                    "parametre-invalide",
-                    &format!("paramètre « {k} » inconnu"),
-                    Some(&k),
-                )))
-            }
-        }
-    }
-    Ok((source, remplacer))
+    parametres::lire::<parametres::Import>(req.uri().query().unwrap_or(""))
+        .and_then(|p| Ok((p.source()?, p.remplacer.0)))
+        .map_err(|e| Box::new(parametre_invalide(e)))
 }
 
 async fn importer_corps(
     app: Arc<App>,
-    req: Request<Incoming>,
+    req: Request,
     source: String,
     remplacer: bool,
 ) -> Response<Body> {
@@ -165,7 +134,7 @@ async fn importer_corps(
     let attente = tokio::time::timeout(ATTENTE_IMPORT, app.imports.clone().acquire_owned());
     let Ok(Ok(permis)) = attente.await else {
         vidanger(req.into_body(), 1 << 20).await;
-        return super::sature(
+        return sature(
             "imports-sature",
             "trop d'imports en cours : réessayez dans quelques secondes",
         );
@@ -248,7 +217,7 @@ async fn importer_corps(
         Ok(Ok(rapport)) => {
             if depasse.load(Ordering::Relaxed) > 0 {
                 let mut resp = trop_grand(limite);
-                *resp.body_mut() = super::full(
+                *resp.body_mut() = full(
                     serde_json::json!({
                         "erreur": {"code": "corps-trop-grand", "message": format!("corps de requête de plus de {limite} octets"), "parametre": null},
                         "rapport": rapport,
@@ -264,20 +233,14 @@ async fn importer_corps(
             };
             json_response(status, &serde_json::to_value(&rapport).unwrap_or_default())
         }
-        Ok(Err(e)) => super::indisponible("stockage-indisponible", e),
-        Err(e) => super::interne(e),
+        Ok(Err(e)) => indisponible("stockage-indisponible", e),
+        Err(e) => interne(e),
     }
 }
 
-/// How long an upload waits for one of the `imports` places before its 503.
-const ATTENTE_IMPORT: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// How much of a refused body is read and dropped before answering 413.
-const VIDANGE_MAX: u64 = 64 << 20;
-
 /// Reads and drops the rest of a refused body (up to `max` bytes), so the client finishes
 /// sending and reads the refusal instead of a connection reset.
-async fn vidanger(mut body: Incoming, max: u64) {
+async fn vidanger(mut body: axum::body::Body, max: u64) {
     let mut reste: u64 = max;
     while let Some(Ok(frame)) = body.frame().await {
         let n = frame.data_ref().map_or(0, |d| d.len() as u64);
@@ -300,11 +263,10 @@ fn trop_grand(limite: u64) -> Response<Body> {
 }
 
 /// `DELETE /api/v1/formations/{numero}`: deletes one offer (journalled); 404 if absent.
-pub(super) async fn delete(app: Arc<App>, req: Request<Incoming>, numero: &str) -> Response<Body> {
+pub(super) async fn delete(app: Arc<App>, req: Request, numero: String) -> Response<Body> {
     if let Some(r) = refuse(&app, &req) {
         return r;
     }
-    let numero = super::feeds::segment(numero);
     let app2 = app.clone();
     let n2 = numero.clone();
     let r = tokio::task::spawn_blocking(move || {
@@ -324,7 +286,7 @@ pub(super) async fn delete(app: Arc<App>, req: Request<Incoming>, numero: &str) 
             &format!("aucune formation de numéro « {numero} »"),
             None,
         ),
-        Ok(Err(e)) => super::indisponible("stockage-indisponible", e),
-        Err(e) => super::interne(e),
+        Ok(Err(e)) => indisponible("stockage-indisponible", e),
+        Err(e) => interne(e),
     }
 }

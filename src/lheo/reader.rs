@@ -20,21 +20,7 @@ use std::borrow::Cow;
 use std::io::{self, BufRead, Read};
 use std::sync::mpsc::{Receiver, SyncSender};
 
-/// Longest text accepted in one element, as written in the file (LHÉO's longest field is
-/// 3,000 characters).
-pub const MAX_TEXT: usize = 64 * 1024;
-/// Deepest nesting accepted inside a formation (the schema needs about 12).
-pub const MAX_DEPTH: usize = 48;
-/// Most elements accepted in one formation.
-pub const MAX_NODES: usize = 200_000;
-/// Most bytes of tags and texts kept for one formation (real ones weigh a few tens of KB).
-pub const MAX_OCTETS: usize = 64 * 1024 * 1024;
-/// Longest run of bytes without a `<` or `>`: quick-xml holds a whole text node or tag in
-/// memory before handing it over, so a 100 MB text node is refused here, as the bytes
-/// arrive, instead of growing the process by its size.
-pub const MAX_JETON: u64 = 4 * 1024 * 1024;
-/// Attributes on one element: more is an attack (quick-xml's duplicate check is quadratic).
-pub const MAX_ATTRIBUTS: usize = 256;
+pub use crate::limits::{MAX_ATTRIBUTS, MAX_DEPTH, MAX_JETON, MAX_NODES, MAX_OCTETS, MAX_TEXT};
 
 /// An element read from the file, with where it starts.
 #[derive(Debug, Default)]

@@ -187,21 +187,21 @@ fn schema() -> (Schema, Champs) {
 
 /// The index and its writer; shared by the indexer thread and the query handlers.
 pub struct Moteur {
-    pub index: Index,
-    pub reader: IndexReader,
+    pub(super) index: Index,
+    pub(super) reader: IndexReader,
     writer: Mutex<IndexWriter>,
-    pub champs: Champs,
-    pub config: Arc<Config>,
-    pub refs: Arc<Referentiels>,
-    pub libelles: super::suggest::Libelles,
+    pub(super) champs: Champs,
+    pub(super) config: Arc<Config>,
+    pub(super) refs: Arc<Referentiels>,
+    pub(super) libelles: super::suggest::Libelles,
     /// Generic Formacode of each Formacode, as numbers (for the facet tree).
-    pub parents_formacode: std::collections::HashMap<u64, u64>,
+    pub(super) parents_formacode: std::collections::HashMap<u64, u64>,
     /// Per-segment views the queries read (see `vue`).
-    pub vues: super::vue::Vues,
+    pub(super) vues: super::vue::Vues,
     /// Query passes running now (a lone one may use both cores).
-    pub en_cours: std::sync::atomic::AtomicUsize,
+    pub(super) en_cours: std::sync::atomic::AtomicUsize,
     /// Typo neighbours of query words, per index generation.
-    pub voisins: super::fautes::Voisins,
+    pub(super) voisins: super::fautes::Voisins,
     /// Why the last catch-up with the journal failed, until one succeeds (`/health`).
     panne: Mutex<Option<String>>,
     /// The store's reopen count this index follows (see `Store::reouvertures`).
@@ -482,7 +482,7 @@ impl Moteur {
         let thesaurus = self.thesaurus(f);
         let formacodes = self.formacodes(f);
         let certs = certifications(f, &self.refs);
-        let cpf = cpf(f, &self.refs);
+        let cpf = crate::diffusion::eligible_cpf(f, &self.refs);
         let org = format!("{} {}", f.organisme.nom, f.organisme.raison_sociale);
         let org_nom = if f.organisme.nom.is_empty() {
             f.organisme.raison_sociale.as_str()
@@ -635,8 +635,50 @@ impl Moteur {
         out.into_iter().collect()
     }
 
+    /// Changes whenever what a search can find changes (a new searcher generation, another
+    /// process): the API's validators are built on it.
+    pub fn etat(&self) -> u64 {
+        static PROCESSUS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        let nonce = *PROCESSUS.get_or_init(|| {
+            use std::hash::{BuildHasher, Hasher};
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u32(std::process::id());
+            h.finish()
+        });
+        nonce ^ self.reader.searcher().generation().generation_id()
+    }
+
     pub fn nb_documents(&self) -> u64 {
         self.reader.searcher().num_docs()
+    }
+
+    /// The search settings (index-config): defaults, boosts, synonyms.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The référentiels the index was built with.
+    pub fn refs(&self) -> &Referentiels {
+        &self.refs
+    }
+
+    /// One line per segment view: groups, values, profiles and ids per group (for benches).
+    pub fn decrire_vues(&self) -> Vec<String> {
+        let Ok(vues) = self.vues.de(&self.reader.searcher()) else {
+            return Vec::new();
+        };
+        vues.iter().map(|v| v.decrire()).collect()
+    }
+
+    /// Groups (an action at one place) in the index, and its segments.
+    pub fn groupes_et_segments(&self) -> (usize, usize) {
+        let searcher = self.reader.searcher();
+        let groupes = self
+            .vues
+            .de(&searcher)
+            .map(|v| v.iter().map(|v| v.nb_groupes()).sum())
+            .unwrap_or(0);
+        (groupes, searcher.segment_readers().len())
     }
 }
 
@@ -745,22 +787,6 @@ fn certifications(f: &Formation, refs: &Referentiels) -> Vec<u64> {
     out.sort_unstable();
     out.dedup();
     out
-}
-
-/// Eligible to the CPF: a CPF code, or a certification registered in the RNCP or the RS.
-fn cpf(f: &Formation, refs: &Referentiels) -> bool {
-    f.certifications.iter().any(|c| {
-        c.code_cpf.is_some()
-            || c.code_rs.is_some()
-            || c.code_rncp.is_some()
-            || refs
-                .fiches_certifinfo(c)
-                .iter()
-                .any(|x| x.code_rncp.is_some() || x.code_rs.is_some())
-    }) || f
-        .types_formation
-        .iter()
-        .any(|t| t.children.iter().any(|c| c.name == "code-CPF"))
 }
 
 /// Bytes of the objectives highlights are looked for in: tokenizing whole programmes for

@@ -4,10 +4,12 @@
 
 pub mod analyse;
 pub mod config;
+pub mod elargir;
 pub mod extraits;
 pub mod fautes;
 pub mod index;
 pub mod query;
+pub mod statistiques;
 pub mod suggest;
 pub mod vue;
 

@@ -60,7 +60,7 @@ impl Requete {
             communes: vec![],
             departements: vec![],
             centre: None,
-            rayon_km: 30.0,
+            rayon_km: crate::limits::RAYON_KM,
             debut_min: None,
             debut_max: None,
             toutes_dates: false,
@@ -155,13 +155,13 @@ fn distance_km(a: (f64, f64), b: (f64, f64)) -> f64 {
     2.0 * 6371.0 * h.sqrt().asin()
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SessionRes {
     pub debut: Option<String>,
     pub fin: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Resultat {
     pub formation_numero: String,
     pub action_numero: String,
@@ -180,7 +180,7 @@ pub struct Resultat {
     pub score: f32,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ValeurFacette {
     pub valeur: String,
     pub libelle: String,
@@ -190,12 +190,14 @@ pub struct ValeurFacette {
     pub parent: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Reponse {
     pub total: u64,
     pub page: usize,
     pub par_page: usize,
     pub resultats: Vec<Resultat>,
+    /// Facet values by dimension (`debut`, `departement`, `formacode`, `financeur`, …).
+    #[schema(value_type = std::collections::BTreeMap<String, Vec<ValeurFacette>>)]
     pub facettes: Facettes,
 }
 

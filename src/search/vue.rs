@@ -256,6 +256,28 @@ pub fn periodes(t: i64, debut: i64, fin: i64, perm: bool) -> u8 {
 }
 
 impl Vue {
+    /// Groups, values, profiles and ids per group (by dimension), for benches.
+    pub fn decrire(&self) -> String {
+        let n = self.nb_groupes().max(1) as f64;
+        let mut par_dim = [0usize; 16];
+        for g in 0..self.nb_groupes() {
+            for i in self.ids(g).iter() {
+                par_dim[self.dim[i] as usize] += 1;
+            }
+        }
+        format!(
+            "view: {} groups, {} values, {} profils, {:.1} ids per group (by dimension: {:?})",
+            self.nb_groupes(),
+            self.valeurs.len(),
+            self.nb_profils(),
+            par_dim.iter().sum::<usize>() as f64 / n,
+            par_dim
+                .iter()
+                .map(|&k| (k as f64 / n * 10.0).round() / 10.0)
+                .collect::<Vec<_>>()
+        )
+    }
+
     pub fn nb_groupes(&self) -> usize {
         self.docs.len() - 1
     }

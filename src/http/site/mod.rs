@@ -13,10 +13,14 @@ mod offre;
 mod recherche;
 mod stats;
 
-use crate::http::{full, App, Body};
+use super::parametres::segment;
+use super::reponse::{full, interne, Body};
+use super::App;
+use axum::extract::{RawPathParams, Request, State};
+use axum::routing::get;
+use axum::Router;
 use bytes::Bytes;
-use hyper::body::Incoming;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Response, StatusCode};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use std::sync::Arc;
 
@@ -24,14 +28,82 @@ pub const CSS: &str = include_str!("site.css");
 pub const JS: &str = include_str!("site.js");
 pub const WIDGET: &str = include_str!("widget.js");
 
-/// The site's answer to `path`, or `None` when the path is not one of its pages.
-pub async fn route(app: &Arc<App>, req: &Request<Incoming>) -> Option<Response<Body>> {
-    let path = req.uri().path();
-    let query = req.uri().query().unwrap_or("").to_string();
-    let base = base_url(req);
-    Some(match path {
-        "/" => page(StatusCode::OK, recherche::accueil(app, &base)),
-        "/recherche" if app.moteur.is_none() => page(
+/// The site's routes (GET and HEAD).
+pub(super) fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route(
+            "/",
+            get(|State(app): State<Arc<App>>, req: Request| async move {
+                page(StatusCode::OK, recherche::accueil(&app, &base_url(&req)))
+            }),
+        )
+        .route("/recherche", get(resultats))
+        .route(
+            "/statistiques",
+            get(|State(app): State<Arc<App>>, req: Request| async move {
+                let base = base_url(&req);
+                bloquant(move || (StatusCode::OK, stats::page(&app, &base))).await
+            }),
+        )
+        .route(
+            "/partenaires",
+            get(|req: Request| async move { page(StatusCode::OK, partenaires(&base_url(&req))) }),
+        )
+        .route(
+            "/sitemap.xml",
+            get(|State(app): State<Arc<App>>, req: Request| async move {
+                let base = base_url(&req);
+                let corps = tokio::task::spawn_blocking(move || sitemap(&app, &base))
+                    .await
+                    .unwrap_or_default();
+                reponse(StatusCode::OK, "application/xml; charset=utf-8", corps)
+            }),
+        )
+        .route(
+            "/robots.txt",
+            get(|req: Request| async move {
+                let base = base_url(&req);
+                reponse(
+                    StatusCode::OK,
+                    "text/plain; charset=utf-8",
+                    format!("User-agent: *\nAllow: /\nSitemap: {base}/sitemap.xml\n"),
+                )
+            }),
+        )
+        .route(
+            "/static/site.css",
+            get(|| async { statique("text/css; charset=utf-8", CSS) }),
+        )
+        .route(
+            "/static/site.js",
+            get(|| async { statique("text/javascript; charset=utf-8", JS) }),
+        )
+        .route(
+            "/formation/{*numero}",
+            get(
+                |State(app): State<Arc<App>>, params: RawPathParams, req: Request| async move {
+                    let numero = params
+                        .iter()
+                        .next()
+                        .map(|(_, v)| segment(v))
+                        .unwrap_or_default();
+                    let base = base_url(&req);
+                    bloquant(move || offre::page(&app, &numero, &base)).await
+                },
+            ),
+        )
+}
+
+/// The partner widget's script (loaded from other sites: CORS is the router's).
+pub(super) fn widget() -> Response<Body> {
+    statique("text/javascript; charset=utf-8", WIDGET)
+}
+
+/// `/recherche?…`: the results page.
+async fn resultats(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
+    let base = base_url(&req);
+    if app.moteur.is_none() {
+        return page(
             StatusCode::SERVICE_UNAVAILABLE,
             page_erreur(
                 "Recherche indisponible",
@@ -39,57 +111,22 @@ pub async fn route(app: &Arc<App>, req: &Request<Incoming>) -> Option<Response<B
                 html! { "Le moteur de recherche n'est pas démarré." },
                 html! {},
             ),
-        ),
-        "/recherche" => {
-            let app = app.clone();
-            bloquant(move || recherche::resultats(&app, &query, &base)).await
-        }
-        "/statistiques" => {
-            let app = app.clone();
-            bloquant(move || (StatusCode::OK, stats::page(&app, &base))).await
-        }
-        "/partenaires" => page(StatusCode::OK, partenaires(&base)),
-        "/sitemap.xml" => {
-            let app = app.clone();
-            let corps = tokio::task::spawn_blocking(move || sitemap(&app, &base))
-                .await
-                .unwrap_or_default();
-            reponse(StatusCode::OK, "application/xml; charset=utf-8", corps)
-        }
-        "/robots.txt" => reponse(
-            StatusCode::OK,
-            "text/plain; charset=utf-8",
-            format!("User-agent: *\nAllow: /\nSitemap: {base}/sitemap.xml\n"),
-        ),
-        "/static/site.css" => statique("text/css; charset=utf-8", CSS),
-        "/static/site.js" => statique("text/javascript; charset=utf-8", JS),
-        "/widget.js" => {
-            let mut r = statique("text/javascript; charset=utf-8", WIDGET);
-            r.headers_mut().insert(
-                "access-control-allow-origin",
-                "*".parse().expect("static header"),
-            );
-            r
-        }
-        p if p.starts_with("/formation/") => {
-            let numero = crate::http::feeds::segment(&p["/formation/".len()..]);
-            let app = app.clone();
-            bloquant(move || offre::page(&app, &numero, &base)).await
-        }
-        _ => return None,
-    })
+        );
+    }
+    let query = req.uri().query().unwrap_or("").to_string();
+    bloquant(move || recherche::resultats(&app, &query, &base)).await
 }
 
 /// Runs a page that reads the store or the index off the async workers.
 async fn bloquant(f: impl FnOnce() -> (StatusCode, Markup) + Send + 'static) -> Response<Body> {
     match tokio::task::spawn_blocking(f).await {
         Ok((status, m)) => page(status, m),
-        Err(e) => crate::http::interne(e),
+        Err(e) => interne(e),
     }
 }
 
 /// `http://host` as the client reached us (for canonical URLs and the widget snippet).
-fn base_url(req: &Request<Incoming>) -> String {
+fn base_url(req: &Request) -> String {
     let host = req
         .headers()
         .get("host")

@@ -5,10 +5,8 @@
 
 use super::gabarit;
 use crate::http::App;
-use crate::search::index::{date_de_jour, dep_de_code, jour};
-use crate::search::vue::{D_DEPARTEMENT, D_FORMACODE};
+use crate::search::index::jour;
 use maud::{html, Markup};
-use std::collections::HashMap;
 
 struct Comptes {
     domaines: Vec<(String, u64)>,
@@ -19,50 +17,9 @@ struct Comptes {
 
 fn compter(app: &App) -> Option<Comptes> {
     let m = app.moteur.as_ref()?;
-    let searcher = m.reader.searcher();
-    let vues = m.vues.de(&searcher).ok()?;
-    let aujourdhui = jour(jiff::Zoned::now().date());
-    let debut_mois = date_de_jour(aujourdhui).first_of_month();
-    let mut domaines: HashMap<u64, u64> = HashMap::new();
-    let mut deps: HashMap<u64, u64> = HashMap::new();
-    let mut mois = [0u64; 12];
-    let mut total = 0;
-    // The root of a Formacode (the field it belongs to).
-    let racine = |mut c: u64| {
-        for _ in 0..8 {
-            match m.parents_formacode.get(&c) {
-                Some(p) => c = *p,
-                None => break,
-            }
-        }
-        c
-    };
-    // First day of this month and of the next twelve: a session's month by binary search.
-    let bornes: Vec<i64> = (0..=12)
-        .map(|k| jour(debut_mois + jiff::Span::new().months(k)))
-        .collect();
-    for (seg, vue) in searcher.segment_readers().iter().zip(&vues) {
-        for g in 0..vue.nb_groupes() {
-            let vivants: Vec<_> = vue.vivants(g, seg.alive_bitset()).collect();
-            if vivants.is_empty() {
-                continue;
-            }
-            let n = vivants.len() as u64;
-            total += n;
-            if let Some(dep) = vue.valeur(D_DEPARTEMENT, g) {
-                *deps.entry(dep).or_default() += n;
-            }
-            if let Some(fc) = vue.valeur(D_FORMACODE, g) {
-                *domaines.entry(racine(fc)).or_default() += n;
-            }
-            for d in vivants {
-                let j = vue.debut[d as usize] as i64;
-                if j >= bornes[0] && j < bornes[12] {
-                    mois[bornes.partition_point(|&b| b <= j) - 1] += 1;
-                }
-            }
-        }
-    }
+    let st = m.statistiques(jour(jiff::Zoned::now().date())).ok()?;
+    let debut_mois = st.debut_mois;
+    let (domaines, deps, mois, total) = (st.domaines, st.departements, st.mois, st.total);
     let mut domaines: Vec<(String, u64)> = domaines
         .into_iter()
         .map(|(c, n)| {
@@ -79,8 +36,7 @@ fn compter(app: &App) -> Option<Comptes> {
     domaines.truncate(15);
     let mut departements: Vec<(String, u64)> = deps
         .into_iter()
-        .map(|(c, n)| {
-            let code = dep_de_code(c);
+        .map(|(code, n)| {
             let nom = app
                 .refs
                 .departements

@@ -2,10 +2,12 @@
 //! shareable URL), plus what a form sends: empty fields, a commune typed by name.
 
 use super::{date_fr, gabarit, page_erreur};
-use crate::http::api::{elargir, requete};
+use crate::http::parametres::{self, Recherche};
 use crate::http::App;
 use crate::referentiel::DEPARTEMENTS_REGION;
 use crate::search::analyse::plier;
+use crate::search::elargir::Elargissement;
+use crate::search::index::jour;
 use crate::search::query::{Reponse, Resultat, ValeurFacette};
 use hyper::StatusCode;
 use maud::{html, Markup, PreEscaped};
@@ -74,8 +76,8 @@ fn commune_par_nom(app: &App, nom: &str) -> Option<String> {
 
 /// What a form sends, made into API parameters.
 fn nettoyer(app: &App, query: &str) -> Params {
-    let mut p: Params = crate::http::feeds::paires(query)
-        .into_iter()
+    let mut p: Params = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
         .map(|(k, v)| (k, v.trim().to_string()))
         .filter(|(_, v)| !v.is_empty())
         .collect();
@@ -326,7 +328,7 @@ fn pagination(p: &[(String, String)], rep: &Reponse) -> Markup {
 }
 
 /// The wider searches `elargir` proposes, as links.
-fn elargissements(app: &App, p: &[(String, String)], el: &[serde_json::Value]) -> Markup {
+fn elargissements(app: &App, p: &[(String, String)], el: &[Elargissement]) -> Markup {
     let lien = |t: &str| -> Params {
         let sans = |p: &[(String, String)], ks: &[&str]| -> Params {
             p.iter()
@@ -372,8 +374,7 @@ fn elargissements(app: &App, p: &[(String, String)], el: &[serde_json::Value]) -
                 h2 #elargir-titre { "Élargir la recherche" }
                 ul {
                     @for e in el {
-                        @let t = e["type"].as_str().unwrap_or("");
-                        li { a href=(url(&lien(t))) { (e["libelle"].as_str().unwrap_or("")) } " (" (e["nombre"]) ")" }
+                        li { a href=(url(&lien(e.type_))) { (e.libelle) } " (" (e.nombre) ")" }
                     }
                 }
             }
@@ -388,9 +389,15 @@ pub fn resultats(app: &App, query: &str, base: &str) -> (StatusCode, Markup) {
         "" => "Formations".to_string(),
         q => format!("Formations « {q} »"),
     };
-    let r = match requete(app, &qs(&p)) {
+    let moteur = app.moteur.as_ref().expect("search engine present");
+    let r = match parametres::lire::<Recherche>(&qs(&p))
+        .and_then(|x| x.requete(moteur, jour(jiff::Zoned::now().date())))
+    {
         Ok(r) => r,
-        Err((param, message)) => {
+        Err(parametres::ErreurParametre {
+            parametre: param,
+            message,
+        }) => {
             return (
                 StatusCode::BAD_REQUEST,
                 page_erreur(
@@ -402,7 +409,6 @@ pub fn resultats(app: &App, query: &str, base: &str) -> (StatusCode, Markup) {
             )
         }
     };
-    let moteur = app.moteur.as_ref().expect("search engine present");
     let rep = match moteur.rechercher(&r) {
         Ok(rep) => rep,
         Err(e) => {
@@ -417,11 +423,7 @@ pub fn resultats(app: &App, query: &str, base: &str) -> (StatusCode, Markup) {
             )
         }
     };
-    let el = if rep.total < moteur.config.defauts.seuil_elargir {
-        elargir(app, &r)
-    } else {
-        Vec::new()
-    };
+    let el = moteur.elargir(&r, rep.total);
     let tri = match val(&p, "tri") {
         "" => "pertinence",
         t => t,

@@ -1,0 +1,187 @@
+//! The route table (axum's `Router`, on matchit) and the layers each group of routes gets:
+//! CORS on what other sites read (API, feeds, widget), gzip on the JSON API, a time limit on
+//! reads. The only module that knows every route; the route modules know nothing of each other.
+
+use super::reponse::{erreur, Body};
+use super::{api, feeds, health, import, site, App};
+use crate::limits::MAX_URI;
+use axum::extract::{RawPathParams, Request, State};
+use axum::routing::get;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::{Method, Response, StatusCode};
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+use tower::ServiceExt;
+use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
+use tower_http::compression::{CompressionLayer, CompressionLevel};
+use tower_http::cors::{Any, CorsLayer};
+use tower_http::timeout::TimeoutLayer;
+
+/// A read that has not answered in this time gets a 503 (the blocking work goes on, but the
+/// client is not kept waiting on it).
+const DELAI_LECTURE: Duration = Duration::from_secs(30);
+
+/// The first path parameter, still percent-encoded, decoded (an offer number may hold any
+/// character).
+fn numero(params: &RawPathParams) -> String {
+    params
+        .iter()
+        .next()
+        .map(|(_, v)| super::parametres::segment(v))
+        .unwrap_or_default()
+}
+
+/// Every route of the server.
+pub(super) fn table(app: Arc<App>) -> Router {
+    // Reads are open to every origin; writes are not (no preflight lets them through).
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
+        .allow_headers([
+            HeaderName::from_static("if-none-match"),
+            HeaderName::from_static("accept-encoding"),
+        ])
+        .expose_headers([
+            HeaderName::from_static("etag"),
+            HeaderName::from_static("x-sofi-journal"),
+        ])
+        .max_age(Duration::from_secs(86400));
+    // gzip (fastest level) past 1 KiB, as negotiated by Accept-Encoding and its q-values.
+    let gzip = CompressionLayer::new()
+        .quality(CompressionLevel::Fastest)
+        .compress_when(SizeAbove::new(1024).and(NotForContentType::const_new("text/event-stream")));
+    let json = Router::new()
+        .route(
+            "/api/v1/recherche",
+            get(|State(app): State<Arc<App>>, req: Request| api::recherche(app, req)),
+        )
+        .route(
+            "/api/v1/suggestions",
+            get(|State(app): State<Arc<App>>, req: Request| api::suggestions(app, req)),
+        )
+        .route(
+            "/api/v1/referentiels/{nom}",
+            get(
+                |State(app): State<Arc<App>>, p: RawPathParams, req: Request| {
+                    api::referentiel(app, req, numero(&p))
+                },
+            ),
+        )
+        .route(
+            "/api/v1/formations/{*numero}",
+            get(
+                |State(app): State<Arc<App>>, p: RawPathParams, req: Request| {
+                    api::formation(app, req, numero(&p))
+                },
+            )
+            .delete(
+                |State(app): State<Arc<App>>, p: RawPathParams, req: Request| {
+                    import::delete(app, req, numero(&p))
+                },
+            ),
+        )
+        .route("/api/v1/openapi.json", get(|| async { api::openapi() }))
+        .layer(gzip);
+    let lecture = Router::new()
+        .merge(json)
+        .route(
+            "/lheo/offres.xml",
+            get(|State(app): State<Arc<App>>, req: Request| feeds::offres(app, req)),
+        )
+        .route("/widget.js", get(|| async { site::widget() }))
+        .layer(cors);
+    Router::new()
+        .merge(lecture)
+        .merge(site::routes())
+        .route(
+            "/health",
+            get(|State(app): State<Arc<App>>| async move { health::health(&app) }),
+        )
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            DELAI_LECTURE,
+        ))
+        // Uploads take as long as the client sends: no time limit but the idle one.
+        .route(
+            "/api/v1/import",
+            axum::routing::post(|State(app): State<Arc<App>>, req: Request| import::post(app, req)),
+        )
+        .fallback(|req: Request| async move {
+            erreur(
+                StatusCode::NOT_FOUND,
+                "introuvable",
+                &format!("aucune ressource à l'adresse {}", req.uri().path()),
+                None,
+            )
+        })
+        .with_state(app)
+}
+
+/// One request: the URI's length, the route, then what every answer gets.
+pub(super) async fn repondre(
+    table: Router,
+    req: hyper::Request<Incoming>,
+) -> Result<Response<axum::body::Body>, Infallible> {
+    let longueur = req.uri().path().len() + req.uri().query().map_or(0, |q| q.len() + 1);
+    let mut r = if longueur > MAX_URI {
+        erreur(
+            StatusCode::URI_TOO_LONG,
+            "uri-trop-longue",
+            &format!("l'adresse demandée (chemin et paramètres) dépasse {MAX_URI} octets"),
+            None,
+        )
+        .map(axum::body::Body::new)
+    } else {
+        let preflight = req.method() == Method::OPTIONS;
+        let r = table
+            .oneshot(req.map(axum::body::Body::new))
+            .await
+            .unwrap_or_else(|e| match e {});
+        let (mut parts, corps) = r.into_parts();
+        if preflight && parts.status == StatusCode::OK {
+            // A preflight has nothing to say but its headers.
+            parts.status = StatusCode::NO_CONTENT;
+        }
+        if parts.status.is_client_error() && !parts.headers.contains_key("content-type") {
+            // The framework's own refusals (405 with its `Allow`, a rejected extractor) speak
+            // the API's error shape too.
+            let allow = parts.headers.get("allow").and_then(|v| v.to_str().ok());
+            let mut e = sans_corps(parts.status, allow);
+            for (k, v) in &parts.headers {
+                if k != "content-length" {
+                    e.headers_mut().insert(k.clone(), v.clone());
+                }
+            }
+            e.map(axum::body::Body::new)
+        } else {
+            Response::from_parts(parts, corps)
+        }
+    };
+    // No answer of ours is to be sniffed into another type (an offer's text as HTML).
+    r.headers_mut().insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    Ok(r)
+}
+
+/// The JSON error for a bodiless 4xx.
+fn sans_corps(status: StatusCode, allow: Option<&str>) -> Response<Body> {
+    let (code, message) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "methode-non-permise",
+            format!("méthodes permises ici : {}", allow.unwrap_or("?")),
+        ),
+        StatusCode::NOT_FOUND => ("introuvable", "aucune ressource à cette adresse".into()),
+        s => (
+            "requete-invalide",
+            s.canonical_reason()
+                .unwrap_or("requête invalide")
+                .to_string(),
+        ),
+    };
+    erreur(status, code, &message, None)
+}
