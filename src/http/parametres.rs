@@ -63,10 +63,7 @@ pub fn lire<T: DeserializeOwned>(query: &str) -> Result<T, ErreurParametre> {
             .strip_prefix("unknown field `")
             .and_then(|m| m.split('`').next())
         {
-            let attendus = message
-                .split_once("expected ")
-                .map(|(_, a)| a.replace('`', ""))
-                .unwrap_or_default();
+            let attendus = liste_attendue(&message);
             return mauvais(
                 inconnu,
                 format!("paramètre « {inconnu} » inconnu (paramètres : {attendus})"),
@@ -77,16 +74,19 @@ pub fn lire<T: DeserializeOwned>(query: &str) -> Result<T, ErreurParametre> {
             "une seule valeur attendue, donnée plusieurs fois".to_string()
         } else if let Some(v) = message.strip_prefix("unknown variant `") {
             let (valeur, reste) = v.split_once('`').unwrap_or((v, ""));
-            let attendus = reste
-                .split_once("expected ")
-                .map(|(_, a)| a.replace('`', ""))
-                .unwrap_or_default();
-            format!("« {valeur} » : attendu {attendus}")
+            format!("« {valeur} » : attendu {}", liste_attendue(reste))
         } else {
             message
         };
         mauvais(&parametre, message)
     })
+}
+
+/// serde's "expected one of `a`, `b`" (or "expected `a` or `b`") as "a, b".
+fn liste_attendue(message: &str) -> String {
+    let a = message.split_once("expected ").map_or("", |(_, a)| a);
+    let a = a.strip_prefix("one of ").unwrap_or(a);
+    a.replace('`', "").replace(" or ", ", ")
 }
 
 /// Deserializes a trimmed string and turns it into `T`, or says why not (with the value).
