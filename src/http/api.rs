@@ -7,6 +7,7 @@ use super::parametres;
 use super::reponse::{
     erreur, etag_de, full, indisponible, interne, json_valide, parametre_invalide, Body,
 };
+use super::vues::FicheFormation;
 use super::App;
 use crate::referentiel::DEPARTEMENTS_REGION;
 use crate::search::elargir::Elargissement;
@@ -16,7 +17,6 @@ use crate::search::suggest::Suggestion;
 use axum::extract::Request;
 use hyper::{Response, StatusCode};
 use serde::Serialize;
-use serde_json::json;
 use std::sync::Arc;
 use utoipa::{OpenApi, ToSchema};
 
@@ -121,7 +121,7 @@ fn moteur_absent() -> Response<Body> {
 #[utoipa::path(get, path = "/api/v1/formations/{numero}",
     params(("numero" = String, Path, description = "Numéro de la formation")),
     responses(
-        (status = 200, description = "La formation et son organisme"),
+        (status = 200, description = "La formation et son organisme", body = FicheFormation),
         (status = 404, description = "Aucune formation diffusée de ce numéro", body = Erreur),
     ))]
 pub(super) async fn formation(app: Arc<App>, req: Request, numero: String) -> Response<Body> {
@@ -132,17 +132,9 @@ pub(super) async fn formation(app: Arc<App>, req: Request, numero: String) -> Re
                 .organisme(&o.formation.organisme.siret)
                 .ok()
                 .flatten();
-            let v = json!({
-                "formation": o.formation,
-                "organisme": org,
-                "verdict": o.verdict,
-                "source": o.source,
-                "recue_le": o.recue_le,
-                "verifiee_le": o.verifiee_le,
-                "diffusee_le": o.diffusee_le,
-            });
-            let corps = v.to_string();
-            json_valide(req.headers(), etag_de(corps.as_bytes()), corps)
+            let corps = serde_json::to_vec(&FicheFormation::de(&o, org.as_ref()))
+                .unwrap_or_default();
+            json_valide(req.headers(), etag_de(&corps), corps)
         }
         Ok(_) => erreur(
             StatusCode::NOT_FOUND,

@@ -2,7 +2,8 @@
 //!
 //! It flows one way. At the bottom, what every route reaches: [`app`] (the state),
 //! [`reponse`] (the body type, JSON answers, errors) and [`parametres`] (one typed struct per
-//! request's query string: parser, 400 and OpenAPI at once). Above them, sibling route
+//! request's query string: parser, 400 and OpenAPI at once), [`vues`] (the public JSON of an
+//! offer, apart from the store's types). Above them, sibling route
 //! modules that never import each other: [`api`] (JSON), [`feeds`] (LHÉO),
 //! [`import`] (writes), [`site`] (HTML pages), [`health`]. At the top, [`router`] (the route
 //! table and its layers) and [`server`] (the accept loop, with [`connection`] under it).
@@ -18,6 +19,7 @@ pub mod reponse;
 mod router;
 mod server;
 pub mod site;
+pub mod vues;
 
 pub use app::{App, Limites};
 pub use reponse::Body;
