@@ -165,7 +165,7 @@ fn main() {
     } else {
         moteur.reindexer(&store).unwrap()
     };
-    let (groupes, segments) = moteur.groupes_et_segments();
+    let (groupes, segments) = moteur.groups_and_segments();
     println!(
         "sofi search bench, {sessions} sessions: reindex {n} documents ({groupes} groups) in {:.1} s ({segments} segment(s)), index {:.0} MB on disk, RSS {:.0} MB (before {rss0:.0} MB, peak {:.0} MB)",
         t0.elapsed().as_secs_f64(),
@@ -173,7 +173,7 @@ fn main() {
         rss_mb("VmRSS:"),
         rss_mb("VmHWM:")
     );
-    for v in moteur.decrire_vues() {
+    for v in moteur.describe_views() {
         println!("  {v}");
     }
     // The reindex leaves ~200 MB (at 1M) of freshly written index for the kernel to write

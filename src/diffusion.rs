@@ -75,7 +75,7 @@ fn lisible(
     bilan: &mut Bilan,
 ) -> Result<Option<OffreStockee>, StoreError> {
     match r {
-        Err(e @ StoreError::Corps { .. }) => {
+        Err(e @ StoreError::DamagedBody { .. }) => {
             tracing::warn!("flux : {e}");
             bilan.endommagees += 1;
             Ok(None)

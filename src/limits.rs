@@ -12,37 +12,37 @@ pub const MAX_DEPTH: usize = 48;
 /// Most elements accepted in one formation.
 pub const MAX_NODES: usize = 200_000;
 /// Most bytes of tags and texts kept for one formation (real ones weigh a few tens of KB).
-pub const MAX_OCTETS: usize = 64 * 1024 * 1024;
+pub const MAX_BYTES: usize = 64 * 1024 * 1024;
 /// Longest run of bytes without a `<` or `>`: quick-xml holds a whole text node or tag in
 /// memory before handing it over, so a 100 MB text node is refused here, as the bytes
 /// arrive, instead of growing the process by its size.
-pub const MAX_JETON: u64 = 4 * 1024 * 1024;
+pub const MAX_TOKEN: u64 = 4 * 1024 * 1024;
 /// Attributes on one element: more is an attack (quick-xml's duplicate check is quadratic).
-pub const MAX_ATTRIBUTS: usize = 256;
+pub const MAX_ATTRIBUTES: usize = 256;
 
 // ---- HTTP requests ----
 
 /// Longest URI (path and query) served: no page or API call needs more.
 pub const MAX_URI: usize = 16 << 10;
 /// Pairs in one query string: the widest real search uses about twenty.
-pub const MAX_PARAMETRES: usize = 64;
+pub const MAX_PARAMS: usize = 64;
 /// Longest value of one query parameter, trimmed.
-pub const MAX_VALEUR: usize = 500;
+pub const MAX_PARAM_LEN: usize = 500;
 /// Longest suggestion prefix (`/api/v1/suggestions?q=`), in characters.
-pub const MAX_SUGGESTION: usize = 100;
+pub const MAX_SUGGEST_LEN: usize = 100;
 /// How much of a refused upload is read and dropped before answering, so the client reads
 /// the refusal instead of a connection reset.
-pub const VIDANGE_MAX: u64 = 64 << 20;
+pub const DRAIN_MAX: u64 = 64 << 20;
 /// How long an upload waits for one of the upload places before its 503.
-pub const ATTENTE_IMPORT: std::time::Duration = std::time::Duration::from_secs(2);
+pub const UPLOAD_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 // ---- Search ----
 
 /// Last page number a search may ask for.
 pub const MAX_PAGE: usize = 10_000;
 /// Largest radius of a place search, in km (also the bound of index-config's default).
-pub const MAX_RAYON_KM: f64 = 500.0;
+pub const MAX_RADIUS_KM: f64 = 500.0;
 /// Default radius of a place search, in km, when index-config does not set one.
-pub const RAYON_KM: f64 = 30.0;
+pub const DEFAULT_RADIUS_KM: f64 = 30.0;
 /// "Anywhere on Earth": the radius of a distance sort that does not narrow to a radius.
-pub const RAYON_TERRE_ENTIERE_KM: f64 = 20_000.0;
+pub const ANYWHERE_RADIUS_KM: f64 = 20_000.0;

@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sofi::diffusion::{ecrire_flux, Depuis};
 use sofi::generate::{Generateur, Parametres};
-use sofi::http::{parametres, Limites};
+use sofi::http::{params, Limites};
 use sofi::import::{importer, Options, Rapport};
 use sofi::lheo::{self, open_input};
 use sofi::referentiel::Referentiels;
@@ -149,8 +149,8 @@ enum Cmd {
 fn taille(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let fin = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (chiffres, unite) = t.split_at(fin);
-    let n: u64 = chiffres
+    let (digits_only, unite) = t.split_at(fin);
+    let n: u64 = digits_only
         .parse()
         .map_err(|_| format!("« {s} » : taille attendue, comme 5000000, 512K, 64M ou 2G"))?;
     let facteur: u64 = match unite.trim().to_ascii_lowercase().as_str() {
@@ -354,9 +354,9 @@ fn run(cli: Cli) -> Result<i32> {
             q.extend_pairs(financeur.iter().map(|v| ("financeur", v)));
             q.extend_pairs(formacode.iter().map(|v| ("formacode", v)));
             q.extend_pairs(organisme.iter().map(|v| ("organisme", v)));
-            let (depuis, filtres) = parametres::lire::<parametres::Flux>(&q.finish())
+            let (depuis, filtres) = params::parse::<params::Flux>(&q.finish())
                 .and_then(|f| f.filtres(&refs))
-                .map_err(|e| anyhow::anyhow!("--{} : {}", e.parametre, e.message))?;
+                .map_err(|e| anyhow::anyhow!("--{} : {}", e.param, e.message))?;
             let store = Store::open(&cli.data_dir)?;
             let c = store.compteurs()?;
             if let Some(Depuis::Seq(n)) = depuis {

@@ -1003,11 +1003,12 @@ fn acceptes(url: &str) -> Vec<String> {
     let v: Value = r.into_json().unwrap();
     assert_eq!(v["erreur"]["parametre"], "inconnu_zz");
     let m = v["erreur"]["message"].as_str().unwrap().to_string();
-    let liste = m.split("paramètres : ").nth(1).unwrap().trim_end_matches(')');
-    let mut v: Vec<String> = liste
-        .split(", ")
-        .map(str::to_string)
-        .collect();
+    let liste = m
+        .split("paramètres : ")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(')');
+    let mut v: Vec<String> = liste.split(", ").map(str::to_string).collect();
     v.sort();
     v
 }

@@ -3,17 +3,17 @@
 //! from the request and response types below. GET only, flat French parameters, errors naming
 //! the parameter; CORS and gzip come from the router's layers.
 
-use super::parametres;
-use super::reponse::{
-    erreur, etag_de, full, indisponible, interne, json_valide, parametre_invalide, Body,
+use super::offer_json::OffreJson;
+use super::params;
+use super::respond::{
+    bad_param, error, etag_of, full, internal, json_with_etag, unavailable, Body,
 };
-use super::vues::FicheFormation;
 use super::App;
 use crate::referentiel::DEPARTEMENTS_REGION;
-use crate::search::elargir::Elargissement;
 use crate::search::index::jour;
 use crate::search::query::Reponse;
 use crate::search::suggest::Suggestion;
+use crate::search::widen::Widening;
 use axum::extract::Request;
 use hyper::{Response, StatusCode};
 use serde::Serialize;
@@ -23,17 +23,17 @@ use utoipa::{OpenApi, ToSchema};
 /// The API's error shape.
 #[derive(Serialize, ToSchema)]
 pub struct Erreur {
-    pub erreur: DetailErreur,
+    pub error: DetailErreur,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct DetailErreur {
-    /// Stable code: `parametre-invalide`, `introuvable`, `recherche-indisponible`, …
+    /// Stable code: `param-invalide`, `introuvable`, `recherche-unavailable`, …
     pub code: String,
     /// What went wrong, in French.
     pub message: String,
     /// The query parameter at fault, if one is.
-    pub parametre: Option<String>,
+    pub param: Option<String>,
 }
 
 /// `GET /api/v1/recherche`'s answer.
@@ -42,13 +42,13 @@ pub struct RechercheReponse {
     #[serde(flatten)]
     pub reponse: Reponse,
     /// Wider searches and their counts, when this one finds little.
-    pub elargir: Vec<Elargissement>,
+    pub elargir: Vec<Widening>,
     /// Time the search took in the server, in ms.
     pub duree_ms: f64,
 }
 
 /// Recherche de formations, résultats groupés par action et lieu, facettes disjonctives.
-#[utoipa::path(get, path = "/api/v1/recherche", params(parametres::Recherche),
+#[utoipa::path(get, path = "/api/v1/recherche", params(params::Recherche),
     responses(
         (status = 200, description = "Résultats, facettes et élargissements", body = RechercheReponse),
         (status = 304, description = "Inchangé depuis l'ETag donné"),
@@ -60,18 +60,18 @@ pub(super) async fn recherche(app: Arc<App>, req: Request) -> Response<Body> {
     };
     let aujourdhui = jour(jiff::Zoned::now().date());
     let query = req.uri().query().unwrap_or("").to_string();
-    let r = match parametres::lire::<parametres::Recherche>(&query)
+    let r = match params::parse::<params::Recherche>(&query)
         .and_then(|p| p.requete(&moteur, aujourdhui))
     {
         Ok(r) => r,
-        Err(e) => return parametre_invalide(e),
+        Err(e) => return bad_param(e),
     };
     // Same query, same index state, same day → same results: a validator without hashing
     // the body (weak: `duree_ms` differs from one answer to the next).
     let etag = {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        (&query, moteur.etat(), aujourdhui).hash(&mut h);
+        (&query, moteur.state_id(), aujourdhui).hash(&mut h);
         format!("W/\"{:016x}\"", h.finish())
             .parse::<headers::ETag>()
             .expect("valid ETag")
@@ -83,13 +83,13 @@ pub(super) async fn recherche(app: Arc<App>, req: Request) -> Response<Body> {
             .typed_get::<headers::IfNoneMatch>()
             .is_some_and(|inm| !inm.precondition_passes(&etag))
         {
-            return json_valide(req.headers(), etag, Vec::new());
+            return json_with_etag(req.headers(), etag, Vec::new());
         }
     }
     let t0 = std::time::Instant::now();
     let res = tokio::task::spawn_blocking(move || {
         let reponse = moteur.rechercher(&r)?;
-        let elargir = moteur.elargir(&r, reponse.total);
+        let elargir = moteur.widen(&r, reponse.total);
         tantivy::Result::Ok(RechercheReponse {
             reponse,
             elargir,
@@ -98,18 +98,18 @@ pub(super) async fn recherche(app: Arc<App>, req: Request) -> Response<Body> {
     })
     .await;
     match res {
-        Ok(Ok(corps)) => json_valide(
+        Ok(Ok(corps)) => json_with_etag(
             req.headers(),
             etag,
             serde_json::to_vec(&corps).unwrap_or_default(),
         ),
-        Ok(Err(e)) => indisponible("index-indisponible", e),
-        Err(e) => interne(e),
+        Ok(Err(e)) => unavailable("index-indisponible", e),
+        Err(e) => internal(e),
     }
 }
 
 fn moteur_absent() -> Response<Body> {
-    erreur(
+    error(
         StatusCode::SERVICE_UNAVAILABLE,
         "recherche-indisponible",
         "le moteur de recherche n'est pas démarré",
@@ -121,7 +121,7 @@ fn moteur_absent() -> Response<Body> {
 #[utoipa::path(get, path = "/api/v1/formations/{numero}",
     params(("numero" = String, Path, description = "Numéro de la formation")),
     responses(
-        (status = 200, description = "La formation et son organisme", body = FicheFormation),
+        (status = 200, description = "La formation et son organisme", body = OffreJson),
         (status = 404, description = "Aucune formation diffusée de ce numéro", body = Erreur),
     ))]
 pub(super) async fn formation(app: Arc<App>, req: Request, numero: String) -> Response<Body> {
@@ -132,22 +132,21 @@ pub(super) async fn formation(app: Arc<App>, req: Request, numero: String) -> Re
                 .organisme(&o.formation.organisme.siret)
                 .ok()
                 .flatten();
-            let corps = serde_json::to_vec(&FicheFormation::de(&o, org.as_ref()))
-                .unwrap_or_default();
-            json_valide(req.headers(), etag_de(&corps), corps)
+            let corps = serde_json::to_vec(&OffreJson::de(&o, org.as_ref())).unwrap_or_default();
+            json_with_etag(req.headers(), etag_of(&corps), corps)
         }
-        Ok(_) => erreur(
+        Ok(_) => error(
             StatusCode::NOT_FOUND,
             "introuvable",
             &format!("aucune formation diffusée de numéro « {numero} »"),
             None,
         ),
-        Err(e) => indisponible("stockage-indisponible", e),
+        Err(e) => unavailable("stockage-indisponible", e),
     }
 }
 
 /// Suggestions par préfixe : libellés Formacode, intitulés, communes.
-#[utoipa::path(get, path = "/api/v1/suggestions", params(parametres::Suggestions),
+#[utoipa::path(get, path = "/api/v1/suggestions", params(params::Suggestions),
     responses(
         (status = 200, description = "Au plus 8 suggestions", body = Vec<Suggestion>),
         (status = 400, description = "Paramètre invalide", body = Erreur),
@@ -156,18 +155,18 @@ pub(super) async fn suggestions(app: Arc<App>, req: Request) -> Response<Body> {
     let Some(moteur) = app.moteur.as_ref() else {
         return moteur_absent();
     };
-    let q = match parametres::lire::<parametres::Suggestions>(req.uri().query().unwrap_or(""))
-        .and_then(|p| p.texte())
+    let q = match params::parse::<params::Suggestions>(req.uri().query().unwrap_or(""))
+        .and_then(|p| p.text_of())
     {
         Ok(q) => q,
-        Err(e) => return parametre_invalide(e),
+        Err(e) => return bad_param(e),
     };
     match moteur.suggerer(&q, 8) {
         Ok(s) => {
             let corps = serde_json::to_vec(&s).unwrap_or_default();
-            json_valide(req.headers(), etag_de(&corps), corps)
+            json_with_etag(req.headers(), etag_of(&corps), corps)
         }
-        Err(e) => indisponible("index-indisponible", e),
+        Err(e) => unavailable("index-indisponible", e),
     }
 }
 
@@ -259,7 +258,7 @@ pub(super) async fn referentiel(app: Arc<App>, req: Request, nom: String) -> Res
             .map(|(c, (_, l))| EntreeReferentiel::code_libelle(c, l))
             .collect(),
         _ => {
-            return erreur(
+            return error(
                 StatusCode::NOT_FOUND,
                 "introuvable",
                 "référentiels : formacode, communes, financeurs ou publics",
@@ -269,11 +268,11 @@ pub(super) async fn referentiel(app: Arc<App>, req: Request, nom: String) -> Res
     };
     liste.sort_by(|a, b| a.code.cmp(&b.code));
     let corps = serde_json::to_vec(&liste).unwrap_or_default();
-    json_valide(req.headers(), etag_de(&corps), corps)
+    json_with_etag(req.headers(), etag_of(&corps), corps)
 }
 
 /// Flux LHÉO 2.3 de l'offre diffusable (complet, ou depuis un numéro de journal).
-#[utoipa::path(get, path = "/lheo/offres.xml", params(super::parametres::Flux),
+#[utoipa::path(get, path = "/lheo/offres.xml", params(super::params::Flux),
     responses(
         (status = 200, description = "Flux LHÉO 2.3 (application/xml), en-tête X-Sofi-Journal"),
         (status = 304, description = "Inchangé depuis l'ETag ou la date donnés"),

@@ -5,8 +5,8 @@
 //! the feed was started at; pass it as `depuis` next time), strong `ETag`, `Last-Modified`,
 //! 304 on `If-None-Match` / `If-Modified-Since`, gzip on `Accept-Encoding: gzip`.
 
-use super::parametres;
-use super::reponse::{erreur, full, indisponible, parametre_invalide, sature, Body};
+use super::params;
+use super::respond::{bad_param, busy, error, full, unavailable, Body};
 use super::App;
 use crate::diffusion::{ecrire_flux, Depuis};
 use axum::extract::Request;
@@ -66,7 +66,7 @@ impl hyper::body::Body for ChannelBody {
 /// Whether the client takes gzip, by `Accept-Encoding` with its q-values (`gzip;q=0` is a
 /// refusal). The feed compresses on its writer thread, not in the router's layer: a feed is
 /// hundreds of MB, and its ETag must tell the two encodings apart.
-fn accepte_gzip(entetes: &hyper::HeaderMap) -> bool {
+fn accepts_gzip(entetes: &hyper::HeaderMap) -> bool {
     let mut gzip = None;
     let mut etoile = None;
     for valeur in entetes.get_all("accept-encoding") {
@@ -88,13 +88,12 @@ fn accepte_gzip(entetes: &hyper::HeaderMap) -> bool {
 }
 
 pub(super) async fn offres(app: Arc<App>, req: Request) -> Response<Body> {
-    let (depuis, filtres) =
-        match parametres::lire::<parametres::Flux>(req.uri().query().unwrap_or(""))
-            .and_then(|f| f.filtres(&app.refs))
-        {
-            Ok(q) => q,
-            Err(e) => return parametre_invalide(e),
-        };
+    let (depuis, filtres) = match params::parse::<params::Flux>(req.uri().query().unwrap_or(""))
+        .and_then(|f| f.filtres(&app.refs))
+    {
+        Ok(q) => q,
+        Err(e) => return bad_param(e),
+    };
     let (seq, derniere) = match app.store.compteurs().and_then(|c| {
         let t = app
             .store
@@ -103,17 +102,17 @@ pub(super) async fn offres(app: Arc<App>, req: Request) -> Response<Body> {
         Ok((c.journal_seq, t))
     }) {
         Ok(x) => x,
-        Err(e) => return indisponible("stockage-indisponible", e),
+        Err(e) => return unavailable("stockage-indisponible", e),
     };
     if let Some(Depuis::Seq(n)) = depuis.filter(|d| matches!(d, Depuis::Seq(n) if *n > seq)) {
-        return erreur(
+        return error(
             StatusCode::BAD_REQUEST,
             "parametre-invalide",
             &format!("« {n} » : au-delà du journal, dont le dernier numéro est {seq}"),
             Some("depuis"),
         );
     }
-    let gzip = accepte_gzip(req.headers());
+    let gzip = accepts_gzip(req.headers());
     // Same journal position + same query → same bytes: a strong validator.
     let etag = {
         let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -169,7 +168,7 @@ pub(super) async fn offres(app: Arc<App>, req: Request) -> Response<Body> {
     }
     // A feed holds a blocking thread while its client reads: a few at once, the next ones 503.
     let Ok(permis) = app.flux.clone().try_acquire_owned() else {
-        return sature(
+        return busy(
             "flux-sature",
             "trop de flux LHÉO en cours d'envoi : réessayez dans quelques secondes",
         );

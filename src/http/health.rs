@@ -1,7 +1,7 @@
 //! `GET /health`: counts, journal sequence, offers waiting for diffusion, and whether the
 //! server is degraded (and why).
 
-use super::reponse::{indisponible, json_response, Body};
+use super::respond::{json_response, unavailable, Body};
 use super::App;
 use hyper::{Response, StatusCode};
 use serde_json::json;
@@ -46,6 +46,6 @@ pub(super) fn health(app: &App) -> Response<Body> {
     })();
     match r {
         Ok(v) => json_response(StatusCode::OK, &v),
-        Err(e) => indisponible("stockage-indisponible", e),
+        Err(e) => unavailable("stockage-indisponible", e),
     }
 }

@@ -7,14 +7,12 @@
 //! the size limit the read fails (413) and, as with a cut file, only the offers complete before
 //! that point are kept.
 
-use super::parametres;
-use super::reponse::{
-    erreur, full, indisponible, interne, json_response, parametre_invalide, sature, Body,
-};
+use super::params;
+use super::respond::{bad_param, busy, error, full, internal, json_response, unavailable, Body};
 use super::App;
 use crate::import::{importer, Options};
 use crate::lheo::{from_reader, Input};
-use crate::limits::{ATTENTE_IMPORT, VIDANGE_MAX};
+use crate::limits::{DRAIN_MAX, UPLOAD_WAIT};
 use axum::extract::Request;
 use bytes::{Buf, Bytes};
 use http_body_util::BodyExt;
@@ -40,7 +38,7 @@ pub(super) fn refuse(app: &App, req: &Request) -> Option<Response<Body>> {
         .and_then(|v| v.to_str().ok());
     match header.and_then(|h| h.strip_prefix("Bearer ")) {
         None => {
-            let mut r = erreur(
+            let mut r = error(
                 StatusCode::UNAUTHORIZED,
                 "authentification-requise",
                 "en-tête Authorization: Bearer <jeton> requis (jeton dans DATA_DIR/admin-token ou SOFI_ADMIN_TOKEN)",
@@ -52,7 +50,7 @@ pub(super) fn refuse(app: &App, req: &Request) -> Option<Response<Body>> {
             );
             Some(r)
         }
-        Some(t) if !meme_jeton(t.trim(), &app.jeton_admin) => Some(erreur(
+        Some(t) if !meme_jeton(t.trim(), &app.jeton_admin) => Some(error(
             StatusCode::FORBIDDEN,
             "jeton-invalide",
             "ce jeton ne donne pas accès à l'import",
@@ -84,14 +82,14 @@ impl Read for ChannelReader {
 }
 
 pub(super) async fn post(app: Arc<App>, req: Request) -> Response<Body> {
-    match parametres(&app, &req) {
+    match params(&app, &req) {
         Ok((source, remplacer)) => importer_corps(app, req, source, remplacer).await,
         Err(r) => {
             // Read what the client is sending before refusing it: closing a socket with unread
             // data resets the connection, and the client would never see the answer. Without
             // a valid token, only a little is read for it.
             let max = if r.status() == StatusCode::BAD_REQUEST {
-                VIDANGE_MAX
+                DRAIN_MAX
             } else {
                 1 << 20
             };
@@ -102,13 +100,13 @@ pub(super) async fn post(app: Arc<App>, req: Request) -> Response<Body> {
 }
 
 /// Token and query string of an import; the error response otherwise.
-fn parametres(app: &App, req: &Request) -> Result<(String, bool), Box<Response<Body>>> {
+fn params(app: &App, req: &Request) -> Result<(String, bool), Box<Response<Body>>> {
     if let Some(r) = refuse(app, req) {
         return Err(Box::new(r));
     }
-    parametres::lire::<parametres::Import>(req.uri().query().unwrap_or(""))
+    params::parse::<params::Import>(req.uri().query().unwrap_or(""))
         .and_then(|p| Ok((p.source()?, p.remplacer.0)))
-        .map_err(|e| Box::new(parametre_invalide(e)))
+        .map_err(|e| Box::new(bad_param(e)))
 }
 
 async fn importer_corps(
@@ -124,17 +122,17 @@ async fn importer_corps(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if let Some(n) = annonce.filter(|&n| n > limite) {
-        if n <= limite + VIDANGE_MAX {
-            vidanger(req.into_body(), VIDANGE_MAX).await;
+        if n <= limite + DRAIN_MAX {
+            vidanger(req.into_body(), DRAIN_MAX).await;
         }
         return trop_grand(limite);
     }
     // An upload holds a blocking thread while its client sends: a few at once. The next ones
     // wait a little (a burst of small files goes through), then get a 503.
-    let attente = tokio::time::timeout(ATTENTE_IMPORT, app.imports.clone().acquire_owned());
+    let attente = tokio::time::timeout(UPLOAD_WAIT, app.imports.clone().acquire_owned());
     let Ok(Ok(permis)) = attente.await else {
         vidanger(req.into_body(), 1 << 20).await;
-        return sature(
+        return busy(
             "imports-sature",
             "trop d'imports en cours : réessayez dans quelques secondes",
         );
@@ -165,14 +163,14 @@ async fn importer_corps(
                     ))))
                     .await;
                 drop(tx);
-                vidanger(body, VIDANGE_MAX).await;
+                vidanger(body, DRAIN_MAX).await;
                 return;
             }
             if tx.send(Ok(chunk)).await.is_err() {
                 // The reader stopped early (a fatal error in the file): the rest is read and
                 // dropped, so the client gets the answer instead of a reset, and a body over
                 // the limit is still answered 413.
-                let mut reste = VIDANGE_MAX;
+                let mut reste = DRAIN_MAX;
                 while let Some(Ok(frame)) = body.frame().await {
                     let n = frame.data_ref().map_or(0, |d| d.len() as u64);
                     total += n;
@@ -233,8 +231,8 @@ async fn importer_corps(
             };
             json_response(status, &serde_json::to_value(&rapport).unwrap_or_default())
         }
-        Ok(Err(e)) => indisponible("stockage-indisponible", e),
-        Err(e) => interne(e),
+        Ok(Err(e)) => unavailable("stockage-indisponible", e),
+        Err(e) => internal(e),
     }
 }
 
@@ -252,7 +250,7 @@ async fn vidanger(mut body: axum::body::Body, max: u64) {
 }
 
 fn trop_grand(limite: u64) -> Response<Body> {
-    erreur(
+    error(
         StatusCode::PAYLOAD_TOO_LARGE,
         "corps-trop-grand",
         &format!(
@@ -280,13 +278,13 @@ pub(super) async fn delete(app: Arc<App>, req: Request, numero: String) -> Respo
     .await;
     match r {
         Ok(Ok(1)) => json_response(StatusCode::OK, &serde_json::json!({"supprimee": numero})),
-        Ok(Ok(_)) => erreur(
+        Ok(Ok(_)) => error(
             StatusCode::NOT_FOUND,
             "introuvable",
             &format!("aucune formation de numéro « {numero} »"),
             None,
         ),
-        Ok(Err(e)) => indisponible("stockage-indisponible", e),
-        Err(e) => interne(e),
+        Ok(Err(e)) => unavailable("stockage-indisponible", e),
+        Err(e) => internal(e),
     }
 }

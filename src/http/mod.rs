@@ -1,8 +1,8 @@
 //! The web layer: hyper 1 + tokio, routes in an axum `Router`.
 //!
 //! It flows one way. At the bottom, what every route reaches: [`app`] (the state),
-//! [`reponse`] (the body type, JSON answers, errors) and [`parametres`] (one typed struct per
-//! request's query string: parser, 400 and OpenAPI at once), [`vues`] (the public JSON of an
+//! [`respond`] (the body type, JSON answers, errors) and [`params`] (one typed struct per
+//! request's query string: parser, 400 and OpenAPI at once), [`offer_json`] (the public JSON of an
 //! offer, apart from the store's types). Above them, sibling route
 //! modules that never import each other: [`api`] (JSON), [`feeds`] (LHÉO),
 //! [`import`] (writes), [`site`] (HTML pages), [`health`]. At the top, [`router`] (the route
@@ -14,13 +14,13 @@ mod connection;
 pub mod feeds;
 mod health;
 pub mod import;
-pub mod parametres;
-pub mod reponse;
+pub mod offer_json;
+pub mod params;
+pub mod respond;
 mod router;
 mod server;
 pub mod site;
-pub mod vues;
 
 pub use app::{App, Limites};
-pub use reponse::Body;
+pub use respond::Body;
 pub use server::{adresse, jeton_admin, relever_limite_fichiers, serve, signal_arret};

@@ -2,7 +2,7 @@
 //! CORS on what other sites read (API, feeds, widget), gzip on the JSON API, a time limit on
 //! reads. The only module that knows every route; the route modules know nothing of each other.
 
-use super::reponse::{erreur, Body};
+use super::respond::{error, Body};
 use super::{api, feeds, health, import, site, App};
 use crate::limits::MAX_URI;
 use axum::extract::{RawPathParams, Request, State};
@@ -22,7 +22,7 @@ use tower_http::timeout::TimeoutLayer;
 
 /// A read that has not answered in this time gets a 503 (the blocking work goes on, but the
 /// client is not kept waiting on it).
-const DELAI_LECTURE: Duration = Duration::from_secs(30);
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The first path parameter, still percent-encoded, decoded (an offer number may hold any
 /// character).
@@ -30,7 +30,7 @@ fn numero(params: &RawPathParams) -> String {
     params
         .iter()
         .next()
-        .map(|(_, v)| super::parametres::segment(v))
+        .map(|(_, v)| super::params::segment(v))
         .unwrap_or_default()
 }
 
@@ -102,7 +102,7 @@ pub(super) fn table(app: Arc<App>) -> Router {
         )
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
-            DELAI_LECTURE,
+            READ_TIMEOUT,
         ))
         // Uploads take as long as the client sends: no time limit but the idle one.
         .route(
@@ -110,7 +110,7 @@ pub(super) fn table(app: Arc<App>) -> Router {
             axum::routing::post(|State(app): State<Arc<App>>, req: Request| import::post(app, req)),
         )
         .fallback(|req: Request| async move {
-            erreur(
+            error(
                 StatusCode::NOT_FOUND,
                 "introuvable",
                 &format!("aucune ressource à l'adresse {}", req.uri().path()),
@@ -121,13 +121,13 @@ pub(super) fn table(app: Arc<App>) -> Router {
 }
 
 /// One request: the URI's length, the route, then what every answer gets.
-pub(super) async fn repondre(
+pub(super) async fn respond(
     table: Router,
     req: hyper::Request<Incoming>,
 ) -> Result<Response<axum::body::Body>, Infallible> {
     let longueur = req.uri().path().len() + req.uri().query().map_or(0, |q| q.len() + 1);
     let mut r = if longueur > MAX_URI {
-        erreur(
+        error(
             StatusCode::URI_TOO_LONG,
             "uri-trop-longue",
             &format!("l'adresse demandée (chemin et paramètres) dépasse {MAX_URI} octets"),
@@ -149,7 +149,7 @@ pub(super) async fn repondre(
             // The framework's own refusals (405 with its `Allow`, a rejected extractor) speak
             // the API's error shape too.
             let allow = parts.headers.get("allow").and_then(|v| v.to_str().ok());
-            let mut e = sans_corps(parts.status, allow);
+            let mut e = bodiless_error(parts.status, allow);
             for (k, v) in &parts.headers {
                 if k != "content-length" {
                     e.headers_mut().insert(k.clone(), v.clone());
@@ -169,7 +169,7 @@ pub(super) async fn repondre(
 }
 
 /// The JSON error for a bodiless 4xx.
-fn sans_corps(status: StatusCode, allow: Option<&str>) -> Response<Body> {
+fn bodiless_error(status: StatusCode, allow: Option<&str>) -> Response<Body> {
     let (code, message) = match status {
         StatusCode::METHOD_NOT_ALLOWED => (
             "methode-non-permise",
@@ -183,5 +183,5 @@ fn sans_corps(status: StatusCode, allow: Option<&str>) -> Response<Body> {
                 .to_string(),
         ),
     };
-    erreur(status, code, &message, None)
+    error(status, code, &message, None)
 }

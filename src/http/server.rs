@@ -61,7 +61,7 @@ pub async fn serve(
                 let io = connection::Connection::new(stream, app.limites.delai_inactivite);
                 let conn = http.serve_connection(
                     TokioIo::new(io),
-                    service_fn(move |req| super::router::repondre(table.clone(), req)),
+                    service_fn(move |req| super::router::respond(table.clone(), req)),
                 );
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {

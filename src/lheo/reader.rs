@@ -2,7 +2,7 @@
 //!
 //! Two stages, which can run on two threads ([`lire_en_parallele`]):
 //! 1. [`Decoupeur`] walks the document with quick-xml, checks that it is well-formed and
-//!    within the size limits, and copies each `<formation>`'s events onto a flat [`Bande`]
+//!    within the size limits, and copies each `<formation>`'s events onto a flat [`Tape`]
 //!    (raw start tags and raw texts, no tree, no allocation per element);
 //! 2. [`decoder`] turns a bande into a small positioned tree ([`XNode`]): attributes parsed,
 //!    texts unescaped; then [`super::decode`] maps the tree onto the model.
@@ -20,7 +20,7 @@ use std::borrow::Cow;
 use std::io::{self, BufRead, Read};
 use std::sync::mpsc::{Receiver, SyncSender};
 
-pub use crate::limits::{MAX_ATTRIBUTS, MAX_DEPTH, MAX_JETON, MAX_NODES, MAX_OCTETS, MAX_TEXT};
+pub use crate::limits::{MAX_ATTRIBUTES, MAX_BYTES, MAX_DEPTH, MAX_NODES, MAX_TEXT, MAX_TOKEN};
 
 /// An element read from the file, with where it starts.
 #[derive(Debug, Default)]
@@ -131,7 +131,7 @@ struct LineTracker<R> {
     /// Absolute offset of `buf[0]`.
     buf_start: u64,
     lignes: Lignes,
-    /// Bytes since the last `<` or `>` (see [`MAX_JETON`]).
+    /// Bytes since the last `<` or `>` (see [`MAX_TOKEN`]).
     sans_balise: u64,
 }
 
@@ -173,14 +173,14 @@ impl<R: Read> LineTracker<R> {
         match memchr::memchr2(b'<', b'>', bloc) {
             None => self.sans_balise += n as u64,
             Some(premier) => {
-                if self.sans_balise + premier as u64 > MAX_JETON {
+                if self.sans_balise + premier as u64 > MAX_TOKEN {
                     return Err(jeton_demesure());
                 }
                 let dernier = memchr::memrchr2(b'<', b'>', bloc).unwrap_or(premier);
                 self.sans_balise = (n - 1 - dernier) as u64;
             }
         }
-        if self.sans_balise > MAX_JETON {
+        if self.sans_balise > MAX_TOKEN {
             return Err(jeton_demesure());
         }
         Ok(())
@@ -192,24 +192,24 @@ fn jeton_demesure() -> io::Error {
         io::ErrorKind::InvalidData,
         format!(
             "plus de {} Mio sans balise (texte ou balise démesurés) : fichier refusé",
-            MAX_JETON >> 20
+            MAX_TOKEN >> 20
         ),
     )
 }
 
-/// The error for a start tag with more than [`MAX_ATTRIBUTS`] attributes. Counted only
+/// The error for a start tag with more than [`MAX_ATTRIBUTES`] attributes. Counted only
 /// when the tag holds that many `=`, so ordinary tags cost one `memchr` pass.
 fn attributs_demesures(e: &BytesStart) -> Option<String> {
     let trop = memchr::memchr_iter(b'=', e.attributes_raw())
-        .nth(MAX_ATTRIBUTS)
+        .nth(MAX_ATTRIBUTES)
         .is_some()
         && e.attributes()
             .with_checks(false)
-            .nth(MAX_ATTRIBUTS)
+            .nth(MAX_ATTRIBUTES)
             .is_some();
     trop.then(|| {
         format!(
-            "plus de {MAX_ATTRIBUTS} attributs sur <{}>",
+            "plus de {MAX_ATTRIBUTES} attributs sur <{}>",
             local(e.name().as_ref())
         )
     })
@@ -251,7 +251,7 @@ enum State {
     Done,
 }
 
-/// One event of a formation, its bytes on [`Bande::octets`] right after the previous one's.
+/// One event of a formation, its bytes on [`Tape::octets`] right after the previous one's.
 #[derive(Debug, Clone, Copy)]
 enum Evt {
     /// A start tag: name then raw attributes; `nom` is the name's length.
@@ -277,7 +277,7 @@ enum Evt {
 /// One `<formation>` as the first stage hands it over: well-formed, within the limits, its
 /// events on a flat tape, with the line starts needed to locate findings.
 #[derive(Debug)]
-pub struct Bande {
+pub struct Tape {
     octets: Vec<u8>,
     evts: Vec<Evt>,
     lignes: Lignes,
@@ -294,7 +294,7 @@ struct Ouvert {
     trop_long: bool,
 }
 
-/// First stage: the document walk. Yields each formation as a [`Bande`].
+/// First stage: the document walk. Yields each formation as a [`Tape`].
 pub struct Decoupeur<R: Read> {
     xml: quick_xml::Reader<LineTracker<R>>,
     buf: Vec<u8>,
@@ -372,7 +372,7 @@ impl<R: Read> Decoupeur<R> {
     }
 
     /// Next formation, `None` at the end, or a fatal error after which the reader stops.
-    pub fn next_bande(&mut self) -> Option<Result<Bande, LheoError>> {
+    pub fn next_tape(&mut self) -> Option<Result<Tape, LheoError>> {
         if self.fini {
             return None;
         }
@@ -383,7 +383,7 @@ impl<R: Read> Decoupeur<R> {
         r
     }
 
-    fn advance(&mut self) -> Option<Result<Bande, LheoError>> {
+    fn advance(&mut self) -> Option<Result<Tape, LheoError>> {
         loop {
             self.buf.clear();
             let start = self.xml.buffer_position();
@@ -535,16 +535,16 @@ impl<R: Read> Decoupeur<R> {
         }
     }
 
-    /// Copies one `<formation>` onto a [`Bande`]. Well-formedness and size errors are fatal;
+    /// Copies one `<formation>` onto a [`Tape`]. Well-formedness and size errors are fatal;
     /// everything about content is left to [`decoder`].
     fn read_formation(
         &mut self,
         start: BytesStart<'static>,
         offset: u64,
-    ) -> Result<Bande, LheoError> {
+    ) -> Result<Tape, LheoError> {
         self.xml.get_mut().lignes.forget_before(offset);
         let (ligne, colonne) = self.xml.get_ref().lignes.line_col(offset);
-        let mut bande = Bande {
+        let mut tape = Tape {
             octets: Vec::with_capacity(self.capacites.0),
             evts: Vec::with_capacity(self.capacites.1),
             lignes: Lignes::default(),
@@ -556,7 +556,7 @@ impl<R: Read> Decoupeur<R> {
             .ok()
             .flatten()
             .and_then(|a| a.unescape_value().ok().map(Cow::into_owned));
-        let mut ouverts = vec![ouvrir(&mut bande, &start, offset)];
+        let mut ouverts = vec![ouvrir(&mut tape, &start, offset)];
         let mut nodes = 1usize;
         // The event buffer is taken out of `self` so events can borrow it while `self` is used.
         let mut buf = std::mem::take(&mut self.buf);
@@ -566,51 +566,51 @@ impl<R: Read> Decoupeur<R> {
             let ev = match self.xml.read_event_into(&mut buf) {
                 Ok(ev) => ev,
                 Err(e) => {
-                    break Err(self.xml_error(e, &chemin(&bande, &ouverts), numero.as_deref()))
+                    break Err(self.xml_error(e, &chemin(&tape, &ouverts), numero.as_deref()))
                 }
             };
             match ev {
                 Event::Start(e) => {
                     nodes += 1;
                     if let Some(m) = attributs_demesures(&e) {
-                        let chemin = chemin(&bande, &ouverts);
+                        let chemin = chemin(&tape, &ouverts);
                         break Err(self.fatal(ev_offset, m, &chemin, numero.as_deref()));
                     }
                     if ouverts.len() >= MAX_DEPTH
                         || nodes > MAX_NODES
-                        || bande.octets.len() > MAX_OCTETS
+                        || tape.octets.len() > MAX_BYTES
                     {
                         break Err(self.fatal(
                             ev_offset,
                             format!(
                                 "formation trop grande ou trop imbriquée (plus de {MAX_DEPTH} niveaux, {MAX_NODES} éléments ou {} Mo)",
-                                MAX_OCTETS >> 20
+                                MAX_BYTES >> 20
                             ),
-                            &chemin(&bande, &ouverts),
+                            &chemin(&tape, &ouverts),
                             numero.as_deref(),
                         ));
                     }
-                    ouverts.push(ouvrir(&mut bande, &e, ev_offset));
+                    ouverts.push(ouvrir(&mut tape, &e, ev_offset));
                 }
                 Event::End(_) => {
-                    bande.evts.push(Evt::Fin);
+                    tape.evts.push(Evt::Fin);
                     ouverts.pop();
                     if ouverts.is_empty() {
-                        bande.lignes = self.xml.get_ref().lignes.depuis(offset);
-                        self.capacites = (bande.octets.len(), bande.evts.len());
-                        break Ok(bande);
+                        tape.lignes = self.xml.get_ref().lignes.depuis(offset);
+                        self.capacites = (tape.octets.len(), tape.evts.len());
+                        break Ok(tape);
                     }
                 }
                 Event::Text(t) if t.iter().all(u8::is_ascii_whitespace) => {}
                 Event::Text(t) => texte(
-                    &mut bande,
+                    &mut tape,
                     &mut ouverts,
                     &t,
                     |pos, fin| Evt::Texte { pos, fin },
                     ev_offset,
                 ),
                 Event::CData(c) => texte(
-                    &mut bande,
+                    &mut tape,
                     &mut ouverts,
                     &c,
                     |pos, fin| Evt::CData { pos, fin },
@@ -620,7 +620,7 @@ impl<R: Read> Decoupeur<R> {
                     break Err(self.fatal(
                         ev_offset,
                         "fichier tronqué : fin du fichier au milieu de la formation".into(),
-                        &chemin(&bande, &ouverts),
+                        &chemin(&tape, &ouverts),
                         numero.as_deref(),
                     ));
                 }
@@ -633,17 +633,17 @@ impl<R: Read> Decoupeur<R> {
 }
 
 /// Puts a start tag on the tape.
-fn ouvrir(bande: &mut Bande, e: &BytesStart, pos: u64) -> Ouvert {
-    let debut = bande.octets.len();
-    bande.octets.extend_from_slice(e);
+fn ouvrir(tape: &mut Tape, e: &BytesStart, pos: u64) -> Ouvert {
+    let debut = tape.octets.len();
+    tape.octets.extend_from_slice(e);
     let nom = e.name().as_ref().len();
-    bande.evts.push(Evt::Debut {
+    tape.evts.push(Evt::Debut {
         pos,
-        fin: bande.octets.len() as u32,
+        fin: tape.octets.len() as u32,
         nom: nom as u32,
     });
     Ouvert {
-        tag: debut..bande.octets.len(),
+        tag: debut..tape.octets.len(),
         nom,
         texte: 0,
         trop_long: false,
@@ -653,7 +653,7 @@ fn ouvrir(bande: &mut Bande, e: &BytesStart, pos: u64) -> Ouvert {
 /// Puts a text on the tape, unless its element already holds [`MAX_TEXT`] bytes: then the
 /// rest is dropped, once marked, so a 100 MB text node never grows the tape.
 fn texte(
-    bande: &mut Bande,
+    tape: &mut Tape,
     ouverts: &mut [Ouvert],
     brut: &[u8],
     evt: impl Fn(u64, u32) -> Evt,
@@ -665,19 +665,19 @@ fn texte(
     }
     if o.texte + brut.len() > MAX_TEXT {
         o.trop_long = true;
-        bande.evts.push(Evt::TropLong);
+        tape.evts.push(Evt::TropLong);
         return;
     }
     o.texte += brut.len();
-    bande.octets.extend_from_slice(brut);
-    bande.evts.push(evt(pos, bande.octets.len() as u32));
+    tape.octets.extend_from_slice(brut);
+    tape.evts.push(evt(pos, tape.octets.len() as u32));
 }
 
 /// `formation[numero]/action[numero]/…` of the open elements, for a fatal error.
-fn chemin(bande: &Bande, ouverts: &[Ouvert]) -> String {
+fn chemin(tape: &Tape, ouverts: &[Ouvert]) -> String {
     let mut s = String::new();
     for o in ouverts {
-        let brut = &bande.octets[o.tag.clone()];
+        let brut = &tape.octets[o.tag.clone()];
         let nom = nom_element(&brut[..o.nom]);
         if !s.is_empty() {
             s.push('/');
@@ -701,16 +701,16 @@ fn chemin(bande: &Bande, ouverts: &[Ouvert]) -> String {
 
 /// Second stage: builds the formation's tree from its bande and decodes it. Every content
 /// problem becomes a finding on the offer, located in the file.
-pub fn decoder(bande: Bande) -> OffreLue {
-    let lc = |o: u64| bande.lignes.line_col(o);
+pub fn decoder(tape: Tape) -> OffreLue {
+    let lc = |o: u64| tape.lignes.line_col(o);
     let mut constats = Vec::new();
     let mut stack: Vec<XNode> = Vec::with_capacity(16);
     let mut racine = None;
     let mut a = 0usize;
-    for ev in &bande.evts {
+    for ev in &tape.evts {
         match *ev {
             Evt::Debut { pos, fin, nom } => {
-                let brut = &bande.octets[a..fin as usize];
+                let brut = &tape.octets[a..fin as usize];
                 a = fin as usize;
                 let node = open_node(brut, nom as usize, pos, &lc, &mut constats);
                 let node = filtrer_attributs(node, &stack, &lc, &mut constats);
@@ -724,7 +724,7 @@ pub fn decoder(bande: Bande) -> OffreLue {
                 }
             }
             Evt::Texte { pos, fin } => {
-                let brut = &bande.octets[a..fin as usize];
+                let brut = &tape.octets[a..fin as usize];
                 a = fin as usize;
                 let texte = std::str::from_utf8(brut)
                     .map_err(|_| "texte qui n'est pas de l'UTF-8 valide".to_string())
@@ -742,7 +742,7 @@ pub fn decoder(bande: Bande) -> OffreLue {
                 }
             }
             Evt::CData { pos, fin } => {
-                let brut = &bande.octets[a..fin as usize];
+                let brut = &tape.octets[a..fin as usize];
                 a = fin as usize;
                 let texte = std::str::from_utf8(brut)
                     .map_err(|_| "CDATA qui n'est pas de l'UTF-8 valide".to_string())
@@ -776,8 +776,8 @@ pub fn decoder(bande: Bande) -> OffreLue {
     OffreLue {
         formation,
         constats,
-        ligne: bande.ligne,
-        colonne: bande.colonne,
+        ligne: tape.ligne,
+        colonne: tape.colonne,
     }
 }
 
@@ -988,7 +988,7 @@ impl<R: Read> LheoReader<R> {
 
     /// Next offer, `None` at the end, or a fatal error after which the reader stops.
     pub fn next_offre(&mut self) -> Option<Result<OffreLue, LheoError>> {
-        self.decoupeur.next_bande().map(|r| r.map(decoder))
+        self.decoupeur.next_tape().map(|r| r.map(decoder))
     }
 }
 
@@ -1003,7 +1003,7 @@ impl<R: Read> Iterator for LheoReader<R> {
 const EN_VOL: usize = 64;
 
 enum Message {
-    Bande(Bande),
+    Tape(Tape),
     Erreur(LheoError),
     Fin(Vec<String>),
 }
@@ -1025,9 +1025,9 @@ pub fn lire_en_parallele<R: Read + Send + 'static>(input: R) -> LecteurParallele
 }
 
 fn decouper<R: Read>(mut d: Decoupeur<R>, tx: SyncSender<Message>) {
-    while let Some(item) = d.next_bande() {
+    while let Some(item) = d.next_tape() {
         let msg = match item {
-            Ok(b) => Message::Bande(b),
+            Ok(b) => Message::Tape(b),
             Err(e) => Message::Erreur(e),
         };
         if tx.send(msg).is_err() {
@@ -1060,7 +1060,7 @@ impl Iterator for LecteurParallele {
         }
         let msg = self.rx.as_ref()?.recv();
         match msg {
-            Ok(Message::Bande(b)) => Some(Ok(decoder(b))),
+            Ok(Message::Tape(b)) => Some(Ok(decoder(b))),
             Ok(Message::Erreur(e)) => {
                 self.fini = true;
                 Some(Err(e))

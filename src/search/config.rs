@@ -142,7 +142,7 @@ impl Config {
         if d.par_page_max > 1000 {
             return Err(err("defauts.par_page_max", "1000 au plus"));
         }
-        if !(d.rayon_km > 0.0 && d.rayon_km <= crate::limits::MAX_RAYON_KM) {
+        if !(d.rayon_km > 0.0 && d.rayon_km <= crate::limits::MAX_RADIUS_KM) {
             return Err(err("defauts.rayon_km", "entre 0 (exclu) et 500"));
         }
         if d.max_par_organisme == 0 {

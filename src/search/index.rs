@@ -464,7 +464,7 @@ impl Moteur {
         match lue {
             Ok(Some(o)) => self.ajouter(w, &o),
             Ok(None) => Ok(0),
-            Err(e @ StoreError::Corps { .. }) => {
+            Err(e @ StoreError::DamagedBody { .. }) => {
                 tracing::warn!("index : {e}");
                 Ok(0)
             }
@@ -637,7 +637,7 @@ impl Moteur {
 
     /// Changes whenever what a search can find changes (a new searcher generation, another
     /// process): the API's validators are built on it.
-    pub fn etat(&self) -> u64 {
+    pub fn state_id(&self) -> u64 {
         static PROCESSUS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
         let nonce = *PROCESSUS.get_or_init(|| {
             use std::hash::{BuildHasher, Hasher};
@@ -663,15 +663,15 @@ impl Moteur {
     }
 
     /// One line per segment view: groups, values, profiles and ids per group (for benches).
-    pub fn decrire_vues(&self) -> Vec<String> {
+    pub fn describe_views(&self) -> Vec<String> {
         let Ok(vues) = self.vues.de(&self.reader.searcher()) else {
             return Vec::new();
         };
-        vues.iter().map(|v| v.decrire()).collect()
+        vues.iter().map(|v| v.describe()).collect()
     }
 
     /// Groups (an action at one place) in the index, and its segments.
-    pub fn groupes_et_segments(&self) -> (usize, usize) {
+    pub fn groups_and_segments(&self) -> (usize, usize) {
         let searcher = self.reader.searcher();
         let groupes = self
             .vues

@@ -4,20 +4,20 @@
 
 pub mod analyse;
 pub mod config;
-pub mod elargir;
 pub mod extraits;
 pub mod fautes;
 pub mod index;
 pub mod query;
-pub mod statistiques;
+pub mod stats;
 pub mod suggest;
 pub mod vue;
+pub mod widen;
 
 pub use config::Config;
 pub use index::Moteur;
 
 /// A tuning knob read once from the environment (tests and benches set some), else `defaut`.
-pub(crate) fn reglage<T: std::str::FromStr + Copy + Send + Sync>(
+pub(crate) fn tuning<T: std::str::FromStr + Copy + Send + Sync>(
     cellule: &'static std::sync::OnceLock<T>,
     nom: &str,
     defaut: T,

@@ -60,7 +60,7 @@ impl Requete {
             communes: vec![],
             departements: vec![],
             centre: None,
-            rayon_km: crate::limits::RAYON_KM,
+            rayon_km: crate::limits::DEFAULT_RADIUS_KM,
             debut_min: None,
             debut_max: None,
             toutes_dates: false,
@@ -122,7 +122,7 @@ pub const FACETTES: &[(&str, usize)] = &[
 ];
 
 /// Filters prepared for evaluation on fast-field values.
-struct Filtres {
+struct FilterSet {
     r: Requete,
     /// Session-start window (days since 1970), applied unless `dates` is false.
     date_min: i64,
@@ -130,7 +130,7 @@ struct Filtres {
     dates: bool,
 }
 
-impl Filtres {
+impl FilterSet {
     fn dates_ok(&self, debut: i64, fin: i64, perm: bool) -> bool {
         if !self.dates {
             return true;
@@ -258,7 +258,7 @@ fn siret(vues: &[Arc<Vue>], t: &Trouve) -> u64 {
 /// Keeping every passing group to sort the head afterwards meant writing and partitioning
 /// 15 MB for a query matching most of 1M sessions; pruning to the best `k` as the pass goes
 /// rejects most groups with one comparison.
-struct Tete {
+struct Head {
     k: usize,
     tri: Tri,
     /// At most `2k`, unsorted.
@@ -268,9 +268,9 @@ struct Tete {
     total: u64,
 }
 
-impl Tete {
+impl Head {
     fn new(k: usize, tri: Tri) -> Self {
-        Tete {
+        Head {
             k,
             tri,
             groupes: Vec::with_capacity((2 * k).min(4096)),
@@ -315,7 +315,7 @@ impl Tete {
         }
     }
 
-    fn fusionner(&mut self, autre: Tete) {
+    fn fusionner(&mut self, autre: Head) {
         self.total += autre.total;
         for t in autre.groupes {
             self.placer(t);
@@ -342,15 +342,15 @@ impl Tete {
 struct Comptes {
     /// By value id.
     valeurs: Vec<u32>,
-    /// By profil, while passing (see [`Passe::etaler_profils`]).
+    /// By profil, while passing (see [`Pass::etaler_profils`]).
     profils: Vec<u32>,
     /// Groups in each relative date bucket.
     dates: [u32; MOIS.len()],
 }
 
 /// One query's pass over one segment.
-struct Passe<'a> {
-    f: &'a Filtres,
+struct Pass<'a> {
+    f: &'a FilterSet,
     vue: &'a Vue,
     seg: u32,
     /// Per value id: the bit of its dimension when the query selects that value, else 0.
@@ -364,11 +364,11 @@ struct Passe<'a> {
     defaut: bool,
     /// Centre, radius and a lat/lon box around it that rejects most places cheaply.
     cercle: Option<((f64, f64), f64, [f32; 4])>,
-    tete: Tete,
+    tete: Head,
 }
 
-impl<'a> Passe<'a> {
-    fn new(f: &'a Filtres, vue: &'a Vue, seg: u32, facettes: bool, k: usize) -> Self {
+impl<'a> Pass<'a> {
+    fn new(f: &'a FilterSet, vue: &'a Vue, seg: u32, facettes: bool, k: usize) -> Self {
         let r = &f.r;
         let mut choisi = vec![0u16; vue.valeurs.len()];
         let mut filtrees = 0u16;
@@ -393,7 +393,7 @@ impl<'a> Passe<'a> {
             let (la, lo) = (c.0 as f32, c.1 as f32);
             (c, r.rayon_km, [la - dlat, la + dlat, lo - dlon, lo + dlon])
         });
-        Passe {
+        Pass {
             f,
             vue,
             seg,
@@ -407,7 +407,7 @@ impl<'a> Passe<'a> {
             jour: vue.jour(r.aujourdhui),
             defaut: f.par_defaut(),
             cercle,
-            tete: Tete::new(k, r.tri),
+            tete: Head::new(k, r.tri),
         }
     }
 
@@ -426,7 +426,7 @@ impl<'a> Passe<'a> {
     }
 
     /// Takes in the counts and the head of the same segment's other part.
-    fn absorber(&mut self, autre: Passe) {
+    fn absorber(&mut self, autre: Pass) {
         self.tete.fusionner(autre.tete);
         if let (Some(a), Some(b)) = (&mut self.comptes, autre.comptes) {
             let ajouter = |x: &mut [u32], y: &[u32]| x.iter_mut().zip(y).for_each(|(x, y)| *x += y);
@@ -621,7 +621,7 @@ fn ordre(tri: Tri) -> impl Fn(&Trouve, &Trouve) -> Ordering {
 /// `SOFI_PASSE_PARALLELE_MIN`: the tests set it low so that both paths run on small data).
 fn passe_parallele_min() -> usize {
     static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    super::reglage(&N, "SOFI_PASSE_PARALLELE_MIN", 131_072)
+    super::tuning(&N, "SOFI_PASSE_PARALLELE_MIN", 131_072)
 }
 
 /// Matches evaluated together (see `collecter`).
@@ -629,7 +629,7 @@ const LOT: usize = 64;
 
 /// Asks for the cache line holding `v[i]` (if any) without waiting for it.
 #[inline(always)]
-fn precharger<T>(v: &[T], i: usize) {
+fn prefetch<T>(v: &[T], i: usize) {
     #[cfg(target_arch = "x86_64")]
     if let Some(x) = v.get(i) {
         // SAFETY: a prefetch is a hint; it cannot fault, and the address is in bounds.
@@ -649,14 +649,14 @@ fn precharger<T>(v: &[T], i: usize) {
 /// every filter takes that path, text queries keeping the other).
 fn candidats_part() -> u64 {
     static N: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    super::reglage(&N, "SOFI_CANDIDATS_PART", 3)
+    super::tuning(&N, "SOFI_CANDIDATS_PART", 3)
 }
 
 /// Runs `a` on this thread and `b` on the search helper thread, and waits for both. A big
 /// segment's pass is cut in two this way when no other query runs; a thread started per
 /// query cost more than it saved on light queries. If the helper could not be started,
 /// both run here.
-fn en_deux<A, B: Send>(a: impl FnOnce() -> A, b: impl FnOnce() -> B + Send) -> (A, B) {
+fn join_two<A, B: Send>(a: impl FnOnce() -> A, b: impl FnOnce() -> B + Send) -> (A, B) {
     static AIDE: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
     let aide = AIDE.get_or_init(|| {
         rayon::ThreadPoolBuilder::new()
@@ -696,7 +696,7 @@ impl Drop for EnCours<'_> {
 
 /// What a pass over the whole index found.
 struct Collecte {
-    tete: Tete,
+    tete: Head,
     /// Per dimension, (value, count) sorted by value.
     comptes: Vec<Vec<(u64, u64)>>,
     vues: Vec<Arc<Vue>>,
@@ -817,7 +817,7 @@ impl Moteur {
         &self,
         searcher: &Searcher,
         query: Option<&dyn Query>,
-        f: &Filtres,
+        f: &FilterSet,
         facettes: bool,
         k: usize,
     ) -> tantivy::Result<Collecte> {
@@ -827,7 +827,7 @@ impl Moteur {
             Some(q) => Some(q.weight(EnableScoring::enabled_from_searcher(searcher))?),
             None => None,
         };
-        let mut tete = Tete::new(k, f.r.tri);
+        let mut tete = Head::new(k, f.r.tri);
         let mut comptes: Vec<Vec<(u64, u64)>> = vec![Vec::new(); NB_DIMS];
         for (seg, (reader, vue)) in searcher.segment_readers().iter().zip(&vues).enumerate() {
             // A big segment is split in two halves of groups, one per core: a query's
@@ -845,8 +845,8 @@ impl Moteur {
                 .map(|i| (n * i / parts, n * (i + 1) / parts))
                 .collect();
             let alive = reader.alive_bitset();
-            let passer = |(g0, g1): (usize, usize)| -> tantivy::Result<Passe> {
-                let mut p = Passe::new(f, vue, seg as u32, facettes, k);
+            let passer = |(g0, g1): (usize, usize)| -> tantivy::Result<Pass> {
+                let mut p = Pass::new(f, vue, seg as u32, facettes, k);
                 match &weight {
                     Some(w) => {
                         let mut scorer = w.scorer(reader, 1.0)?;
@@ -856,7 +856,7 @@ impl Moteur {
                             doc = scorer.seek(debut);
                         }
                         // Matches are taken by batches: the records of a batch are
-                        // fetched from memory together (see `precharger`) before any is
+                        // fetched from memory together (see `prefetch`) before any is
                         // evaluated, instead of one cache miss after another.
                         let mut lot: Vec<(DocId, Score, u32)> = Vec::with_capacity(LOT);
                         let mut dernier = u32::MAX;
@@ -864,14 +864,14 @@ impl Moteur {
                             lot.clear();
                             while doc < fin && lot.len() < LOT {
                                 let g = vue.groupe_de(doc) as u32;
-                                precharger(&vue.fiches, g as usize);
-                                precharger(&p.jour.par_groupe, g as usize);
+                                prefetch(&vue.fiches, g as usize);
+                                prefetch(&p.jour.par_groupe, g as usize);
                                 if !p.defaut {
                                     // The group's sessions: where they end, then their
                                     // dates, from its matching document on.
-                                    precharger(&vue.docs, g as usize + 1);
-                                    precharger(&vue.debut, doc as usize);
-                                    precharger(&vue.fin, doc as usize);
+                                    prefetch(&vue.docs, g as usize + 1);
+                                    prefetch(&vue.debut, doc as usize);
+                                    prefetch(&vue.fin, doc as usize);
                                 }
                                 lot.push((doc, scorer.score(), g));
                                 doc = scorer.advance();
@@ -905,25 +905,25 @@ impl Moteur {
             };
             // Candidates from a lone filter: that filter's own counts come apart (see below).
             let seule = candidats.as_ref().and_then(|(_, seule)| *seule);
-            let passes: Vec<Passe> = if let Some((groupes, _)) = candidats {
+            let passes: Vec<Pass> = if let Some((groupes, _)) = candidats {
                 let passer_liste = |groupes: &[u32]| {
-                    let mut p = Passe::new(f, vue, seg as u32, facettes, k);
+                    let mut p = Pass::new(f, vue, seg as u32, facettes, k);
                     // Scattered groups: their records are asked for well ahead.
                     const AVANCE: usize = 16;
                     for (i, &g) in groupes.iter().enumerate() {
                         if let Some(&h) = groupes.get(i + AVANCE) {
-                            precharger(&vue.fiches, h as usize);
-                            precharger(&p.jour.par_groupe, h as usize);
+                            prefetch(&vue.fiches, h as usize);
+                            prefetch(&p.jour.par_groupe, h as usize);
                             if !p.defaut {
-                                precharger(&vue.docs, h as usize);
-                                precharger(&vue.docs, h as usize + 1);
+                                prefetch(&vue.docs, h as usize);
+                                prefetch(&vue.docs, h as usize + 1);
                             }
                         }
                         // Half-way, where that group's sessions start is known.
                         if let (false, Some(&h)) = (p.defaut, groupes.get(i + AVANCE / 2)) {
                             let d = vue.docs[h as usize] as usize;
-                            precharger(&vue.debut, d);
-                            precharger(&vue.fin, d);
+                            prefetch(&vue.debut, d);
+                            prefetch(&vue.fin, d);
                         }
                         if alive.is_none_or(|a| a.is_alive(vue.docs[g as usize])) {
                             p.groupe(g as usize, 1.0);
@@ -935,13 +935,13 @@ impl Moteur {
                 // worth the helper.
                 if seul && groupes.len() >= passe_parallele_min() / 16 {
                     let (a, b) = groupes.split_at(groupes.len() / 2);
-                    let (a, b) = en_deux(|| passer_liste(a), || passer_liste(b));
+                    let (a, b) = join_two(|| passer_liste(a), || passer_liste(b));
                     vec![a, b]
                 } else {
                     vec![passer_liste(&groupes)]
                 }
             } else if parts == 2 {
-                let (a, b) = en_deux(|| passer(bornes[0]), || passer(bornes[1]));
+                let (a, b) = join_two(|| passer(bornes[0]), || passer(bornes[1]));
                 vec![a?, b?]
             } else {
                 vec![passer(bornes[0])?]
@@ -1000,7 +1000,7 @@ impl Moteur {
         &self,
         reader: &tantivy::SegmentReader,
         vue: &Vue,
-        f: &Filtres,
+        f: &FilterSet,
         facettes: bool,
     ) -> tantivy::Result<Option<(Vec<u32>, Option<usize>)>> {
         let r = &f.r;
@@ -1075,10 +1075,10 @@ impl Moteur {
         Ok(Some((groupes, seule)))
     }
 
-    fn filtres(&self, req: &Requete) -> (Filtres, Vec<String>) {
+    fn filtres(&self, req: &Requete) -> (FilterSet, Vec<String>) {
         let mut r = req.clone();
         let mots_q = self.extraire_codes(&mut r);
-        let f = Filtres {
+        let f = FilterSet {
             date_min: r.debut_min.unwrap_or(r.aujourdhui),
             date_max: r.debut_max.unwrap_or(i64::MAX),
             dates: !r.toutes_dates,
@@ -1334,7 +1334,7 @@ impl Moteur {
         }
     }
 
-    /// Number of results of a search (for `elargir`): the same pass, without facets or page.
+    /// Number of results of a search (for `widen`): the same pass, without facets or page.
     pub fn compter(&self, req: &Requete) -> tantivy::Result<u64> {
         let (f, mots_q) = self.filtres(req);
         let searcher = self.reader.searcher();
@@ -1447,7 +1447,7 @@ mod tests {
                 let tous = trouves(n, n as u64 + k as u64);
                 let mut attendu = tous.clone();
                 attendu.sort_unstable_by(ordre(tri));
-                let (mut a, mut b) = (Tete::new(k, tri), Tete::new(k, tri));
+                let (mut a, mut b) = (Head::new(k, tri), Head::new(k, tri));
                 for (i, t) in tous.iter().enumerate() {
                     if i % 3 == 0 {
                         a.garder(*t)
@@ -1478,7 +1478,7 @@ mod tests {
             let complet = paginer(&attendu, org, page, 20, 2, true).unwrap();
             let mut k = (page * 20 * 2).max(64);
             let obtenu = loop {
-                let mut t = Tete::new(k, Tri::Pertinence);
+                let mut t = Head::new(k, Tri::Pertinence);
                 tous.iter().for_each(|x| t.garder(*x));
                 let c = t.complete();
                 let tete = t.triee();

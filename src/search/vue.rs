@@ -10,7 +10,7 @@
 //!
 //! At 1M sessions the per-group data is far larger than the CPU caches and a query meets
 //! its matching groups in an order no prefetcher can follow. So each group is one record of
-//! one cache line ([`Fiche`]: place, flags, two profils and up to 22 value ids of 16 bits),
+//! one cache line ([`GroupRecord`]: place, flags, two profils and up to 22 value ids of 16 bits),
 //! found from a document by arithmetic and a small bitmap that stays in cache: a match costs
 //! one memory fetch, which the query issues ahead for a whole batch of matches.
 //!
@@ -64,14 +64,14 @@ pub const SANS_PROFIL: u16 = u16::MAX;
 /// set it low so that groups without one are met).
 fn profils_max() -> usize {
     static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    super::reglage(&N, "SOFI_VUE_PROFILS", SANS_PROFIL as usize).min(SANS_PROFIL as usize)
+    super::tuning(&N, "SOFI_VUE_PROFILS", SANS_PROFIL as usize).min(SANS_PROFIL as usize)
 }
 
 /// How many ids a record may hold itself: `IDS_COURTS`, or fewer with `SOFI_VUE_IDS_COURTS`
 /// (the tests set it low so that both kinds of records are met).
 fn ids_courts_max() -> usize {
     static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    super::reglage(&N, "SOFI_VUE_IDS_COURTS", IDS_COURTS).min(IDS_COURTS)
+    super::tuning(&N, "SOFI_VUE_IDS_COURTS", IDS_COURTS).min(IDS_COURTS)
 }
 
 /// One group's record: commune, position, flags, and its value ids sorted (so by
@@ -79,14 +79,14 @@ fn ids_courts_max() -> usize {
 /// filters and counts facets in one short loop.
 #[repr(C, align(64))]
 #[derive(Clone, Copy)]
-pub struct Fiche {
+pub struct GroupRecord {
     /// INSEE code as a number (0: none).
     pub commune: u32,
     /// Latitude and longitude (NaN: none).
     pub pos: [f32; 2],
     /// Flags (low byte), number of ids (next byte; 0 for a `LONG` record), `LONG` (bit
     /// 16), number of ids in its profils (high byte).
-    etat: u32,
+    state_id: u32,
     /// The group's two profils (see [`Vue::profil`]), or `SANS_PROFIL` twice.
     pub profils: [u16; 2],
     /// The ids; for a `LONG` record, where they start in `Vue::longs` and how many there
@@ -95,18 +95,18 @@ pub struct Fiche {
 }
 
 // One record, one cache line.
-const _: () = assert!(std::mem::size_of::<Fiche>() == 64);
+const _: () = assert!(std::mem::size_of::<GroupRecord>() == 64);
 
-impl Fiche {
+impl GroupRecord {
     #[inline]
     pub fn drapeaux(&self) -> u8 {
-        self.etat as u8
+        self.state_id as u8
     }
 
     /// How many of the group's first ids make its two profils.
     #[inline]
     pub fn nb_profil(&self) -> usize {
-        (self.etat >> 24) as usize
+        (self.state_id >> 24) as usize
     }
 }
 
@@ -163,7 +163,7 @@ pub struct Vue {
     debuts: Vec<u64>,
     avant: Vec<u32>,
     /// One record per group.
-    pub fiches: Vec<Fiche>,
+    pub fiches: Vec<GroupRecord>,
     /// The ids of `LONG` records.
     longs: Vec<u32>,
     /// The ids of profil `p` are `profil_ids[profils[p]..profils[p + 1]]` (16 bits: the
@@ -257,7 +257,7 @@ pub fn periodes(t: i64, debut: i64, fin: i64, perm: bool) -> u8 {
 
 impl Vue {
     /// Groups, values, profiles and ids per group (by dimension), for benches.
-    pub fn decrire(&self) -> String {
+    pub fn describe(&self) -> String {
         let n = self.nb_groupes().max(1) as f64;
         let mut par_dim = [0usize; 16];
         for g in 0..self.nb_groupes() {
@@ -321,8 +321,8 @@ impl Vue {
     #[inline]
     pub fn ids(&self, g: usize) -> Ids<'_> {
         let f = &self.fiches[g];
-        if f.etat & LONG == 0 {
-            Ids::Courts(&f.ids[..(f.etat >> 8) as u8 as usize])
+        if f.state_id & LONG == 0 {
+            Ids::Courts(&f.ids[..(f.state_id >> 8) as u8 as usize])
         } else {
             let debut = f.ids[0] as usize | (f.ids[1] as usize) << 16;
             let n = f.ids[2] as usize | (f.ids[3] as usize) << 16;
@@ -491,10 +491,10 @@ impl Vue {
                     (Some(a), Some(b)) => [a as f32, b as f32],
                     _ => [f32::NAN; 2],
                 };
-                v.fiches.push(Fiche {
+                v.fiches.push(GroupRecord {
                     commune: u32::try_from(commune.first(doc).unwrap_or(0)).unwrap_or(0),
                     pos: [la, lo],
-                    etat: dr as u32,
+                    state_id: dr as u32,
                     profils: [SANS_PROFIL; 2],
                     ids: [0; IDS_COURTS],
                 });
@@ -570,17 +570,17 @@ impl Vue {
                 let paire = [numero(&ids[..m]), numero(&ids[m..n])];
                 if !paire.contains(&SANS_PROFIL) {
                     f.profils = paire;
-                    f.etat |= (n as u32) << 24;
+                    f.state_id |= (n as u32) << 24;
                 }
             }
             if courts && ids.len() <= max_courts {
-                f.etat |= (ids.len() as u32) << 8;
+                f.state_id |= (ids.len() as u32) << 8;
                 for (c, &i) in f.ids.iter_mut().zip(&ids) {
                     *c = i as u16;
                 }
             } else {
                 let (debut, n) = (v.longs.len(), ids.len());
-                f.etat |= LONG;
+                f.state_id |= LONG;
                 f.ids[..4].copy_from_slice(&[
                     debut as u16,
                     (debut >> 16) as u16,

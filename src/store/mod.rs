@@ -6,7 +6,7 @@
 //!   the next sequence number; re-storing an unchanged offer writes nothing;
 //! - the secondary indexes and the counters always agree with `offres`;
 //! - an offer's body (formation + verdict) is in `offres-N.corps`, appended and synced to disk
-//!   before the transaction that points at it; its `Fiche` in sled carries the body's place,
+//!   before the transaction that points at it; its `OfferRecord` in sled carries the body's place,
 //!   its xxh3-128 fingerprint (checked on every read) and what the indexes and counters need.
 //!
 //! Why bodies live outside sled: sled 0.34 holds up to 64 recently read pages per cache shard
@@ -40,7 +40,7 @@ pub enum StoreError {
     /// One offer's body cannot be read back whole (a damaged or truncated body file): that
     /// offer is skipped by scans (feeds, reindex) and counted, the others are served.
     #[error("offre {numero} : corps endommagé à l'octet {pos} de {fichier} ({message}) ; lancez `sofi verify`")]
-    Corps {
+    DamagedBody {
         numero: String,
         fichier: String,
         pos: u64,
@@ -64,7 +64,7 @@ pub const FORMAT: u32 = 2;
 /// What sled keeps per offer: where its body is, and what the indexes and counters need,
 /// so that updates and deletions never read bodies.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Fiche {
+struct OfferRecord {
     /// Generation of the body file it is in (see `Store::compacter`).
     gen: u64,
     /// Offset of the body's record in that file.
@@ -87,13 +87,13 @@ struct Fiche {
 
 /// An offer's body as written (borrowed) and read (owned): same bincode.
 #[derive(Serialize)]
-struct CorpsRef<'a> {
+struct StoredBodyRef<'a> {
     formation: &'a Formation,
     verdict: &'a Verdict,
 }
 
 #[derive(Deserialize)]
-struct Corps {
+struct StoredBody {
     formation: Formation,
     verdict: Verdict,
 }
@@ -180,12 +180,12 @@ pub fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
     Ok(lz4_flex::compress_prepend_size(&bincode_brut(v)?))
 }
 
-fn illisible(f: &Fiche, e: &dyn std::fmt::Display) -> StoreError {
+fn illisible(f: &OfferRecord, e: &dyn std::fmt::Display) -> StoreError {
     StoreError::Encodage(format!("corps à l'octet {} : {e}", f.pos))
 }
 
 /// Decompresses a body's LZ4 payload into `raw` and checks it against its fiche.
-fn verifier(f: &Fiche, payload: &[u8], raw: &mut Vec<u8>) -> Result<(), StoreError> {
+fn verifier(f: &OfferRecord, payload: &[u8], raw: &mut Vec<u8>) -> Result<(), StoreError> {
     let (taille, bloc) =
         lz4_flex::block::uncompressed_size(payload).map_err(|e| illisible(f, &e))?;
     // A damaged length must not become a huge allocation.
@@ -538,7 +538,7 @@ impl Store {
             for kv in plage {
                 let (cle, valeur) = kv?;
                 apres = Some(cle.to_vec());
-                let f: Fiche = decode(&valeur)?;
+                let f: OfferRecord = decode(&valeur)?;
                 vivants += 4 + f.len as u64;
                 if f.gen != cible {
                     paquet.push((cle, f));
@@ -650,7 +650,7 @@ impl Store {
                     sessions += o.formation.sessions().count() as u64;
                     presentes.insert(o.formation.numero);
                 }
-                Err(StoreError::Corps { numero, .. }) => {
+                Err(StoreError::DamagedBody { numero, .. }) => {
                     problemes.push(format!(
                         "offre {numero} : corps endommagé (hors flux et recherche)"
                     ));
@@ -852,14 +852,14 @@ impl Store {
     }
 
     /// An offer from its fiche: the body read from the body file and checked. Any failure
-    /// to read it back whole is [`StoreError::Corps`], naming the offer and the offset.
+    /// to read it back whole is [`StoreError::DamagedBody`], naming the offer and the offset.
     fn lire(&self, numero: &[u8], fiche: &[u8]) -> Result<OffreStockee, StoreError> {
         thread_local! {
             /// The compressed and the raw body: reused, as an export reads every offer.
             static TAMPONS: std::cell::RefCell<(Vec<u8>, Vec<u8>)> = Default::default();
         }
-        let f: Fiche = decode(fiche)?;
-        let corps: Result<Corps, StoreError> = TAMPONS.with_borrow_mut(|(payload, raw)| {
+        let f: OfferRecord = decode(fiche)?;
+        let corps: Result<StoredBody, StoreError> = TAMPONS.with_borrow_mut(|(payload, raw)| {
             payload.resize(f.len as usize, 0);
             self.fichier(f.gen)?.read_exact_at(payload, f.pos + 4)?;
             verifier(&f, payload, raw)?;
@@ -872,7 +872,7 @@ impl Store {
             if let Ok(mut v) = self.endommagees.lock() {
                 v.insert(numero.clone());
             }
-            StoreError::Corps {
+            StoreError::DamagedBody {
                 numero,
                 fichier: format!("offres-{}.corps", f.gen),
                 pos: f.pos,
@@ -1028,11 +1028,11 @@ impl Store {
         // Offers moving to another organisme: the one they leave may be left without any.
         let mut partants = Vec::new();
         for (formation, verdict) in lot {
-            let raw = bincode_brut(&CorpsRef { formation, verdict })?;
+            let raw = bincode_brut(&StoredBodyRef { formation, verdict })?;
             let empreinte = twox_hash::XxHash3_128::oneshot(&raw);
             let inchangee = match a.offres.get(formation.numero.as_bytes())? {
                 Some(b) => {
-                    let old: Fiche = decode(&b)?;
+                    let old: OfferRecord = decode(&b)?;
                     if old.siret != formation.organisme.siret {
                         partants.push((old.siret, formation.numero.clone()));
                     }
@@ -1092,14 +1092,14 @@ impl Store {
                         continue;
                     };
                     let key = formation.numero.as_bytes();
-                    let old: Option<Fiche> = match offres.get(key)? {
+                    let old: Option<OfferRecord> = match offres.get(key)? {
                         Some(b) => Some(decode(&b).map_err(abort)?),
                         None => None,
                     };
                     cpt.journal_seq += 1;
                     let seq = cpt.journal_seq;
                     let (actions, sessions, diffusable) = counts(formation, verdict);
-                    let fiche = Fiche {
+                    let fiche = OfferRecord {
                         gen: self.generation,
                         pos,
                         len,
@@ -1211,7 +1211,7 @@ impl Store {
         let mut partants = Vec::new();
         for numero in numeros {
             if let Some(b) = a.offres.get(numero.as_bytes())? {
-                partants.push((decode::<Fiche>(&b)?.siret, numero.clone()));
+                partants.push((decode::<OfferRecord>(&b)?.siret, numero.clone()));
             }
         }
         let sans_offre = self.organismes_sans_offre(&partants, &Default::default())?;
@@ -1242,7 +1242,7 @@ impl Store {
                     let Some(b) = offres.remove(numero.as_bytes())? else {
                         continue;
                     };
-                    let old: Fiche = decode(&b).map_err(abort)?;
+                    let old: OfferRecord = decode(&b).map_err(abort)?;
                     unindex(&old, numero, par_org, par_maj, par_src)?;
                     if attente.remove(key_maj(old.recue_le, numero))?.is_some() {
                         cpt.en_attente -= 1;
@@ -1319,7 +1319,7 @@ fn prefixed(tree: &sled::Tree, prefix: &str) -> Result<Vec<String>, StoreError> 
 }
 
 fn index(
-    f: &Fiche,
+    f: &OfferRecord,
     numero: &str,
     par_org: &TransactionalTree,
     par_maj: &TransactionalTree,
@@ -1332,7 +1332,7 @@ fn index(
 }
 
 fn unindex(
-    f: &Fiche,
+    f: &OfferRecord,
     numero: &str,
     par_org: &TransactionalTree,
     par_maj: &TransactionalTree,

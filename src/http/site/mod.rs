@@ -13,8 +13,8 @@ mod offre;
 mod recherche;
 mod stats;
 
-use super::parametres::segment;
-use super::reponse::{full, interne, Body};
+use super::params::segment;
+use super::respond::{full, internal, Body};
 use super::App;
 use axum::extract::{RawPathParams, Request, State};
 use axum::routing::get;
@@ -56,14 +56,14 @@ pub(super) fn routes() -> Router<Arc<App>> {
                 let corps = tokio::task::spawn_blocking(move || sitemap(&app, &base))
                     .await
                     .unwrap_or_default();
-                reponse(StatusCode::OK, "application/xml; charset=utf-8", corps)
+                answer(StatusCode::OK, "application/xml; charset=utf-8", corps)
             }),
         )
         .route(
             "/robots.txt",
             get(|req: Request| async move {
                 let base = base_url(&req);
-                reponse(
+                answer(
                     StatusCode::OK,
                     "text/plain; charset=utf-8",
                     format!("User-agent: *\nAllow: /\nSitemap: {base}/sitemap.xml\n"),
@@ -121,7 +121,7 @@ async fn resultats(State(app): State<Arc<App>>, req: Request) -> Response<Body> 
 async fn bloquant(f: impl FnOnce() -> (StatusCode, Markup) + Send + 'static) -> Response<Body> {
     match tokio::task::spawn_blocking(f).await {
         Ok((status, m)) => page(status, m),
-        Err(e) => interne(e),
+        Err(e) => internal(e),
     }
 }
 
@@ -139,7 +139,7 @@ fn base_url(req: &Request) -> String {
     format!("http://{host}")
 }
 
-fn reponse(status: StatusCode, type_: &str, corps: impl Into<Bytes>) -> Response<Body> {
+fn answer(status: StatusCode, type_: &str, corps: impl Into<Bytes>) -> Response<Body> {
     Response::builder()
         .status(status)
         .header("content-type", type_)
@@ -148,7 +148,7 @@ fn reponse(status: StatusCode, type_: &str, corps: impl Into<Bytes>) -> Response
 }
 
 fn page(status: StatusCode, m: Markup) -> Response<Body> {
-    let mut r = reponse(status, "text/html; charset=utf-8", m.into_string());
+    let mut r = answer(status, "text/html; charset=utf-8", m.into_string());
     r.headers_mut().insert(
         "content-security-policy",
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'self'"
@@ -166,7 +166,7 @@ fn page(status: StatusCode, m: Markup) -> Response<Body> {
 }
 
 fn statique(type_: &str, corps: &'static str) -> Response<Body> {
-    let mut r = reponse(StatusCode::OK, type_, corps);
+    let mut r = answer(StatusCode::OK, type_, corps);
     r.headers_mut().insert(
         "cache-control",
         "public, max-age=3600".parse().expect("static header"),

@@ -2,13 +2,13 @@
 //! shareable URL), plus what a form sends: empty fields, a commune typed by name.
 
 use super::{date_fr, gabarit, page_erreur};
-use crate::http::parametres::{self, Recherche};
+use crate::http::params::{self, Recherche};
 use crate::http::App;
 use crate::referentiel::DEPARTEMENTS_REGION;
 use crate::search::analyse::plier;
-use crate::search::elargir::Elargissement;
 use crate::search::index::jour;
 use crate::search::query::{Reponse, Resultat, ValeurFacette};
+use crate::search::widen::Widening;
 use hyper::StatusCode;
 use maud::{html, Markup, PreEscaped};
 
@@ -327,8 +327,8 @@ fn pagination(p: &[(String, String)], rep: &Reponse) -> Markup {
     }
 }
 
-/// The wider searches `elargir` proposes, as links.
-fn elargissements(app: &App, p: &[(String, String)], el: &[Elargissement]) -> Markup {
+/// The wider searches `widen` proposes, as links.
+fn elargissements(app: &App, p: &[(String, String)], el: &[Widening]) -> Markup {
     let lien = |t: &str| -> Params {
         let sans = |p: &[(String, String)], ks: &[&str]| -> Params {
             p.iter()
@@ -390,14 +390,11 @@ pub fn resultats(app: &App, query: &str, base: &str) -> (StatusCode, Markup) {
         q => format!("Formations « {q} »"),
     };
     let moteur = app.moteur.as_ref().expect("search engine present");
-    let r = match parametres::lire::<Recherche>(&qs(&p))
+    let r = match params::parse::<Recherche>(&qs(&p))
         .and_then(|x| x.requete(moteur, jour(jiff::Zoned::now().date())))
     {
         Ok(r) => r,
-        Err(parametres::ErreurParametre {
-            parametre: param,
-            message,
-        }) => {
+        Err(params::ParamError { param, message }) => {
             return (
                 StatusCode::BAD_REQUEST,
                 page_erreur(
@@ -423,7 +420,7 @@ pub fn resultats(app: &App, query: &str, base: &str) -> (StatusCode, Markup) {
             )
         }
     };
-    let el = moteur.elargir(&r, rep.total);
+    let el = moteur.widen(&r, rep.total);
     let tri = match val(&p, "tri") {
         "" => "pertinence",
         t => t,

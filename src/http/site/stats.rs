@@ -17,7 +17,7 @@ struct Comptes {
 
 fn compter(app: &App) -> Option<Comptes> {
     let m = app.moteur.as_ref()?;
-    let st = m.statistiques(jour(jiff::Zoned::now().date())).ok()?;
+    let st = m.stats(jour(jiff::Zoned::now().date())).ok()?;
     let debut_mois = st.debut_mois;
     let (domaines, deps, mois, total) = (st.domaines, st.departements, st.mois, st.total);
     let mut domaines: Vec<(String, u64)> = domaines

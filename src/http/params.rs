@@ -18,39 +18,39 @@ use std::fmt::Display;
 use std::str::FromStr;
 use utoipa::{IntoParams, ToSchema};
 
-/// A parameter that does not go: its name and why (the API's `erreur.parametre` and
-/// `erreur.message`; the site shows both).
+/// A parameter that does not go: its name and why (the API's `error.param` and
+/// `error.message`; the site shows both).
 #[derive(Debug, Clone, PartialEq)]
-pub struct ErreurParametre {
-    pub parametre: String,
+pub struct ParamError {
+    pub param: String,
     pub message: String,
 }
 
-fn mauvais(p: &str, m: impl Into<String>) -> ErreurParametre {
-    ErreurParametre {
-        parametre: p.to_string(),
+fn bad(p: &str, m: impl Into<String>) -> ParamError {
+    ParamError {
+        param: p.to_string(),
         message: m.into(),
     }
 }
 
-/// Reads a query string into `T`. Before serde sees it: at most [`limits::MAX_PARAMETRES`]
-/// pairs and [`limits::MAX_VALEUR`] bytes a value, so a hostile query costs little.
-pub fn lire<T: DeserializeOwned>(query: &str) -> Result<T, ErreurParametre> {
+/// Reads a query string into `T`. Before serde sees it: at most [`limits::MAX_PARAMS`]
+/// pairs and [`limits::MAX_PARAM_LEN`] bytes a value, so a hostile query costs little.
+pub fn parse<T: DeserializeOwned>(query: &str) -> Result<T, ParamError> {
     let paires = form_urlencoded::parse(query.as_bytes());
     let mut n = 0;
     for (k, v) in paires {
         n += 1;
-        if n > limits::MAX_PARAMETRES {
+        if n > limits::MAX_PARAMS {
             let total = form_urlencoded::parse(query.as_bytes()).count();
-            return Err(mauvais(
+            return Err(bad(
                 &k,
-                format!("{total} paramètres : {} au plus", limits::MAX_PARAMETRES),
+                format!("{total} paramètres : {} au plus", limits::MAX_PARAMS),
             ));
         }
-        if v.trim().len() > limits::MAX_VALEUR {
-            return Err(mauvais(
+        if v.trim().len() > limits::MAX_PARAM_LEN {
+            return Err(bad(
                 &k,
-                format!("valeur de plus de {} caractères", limits::MAX_VALEUR),
+                format!("valeur de plus de {} caractères", limits::MAX_PARAM_LEN),
             ));
         }
     }
@@ -63,27 +63,27 @@ pub fn lire<T: DeserializeOwned>(query: &str) -> Result<T, ErreurParametre> {
             .strip_prefix("unknown field `")
             .and_then(|m| m.split('`').next())
         {
-            let attendus = liste_attendue(&message);
-            return mauvais(
+            let attendus = expected_list(&message);
+            return bad(
                 inconnu,
                 format!("paramètre « {inconnu} » inconnu (paramètres : {attendus})"),
             );
         }
-        let parametre = chemin.split(['.', '[']).next().unwrap_or("").to_string();
+        let param = chemin.split(['.', '[']).next().unwrap_or("").to_string();
         let message = if message == "unsupported value" {
             "une seule valeur attendue, donnée plusieurs fois".to_string()
         } else if let Some(v) = message.strip_prefix("unknown variant `") {
             let (valeur, reste) = v.split_once('`').unwrap_or((v, ""));
-            format!("« {valeur} » : attendu {}", liste_attendue(reste))
+            format!("« {valeur} » : attendu {}", expected_list(reste))
         } else {
             message
         };
-        mauvais(&parametre, message)
+        bad(&param, message)
     })
 }
 
 /// serde's "expected one of `a`, `b`" (or "expected `a` or `b`") as "a, b".
-fn liste_attendue(message: &str) -> String {
+fn expected_list(message: &str) -> String {
     let a = message.split_once("expected ").map_or("", |(_, a)| a);
     let a = a.strip_prefix("one of ").unwrap_or(a);
     a.replace('`', "").replace(" or ", ", ")
@@ -99,7 +99,7 @@ fn valeur<'de, D: Deserializer<'de>, T>(
     f(v).map_err(|m| D::Error::custom(format!("« {v} » : {m}")))
 }
 
-fn chiffres(v: &str, n: usize) -> bool {
+fn digits_only(v: &str, n: usize) -> bool {
     v.len() == n && v.bytes().all(|b| b.is_ascii_digit())
 }
 
@@ -110,7 +110,7 @@ pub struct Formacode(pub u64);
 impl<'de> Deserialize<'de> for Formacode {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         valeur(d, |v| {
-            if chiffres(v, 5) {
+            if digits_only(v, 5) {
                 Ok(Formacode(v.parse().unwrap_or(0)))
             } else {
                 Err("Formacode à 5 chiffres attendu".into())
@@ -126,7 +126,7 @@ pub struct Siret(pub String);
 impl<'de> Deserialize<'de> for Siret {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         valeur(d, |v| {
-            if chiffres(v, 14) {
+            if digits_only(v, 14) {
                 Ok(Siret(v.to_string()))
             } else {
                 Err("SIRET à 14 chiffres attendu".into())
@@ -153,11 +153,11 @@ impl<'de> Deserialize<'de> for Departement {
 }
 
 impl Departement {
-    fn connu(&self, refs: &Referentiels) -> Result<(), ErreurParametre> {
+    fn check_known(&self, refs: &Referentiels) -> Result<(), ParamError> {
         if refs.departements.contains_key(&self.0) {
             Ok(())
         } else {
-            Err(mauvais(
+            Err(bad(
                 "departement",
                 format!("« {} » : code de département inconnu", self.0),
             ))
@@ -185,9 +185,9 @@ impl<'de> Deserialize<'de> for Financeur {
 }
 
 impl Financeur {
-    fn connu(&self, refs: &Referentiels) -> Result<(), ErreurParametre> {
+    fn check_known(&self, refs: &Referentiels) -> Result<(), ParamError> {
         match self {
-            Financeur::Code(c) if refs.libelle("dict-financeurs", c).is_none() => Err(mauvais(
+            Financeur::Code(c) if refs.libelle("dict-financeurs", c).is_none() => Err(bad(
                 "financeur",
                 format!("« {c} » : code financeur LHÉO ou « cpf » attendu"),
             )),
@@ -198,13 +198,13 @@ impl Financeur {
 
 /// `1`/`true`/`oui` or `0`/`false`/`non`.
 #[derive(Debug, Clone, Copy)]
-pub struct Booleen(pub bool);
+pub struct Flag(pub bool);
 
-impl<'de> Deserialize<'de> for Booleen {
+impl<'de> Deserialize<'de> for Flag {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         valeur(d, |v| match v {
-            "1" | "true" | "oui" => Ok(Booleen(true)),
-            "0" | "false" | "non" => Ok(Booleen(false)),
+            "1" | "true" | "oui" => Ok(Flag(true)),
+            "0" | "false" | "non" => Ok(Flag(false)),
             _ => Err("0 ou 1 attendu".into()),
         })
     }
@@ -212,22 +212,22 @@ impl<'de> Deserialize<'de> for Booleen {
 
 /// A number; its bounds are checked by the request that uses it.
 #[derive(Debug, Clone, Copy)]
-pub struct Nombre<T>(pub T);
+pub struct Number<T>(pub T);
 
-impl<'de, T: FromStr> Deserialize<'de> for Nombre<T> {
+impl<'de, T: FromStr> Deserialize<'de> for Number<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         valeur(d, |v| {
-            v.parse().map(Nombre).map_err(|_| "nombre attendu".into())
+            v.parse().map(Number).map_err(|_| "nombre attendu".into())
         })
     }
 }
 
-impl<T: PartialOrd + Display + Copy> Nombre<T> {
-    fn entre(self, p: &str, min: T, max: T) -> Result<T, ErreurParametre> {
+impl<T: PartialOrd + Display + Copy> Number<T> {
+    fn within(self, p: &str, min: T, max: T) -> Result<T, ParamError> {
         if self.0 >= min && self.0 <= max {
             Ok(self.0)
         } else {
-            Err(mauvais(
+            Err(bad(
                 p,
                 format!("« {} » : nombre entre {min} et {max} attendu", self.0),
             ))
@@ -237,13 +237,13 @@ impl<T: PartialOrd + Display + Copy> Nombre<T> {
 
 /// An ISO 8601 date (2027-03-01), as days since 1970.
 #[derive(Debug, Clone, Copy)]
-pub struct DateIso(pub i64);
+pub struct IsoDate(pub i64);
 
-impl<'de> Deserialize<'de> for DateIso {
+impl<'de> Deserialize<'de> for IsoDate {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         valeur(d, |v| {
             v.parse::<jiff::civil::Date>()
-                .map(|d| DateIso(jour(d)))
+                .map(|d| IsoDate(jour(d)))
                 .map_err(|_| "date ISO attendue (2027-03-01)".into())
         })
     }
@@ -273,7 +273,7 @@ impl<'de> Deserialize<'de> for Certification {
 /// The order of the results.
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum Ordre {
+pub enum SortOrder {
     Pertinence,
     Date,
     Distance,
@@ -302,19 +302,19 @@ pub struct Recherche {
     pub departement: Vec<Departement>,
     /// Latitude of a place search (with `lon`).
     #[param(value_type = Option<f64>, minimum = -90, maximum = 90)]
-    pub lat: Option<Nombre<f64>>,
+    pub lat: Option<Number<f64>>,
     /// Longitude of a place search (with `lat`).
     #[param(value_type = Option<f64>, minimum = -180, maximum = 180)]
-    pub lon: Option<Nombre<f64>>,
+    pub lon: Option<Number<f64>>,
     /// Radius in km around `lat`/`lon` or `commune` (default from index-config).
     #[param(value_type = Option<f64>, minimum = 0.1, maximum = 500)]
-    pub rayon: Option<Nombre<f64>>,
+    pub rayon: Option<Number<f64>>,
     /// Sessions starting on or after this date.
     #[param(value_type = Option<String>, format = Date)]
-    pub debut_min: Option<DateIso>,
+    pub debut_min: Option<IsoDate>,
     /// Sessions starting on or before this date.
     #[param(value_type = Option<String>, format = Date)]
-    pub debut_max: Option<DateIso>,
+    pub debut_max: Option<IsoDate>,
     /// Public (Formacode 8xxxx).
     #[serde(default)]
     #[param(value_type = Option<Vec<String>>, pattern = "^[0-9]{5}$")]
@@ -325,7 +325,7 @@ pub struct Recherche {
     pub financeur: Vec<Financeur>,
     /// Leads to a certification (1) or not (0).
     #[param(value_type = Option<bool>)]
-    pub certifiante: Option<Booleen>,
+    pub certifiante: Option<Flag>,
     /// Certification: `RNCP12345` or `RS1234`.
     #[serde(default)]
     #[param(value_type = Option<Vec<String>>, pattern = "^(RNCP|RS)[0-9]+$")]
@@ -333,28 +333,28 @@ pub struct Recherche {
     /// Level on leaving (1 to 8).
     #[serde(default)]
     #[param(value_type = Option<Vec<u64>>, minimum = 1, maximum = 8)]
-    pub niveau: Vec<Nombre<u64>>,
+    pub niveau: Vec<Number<u64>>,
     /// Entirely at a distance (1) or not (0).
     #[param(value_type = Option<bool>)]
-    pub a_distance: Option<Booleen>,
+    pub a_distance: Option<Flag>,
     /// Organisme's SIRET (14 digits).
     #[serde(default)]
     #[param(value_type = Option<Vec<String>>, pattern = "^[0-9]{14}$")]
     pub organisme: Vec<Siret>,
     /// Order: relevance (default), start date, or distance (needs a place).
-    #[param(value_type = Option<Ordre>)]
-    pub tri: Option<Ordre>,
+    #[param(value_type = Option<SortOrder>)]
+    pub tri: Option<SortOrder>,
     /// Page number, from 1.
     #[param(value_type = Option<usize>, minimum = 1, maximum = 10000)]
-    pub page: Option<Nombre<usize>>,
+    pub page: Option<Number<usize>>,
     /// Results per page (capped at index-config's maximum).
     #[param(value_type = Option<usize>, minimum = 1)]
-    pub par_page: Option<Nombre<usize>>,
+    pub par_page: Option<Number<usize>>,
 }
 
 impl Recherche {
     /// The search this asks for, checked against the référentiels; `aujourdhui` in days.
-    pub fn requete(self, moteur: &Moteur, aujourdhui: i64) -> Result<Requete, ErreurParametre> {
+    pub fn requete(self, moteur: &Moteur, aujourdhui: i64) -> Result<Requete, ParamError> {
         let d = &moteur.config().defauts;
         let refs = moteur.refs();
         let mut r = Requete::new(aujourdhui, d.par_page);
@@ -370,7 +370,7 @@ impl Recherche {
             } else if let Some(c) = refs.communes_par_cp.get(v) {
                 c.clone()
             } else {
-                return Err(mauvais(
+                return Err(bad(
                     "commune",
                     format!("« {v} » : code INSEE ou code postal inconnu"),
                 ));
@@ -384,24 +384,24 @@ impl Recherche {
                 .extend(insee.iter().filter_map(|c| code_insee(c)));
         }
         for dep in &self.departement {
-            dep.connu(refs)?;
+            dep.check_known(refs)?;
             r.departements.extend(code_dep(&dep.0));
         }
-        let lat = self.lat.map(|n| n.entre("lat", -90.0, 90.0)).transpose()?;
+        let lat = self.lat.map(|n| n.within("lat", -90.0, 90.0)).transpose()?;
         let lon = self
             .lon
-            .map(|n| n.entre("lon", -180.0, 180.0))
+            .map(|n| n.within("lon", -180.0, 180.0))
             .transpose()?;
         let rayon = self
             .rayon
-            .map(|n| n.entre("rayon", 0.1, limits::MAX_RAYON_KM))
+            .map(|n| n.within("rayon", 0.1, limits::MAX_RADIUS_KM))
             .transpose()?;
         r.debut_min = self.debut_min.map(|d| d.0);
         r.debut_max = self.debut_max.map(|d| d.0);
         for p in &self.public {
             let code = format!("{:05}", p.0);
             if refs.formacode_libelle(&code).is_none() {
-                return Err(mauvais(
+                return Err(bad(
                     "public",
                     format!("« {code} » : code public (Formacode 8xxxx) inconnu"),
                 ));
@@ -409,7 +409,7 @@ impl Recherche {
             r.publics.push(p.0);
         }
         for f in &self.financeur {
-            f.connu(refs)?;
+            f.check_known(refs)?;
             r.financeurs.push(match f {
                 Financeur::Cpf => FINANCEUR_CPF,
                 Financeur::Code(c) => c.parse().unwrap_or(0),
@@ -418,7 +418,7 @@ impl Recherche {
         r.certifiante = self.certifiante.map(|b| b.0);
         r.certifications = self.certification.iter().map(|c| c.0).collect();
         for n in &self.niveau {
-            r.niveaux.push(n.entre("niveau", 1, 8)?);
+            r.niveaux.push(n.within("niveau", 1, 8)?);
         }
         r.a_distance = self.a_distance.map(|b| b.0);
         r.organismes = self
@@ -427,22 +427,22 @@ impl Recherche {
             .map(|s| s.0.parse().unwrap_or(0))
             .collect();
         r.tri = match self.tri {
-            None | Some(Ordre::Pertinence) => Tri::Pertinence,
-            Some(Ordre::Date) => Tri::Date,
-            Some(Ordre::Distance) => Tri::Distance,
+            None | Some(SortOrder::Pertinence) => Tri::Pertinence,
+            Some(SortOrder::Date) => Tri::Date,
+            Some(SortOrder::Distance) => Tri::Distance,
         };
         if let Some(p) = self.page {
-            r.page = p.entre("page", 1, limits::MAX_PAGE)?;
+            r.page = p.within("page", 1, limits::MAX_PAGE)?;
         }
         if let Some(p) = self.par_page {
             // Capped, not refused: a partner asking for 500 gets the maximum.
-            r.par_page = p.entre("par_page", 1, 100_000)?.min(d.par_page_max);
+            r.par_page = p.within("par_page", 1, 100_000)?.min(d.par_page_max);
         }
         match (lat, lon) {
             (Some(a), Some(b)) => r.centre = Some((a, b)),
             (None, None) => {}
-            (Some(_), None) => return Err(mauvais("lon", "lat et lon vont ensemble")),
-            (None, Some(_)) => return Err(mauvais("lat", "lat et lon vont ensemble")),
+            (Some(_), None) => return Err(bad("lon", "lat et lon vont ensemble")),
+            (None, Some(_)) => return Err(bad("lat", "lat et lon vont ensemble")),
         }
         if let Some(ry) = rayon {
             if r.centre.is_none() {
@@ -451,7 +451,7 @@ impl Recherche {
                         r.centre = Some(c);
                         r.communes.clear(); // the radius replaces the exact commune
                     }
-                    None => return Err(mauvais("rayon", "un rayon demande commune ou lat et lon")),
+                    None => return Err(bad("rayon", "un rayon demande commune ou lat et lon")),
                 }
             }
             r.rayon_km = ry;
@@ -461,16 +461,16 @@ impl Recherche {
         }
         if let (Some(a), Some(b)) = (r.debut_min, r.debut_max) {
             if a > b {
-                return Err(mauvais("debut_max", "debut_max est avant debut_min"));
+                return Err(bad("debut_max", "debut_max est avant debut_min"));
             }
         }
         if r.tri == Tri::Distance && r.centre.is_none() {
             // Distance from the commune given, without narrowing to a radius.
             let Some(c) = commune_centre else {
-                return Err(mauvais("tri", "tri=distance demande commune ou lat et lon"));
+                return Err(bad("tri", "tri=distance demande commune ou lat et lon"));
             };
             r.centre = Some(c);
-            r.rayon_km = limits::RAYON_TERRE_ENTIERE_KM;
+            r.rayon_km = limits::ANYWHERE_RADIUS_KM;
         }
         Ok(r)
     }
@@ -504,21 +504,18 @@ pub struct Flux {
 
 impl Flux {
     /// Where the feed starts and which offers it keeps, checked against the référentiels.
-    pub fn filtres(
-        self,
-        refs: &Referentiels,
-    ) -> Result<(Option<Depuis>, Filtres), ErreurParametre> {
+    pub fn filtres(self, refs: &Referentiels) -> Result<(Option<Depuis>, Filtres), ParamError> {
         let depuis = match self.depuis {
-            Some(d) => Some(Depuis::parse(d.trim()).map_err(|m| mauvais("depuis", m))?),
+            Some(d) => Some(Depuis::parse(d.trim()).map_err(|m| bad("depuis", m))?),
             None => None,
         };
         let mut f = Filtres::default();
         for d in self.departement {
-            d.connu(refs)?;
+            d.check_known(refs)?;
             f.departements.push(d.0);
         }
         for x in self.financeur {
-            x.connu(refs)?;
+            x.check_known(refs)?;
             match x {
                 Financeur::Cpf => f.cpf = true,
                 Financeur::Code(c) => f.financeurs.push(c),
@@ -545,12 +542,12 @@ pub struct Suggestions {
 }
 
 impl Suggestions {
-    pub fn texte(self) -> Result<String, ErreurParametre> {
+    pub fn text_of(self) -> Result<String, ParamError> {
         let q = self.q.unwrap_or_default();
-        if q.chars().count() > limits::MAX_SUGGESTION {
-            return Err(mauvais(
+        if q.chars().count() > limits::MAX_SUGGEST_LEN {
+            return Err(bad(
                 "q",
-                format!("{} caractères au plus", limits::MAX_SUGGESTION),
+                format!("{} caractères au plus", limits::MAX_SUGGEST_LEN),
             ));
         }
         Ok(q)
@@ -559,13 +556,13 @@ impl Suggestions {
 
 /// `1`/`true`/`oui`, `0`/`false`/`non`, or empty (no).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Drapeau(pub bool);
+pub struct FlagOrEmpty(pub bool);
 
-impl<'de> Deserialize<'de> for Drapeau {
+impl<'de> Deserialize<'de> for FlagOrEmpty {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         valeur(d, |v| match v {
-            "1" | "true" | "oui" => Ok(Drapeau(true)),
-            "0" | "false" | "non" | "" => Ok(Drapeau(false)),
+            "1" | "true" | "oui" => Ok(FlagOrEmpty(true)),
+            "0" | "false" | "non" | "" => Ok(FlagOrEmpty(false)),
             _ => Err("attendu 0 ou 1".into()),
         })
     }
@@ -582,16 +579,16 @@ pub struct Import {
     /// 1: the file is that source's whole offer; its offers absent from the file are deleted.
     #[param(value_type = Option<bool>)]
     #[serde(default)]
-    pub remplacer: Drapeau,
+    pub remplacer: FlagOrEmpty,
 }
 
 impl Import {
     /// The source's name, checked.
-    pub fn source(&self) -> Result<String, ErreurParametre> {
+    pub fn source(&self) -> Result<String, ParamError> {
         match &self.source {
             None => Ok("api".into()),
             Some(v) if v.is_empty() || v.len() > 100 || v.chars().any(char::is_control) => {
-                Err(mauvais("source", "source : 1 à 100 caractères imprimables"))
+                Err(bad("source", "source : 1 à 100 caractères imprimables"))
             }
             Some(v) => Ok(v.clone()),
         }
@@ -612,21 +609,21 @@ mod tests {
 
     #[test]
     fn the_failing_field_names_the_parameter() {
-        let e = lire::<Flux>("formacode=12345&formacode=abc").unwrap_err();
-        assert_eq!(e.parametre, "formacode");
+        let e = parse::<Flux>("formacode=12345&formacode=abc").unwrap_err();
+        assert_eq!(e.param, "formacode");
         assert!(e.message.contains("« abc »"), "{}", e.message);
-        let e = lire::<Flux>("pays=FR").unwrap_err();
-        assert_eq!(e.parametre, "pays");
+        let e = parse::<Flux>("pays=FR").unwrap_err();
+        assert_eq!(e.param, "pays");
         assert!(e.message.contains("departement"), "{}", e.message);
-        let f = lire::<Flux>("departement=44&departement=49&organisme=12345678901234").unwrap();
+        let f = parse::<Flux>("departement=44&departement=49&organisme=12345678901234").unwrap();
         assert_eq!(f.departement.len(), 2);
-        let e = lire::<Recherche>(&"departement=44&".repeat(65)).unwrap_err();
+        let e = parse::<Recherche>(&"departement=44&".repeat(65)).unwrap_err();
         assert!(e.message.contains("64 au plus"));
-        let e = lire::<Recherche>("q=a&q=b").unwrap_err();
-        assert_eq!(e.parametre, "q", "{}", e.message);
+        let e = parse::<Recherche>("q=a&q=b").unwrap_err();
+        assert_eq!(e.param, "q", "{}", e.message);
         assert!(e.message.contains("une seule valeur"), "{}", e.message);
-        let e = lire::<Recherche>("tri=prix").unwrap_err();
-        assert_eq!(e.parametre, "tri");
+        let e = parse::<Recherche>("tri=prix").unwrap_err();
+        assert_eq!(e.param, "tri");
         assert!(e.message.contains("« prix »"), "{}", e.message);
     }
 }

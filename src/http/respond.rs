@@ -10,8 +10,8 @@ use serde_json::json;
 pub type Body = BoxBody<Bytes, std::io::Error>;
 
 /// 503 with `Retry-After`: a cap is reached, the same request will do later.
-pub fn sature(code: &str, message: &str) -> Response<Body> {
-    let mut r = erreur(StatusCode::SERVICE_UNAVAILABLE, code, message, None);
+pub fn busy(code: &str, message: &str) -> Response<Body> {
+    let mut r = error(StatusCode::SERVICE_UNAVAILABLE, code, message, None);
     r.headers_mut()
         .insert("retry-after", "5".parse().expect("static header"));
     r
@@ -30,27 +30,22 @@ pub fn json_response(status: StatusCode, v: &serde_json::Value) -> Response<Body
         .expect("static headers are valid")
 }
 
-/// The API's error shape: `{"erreur": {"code", "message", "parametre"}}`.
-pub fn erreur(
-    status: StatusCode,
-    code: &str,
-    message: &str,
-    parametre: Option<&str>,
-) -> Response<Body> {
+/// The API's error shape: `{"error": {"code", "message", "param"}}`.
+pub fn error(status: StatusCode, code: &str, message: &str, param: Option<&str>) -> Response<Body> {
     json_response(
         status,
-        &json!({"erreur": {"code": code, "message": message, "parametre": parametre}}),
+        &json!({"erreur": {"code": code, "message": message, "parametre": param}}),
     )
 }
 
 /// 503: the store or the index failed; the request may succeed later.
-pub fn indisponible(code: &str, e: impl std::fmt::Display) -> Response<Body> {
-    erreur(StatusCode::SERVICE_UNAVAILABLE, code, &e.to_string(), None)
+pub fn unavailable(code: &str, e: impl std::fmt::Display) -> Response<Body> {
+    error(StatusCode::SERVICE_UNAVAILABLE, code, &e.to_string(), None)
 }
 
 /// 500: a worker task died (a bug, never bad input).
-pub fn interne(e: tokio::task::JoinError) -> Response<Body> {
-    erreur(
+pub fn internal(e: tokio::task::JoinError) -> Response<Body> {
+    error(
         StatusCode::INTERNAL_SERVER_ERROR,
         "erreur-interne",
         &e.to_string(),
@@ -60,7 +55,7 @@ pub fn interne(e: tokio::task::JoinError) -> Response<Body> {
 
 /// A JSON answer with its validator: 304 (no body) when the client's `If-None-Match` holds
 /// it, else 200. Cacheable a minute; compressed by the router's layer when asked.
-pub fn json_valide(
+pub fn json_with_etag(
     entetes: &hyper::HeaderMap,
     etag: headers::ETag,
     corps: impl Into<Bytes>,
@@ -87,7 +82,7 @@ pub fn json_valide(
 }
 
 /// A strong validator over a body's bytes.
-pub fn etag_de(corps: &[u8]) -> headers::ETag {
+pub fn etag_of(corps: &[u8]) -> headers::ETag {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     corps.hash(&mut h);
@@ -97,11 +92,11 @@ pub fn etag_de(corps: &[u8]) -> headers::ETag {
 }
 
 /// The 400 of a bad query parameter, naming it.
-pub fn parametre_invalide(e: super::parametres::ErreurParametre) -> Response<Body> {
-    erreur(
+pub fn bad_param(e: super::params::ParamError) -> Response<Body> {
+    error(
         StatusCode::BAD_REQUEST,
         "parametre-invalide",
         &e.message,
-        Some(&e.parametre),
+        Some(&e.param),
     )
 }

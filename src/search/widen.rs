@@ -8,7 +8,7 @@ use serde::Serialize;
 
 /// One wider search and how many results it would give.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Elargissement {
+pub struct Widening {
     /// `departement`, `region`, `sans_dates` or `formacode_parent`.
     #[serde(rename = "type")]
     pub type_: &'static str,
@@ -19,14 +19,14 @@ pub struct Elargissement {
 impl Moteur {
     /// The wider searches of `r`, when it finds fewer than index-config's `seuil_elargir`
     /// (else none).
-    pub fn elargir(&self, r: &Requete, total: u64) -> Vec<Elargissement> {
+    pub fn widen(&self, r: &Requete, total: u64) -> Vec<Widening> {
         if total >= self.config.defauts.seuil_elargir {
             return Vec::new();
         }
         let mut out = Vec::new();
         let mut essai = |type_: &'static str, libelle: String, v: Requete| {
             if let Ok(nombre) = self.compter(&v) {
-                out.push(Elargissement {
+                out.push(Widening {
                     type_,
                     libelle,
                     nombre,

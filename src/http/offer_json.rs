@@ -7,8 +7,8 @@
 //! strings, as they always were in this document.
 
 use crate::model::{
-    Action, Adresse, AdresseBloc, Certification, Code, Contact, Coordonnees, Financeur,
-    Formation, Lieu, Node, Session,
+    Action, Adresse, AdresseBloc, Certification, Code, Contact, Coordonnees, Financeur, Formation,
+    Lieu, Node, Session,
 };
 use crate::rules::{Constat, DecisionAction};
 use crate::store::{OffreStockee, OrganismeResume};
@@ -16,12 +16,12 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 /// The text of a verbatim element: its own text, else its children's, joined.
-fn texte(n: &Node) -> Option<String> {
+fn text_of(n: &Node) -> Option<String> {
     let t = n.text.trim();
     if !t.is_empty() {
         return Some(t.to_string());
     }
-    let enfants: Vec<String> = n.children.iter().filter_map(texte).collect();
+    let enfants: Vec<String> = n.children.iter().filter_map(text_of).collect();
     (!enfants.is_empty()).then(|| enfants.join(" "))
 }
 
@@ -31,12 +31,12 @@ fn codes(c: &[Code]) -> Vec<&str> {
 
 /// `GET /api/v1/formations/{numero}`.
 #[derive(Serialize, ToSchema)]
-pub struct FicheFormation<'a> {
-    pub formation: FormationVue<'a>,
+pub struct OffreJson<'a> {
+    pub formation: FormationJson<'a>,
     /// The organisme as the store sums it up (secondary sites, Formacode domains).
     #[schema(value_type = Option<Object>)]
     pub organisme: Option<&'a OrganismeResume>,
-    pub verdict: VerdictVue<'a>,
+    pub verdict: VerdictJson<'a>,
     /// The import source it came from.
     pub source: &'a str,
     /// First received, checked, diffused (ms since 1970).
@@ -45,12 +45,12 @@ pub struct FicheFormation<'a> {
     pub diffusee_le: Option<i64>,
 }
 
-impl<'a> FicheFormation<'a> {
+impl<'a> OffreJson<'a> {
     pub fn de(o: &'a OffreStockee, organisme: Option<&'a OrganismeResume>) -> Self {
-        FicheFormation {
-            formation: FormationVue::de(&o.formation),
+        OffreJson {
+            formation: FormationJson::de(&o.formation),
             organisme,
-            verdict: VerdictVue {
+            verdict: VerdictJson {
                 constats: &o.verdict.constats,
                 diffusion: &o.verdict.diffusion,
             },
@@ -64,7 +64,7 @@ impl<'a> FicheFormation<'a> {
 
 /// The rules' findings and the diffusion decision of each action, with its reason.
 #[derive(Serialize, ToSchema)]
-pub struct VerdictVue<'a> {
+pub struct VerdictJson<'a> {
     #[schema(value_type = Vec<Object>)]
     pub constats: &'a [Constat],
     #[schema(value_type = Vec<Object>)]
@@ -72,7 +72,7 @@ pub struct VerdictVue<'a> {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct FormationVue<'a> {
+pub struct FormationJson<'a> {
     pub numero: &'a str,
     pub datecrea: Option<&'a str>,
     pub datemaj: Option<&'a str>,
@@ -88,16 +88,16 @@ pub struct FormationVue<'a> {
     pub formacodes: Vec<&'a str>,
     pub nsf: &'a [String],
     pub rome: Vec<&'a str>,
-    pub certifications: Vec<CertificationVue<'a>>,
-    pub contacts: Vec<ContactVue<'a>>,
+    pub certifications: Vec<CertificationJson<'a>>,
+    pub contacts: Vec<ContactJson<'a>>,
     pub url: Option<String>,
-    pub actions: Vec<ActionVue<'a>>,
-    pub organisme: OrganismeVue<'a>,
+    pub actions: Vec<ActionJson<'a>>,
+    pub organisme: OrganismeJson<'a>,
 }
 
-impl<'a> FormationVue<'a> {
+impl<'a> FormationJson<'a> {
     pub fn de(f: &'a Formation) -> Self {
-        FormationVue {
+        FormationJson {
             numero: &f.numero,
             datecrea: f.datecrea.as_deref(),
             datemaj: f.datemaj.as_deref(),
@@ -113,17 +113,17 @@ impl<'a> FormationVue<'a> {
             formacodes: codes(&f.domaine.formacodes),
             nsf: &f.domaine.nsf,
             rome: codes(&f.domaine.rome),
-            certifications: f.certifications.iter().map(CertificationVue::de).collect(),
-            contacts: f.contacts.iter().map(ContactVue::de).collect(),
-            url: f.url.as_ref().and_then(texte),
-            actions: f.actions.iter().map(ActionVue::de).collect(),
-            organisme: OrganismeVue {
+            certifications: f.certifications.iter().map(CertificationJson::de).collect(),
+            contacts: f.contacts.iter().map(ContactJson::de).collect(),
+            url: f.url.as_ref().and_then(text_of),
+            actions: f.actions.iter().map(ActionJson::de).collect(),
+            organisme: OrganismeJson {
                 numero_activite: &f.organisme.numero_activite,
                 siret: &f.organisme.siret,
                 nom: &f.organisme.nom,
                 raison_sociale: &f.organisme.raison_sociale,
-                coordonnees: CoordonneesVue::de(&f.organisme.coordonnees),
-                contacts: f.organisme.contacts.iter().map(ContactVue::de).collect(),
+                coordonnees: CoordonneesJson::de(&f.organisme.coordonnees),
+                contacts: f.organisme.contacts.iter().map(ContactJson::de).collect(),
                 renseignements_specifiques: f.organisme.renseignements_specifiques.as_deref(),
                 formacodes: f.organisme.formacodes(),
             },
@@ -132,16 +132,16 @@ impl<'a> FormationVue<'a> {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct CertificationVue<'a> {
+pub struct CertificationJson<'a> {
     pub code_rncp: Option<&'a str>,
     pub code_certifinfo: Option<&'a str>,
     pub code_rs: Option<&'a str>,
     pub code_cpf: Option<&'a str>,
 }
 
-impl<'a> CertificationVue<'a> {
+impl<'a> CertificationJson<'a> {
     fn de(c: &'a Certification) -> Self {
-        CertificationVue {
+        CertificationJson {
             code_rncp: c.code_rncp.as_deref(),
             code_certifinfo: c.code_certifinfo.as_deref(),
             code_rs: c.code_rs.as_deref(),
@@ -151,27 +151,27 @@ impl<'a> CertificationVue<'a> {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct ContactVue<'a> {
+pub struct ContactJson<'a> {
     pub type_contact: Option<&'a str>,
-    pub coordonnees: CoordonneesVue<'a>,
+    pub coordonnees: CoordonneesJson<'a>,
 }
 
-impl<'a> ContactVue<'a> {
+impl<'a> ContactJson<'a> {
     fn de(c: &'a Contact) -> Self {
-        ContactVue {
+        ContactJson {
             type_contact: c.type_contact.as_deref(),
-            coordonnees: CoordonneesVue::de(&c.coordonnees),
+            coordonnees: CoordonneesJson::de(&c.coordonnees),
         }
     }
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct CoordonneesVue<'a> {
+pub struct CoordonneesJson<'a> {
     pub civilite: Option<&'a str>,
     pub nom: Option<&'a str>,
     pub prenom: Option<&'a str>,
     pub lignes: &'a [String],
-    pub adresse: Option<AdresseVue<'a>>,
+    pub adresse: Option<AdresseJson<'a>>,
     pub telfixe: Option<String>,
     pub portable: Option<String>,
     pub fax: Option<String>,
@@ -179,25 +179,25 @@ pub struct CoordonneesVue<'a> {
     pub web: Option<String>,
 }
 
-impl<'a> CoordonneesVue<'a> {
+impl<'a> CoordonneesJson<'a> {
     fn de(c: &'a Coordonnees) -> Self {
-        CoordonneesVue {
+        CoordonneesJson {
             civilite: c.civilite.as_deref(),
             nom: c.nom.as_deref(),
             prenom: c.prenom.as_deref(),
             lignes: &c.lignes,
-            adresse: c.adresse.as_ref().map(AdresseVue::de),
-            telfixe: c.telfixe.as_ref().and_then(texte),
-            portable: c.portable.as_ref().and_then(texte),
-            fax: c.fax.as_ref().and_then(texte),
+            adresse: c.adresse.as_ref().map(AdresseJson::de),
+            telfixe: c.telfixe.as_ref().and_then(text_of),
+            portable: c.portable.as_ref().and_then(text_of),
+            fax: c.fax.as_ref().and_then(text_of),
             courriel: c.courriel.as_deref(),
-            web: c.web.as_ref().and_then(texte),
+            web: c.web.as_ref().and_then(text_of),
         }
     }
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct AdresseVue<'a> {
+pub struct AdresseJson<'a> {
     pub denomination: Option<&'a str>,
     pub lignes: &'a [String],
     pub codepostal: &'a str,
@@ -211,10 +211,10 @@ pub struct AdresseVue<'a> {
     pub longitude: Option<f64>,
 }
 
-impl<'a> AdresseVue<'a> {
+impl<'a> AdresseJson<'a> {
     fn de(a: &'a Adresse) -> Self {
         let geo = a.geolocalisation.as_ref().and_then(|g| g.lat_lon());
-        AdresseVue {
+        AdresseJson {
             denomination: a.denomination.as_deref(),
             lignes: &a.lignes,
             codepostal: &a.codepostal,
@@ -228,49 +228,49 @@ impl<'a> AdresseVue<'a> {
         }
     }
 
-    fn de_bloc(b: &'a AdresseBloc) -> Self {
+    fn from_bloc(b: &'a AdresseBloc) -> Self {
         Self::de(&b.adresse)
     }
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct OrganismeVue<'a> {
+pub struct OrganismeJson<'a> {
     pub numero_activite: &'a str,
     pub siret: &'a str,
     pub nom: &'a str,
     pub raison_sociale: &'a str,
-    pub coordonnees: CoordonneesVue<'a>,
-    pub contacts: Vec<ContactVue<'a>>,
+    pub coordonnees: CoordonneesJson<'a>,
+    pub contacts: Vec<ContactJson<'a>>,
     pub renseignements_specifiques: Option<&'a str>,
     pub formacodes: Vec<&'a str>,
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct LieuVue<'a> {
+pub struct LieuJson<'a> {
     pub siret: Option<String>,
     pub uai: Option<String>,
-    pub coordonnees: CoordonneesVue<'a>,
+    pub coordonnees: CoordonneesJson<'a>,
 }
 
-impl<'a> LieuVue<'a> {
+impl<'a> LieuJson<'a> {
     fn de(l: &'a Lieu) -> Self {
-        LieuVue {
-            siret: l.siret.as_ref().and_then(texte),
-            uai: l.uai.as_ref().and_then(texte),
-            coordonnees: CoordonneesVue::de(&l.coordonnees),
+        LieuJson {
+            siret: l.siret.as_ref().and_then(text_of),
+            uai: l.uai.as_ref().and_then(text_of),
+            coordonnees: CoordonneesJson::de(&l.coordonnees),
         }
     }
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct FinanceurVue<'a> {
+pub struct FinanceurJson<'a> {
     pub code_financeur: &'a str,
     pub nb_places_financees: Option<u32>,
 }
 
-impl<'a> FinanceurVue<'a> {
+impl<'a> FinanceurJson<'a> {
     fn de(f: &'a Financeur) -> Self {
-        FinanceurVue {
+        FinanceurJson {
             code_financeur: &f.code_financeur,
             nb_places_financees: f.nb_places_financees,
         }
@@ -278,7 +278,7 @@ impl<'a> FinanceurVue<'a> {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct ActionVue<'a> {
+pub struct ActionJson<'a> {
     pub numero: &'a str,
     pub datecrea: Option<&'a str>,
     pub datemaj: Option<&'a str>,
@@ -290,12 +290,12 @@ pub struct ActionVue<'a> {
     pub modalites_enseignement: &'a str,
     pub conditions_specifiques: &'a str,
     pub prise_en_charge_frais_possible: &'a str,
-    pub lieux: Vec<LieuVue<'a>>,
+    pub lieux: Vec<LieuJson<'a>>,
     pub modalites_entrees_sorties: &'a str,
     pub url: Option<String>,
     pub duree_cycle: Option<&'a str>,
-    pub sessions: Vec<SessionVue<'a>>,
-    pub adresse_information: Option<AdresseVue<'a>>,
+    pub sessions: Vec<SessionJson<'a>>,
+    pub adresse_information: Option<AdresseJson<'a>>,
     pub restauration: Option<&'a str>,
     pub hebergement: Option<&'a str>,
     pub transport: Option<&'a str>,
@@ -317,12 +317,12 @@ pub struct ActionVue<'a> {
     pub conventionnement: Option<&'a str>,
     pub duree_conventionnee: Option<u32>,
     /// The Dispositif's financeurs.
-    pub financeurs: Vec<FinanceurVue<'a>>,
+    pub financeurs: Vec<FinanceurJson<'a>>,
 }
 
-impl<'a> ActionVue<'a> {
+impl<'a> ActionJson<'a> {
     fn de(a: &'a Action) -> Self {
-        ActionVue {
+        ActionJson {
             numero: &a.numero,
             datecrea: a.datecrea.as_deref(),
             datemaj: a.datemaj.as_deref(),
@@ -334,12 +334,12 @@ impl<'a> ActionVue<'a> {
             modalites_enseignement: &a.modalites_enseignement,
             conditions_specifiques: &a.conditions_specifiques,
             prise_en_charge_frais_possible: &a.prise_en_charge_frais_possible,
-            lieux: a.lieux.iter().map(LieuVue::de).collect(),
+            lieux: a.lieux.iter().map(LieuJson::de).collect(),
             modalites_entrees_sorties: &a.modalites_entrees_sorties,
-            url: a.url.as_ref().and_then(texte),
+            url: a.url.as_ref().and_then(text_of),
             duree_cycle: a.duree_cycle.as_deref(),
-            sessions: a.sessions.iter().map(SessionVue::de).collect(),
-            adresse_information: a.adresse_information.as_ref().map(AdresseVue::de_bloc),
+            sessions: a.sessions.iter().map(SessionJson::de).collect(),
+            adresse_information: a.adresse_information.as_ref().map(AdresseJson::from_bloc),
             restauration: a.restauration.as_deref(),
             hebergement: a.hebergement.as_deref(),
             transport: a.transport.as_deref(),
@@ -360,39 +360,39 @@ impl<'a> ActionVue<'a> {
             detail_conditions_prise_en_charge: a.detail_conditions_prise_en_charge.as_deref(),
             conventionnement: a.conventionnement.as_deref(),
             duree_conventionnee: a.duree_conventionnee,
-            financeurs: a.financeurs.iter().map(FinanceurVue::de).collect(),
+            financeurs: a.financeurs.iter().map(FinanceurJson::de).collect(),
         }
     }
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct PeriodeVue<'a> {
+pub struct PeriodeJson<'a> {
     pub debut: &'a str,
     pub fin: &'a str,
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct SessionVue<'a> {
+pub struct SessionJson<'a> {
     pub numero: &'a str,
     pub datecrea: Option<&'a str>,
     pub datemaj: Option<&'a str>,
-    pub periode: PeriodeVue<'a>,
-    pub adresse_inscription: AdresseVue<'a>,
+    pub periode: PeriodeJson<'a>,
+    pub adresse_inscription: AdresseJson<'a>,
     pub modalites_inscription: Option<&'a str>,
     pub etat_recrutement: Option<&'a str>,
 }
 
-impl<'a> SessionVue<'a> {
+impl<'a> SessionJson<'a> {
     fn de(s: &'a Session) -> Self {
-        SessionVue {
+        SessionJson {
             numero: &s.numero,
             datecrea: s.datecrea.as_deref(),
             datemaj: s.datemaj.as_deref(),
-            periode: PeriodeVue {
+            periode: PeriodeJson {
                 debut: &s.periode.debut,
                 fin: &s.periode.fin,
             },
-            adresse_inscription: AdresseVue::de_bloc(&s.adresse_inscription),
+            adresse_inscription: AdresseJson::from_bloc(&s.adresse_inscription),
             modalites_inscription: s.modalites_inscription.as_deref(),
             etat_recrutement: s.etat_recrutement.as_deref(),
         }
@@ -423,7 +423,7 @@ mod tests {
             text: "secret".into(),
             ..Default::default()
         }];
-        let v = serde_json::to_value(FormationVue::de(&f)).unwrap();
+        let v = serde_json::to_value(FormationJson::de(&f)).unwrap();
         assert_eq!(v["url"], "https://exemple.fr");
         let s = v.to_string();
         assert!(!s.contains("children") && !s.contains("secret") && !s.contains("extras"));

@@ -7,7 +7,7 @@ use super::vue::{D_DEPARTEMENT, D_FORMACODE};
 use std::collections::HashMap;
 
 /// Counts of live sessions; labels are the caller's (it has the référentiels).
-pub struct Statistiques {
+pub struct OfferStats {
     /// Root Formacode (the field a code belongs to) → sessions.
     pub domaines: HashMap<u64, u64>,
     /// Département code → sessions.
@@ -20,7 +20,7 @@ pub struct Statistiques {
 
 impl Moteur {
     /// Counts the live sessions; `aujourdhui` in days since 1970.
-    pub fn statistiques(&self, aujourdhui: i64) -> tantivy::Result<Statistiques> {
+    pub fn stats(&self, aujourdhui: i64) -> tantivy::Result<OfferStats> {
         let searcher = self.reader.searcher();
         let vues = self.vues.de(&searcher)?;
         let debut_mois = date_de_jour(aujourdhui).first_of_month();
@@ -63,7 +63,7 @@ impl Moteur {
                 }
             }
         }
-        Ok(Statistiques {
+        Ok(OfferStats {
             domaines,
             departements: deps.into_iter().map(|(c, n)| (dep_de_code(c), n)).collect(),
             debut_mois,
