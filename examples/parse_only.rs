@@ -16,7 +16,7 @@ fn main() {
     let (mut n, mut s) = (0u64, 0u64);
     if decoupe {
         let mut d = sofi::lheo::reader::Decoupeur::new(input.reader);
-        while let Some(b) = d.next_bande() {
+        while let Some(b) = d.next_tape() {
             b.expect("well-formed file");
             n += 1;
         }

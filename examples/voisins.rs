@@ -16,22 +16,15 @@ fn main() {
     if recree {
         eprintln!("the index was missing or of another layout: it is empty now");
     }
-    let searcher = m.reader.searcher();
-    let mut an = m.index.tokenizers().get("fr").expect("fr analyzer");
-    let min = m.config.analyse.fautes_longueur_min;
     for mot in args {
-        for t in sofi::search::analyse::termes(&mut an, &mot) {
-            // The rule queries follow (see `requete_texte`).
-            if mot.chars().count() < min || t.chars().count() < min {
-                println!("{mot} → {t}: no typo (word or stem under {min} letters)");
-                continue;
-            }
-            for (nom, champ) in [
-                ("intitule", m.champs.intitule),
-                ("thesaurus", m.champs.thesaurus),
-            ] {
-                let v = m.voisins.de(&searcher, champ, &t);
-                println!("{mot} → {t} [{nom}] {} : {v:?}", v.len());
+        for r in m.typo_report(&mot) {
+            match r.neighbours {
+                None => println!("{mot} → {}: no typo (word or stem too short)", r.term),
+                Some(par_champ) => {
+                    for (champ, v) in par_champ {
+                        println!("{mot} → {} [{champ}] {} : {v:?}", r.term, v.len());
+                    }
+                }
             }
         }
     }

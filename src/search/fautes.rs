@@ -79,3 +79,39 @@ impl Voisins {
         out
     }
 }
+
+/// What typo tolerance does with one query word (for `examples/voisins.rs`).
+pub struct TypoReport {
+    /// The word as analysed (folded, stemmed).
+    pub term: String,
+    /// Per searched field, the indexed terms one edit away; `None` when the word or its stem
+    /// is too short to get any (index-config's `fautes_longueur_min`).
+    pub neighbours: Option<Vec<(&'static str, Vec<String>)>>,
+}
+
+impl super::Moteur {
+    /// The typo neighbours each term of `word` reaches, as queries use them.
+    pub fn typo_report(&self, word: &str) -> Vec<TypoReport> {
+        let searcher = self.reader.searcher();
+        let Some(mut an) = self.index.tokenizers().get("fr") else {
+            return Vec::new();
+        };
+        let min = self.config.analyse.fautes_longueur_min;
+        super::analyse::termes(&mut an, word)
+            .into_iter()
+            .map(|term| {
+                let court = word.chars().count() < min || term.chars().count() < min;
+                let neighbours = (!court).then(|| {
+                    [
+                        ("intitule", self.champs.intitule),
+                        ("thesaurus", self.champs.thesaurus),
+                    ]
+                    .into_iter()
+                    .map(|(nom, champ)| (nom, self.voisins.de(&searcher, champ, &term)))
+                    .collect()
+                });
+                TypoReport { term, neighbours }
+            })
+            .collect()
+    }
+}
