@@ -3,6 +3,9 @@
 //! Same seed and base date → same bytes. Real référentiels feed it: Certif Info certifications
 //! (titles, levels, RNCP codes), Formacode labels, communes of the five départements with their
 //! coordinates. Sessions are dated relative to the base date so a demo always has upcoming ones.
+//!
+//! (One file past 600 lines: a single deterministic walk, whose order of random draws is the
+//! output's contract; split, it would be easy to reorder them by accident.)
 
 use crate::lheo::LheoWriter;
 use crate::model::*;

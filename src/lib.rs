@@ -1,16 +1,21 @@
 //! Sofi collects, checks and diffuses the vocational training offer of a French region.
 //!
 //! Layout (data flows top to bottom):
+//! - [`limits`]: every fixed limit and default, documented in one place;
 //! - [`lheo`]: LHÉO 2.2/2.3 streaming reader and 2.3 writer;
 //! - [`model`]: the F-A-S-D offer model (Formation, Action, Session, Dispositif, Organisme);
 //! - [`referentiel`]: Formacode, Certif Info / RNCP, communes, LHÉO code tables;
 //! - [`rules`]: règles de gestion → [`rules::Verdict`], with the diffusion decision;
-//! - [`store`]: sled trees, bincode records, the journal;
+//! - [`store`]: sled trees, bincode records, the body file, the journal;
 //! - [`import`]: the pipeline file → rules → store shared by every way in;
 //! - [`diffusion`]: LHÉO 2.3 feeds (full, incremental with deletions, partner filters);
+//! - [`search`]: the tantivy index derived from the store, French analysis, the search pass,
+//!   facets, suggestions;
 //! - [`inbox`]: files dropped in `DATA_DIR/inbox/` are imported by the running server;
 //! - [`generate`]: the deterministic demo/bench offer generator;
-//! - [`http`]: the hyper server.
+//! - [`http`]: the web layer, one way: state and answers at the bottom, then the JSON API,
+//!   the feeds, the writes and the public site ([`http::site`]) as sibling route modules,
+//!   the route table and the server on top.
 
 pub mod diffusion;
 pub mod generate;

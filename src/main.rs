@@ -1,4 +1,7 @@
 //! `sofi`: the command line. Errors become `anyhow` here, at the edge, and nowhere else.
+//!
+//! (One file past 600 lines: one function per subcommand, each short; clap's definitions
+//! sit with the code that reads them.)
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -36,6 +39,24 @@ struct Cli {
     /// A gzip input expanding past this size is refused (units: K, M, G, T; powers of 1,024).
     #[arg(long, global = true, env = "SOFI_GZIP_MAX", default_value = "16G", value_parser = taille)]
     gzip_max: u64,
+    /// Référentiels folder (the layout of `data/ref`), instead of the compiled-in copy.
+    #[arg(long, global = true, env = "SOFI_REF_DIR")]
+    ref_dir: Option<PathBuf>,
+    /// Search settings folder (default `./index-config` when it exists, else the compiled-in
+    /// copy).
+    #[arg(long, global = true, env = "SOFI_INDEX_CONFIG")]
+    index_config: Option<PathBuf>,
+    /// sled's cache, in MiB.
+    #[arg(long, global = true, env = "SOFI_CACHE_MO", default_value_t = 4)]
+    cache_mo: u64,
+    /// What to log (tracing's filter syntax: `debug`, `info,sofi=debug`…).
+    #[arg(
+        long,
+        global = true,
+        env = "SOFI_LOG",
+        default_value = "info,tantivy=warn"
+    )]
+    log: String,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -113,7 +134,8 @@ enum Cmd {
     /// Rebuild the search index from the store.
     Reindex,
     /// Rewrite the file of offer bodies without the replaced and deleted ones (server stopped).
-    Compacter,
+    #[command(alias = "compacter")]
+    Compact,
     /// Run the HTTP server.
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -141,6 +163,14 @@ enum Cmd {
         /// Seconds without a byte moving either way before a connection is closed.
         #[arg(long, env = "SOFI_DELAI_INACTIVITE", default_value_t = Limites::default().delai_inactivite.as_secs())]
         delai_inactivite: u64,
+        /// Bearer token of the write routes (default: the one in DATA_DIR/admin-token,
+        /// created at first start).
+        #[arg(long, env = "SOFI_ADMIN_TOKEN", hide_env_values = true)]
+        admin_token: Option<String>,
+        /// The search's internal switch points, lowered by tests so that every path runs on
+        /// small data (`parallel_pass_min=64,short_ids=12,…`).
+        #[arg(long, hide = true)]
+        test_thresholds: Option<sofi::search::Thresholds>,
     },
 }
 
@@ -174,19 +204,19 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     sofi::pages_normales();
+    let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SOFI_LOG")
+            tracing_subscriber::EnvFilter::try_new(&cli.log)
                 .unwrap_or_else(|_| "info,tantivy=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     // Batch commands return freed memory at once (flat RSS); the server keeps mimalloc's
     // default, as its queries reuse large buffers over and over.
     if matches!(
         cli.cmd,
-        Cmd::Import { .. } | Cmd::Check { .. } | Cmd::Export { .. } | Cmd::Reindex | Cmd::Compacter
+        Cmd::Import { .. } | Cmd::Check { .. } | Cmd::Export { .. } | Cmd::Reindex | Cmd::Compact
     ) {
         sofi::reglage_allocateur();
     }
@@ -204,6 +234,7 @@ fn run(cli: Cli) -> Result<i32> {
         ratio_max: cli.gzip_ratio_max,
         octets_max: cli.gzip_max,
     });
+    sofi::store::set_cache_mib(cli.cache_mo);
     match cli.cmd {
         Cmd::Import {
             fichiers,
@@ -211,14 +242,14 @@ fn run(cli: Cli) -> Result<i32> {
             remplacer,
             json,
         } => {
-            let refs = Referentiels::charger()?;
+            let refs = Referentiels::charger_depuis(cli.ref_dir.clone())?;
             let store = Store::open(&cli.data_dir)?;
             let code = import_files(&fichiers, &refs, Some(&store), source, remplacer, json)?;
             store.flush()?;
             Ok(code)
         }
         Cmd::Check { fichiers, json } => {
-            let refs = Referentiels::charger()?;
+            let refs = Referentiels::charger_depuis(cli.ref_dir.clone())?;
             import_files(&fichiers, &refs, None, None, false, json)
         }
         Cmd::Verify { json } => verify(&cli.data_dir, json),
@@ -258,7 +289,7 @@ fn run(cli: Cli) -> Result<i32> {
             date_base,
             output,
         } => {
-            let refs = Referentiels::charger()?;
+            let refs = Referentiels::charger_depuis(cli.ref_dir.clone())?;
             let date_base = date_base.unwrap_or_else(|| jiff::Zoned::now().date());
             let g = Generateur::new(
                 &refs,
@@ -294,7 +325,12 @@ fn run(cli: Cli) -> Result<i32> {
             imports_max,
             delai_entetes,
             delai_inactivite,
+            admin_token,
+            test_thresholds,
         } => {
+            if let Some(t) = test_thresholds {
+                sofi::search::set_thresholds(t);
+            }
             // Every connection is a descriptor: take what the hard limit allows, and keep
             // room for the store, the index and the inbox.
             let fichiers = sofi::http::relever_limite_fichiers();
@@ -311,11 +347,21 @@ fn run(cli: Cli) -> Result<i32> {
                 delai_entetes: std::time::Duration::from_secs(delai_entetes.max(1)),
                 delai_inactivite: std::time::Duration::from_secs(delai_inactivite.max(1)),
             };
-            serve(&cli.data_dir, &listen, demo, limite_import, limites)
+            let token = sofi::http::jeton_admin(&cli.data_dir, admin_token)?;
+            let reglages = (cli.ref_dir.clone(), cli.index_config.clone());
+            serve(
+                &cli.data_dir,
+                reglages,
+                &listen,
+                demo,
+                limite_import,
+                limites,
+                token,
+            )
         }
-        Cmd::Compacter => {
+        Cmd::Compact => {
             let t0 = Instant::now();
-            let (avant, apres) = Store::open(&cli.data_dir)?.compacter()?;
+            let (avant, apres) = Store::open(&cli.data_dir)?.compact()?;
             eprintln!(
                 "corps des offres : {avant} → {apres} octets en {:.1} s",
                 t0.elapsed().as_secs_f64()
@@ -324,8 +370,8 @@ fn run(cli: Cli) -> Result<i32> {
         }
         Cmd::Reindex => {
             let t0 = Instant::now();
-            let refs = Arc::new(Referentiels::charger()?);
-            let config = Arc::new(sofi::search::Config::charger(None)?);
+            let refs = Arc::new(Referentiels::charger_depuis(cli.ref_dir.clone())?);
+            let config = Arc::new(sofi::search::Config::charger(cli.index_config.clone())?);
             let store = Store::open(&cli.data_dir)?;
             let (moteur, _) =
                 sofi::search::Moteur::ouvrir(&cli.data_dir.join("index"), config, refs)?;
@@ -346,7 +392,7 @@ fn run(cli: Cli) -> Result<i32> {
             formacode,
             organisme,
         } => {
-            let refs = Referentiels::charger()?;
+            let refs = Referentiels::charger_depuis(cli.ref_dir.clone())?;
             // The same checks as the feed's query string (`/lheo/offres.xml`).
             let mut q = form_urlencoded::Serializer::new(String::new());
             q.extend_pairs(depuis.iter().map(|v| ("depuis", v)));
@@ -543,22 +589,27 @@ fn afficher(path: &Path, r: &Rapport, dt: f64, stocke: bool) {
     }
 }
 
+/// `(ref_dir, index_config)`: where the référentiels and the search settings come from.
+type Reglages = (Option<PathBuf>, Option<PathBuf>);
+
 fn serve(
     data_dir: &Path,
+    (ref_dir, index_config): Reglages,
     listen: &str,
     demo: bool,
     limite_import: u64,
     limites: Limites,
+    token: String,
 ) -> Result<i32> {
     let addr = sofi::http::adresse(listen).map_err(anyhow::Error::msg)?;
     let t0 = Instant::now();
-    let refs = Arc::new(Referentiels::charger()?);
+    let refs = Arc::new(Referentiels::charger_depuis(ref_dir)?);
     tracing::info!("référentiels chargés en {} ms", t0.elapsed().as_millis());
     let store = Store::open(data_dir)?;
     if demo && store.compteurs()?.formations == 0 {
         charger_demo(&store, &refs)?;
     }
-    let config = Arc::new(sofi::search::Config::charger(None)?);
+    let config = Arc::new(sofi::search::Config::charger(index_config)?);
     let (moteur, recree) =
         sofi::search::Moteur::ouvrir(&data_dir.join("index"), config, refs.clone())?;
     let moteur = Arc::new(moteur);
@@ -582,7 +633,7 @@ fn serve(
     let app = Arc::new(sofi::http::App::new(
         store.clone(),
         refs.clone(),
-        sofi::http::jeton_admin(data_dir)?,
+        token,
         limite_import,
         Some(moteur.clone()),
         limites,

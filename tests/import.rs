@@ -220,7 +220,7 @@ fn reimport_unchanged_writes_nothing_and_change_is_journalled() {
     let avant = export();
     let leftover = tmp.path().join("offres-99.corps");
     std::fs::write(&leftover, b"an interrupted compaction").unwrap();
-    let out = run(sofi().arg("--data-dir").arg(tmp.path()).arg("compacter"));
+    let out = run(sofi().arg("--data-dir").arg(tmp.path()).arg("compact"));
     assert!(out.status.success(), "{}", stderr(&out));
     let s = stats(tmp.path());
     assert_eq!(s["corps_octets_morts"], 0);
@@ -247,7 +247,7 @@ fn interrupted_compaction_is_read_through_and_resumed() {
     ecrire_meta(tmp.path(), "compaction", &2u64.to_be_bytes());
     std::fs::write(tmp.path().join("offres-2.corps"), [7u8; 100]).unwrap();
     assert_eq!(export(), avant);
-    let out = run(sofi().arg("--data-dir").arg(tmp.path()).arg("compacter"));
+    let out = run(sofi().arg("--data-dir").arg(tmp.path()).arg("compact"));
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(fichier_corps(tmp.path()), tmp.path().join("offres-2.corps"));
     // The chunk nobody points at is counted dead, and the offer reads the same.

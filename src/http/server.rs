@@ -180,13 +180,12 @@ pub fn adresse(addr: &str) -> Result<SocketAddr, String> {
         .map_err(|_| format!("adresse d'écoute « {addr} » invalide (attendu IP:PORT)"))
 }
 
-/// The admin token: `SOFI_ADMIN_TOKEN`, else the one in `DATA_DIR/admin-token`, created at
-/// first start with 32 random bytes and readable by its owner only.
-pub fn jeton_admin(data_dir: &Path) -> std::io::Result<String> {
-    if let Ok(t) = std::env::var("SOFI_ADMIN_TOKEN") {
-        if !t.trim().is_empty() {
-            return Ok(t.trim().to_string());
-        }
+/// The admin token: `given` (`sofi serve --admin-token`, `SOFI_ADMIN_TOKEN`), else the one in
+/// `DATA_DIR/admin-token`, created at first start with 32 random bytes and readable by its
+/// owner only.
+pub fn jeton_admin(data_dir: &Path, given: Option<String>) -> std::io::Result<String> {
+    if let Some(t) = given.filter(|t| !t.trim().is_empty()) {
+        return Ok(t.trim().to_string());
     }
     let path = data_dir.join("admin-token");
     if let Ok(t) = std::fs::read_to_string(&path) {

@@ -2,6 +2,7 @@
 //! (with or without namespace, plain or gzip, file or stdin) and a schema-order 2.3 writer.
 
 pub mod decode;
+mod elements;
 pub mod reader;
 pub mod writer;
 

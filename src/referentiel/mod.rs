@@ -1,7 +1,7 @@
 //! Référentiels: Formacode V14 (tree, synonyms; V13 to recognise outdated codes), Certif Info
 //! and RNCP certifications, communes with coordinates, départements and régions, LHÉO code
 //! tables. The CSV files of `data/ref/` are compiled into the binary, so a fresh box needs
-//! nothing else; `SOFI_REF_DIR` points to a newer copy without recompiling.
+//! nothing else; `sofi --ref-dir` (`SOFI_REF_DIR`) points to a newer copy without recompiling.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -215,12 +215,12 @@ fn non_empty(s: String) -> Option<String> {
 }
 
 impl Referentiels {
-    /// Loads the compiled-in référentiels, or those of `SOFI_REF_DIR` when set.
+    /// Loads the compiled-in référentiels.
     pub fn charger() -> Result<Referentiels, RefError> {
-        let dir = std::env::var_os("SOFI_REF_DIR").map(PathBuf::from);
-        Self::charger_depuis(dir)
+        Self::charger_depuis(None)
     }
 
+    /// Loads the référentiels of `dir` (`sofi --ref-dir`), else the compiled-in ones.
     pub fn charger_depuis(dir: Option<PathBuf>) -> Result<Referentiels, RefError> {
         let src = Source { dir };
         // The two largest files load on their own threads (2 cores on the target box).

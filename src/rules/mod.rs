@@ -4,6 +4,9 @@
 //!
 //! Scope rule: a publicly funded action is listed; a privately funded one only if its
 //! formation leads to a certification indexed in Certif Info.
+//!
+//! (One file past 600 lines: one short function per rule, in LHÉO element order, so the
+//! list of rules reads as the schema does.)
 
 mod verdict;
 

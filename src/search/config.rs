@@ -108,11 +108,10 @@ fn lignes(t: &str) -> impl Iterator<Item = (usize, &str)> {
 }
 
 impl Config {
-    /// Reads `dir` (default `./index-config`, else `SOFI_INDEX_CONFIG`), or the compiled-in
+    /// Reads `dir` (`sofi --index-config`; default `./index-config`), or the compiled-in
     /// copy when the folder does not exist.
     pub fn charger(dir: Option<PathBuf>) -> Result<Config, ConfigError> {
         let dir = dir
-            .or_else(|| std::env::var_os("SOFI_INDEX_CONFIG").map(PathBuf::from))
             .or_else(|| Some(PathBuf::from("index-config")))
             .filter(|d| d.is_dir());
         let (nom, texte) = lire(dir.as_deref(), "recherche.toml")?;

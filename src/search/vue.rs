@@ -21,6 +21,9 @@
 //! passing every filter counts its two profils once each, and the profils' counts are spread
 //! over their values at the end of the pass. Their counters fit the core's first-level cache
 //! and the spreading is a few thousand additions.
+//!
+//! (One file past 600 lines: the record layout, its construction and its readers must agree
+//! bit for bit; they change together.)
 
 use super::index::{JOUR_INCONNU_DEBUT, JOUR_INCONNU_FIN};
 use std::collections::HashMap;
@@ -53,26 +56,12 @@ pub const DRAPEAU_PERMANENTE: u8 = 2;
 
 /// Value ids a record holds itself; a group with more (or a segment with more than 65,536
 /// values) keeps its ids in `Vue::longs`.
-const IDS_COURTS: usize = 22;
+pub(crate) const IDS_COURTS: usize = 22;
 const LONG: u32 = 1 << 16;
 
 /// A group whose profils are not numbered (past 65,535 profils in a segment): its
 /// few-valued ids are counted one by one.
 pub const SANS_PROFIL: u16 = u16::MAX;
-
-/// How many profils a segment numbers: 65,535, or fewer with `SOFI_VUE_PROFILS` (the tests
-/// set it low so that groups without one are met).
-fn profils_max() -> usize {
-    static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    super::tuning(&N, "SOFI_VUE_PROFILS", SANS_PROFIL as usize).min(SANS_PROFIL as usize)
-}
-
-/// How many ids a record may hold itself: `IDS_COURTS`, or fewer with `SOFI_VUE_IDS_COURTS`
-/// (the tests set it low so that both kinds of records are met).
-fn ids_courts_max() -> usize {
-    static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    super::tuning(&N, "SOFI_VUE_IDS_COURTS", IDS_COURTS).min(IDS_COURTS)
-}
 
 /// One group's record: commune, position, flags, and its value ids sorted (so by
 /// dimension: see [`Vue::dim`]), every dimension in one list so that a query evaluates
@@ -531,7 +520,7 @@ impl Vue {
             v.premier_id[d] = v.dim.partition_point(|&x| (x as usize) < d) as u32;
         }
         let courts = v.valeurs.len() <= 1 << 16;
-        let max_courts = ids_courts_max();
+        let max_courts = super::thresholds().short_ids;
         let mut ids: Vec<u32> = Vec::new();
         let mut profils: HashMap<Vec<u32>, u16> = HashMap::new();
         let fin_profil = v.premier_id[D_ORGANISME];
@@ -539,7 +528,7 @@ impl Vue {
         let milieu = v.premier_id[D_PUBLIC];
         // (Profils only when their ids fit in 16 bits.)
         let profils_max = if fin_profil <= 1 << 16 {
-            profils_max()
+            super::thresholds().profiles
         } else {
             0
         };

@@ -108,14 +108,15 @@ impl Server {
             .arg(data)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .env("SOFI_LIMITE_IMPORT", "5000000")
-            // Search passes over segments of 64+ groups on two threads, as big ones do.
-            .env("SOFI_PASSE_PARALLELE_MIN", "64")
-            // Groups of 13+ values keep them out of their record, as rare big ones do.
-            .env("SOFI_VUE_IDS_COURTS", "12")
-            // Past 8 profils per segment, groups count their few-valued ids one by one.
-            .env("SOFI_VUE_PROFILS", "8")
-            // Queries without words visit their filters' postings whatever their share.
-            .env("SOFI_CANDIDATS_PART", "1")
+            // The search's internal paths, each met on small data: passes over segments of
+            // 64+ groups on two threads, as big ones do; groups of 13+ values keep them out
+            // of their record, as rare big ones do; past 8 profils per segment, groups count
+            // their few-valued ids one by one; queries without words visit their filters'
+            // postings whatever their share.
+            .args([
+                "--test-thresholds",
+                "parallel_pass_min=64,short_ids=12,profiles=8,candidates_fraction=1",
+            ])
             .env_remove("SOFI_ADMIN_TOKEN")
             .stdout(Stdio::null())
             .stderr(Stdio::null());
