@@ -6,7 +6,7 @@
 use super::offer_json::OffreJson;
 use super::params;
 use super::respond::{
-    bad_param, error, etag_of, full, internal, json_with_etag, unavailable, Body,
+    bad_param, error, etag_of, full, internal, json_with_etag, unavailable, Body, Erreur,
 };
 use super::App;
 use crate::referentiel::DEPARTEMENTS_REGION;
@@ -19,22 +19,6 @@ use hyper::{Response, StatusCode};
 use serde::Serialize;
 use std::sync::Arc;
 use utoipa::{OpenApi, ToSchema};
-
-/// The API's error shape.
-#[derive(Serialize, ToSchema)]
-pub struct Erreur {
-    pub error: DetailErreur,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct DetailErreur {
-    /// Stable code: `param-invalide`, `introuvable`, `recherche-unavailable`, …
-    pub code: String,
-    /// What went wrong, in French.
-    pub message: String,
-    /// The query parameter at fault, if one is.
-    pub param: Option<String>,
-}
 
 /// `GET /api/v1/recherche`'s answer.
 #[derive(Serialize, ToSchema)]

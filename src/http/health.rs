@@ -4,7 +4,28 @@
 use super::respond::{json_response, unavailable, Body};
 use super::App;
 use hyper::{Response, StatusCode};
-use serde_json::json;
+use serde::Serialize;
+
+/// `/health`'s answer.
+#[derive(Serialize)]
+struct Sante {
+    /// `ok`, or `degrade` with its `raisons`.
+    statut: &'static str,
+    raisons: Vec<String>,
+    offres_endommagees: usize,
+    version: &'static str,
+    formations: u64,
+    actions: u64,
+    sessions: u64,
+    organismes: u64,
+    diffusables: u64,
+    journal_seq: u64,
+    /// Offers received but never diffused, and the age of the oldest (s).
+    non_diffusees: usize,
+    plus_ancienne_non_diffusee_s: Option<i64>,
+    index_seq: Option<u64>,
+    index_documents: Option<u64>,
+}
 
 pub(super) fn health(app: &App) -> Response<Body> {
     let r = (|| {
@@ -26,23 +47,23 @@ pub(super) fn health(app: &App) -> Response<Body> {
                 endommagees.len()
             ));
         }
-        Ok::<_, crate::store::StoreError>(json!({
-            "statut": if raisons.is_empty() { "ok" } else { "degrade" },
-            "raisons": raisons,
-            "offres_endommagees": endommagees.len(),
-            "version": env!("CARGO_PKG_VERSION"),
-            "formations": c.formations,
-            "actions": c.actions,
-            "sessions": c.sessions,
-            "organismes": c.organismes,
-            "diffusables": c.diffusables,
-            "journal_seq": c.journal_seq,
-            "non_diffusees": attente,
-            "plus_ancienne_non_diffusee_s": plus_ancienne
+        Ok::<_, crate::store::StoreError>(Sante {
+            statut: if raisons.is_empty() { "ok" } else { "degrade" },
+            raisons,
+            offres_endommagees: endommagees.len(),
+            version: env!("CARGO_PKG_VERSION"),
+            formations: c.formations,
+            actions: c.actions,
+            sessions: c.sessions,
+            organismes: c.organismes,
+            diffusables: c.diffusables,
+            journal_seq: c.journal_seq,
+            non_diffusees: attente,
+            plus_ancienne_non_diffusee_s: plus_ancienne
                 .map(|t| (crate::store::maintenant() - t).max(0) / 1000),
-            "index_seq": app.moteur.as_ref().map(|m| m.seq_indexee()),
-            "index_documents": app.moteur.as_ref().map(|m| m.nb_documents()),
-        }))
+            index_seq: app.moteur.as_ref().map(|m| m.seq_indexee()),
+            index_documents: app.moteur.as_ref().map(|m| m.nb_documents()),
+        })
     })();
     match r {
         Ok(v) => json_response(StatusCode::OK, &v),

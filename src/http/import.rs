@@ -8,7 +8,9 @@
 //! that point are kept.
 
 use super::params;
-use super::respond::{bad_param, busy, error, full, internal, json_response, unavailable, Body};
+use super::respond::{
+    bad_param, busy, error, internal, json_response, unavailable, Body, DetailErreur,
+};
 use super::App;
 use crate::import::{importer, Options};
 use crate::lheo::{from_reader, Input};
@@ -214,22 +216,29 @@ async fn importer_corps(
     match r {
         Ok(Ok(rapport)) => {
             if depasse.load(Ordering::Relaxed) > 0 {
-                let mut resp = trop_grand(limite);
-                *resp.body_mut() = full(
-                    serde_json::json!({
-                        "erreur": {"code": "corps-trop-grand", "message": format!("corps de requête de plus de {limite} octets"), "parametre": null},
-                        "rapport": rapport,
-                    })
-                    .to_string(),
-                );
-                return resp;
+                /// A 413 that still reports what was stored before the limit.
+                #[derive(serde::Serialize)]
+                struct TropGrand<'a> {
+                    erreur: DetailErreur<'a>,
+                    rapport: &'a crate::import::Rapport,
+                }
+                let message = format!("corps de requête de plus de {limite} octets");
+                let corps = TropGrand {
+                    erreur: DetailErreur {
+                        code: "corps-trop-grand",
+                        message: &message,
+                        parametre: None,
+                    },
+                    rapport: &rapport,
+                };
+                return json_response(StatusCode::PAYLOAD_TOO_LARGE, &corps);
             }
             let status = if rapport.succes() {
                 StatusCode::OK
             } else {
                 StatusCode::UNPROCESSABLE_ENTITY
             };
-            json_response(status, &serde_json::to_value(&rapport).unwrap_or_default())
+            json_response(status, &rapport)
         }
         Ok(Err(e)) => unavailable("stockage-indisponible", e),
         Err(e) => internal(e),
@@ -260,6 +269,12 @@ fn trop_grand(limite: u64) -> Response<Body> {
     )
 }
 
+/// `DELETE`'s answer.
+#[derive(serde::Serialize)]
+struct Supprimee<'a> {
+    supprimee: &'a str,
+}
+
 /// `DELETE /api/v1/formations/{numero}`: deletes one offer (journalled); 404 if absent.
 pub(super) async fn delete(app: Arc<App>, req: Request, numero: String) -> Response<Body> {
     if let Some(r) = refuse(&app, &req) {
@@ -277,7 +292,7 @@ pub(super) async fn delete(app: Arc<App>, req: Request, numero: String) -> Respo
     })
     .await;
     match r {
-        Ok(Ok(1)) => json_response(StatusCode::OK, &serde_json::json!({"supprimee": numero})),
+        Ok(Ok(1)) => json_response(StatusCode::OK, &Supprimee { supprimee: &numero }),
         Ok(Ok(_)) => error(
             StatusCode::NOT_FOUND,
             "introuvable",

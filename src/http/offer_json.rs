@@ -25,8 +25,30 @@ fn text_of(n: &Node) -> Option<String> {
     (!enfants.is_empty()).then(|| enfants.join(" "))
 }
 
-fn codes(c: &[Code]) -> Vec<&str> {
-    c.iter().map(|c| c.code.as_str()).collect()
+fn codes(c: &[Code]) -> Vec<CodeJson<'_>> {
+    c.iter()
+        .map(|c| CodeJson {
+            code: &c.code,
+            principal: c.attrs.iter().any(|(k, v)| k == "tag" && v == "principal"),
+        })
+        .collect()
+}
+
+/// A code (Formacode, ROME, public…), as in `domaine.formacodes[].code`.
+#[derive(Serialize, ToSchema)]
+pub struct CodeJson<'a> {
+    pub code: &'a str,
+    /// Tagged `principal` by its producer.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub principal: bool,
+}
+
+/// The formation's domains: Formacode, NSF and ROME codes.
+#[derive(Serialize, ToSchema)]
+pub struct DomaineJson<'a> {
+    pub formacodes: Vec<CodeJson<'a>>,
+    pub nsf: &'a [String],
+    pub rome: Vec<CodeJson<'a>>,
 }
 
 /// `GET /api/v1/formations/{numero}`.
@@ -85,9 +107,7 @@ pub struct FormationJson<'a> {
     pub code_niveau_entree: &'a str,
     pub code_niveau_sortie: Option<&'a str>,
     pub objectif_general: Option<&'a str>,
-    pub formacodes: Vec<&'a str>,
-    pub nsf: &'a [String],
-    pub rome: Vec<&'a str>,
+    pub domaine: DomaineJson<'a>,
     pub certifications: Vec<CertificationJson<'a>>,
     pub contacts: Vec<ContactJson<'a>>,
     pub url: Option<String>,
@@ -110,9 +130,11 @@ impl<'a> FormationJson<'a> {
             code_niveau_entree: &f.code_niveau_entree,
             code_niveau_sortie: f.code_niveau_sortie.as_deref(),
             objectif_general: f.objectif_general.as_deref(),
-            formacodes: codes(&f.domaine.formacodes),
-            nsf: &f.domaine.nsf,
-            rome: codes(&f.domaine.rome),
+            domaine: DomaineJson {
+                formacodes: codes(&f.domaine.formacodes),
+                nsf: &f.domaine.nsf,
+                rome: codes(&f.domaine.rome),
+            },
             certifications: f.certifications.iter().map(CertificationJson::de).collect(),
             contacts: f.contacts.iter().map(ContactJson::de).collect(),
             url: f.url.as_ref().and_then(text_of),
@@ -137,6 +159,7 @@ pub struct CertificationJson<'a> {
     pub code_certifinfo: Option<&'a str>,
     pub code_rs: Option<&'a str>,
     pub code_cpf: Option<&'a str>,
+    pub reference_formacode: Option<&'a str>,
 }
 
 impl<'a> CertificationJson<'a> {
@@ -146,6 +169,7 @@ impl<'a> CertificationJson<'a> {
             code_certifinfo: c.code_certifinfo.as_deref(),
             code_rs: c.code_rs.as_deref(),
             code_cpf: c.code_cpf.as_deref(),
+            reference_formacode: c.reference_formacode.as_deref(),
         }
     }
 }
@@ -283,7 +307,7 @@ pub struct ActionJson<'a> {
     pub datecrea: Option<&'a str>,
     pub datemaj: Option<&'a str>,
     pub rythme: &'a str,
-    pub publics: Vec<&'a str>,
+    pub publics: Vec<CodeJson<'a>>,
     pub info_public_vise: Option<&'a str>,
     pub niveau_entree_obligatoire: &'a str,
     pub modalites_alternance: &'a str,
@@ -303,7 +327,7 @@ pub struct ActionJson<'a> {
     pub langues: &'a [String],
     pub modalites_recrutement: Option<&'a str>,
     pub modalites_pedagogiques: Option<&'a str>,
-    pub codes_modalite_pedagogique: Vec<&'a str>,
+    pub codes_modalite_pedagogique: Vec<CodeJson<'a>>,
     pub frais_restants: Option<&'a str>,
     pub code_perimetre_recrutement: Option<&'a str>,
     pub infos_perimetre_recrutement: Option<&'a str>,

@@ -21,8 +21,8 @@ use std::fmt::Display;
 use std::str::FromStr;
 use utoipa::{IntoParams, ToSchema};
 
-/// A parameter that does not go: its name and why (the API's `error.param` and
-/// `error.message`; the site shows both).
+/// A parameter that does not go: its name and why (the API's `erreur.parametre` and
+/// `erreur.message`; the site shows both).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParamError {
     pub param: String,

@@ -4,7 +4,8 @@
 use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
 use hyper::{Response, StatusCode};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// Every answer's body: whole (`full`) or streamed (a feed).
 pub type Body = BoxBody<Bytes, std::io::Error>;
@@ -21,20 +22,42 @@ pub fn full(b: impl Into<Bytes>) -> Body {
     Full::new(b.into()).map_err(|e| match e {}).boxed()
 }
 
-pub fn json_response(status: StatusCode, v: &serde_json::Value) -> Response<Body> {
+pub fn json_response(status: StatusCode, v: &impl Serialize) -> Response<Body> {
     Response::builder()
         .status(status)
         .header("content-type", "application/json; charset=utf-8")
         .header("access-control-allow-origin", "*")
-        .body(full(v.to_string()))
+        .body(full(serde_json::to_vec(v).unwrap_or_default()))
         .expect("static headers are valid")
 }
 
-/// The API's error shape: `{"error": {"code", "message", "param"}}`.
+/// The API's error shape.
+#[derive(Serialize, ToSchema)]
+pub struct Erreur<'a> {
+    pub erreur: DetailErreur<'a>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DetailErreur<'a> {
+    /// Stable code: `parametre-invalide`, `introuvable`, `recherche-indisponible`, …
+    pub code: &'a str,
+    /// What went wrong, in French.
+    pub message: &'a str,
+    /// The query parameter at fault, if one is.
+    pub parametre: Option<&'a str>,
+}
+
+/// The API's error answer: `{"erreur": {"code", "message", "parametre"}}`.
 pub fn error(status: StatusCode, code: &str, message: &str, param: Option<&str>) -> Response<Body> {
     json_response(
         status,
-        &json!({"erreur": {"code": code, "message": message, "parametre": param}}),
+        &Erreur {
+            erreur: DetailErreur {
+                code,
+                message,
+                parametre: param,
+            },
+        },
     )
 }
 

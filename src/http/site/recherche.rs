@@ -327,7 +327,7 @@ fn pagination(p: &[(String, String)], rep: &Reponse) -> Markup {
     }
 }
 
-/// The wider searches `widen` proposes, as links.
+/// The wider searches `elargir` proposes, as links.
 fn elargissements(app: &App, p: &[(String, String)], el: &[Widening]) -> Markup {
     let lien = |t: &str| -> Params {
         let sans = |p: &[(String, String)], ks: &[&str]| -> Params {

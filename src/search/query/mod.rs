@@ -399,7 +399,7 @@ impl Moteur {
         })
     }
 
-    /// Number of results of a search (for `widen`): the same pass, without facets or page.
+    /// Number of results of a search (for `Moteur::widen`): the same pass, without facets or page.
     pub fn compter(&self, req: &Requete) -> tantivy::Result<u64> {
         let (f, mots_q) = self.filtres(req);
         let searcher = self.reader.searcher();
