@@ -1044,3 +1044,49 @@ fn openapi_documents_every_accepted_parameter_and_accepts_every_documented_one()
     assert!(rech["400"]["content"]["application/json"]["schema"].is_object());
     assert!(doc["components"]["schemas"]["Resultat"]["properties"]["intitule"].is_object());
 }
+
+#[test]
+fn negotiation_methods_and_the_same_checks_for_feeds() {
+    let f = fixture();
+    let url = f.server.url("/api/v1/recherche");
+    // gzip;q=0 is a refusal, for the API and for the feed.
+    let (s, r) = call(ureq::get(&url).set("Accept-Encoding", "gzip;q=0"), None);
+    assert_eq!(s, 200);
+    assert_eq!(r.header("content-encoding"), None);
+    let feed = f.server.url("/lheo/offres.xml");
+    let (s, r) = call(ureq::get(&feed).set("Accept-Encoding", "gzip;q=0"), None);
+    assert_eq!(s, 200);
+    assert_eq!(r.header("content-encoding"), None);
+    let _ = r.into_string();
+    let (_, r) = call(
+        ureq::get(&feed).set("Accept-Encoding", "br, gzip;q=0.5"),
+        None,
+    );
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    let _ = bytes(r);
+    // A method a route does not take: 405 with Allow, in the API's error shape.
+    let (s, r) = call(ureq::post(&url), Some(b""));
+    assert_eq!(s, 405);
+    assert!(r.header("allow").unwrap_or("").contains("GET"));
+    let v: Value = r.into_json().unwrap();
+    assert_eq!(v["erreur"]["code"], "methode-non-permise");
+    // The feed checks its parameters as the search does: cpf is a financeur, an unknown
+    // département is refused, naming it.
+    let (s, r) = call(ureq::get(&format!("{feed}?financeur=cpf")), None);
+    assert_eq!(s, 200);
+    let cpf = r.into_string().unwrap();
+    assert!(
+        cpf.contains("<formation"),
+        "CPF-eligible offers in the fixture"
+    );
+    for bad in ["departement=99", "financeur=77"] {
+        let (s, r) = call(ureq::get(&format!("{feed}?{bad}")), None);
+        assert_eq!(s, 400, "{bad}");
+        let v: Value = r.into_json().unwrap();
+        assert_eq!(v["erreur"]["parametre"], bad.split('=').next().unwrap());
+        let (s, r) = call(ureq::get(&format!("{url}?{bad}")), None);
+        assert_eq!(s, 400, "{bad}");
+        let v: Value = r.into_json().unwrap();
+        assert_eq!(v["erreur"]["parametre"], bad.split('=').next().unwrap());
+    }
+}

@@ -145,9 +145,10 @@ pub(super) async fn respond(
             // A preflight has nothing to say but its headers.
             parts.status = StatusCode::NO_CONTENT;
         }
-        if parts.status.is_client_error() && !parts.headers.contains_key("content-type") {
-            // The framework's own refusals (405 with its `Allow`, a rejected extractor) speak
-            // the API's error shape too.
+        let echec = parts.status.is_client_error() || parts.status.is_server_error();
+        if echec && !parts.headers.contains_key("content-type") {
+            // The framework's own refusals (405 with its `Allow`, the read time limit's 503)
+            // speak the API's error shape too.
             let allow = parts.headers.get("allow").and_then(|v| v.to_str().ok());
             let mut e = bodiless_error(parts.status, allow);
             for (k, v) in &parts.headers {
@@ -168,7 +169,7 @@ pub(super) async fn respond(
     Ok(r)
 }
 
-/// The JSON error for a bodiless 4xx.
+/// The JSON error for a bodiless 4xx or 5xx.
 fn bodiless_error(status: StatusCode, allow: Option<&str>) -> Response<Body> {
     let (code, message) = match status {
         StatusCode::METHOD_NOT_ALLOWED => (
@@ -176,6 +177,13 @@ fn bodiless_error(status: StatusCode, allow: Option<&str>) -> Response<Body> {
             format!("méthodes permises ici : {}", allow.unwrap_or("?")),
         ),
         StatusCode::NOT_FOUND => ("introuvable", "aucune ressource à cette adresse".into()),
+        StatusCode::SERVICE_UNAVAILABLE => (
+            "delai-depasse",
+            format!(
+                "pas de réponse en {} s : réessayez plus tard",
+                READ_TIMEOUT.as_secs()
+            ),
+        ),
         s => (
             "requete-invalide",
             s.canonical_reason()
