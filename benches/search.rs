@@ -268,7 +268,7 @@ fn main() {
         "bench".into(),
         1 << 30,
         Some(Arc::new(moteur)),
-        sofi::http::Limites::default(),
+        sofi::http::Limits::default(),
     ));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sofi::diffusion::{ecrire_flux, Depuis};
 use sofi::generate::{Generateur, Parametres};
-use sofi::http::{params, Limites};
+use sofi::http::{params, Limits};
 use sofi::import::{importer, Options, Rapport};
 use sofi::lheo::{self, open_input};
 use sofi::referentiel::Referentiels;
@@ -148,20 +148,20 @@ enum Cmd {
         limite_import: u64,
         /// Connections served at once; the next ones are answered 503 (also bounded by the
         /// open-files limit).
-        #[arg(long, env = "SOFI_CONNEXIONS_MAX", default_value_t = Limites::default().connexions)]
+        #[arg(long, env = "SOFI_CONNEXIONS_MAX", default_value_t = Limits::default().connections)]
         connexions_max: usize,
         /// LHÉO feeds written at once; the next ones are answered 503 with Retry-After.
-        #[arg(long, env = "SOFI_FLUX_MAX", default_value_t = Limites::default().flux)]
+        #[arg(long, env = "SOFI_FLUX_MAX", default_value_t = Limits::default().feeds)]
         flux_max: usize,
         /// Uploads imported at once; the next ones wait up to 2 s, then are answered 503 with
         /// Retry-After.
-        #[arg(long, env = "SOFI_IMPORTS_MAX", default_value_t = Limites::default().imports)]
+        #[arg(long, env = "SOFI_IMPORTS_MAX", default_value_t = Limits::default().uploads)]
         imports_max: usize,
         /// Seconds a client has to send a request's head.
-        #[arg(long, env = "SOFI_DELAI_ENTETES", default_value_t = Limites::default().delai_entetes.as_secs())]
+        #[arg(long, env = "SOFI_DELAI_ENTETES", default_value_t = Limits::default().header_timeout.as_secs())]
         delai_entetes: u64,
         /// Seconds without a byte moving either way before a connection is closed.
-        #[arg(long, env = "SOFI_DELAI_INACTIVITE", default_value_t = Limites::default().delai_inactivite.as_secs())]
+        #[arg(long, env = "SOFI_DELAI_INACTIVITE", default_value_t = Limits::default().idle_timeout.as_secs())]
         delai_inactivite: u64,
         /// Bearer token of the write routes (default: the one in DATA_DIR/admin-token,
         /// created at first start).
@@ -333,21 +333,21 @@ fn run(cli: Cli) -> Result<i32> {
             }
             // Every connection is a descriptor: take what the hard limit allows, and keep
             // room for the store, the index and the inbox.
-            let fichiers = sofi::http::relever_limite_fichiers();
+            let fichiers = sofi::http::raise_open_files_limit();
             let connexions = connexions_max.min(fichiers.saturating_sub(128).max(16) as usize);
             if connexions < connexions_max {
                 tracing::warn!(
                     "{connexions} connexions au plus : la limite de fichiers ouverts est {fichiers}"
                 );
             }
-            let limites = Limites {
-                connexions,
-                flux: flux_max.max(1),
-                imports: imports_max.max(1),
-                delai_entetes: std::time::Duration::from_secs(delai_entetes.max(1)),
-                delai_inactivite: std::time::Duration::from_secs(delai_inactivite.max(1)),
+            let limits = Limits {
+                connections: connexions,
+                feeds: flux_max.max(1),
+                uploads: imports_max.max(1),
+                header_timeout: std::time::Duration::from_secs(delai_entetes.max(1)),
+                idle_timeout: std::time::Duration::from_secs(delai_inactivite.max(1)),
             };
-            let token = sofi::http::jeton_admin(&cli.data_dir, admin_token)?;
+            let token = sofi::http::admin_token(&cli.data_dir, admin_token)?;
             let reglages = (cli.ref_dir.clone(), cli.index_config.clone());
             serve(
                 &cli.data_dir,
@@ -355,7 +355,7 @@ fn run(cli: Cli) -> Result<i32> {
                 &listen,
                 demo,
                 limite_import,
-                limites,
+                limits,
                 token,
             )
         }
@@ -598,10 +598,10 @@ fn serve(
     listen: &str,
     demo: bool,
     limite_import: u64,
-    limites: Limites,
+    limits: Limits,
     token: String,
 ) -> Result<i32> {
-    let addr = sofi::http::adresse(listen).map_err(anyhow::Error::msg)?;
+    let addr = sofi::http::parse_listen_address(listen).map_err(anyhow::Error::msg)?;
     let t0 = Instant::now();
     let refs = Arc::new(Referentiels::charger_depuis(ref_dir)?);
     tracing::info!("référentiels chargés en {} ms", t0.elapsed().as_millis());
@@ -629,14 +629,14 @@ fn serve(
     }
     // Feeds and uploads hold blocking threads while their clients read or send: they get
     // their own, beyond the eight that searches and pages share.
-    let fils_bloquants = 8 + limites.flux + limites.imports;
+    let fils_bloquants = 8 + limits.feeds + limits.uploads;
     let app = Arc::new(sofi::http::App::new(
         store.clone(),
         refs.clone(),
         token,
         limite_import,
         Some(moteur.clone()),
-        limites,
+        limits,
     ));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let inbox = sofi::inbox::Inbox::new(data_dir, store.clone(), refs)?;
@@ -684,7 +684,7 @@ fn serve(
             .await
             .with_context(|| format!("écoute sur {addr}"))?;
         tracing::info!("sofi écoute sur http://{}", listener.local_addr()?);
-        sofi::http::serve(listener, app, sofi::http::signal_arret()).await?;
+        sofi::http::serve(listener, app, sofi::http::shutdown_signal()).await?;
         anyhow::Ok(())
     })?;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);

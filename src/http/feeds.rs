@@ -167,7 +167,7 @@ pub(super) async fn offres(app: Arc<App>, req: Request) -> Response<Body> {
             .expect("valid headers");
     }
     // A feed holds a blocking thread while its client reads: a few at once, the next ones 503.
-    let Ok(permis) = app.flux.clone().try_acquire_owned() else {
+    let Ok(permis) = app.feed_slots.clone().try_acquire_owned() else {
         return busy(
             "flux-sature",
             "trop de flux LHÉO en cours d'envoi : réessayez dans quelques secondes",

@@ -52,7 +52,7 @@ pub(super) fn refuse(app: &App, req: &Request) -> Option<Response<Body>> {
             );
             Some(r)
         }
-        Some(t) if !meme_jeton(t.trim(), &app.jeton_admin) => Some(error(
+        Some(t) if !meme_jeton(t.trim(), &app.admin_token) => Some(error(
             StatusCode::FORBIDDEN,
             "jeton-invalide",
             "ce jeton ne donne pas accès à l'import",
@@ -117,7 +117,7 @@ async fn importer_corps(
     source: String,
     remplacer: bool,
 ) -> Response<Body> {
-    let limite = app.limite_import;
+    let limite = app.upload_limit;
     let annonce = req
         .headers()
         .get("content-length")
@@ -131,7 +131,7 @@ async fn importer_corps(
     }
     // An upload holds a blocking thread while its client sends: a few at once. The next ones
     // wait a little (a burst of small files goes through), then get a 503.
-    let attente = tokio::time::timeout(UPLOAD_WAIT, app.imports.clone().acquire_owned());
+    let attente = tokio::time::timeout(UPLOAD_WAIT, app.upload_slots.clone().acquire_owned());
     let Ok(Ok(permis)) = attente.await else {
         vidanger(req.into_body(), 1 << 20).await;
         return busy(

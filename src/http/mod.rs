@@ -21,6 +21,8 @@ mod router;
 mod server;
 pub mod site;
 
-pub use app::{App, Limites};
+pub use app::{App, Limits};
 pub use respond::Body;
-pub use server::{adresse, jeton_admin, relever_limite_fichiers, serve, signal_arret};
+pub use server::{
+    admin_token, parse_listen_address, raise_open_files_limit, serve, shutdown_signal,
+};

@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 
 /// Serves until `shutdown` resolves, then waits (up to 10 s) for open connections.
 ///
-/// At most `limites.connexions` connections are served at once; the next ones are answered
+/// At most `limits.connections` connections are served at once; the next ones are answered
 /// 503 and closed. Out of file descriptors (or memory for sockets), accepting backs off
 /// instead of spinning, and says so once per interval.
 pub async fn serve(
@@ -24,10 +24,10 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let table = super::router::table(app.clone());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let places = Arc::new(tokio::sync::Semaphore::new(app.limites.connexions));
+    let places = Arc::new(tokio::sync::Semaphore::new(app.limits.connections));
     let mut http = http1::Builder::new();
     http.timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(app.limites.delai_entetes)
+        .header_read_timeout(app.limits.header_timeout)
         // Above hyper's own URI limit (65,534 bytes), so that a long URI is a 414, not a 431.
         .max_header_size(128 << 10);
     let mut pause = Duration::ZERO;
@@ -58,7 +58,7 @@ pub async fn serve(
                     continue;
                 };
                 let table = table.clone();
-                let io = connection::Connection::new(stream, app.limites.delai_inactivite);
+                let io = connection::Connection::new(stream, app.limits.idle_timeout);
                 let conn = http.serve_connection(
                     TokioIo::new(io),
                     service_fn(move |req| super::router::respond(table.clone(), req)),
@@ -134,7 +134,7 @@ impl ErreursAccept {
 
 /// Raises the soft limit on open files to the hard one, and returns it: every connection is
 /// a descriptor, and the default soft limit (often 1,024) is far below what the box allows.
-pub fn relever_limite_fichiers() -> u64 {
+pub fn raise_open_files_limit() -> u64 {
     let mut r = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -158,7 +158,7 @@ pub fn relever_limite_fichiers() -> u64 {
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
-pub async fn signal_arret() {
+pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
@@ -175,7 +175,7 @@ pub async fn signal_arret() {
     }
 }
 
-pub fn adresse(addr: &str) -> Result<SocketAddr, String> {
+pub fn parse_listen_address(addr: &str) -> Result<SocketAddr, String> {
     addr.parse()
         .map_err(|_| format!("adresse d'écoute « {addr} » invalide (attendu IP:PORT)"))
 }
@@ -183,7 +183,7 @@ pub fn adresse(addr: &str) -> Result<SocketAddr, String> {
 /// The admin token: `given` (`sofi serve --admin-token`, `SOFI_ADMIN_TOKEN`), else the one in
 /// `DATA_DIR/admin-token`, created at first start with 32 random bytes and readable by its
 /// owner only.
-pub fn jeton_admin(data_dir: &Path, given: Option<String>) -> std::io::Result<String> {
+pub fn admin_token(data_dir: &Path, given: Option<String>) -> std::io::Result<String> {
     if let Some(t) = given.filter(|t| !t.trim().is_empty()) {
         return Ok(t.trim().to_string());
     }
