@@ -24,6 +24,8 @@ pub const MAX_ATTRIBUTES: usize = 256;
 
 /// Longest URI (path and query) served: no page or API call needs more.
 pub const MAX_URI: usize = 16 << 10;
+/// Largest body a read route (search, pages, feeds, health) accepts: they take none.
+pub const MAX_READ_BODY: usize = 16 << 10;
 /// Pairs in one query string: the widest real search uses about twenty.
 pub const MAX_PARAMS: usize = 64;
 /// Longest value of one query parameter, trimmed.

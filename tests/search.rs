@@ -1070,6 +1070,11 @@ fn negotiation_methods_and_the_same_checks_for_feeds() {
     assert!(r.header("allow").unwrap_or("").contains("GET"));
     let v: Value = r.into_json().unwrap();
     assert_eq!(v["erreur"]["code"], "methode-non-permise");
+    // Reads take no body: a big one is refused before it is read, in the same shape.
+    let (s, r) = call(ureq::get(&url), Some(&vec![b'x'; 100_000]));
+    assert_eq!(s, 413);
+    let v: Value = r.into_json().unwrap();
+    assert_eq!(v["erreur"]["code"], "corps-trop-grand");
     // The feed checks its parameters as the search does: cpf is a financeur, an unknown
     // département is refused, naming it.
     let (s, r) = call(ureq::get(&format!("{feed}?financeur=cpf")), None);

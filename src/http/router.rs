@@ -4,7 +4,7 @@
 
 use super::respond::{error, Body};
 use super::{api, feeds, health, import, site, App};
-use crate::limits::MAX_URI;
+use crate::limits::{MAX_READ_BODY, MAX_URI};
 use axum::extract::{RawPathParams, Request, State};
 use axum::routing::get;
 use axum::Router;
@@ -18,6 +18,7 @@ use tower::ServiceExt;
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::cors::{Any, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 /// A read that has not answered in this time gets a 503 (the blocking work goes on, but the
@@ -104,6 +105,8 @@ pub(super) fn table(app: Arc<App>) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             READ_TIMEOUT,
         ))
+        // Reads take no body: one announced past a few KiB is refused before it is read.
+        .layer(RequestBodyLimitLayer::new(MAX_READ_BODY))
         // Uploads take as long as the client sends: no time limit but the idle one.
         .route(
             "/api/v1/import",
@@ -146,9 +149,14 @@ pub(super) async fn respond(
             parts.status = StatusCode::NO_CONTENT;
         }
         let echec = parts.status.is_client_error() || parts.status.is_server_error();
-        if echec && !parts.headers.contains_key("content-type") {
-            // The framework's own refusals (405 with its `Allow`, the read time limit's 503)
-            // speak the API's error shape too.
+        // Our routes answer errors in JSON; the framework's and its layers' own refusals
+        // (405 with its `Allow`, the body limit's 413, the read time limit's 503) come bare
+        // or as plain text, and are given the API's error shape too.
+        let brut = parts
+            .headers
+            .get("content-type")
+            .is_none_or(|t| t.as_bytes().starts_with(b"text/plain"));
+        if echec && brut {
             let allow = parts.headers.get("allow").and_then(|v| v.to_str().ok());
             let mut e = bodiless_error(parts.status, allow);
             for (k, v) in &parts.headers {
@@ -177,6 +185,10 @@ fn bodiless_error(status: StatusCode, allow: Option<&str>) -> Response<Body> {
             format!("méthodes permises ici : {}", allow.unwrap_or("?")),
         ),
         StatusCode::NOT_FOUND => ("introuvable", "aucune ressource à cette adresse".into()),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "corps-trop-grand",
+            format!("cette adresse ne prend pas de corps de plus de {MAX_READ_BODY} octets"),
+        ),
         StatusCode::SERVICE_UNAVAILABLE => (
             "delai-depasse",
             format!(
