@@ -158,12 +158,12 @@ fn main() {
     let t0 = Instant::now();
     // `SOFI_BENCH_SANS_REINDEX=1` (with `SOFI_BENCH_GARDER`) reuses an up-to-date index.
     let n = if std::env::var_os("SOFI_BENCH_SANS_REINDEX").is_some()
-        && moteur.seq_indexee() == store.compteurs().unwrap().journal_seq
-        && moteur.nb_documents() > 0
+        && moteur.indexed_seq() == store.compteurs().unwrap().journal_seq
+        && moteur.doc_count() > 0
     {
-        moteur.nb_documents()
+        moteur.doc_count()
     } else {
-        moteur.reindexer(&store).unwrap()
+        moteur.reindex(&store).unwrap()
     };
     let (groupes, segments) = moteur.groups_and_segments();
     println!(
@@ -233,7 +233,7 @@ fn main() {
     for _ in 0..50 {
         for q in ["compta", "angl", "soud", "nant", "cuis"] {
             let t = Instant::now();
-            std::hint::black_box(moteur.suggerer(q, 8).unwrap());
+            std::hint::black_box(moteur.suggest(q, 8).unwrap());
             sug.push(t.elapsed().as_secs_f64() * 1e3);
         }
     }

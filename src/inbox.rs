@@ -104,7 +104,7 @@ impl Inbox {
                     .map_err(|e| std::io::Error::other(e.to_string()))?;
                 // A file in `done/` is on disk: a crash after the move cannot lose it.
                 self.store
-                    .durcir()
+                    .make_durable()
                     .map_err(|e| std::io::Error::other(e.to_string()))?;
                 r
             }

@@ -263,7 +263,7 @@ fn run(cli: Cli) -> Result<i32> {
                 "organismes": c.organismes,
                 "diffusables": c.diffusables,
                 "journal_seq": c.journal_seq,
-                "corps_octets": store.taille_corps(),
+                "corps_octets": store.body_file_len(),
                 "corps_octets_morts": c.octets_morts,
             });
             if json {
@@ -277,7 +277,7 @@ fn run(cli: Cli) -> Result<i32> {
                 println!("journal     {}", c.journal_seq);
                 println!(
                     "corps       {} octets, dont {} de versions remplacées ou supprimées",
-                    store.taille_corps(),
+                    store.body_file_len(),
                     c.octets_morts
                 );
             }
@@ -375,11 +375,11 @@ fn run(cli: Cli) -> Result<i32> {
             let store = Store::open(&cli.data_dir)?;
             let (moteur, _) =
                 sofi::search::Moteur::ouvrir(&cli.data_dir.join("index"), config, refs)?;
-            let n = moteur.reindexer(&store)?;
+            let n = moteur.reindex(&store)?;
             eprintln!(
                 "{n} sessions indexées en {:.1} s (journal {})",
                 t0.elapsed().as_secs_f64(),
-                moteur.seq_indexee()
+                moteur.indexed_seq()
             );
             Ok(0)
         }
@@ -616,15 +616,15 @@ fn serve(
     // The index is derived: rebuilt when missing, of another layout, or ahead of the store
     // (a restored store); otherwise brought up to date from the journal.
     let seq_store = store.compteurs()?.journal_seq;
-    if recree || moteur.seq_indexee() > seq_store {
+    if recree || moteur.indexed_seq() > seq_store {
         let t = Instant::now();
-        let n = moteur.reindexer(&store)?;
+        let n = moteur.reindex(&store)?;
         tracing::info!(
             "index reconstruit : {n} sessions en {} ms",
             t.elapsed().as_millis()
         );
     } else {
-        let n = moteur.rattraper(&store)?;
+        let n = moteur.catch_up(&store)?;
         tracing::info!("index à jour ({n} offres rattrapées)");
     }
     // Feeds and uploads hold blocking threads while their clients read or send: they get
@@ -655,7 +655,7 @@ fn serve(
             let mut pause = std::time::Duration::from_millis(100);
             let mut dernier_log: Option<Instant> = None;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                match moteur.rattraper(&store) {
+                match moteur.catch_up(&store) {
                     Ok(_) => pause = std::time::Duration::from_millis(100),
                     Err(e) => {
                         if dernier_log.is_none_or(|t| t.elapsed().as_secs() >= 10) {
@@ -706,7 +706,7 @@ fn verify(data_dir: &Path, json: bool) -> Result<i32> {
     if json {
         let v = serde_json::json!({
             "offres": offres,
-            "offres_endommagees": store.endommagees(),
+            "offres_endommagees": store.damaged_offers(),
             "journal_seq": c.journal_seq,
             "stockage": &problemes,
             "index": &index,

@@ -145,7 +145,7 @@ pub(super) async fn suggestions(app: Arc<App>, req: Request) -> Response<Body> {
         Ok(q) => q,
         Err(e) => return bad_param(e),
     };
-    match moteur.suggerer(&q, 8) {
+    match moteur.suggest(&q, 8) {
         Ok(s) => {
             let corps = serde_json::to_vec(&s).unwrap_or_default();
             json_with_etag(req.headers(), etag_of(&corps), corps)

@@ -119,7 +119,7 @@ pub(super) async fn offres(app: Arc<App>, req: Request) -> Response<Body> {
         req.uri().query().unwrap_or("").hash(&mut h);
         env!("CARGO_PKG_VERSION").hash(&mut h);
         // After sled is reopened, journal numbers may be given again to other changes.
-        app.store.reouvertures().hash(&mut h);
+        app.store.reopen_count().hash(&mut h);
         format!(
             "\"j{seq}-{:016x}{}\"",
             h.finish(),

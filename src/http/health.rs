@@ -33,24 +33,24 @@ pub(super) fn health(app: &App) -> Response<Body> {
         let (attente, plus_ancienne) = app.store.en_attente()?;
         // Degraded: up, but something it should do it cannot do now; the reasons say what.
         let mut raisons = Vec::new();
-        app.store.sonder();
-        if let Some(p) = app.store.panne() {
+        app.store.probe();
+        if let Some(p) = app.store.failure() {
             raisons.push(format!("écritures impossibles : {p}"));
         }
-        if let Some(p) = app.moteur.as_ref().and_then(|m| m.panne()) {
+        if let Some(p) = app.moteur.as_ref().and_then(|m| m.failure()) {
             raisons.push(format!("l'index ne suit plus le journal : {p}"));
         }
-        let endommagees = app.store.endommagees();
-        if !endommagees.is_empty() {
+        let damaged_offers = app.store.damaged_offers();
+        if !damaged_offers.is_empty() {
             raisons.push(format!(
                 "{} offre(s) au corps endommagé, laissées hors des flux et de la recherche (sofi verify)",
-                endommagees.len()
+                damaged_offers.len()
             ));
         }
         Ok::<_, crate::store::StoreError>(Sante {
             statut: if raisons.is_empty() { "ok" } else { "degrade" },
             raisons,
-            offres_endommagees: endommagees.len(),
+            offres_endommagees: damaged_offers.len(),
             version: env!("CARGO_PKG_VERSION"),
             formations: c.formations,
             actions: c.actions,
@@ -60,9 +60,9 @@ pub(super) fn health(app: &App) -> Response<Body> {
             journal_seq: c.journal_seq,
             non_diffusees: attente,
             plus_ancienne_non_diffusee_s: plus_ancienne
-                .map(|t| (crate::store::maintenant() - t).max(0) / 1000),
-            index_seq: app.moteur.as_ref().map(|m| m.seq_indexee()),
-            index_documents: app.moteur.as_ref().map(|m| m.nb_documents()),
+                .map(|t| (crate::store::now_ms() - t).max(0) / 1000),
+            index_seq: app.moteur.as_ref().map(|m| m.indexed_seq()),
+            index_documents: app.moteur.as_ref().map(|m| m.doc_count()),
         })
     })();
     match r {

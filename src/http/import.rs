@@ -207,7 +207,7 @@ async fn importer_corps(
         };
         let rapport = importer(input, &app2.refs, &opts, &|_| {})?;
         // Answered means on disk.
-        app2.store.durcir()?;
+        app2.store.make_durable()?;
         Ok::<_, crate::import::ImportError>(rapport)
     })
     .await;
@@ -287,7 +287,7 @@ pub(super) async fn delete(app: Arc<App>, req: Request, numero: String) -> Respo
             std::slice::from_ref(&n2),
             crate::store::Operation::Suppression,
         )?;
-        app2.store.durcir()?;
+        app2.store.make_durable()?;
         Ok::<_, crate::store::StoreError>(n)
     })
     .await;

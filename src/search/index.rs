@@ -206,9 +206,9 @@ pub struct Moteur {
     /// Typo neighbours of query words, per index generation.
     pub(super) voisins: super::fautes::Voisins,
     /// Why the last catch-up with the journal failed, until one succeeds (`/health`).
-    panne: Mutex<Option<String>>,
-    /// The store's reopen count this index follows (see `Store::reouvertures`).
-    reouvertures: std::sync::atomic::AtomicU64,
+    failure: Mutex<Option<String>>,
+    /// The store's reopen count this index follows (see `Store::reopen_count`).
+    reopen_count: std::sync::atomic::AtomicU64,
 }
 
 /// What is wrong with the index in `dir`, without opening it for writing (for `sofi verify`):
@@ -318,8 +318,8 @@ impl Moteur {
                 vues: Default::default(),
                 en_cours: Default::default(),
                 voisins: Default::default(),
-                panne: Mutex::new(None),
-                reouvertures: Default::default(),
+                failure: Mutex::new(None),
+                reopen_count: Default::default(),
                 parents_formacode: refs
                     .formacodes
                     .values()
@@ -334,7 +334,7 @@ impl Moteur {
     }
 
     /// Journal sequence the index is up to date with.
-    pub fn seq_indexee(&self) -> u64 {
+    pub fn indexed_seq(&self) -> u64 {
         self.index
             .load_metas()
             .ok()
@@ -362,11 +362,11 @@ impl Moteur {
     }
 
     /// Rebuilds the whole index from the store.
-    pub fn reindexer(&self, store: &Store) -> Result<u64, IndexError> {
+    pub fn reindex(&self, store: &Store) -> Result<u64, IndexError> {
         let seq = store.compteurs()?.journal_seq;
         let mut w = self.writer.lock().expect("index writer lock");
         let mut n = 0;
-        self.en_un_tour(&mut w, seq, |w| {
+        self.apply_in_one_commit(&mut w, seq, |w| {
             w.delete_all_documents()?;
             for o in store.offres() {
                 n += self.ajouter_lue(w, o.map(Some))?;
@@ -385,31 +385,31 @@ impl Moteur {
     }
 
     /// Why the index cannot follow the journal now, if it cannot.
-    pub fn panne(&self) -> Option<String> {
-        self.panne.lock().ok().and_then(|p| p.clone())
+    pub fn failure(&self) -> Option<String> {
+        self.failure.lock().ok().and_then(|p| p.clone())
     }
 
     /// Applies the journal entries the index has not seen. Returns how many offers changed.
-    pub fn rattraper(&self, store: &Store) -> Result<usize, IndexError> {
-        let r = self.rattraper_journal(store);
-        if let Ok(mut p) = self.panne.lock() {
+    pub fn catch_up(&self, store: &Store) -> Result<usize, IndexError> {
+        let r = self.catch_up_journal(store);
+        if let Ok(mut p) = self.failure.lock() {
             *p = r.as_ref().err().map(|e| e.to_string());
         }
         r
     }
 
-    fn rattraper_journal(&self, store: &Store) -> Result<usize, IndexError> {
+    fn catch_up_journal(&self, store: &Store) -> Result<usize, IndexError> {
         // sled was reopened: what the index followed of the journal may not be on disk, and
         // its sequence numbers will be given again. Rebuilt from the store as it is now.
-        let reouvertures = store.reouvertures();
-        if reouvertures != self.reouvertures.load(std::sync::atomic::Ordering::Relaxed) {
-            let n = self.reindexer(store)?;
-            self.reouvertures
-                .store(reouvertures, std::sync::atomic::Ordering::Relaxed);
+        let reopen_count = store.reopen_count();
+        if reopen_count != self.reopen_count.load(std::sync::atomic::Ordering::Relaxed) {
+            let n = self.reindex(store)?;
+            self.reopen_count
+                .store(reopen_count, std::sync::atomic::Ordering::Relaxed);
             tracing::warn!("index reconstruit après la réouverture du stockage : {n} sessions");
             return Ok(n as usize);
         }
-        let depuis = self.seq_indexee();
+        let depuis = self.indexed_seq();
         let fin = store.compteurs()?.journal_seq;
         if fin <= depuis {
             return Ok(0);
@@ -426,7 +426,7 @@ impl Moteur {
             }
         }
         let mut w = self.writer.lock().expect("index writer lock");
-        self.en_un_tour(&mut w, fin, |w| {
+        self.apply_in_one_commit(&mut w, fin, |w| {
             for n in &numeros {
                 w.delete_term(Term::from_field_text(self.champs.formation, n));
                 self.ajouter_lue(w, store.offre(n))?;
@@ -442,7 +442,7 @@ impl Moteur {
     /// the writer goes back to its last commit. Without that, on a full disk the new
     /// documents were lost with their segment while their deletions stayed queued, and the
     /// next commit that succeeded emptied the index. The next round redoes the work.
-    fn en_un_tour(
+    fn apply_in_one_commit(
         &self,
         w: &mut IndexWriter,
         seq: u64,
@@ -651,7 +651,7 @@ impl Moteur {
         nonce ^ self.reader.searcher().generation().generation_id()
     }
 
-    pub fn nb_documents(&self) -> u64 {
+    pub fn doc_count(&self) -> u64 {
         self.reader.searcher().num_docs()
     }
 

@@ -77,7 +77,7 @@ impl Libelles {
 }
 
 impl Moteur {
-    pub fn suggerer(&self, q: &str, n: usize) -> tantivy::Result<Vec<Suggestion>> {
+    pub fn suggest(&self, q: &str, n: usize) -> tantivy::Result<Vec<Suggestion>> {
         let ms = mots(q);
         if ms.is_empty() {
             return Ok(Vec::new());

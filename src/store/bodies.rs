@@ -3,7 +3,7 @@
 
 use super::*;
 
-pub(super) fn illisible(f: &OfferRecord, e: &dyn std::fmt::Display) -> StoreError {
+pub(super) fn unreadable(f: &OfferRecord, e: &dyn std::fmt::Display) -> StoreError {
     StoreError::Encodage(format!("corps à l'octet {} : {e}", f.pos))
 }
 
@@ -14,30 +14,30 @@ pub(super) fn verifier(
     raw: &mut Vec<u8>,
 ) -> Result<(), StoreError> {
     let (taille, bloc) =
-        lz4_flex::block::uncompressed_size(payload).map_err(|e| illisible(f, &e))?;
+        lz4_flex::block::uncompressed_size(payload).map_err(|e| unreadable(f, &e))?;
     // A damaged length must not become a huge allocation.
     if taille > 1 << 28 {
-        return Err(illisible(f, &format!("taille annoncée {taille}")));
+        return Err(unreadable(f, &format!("taille annoncée {taille}")));
     }
     raw.resize(taille, 0);
-    lz4_flex::block::decompress_into(bloc, raw).map_err(|e| illisible(f, &e))?;
+    lz4_flex::block::decompress_into(bloc, raw).map_err(|e| unreadable(f, &e))?;
     if twox_hash::XxHash3_128::oneshot(raw) != f.empreinte {
-        return Err(illisible(f, &"empreinte différente"));
+        return Err(unreadable(f, &"empreinte différente"));
     }
     Ok(())
 }
 
-pub(super) fn chemin_corps(dir: &Path, generation: u64) -> PathBuf {
+pub(super) fn body_path(dir: &Path, generation: u64) -> PathBuf {
     dir.join(format!("offres-{generation}.corps"))
 }
 
-pub(super) fn ouvrir_corps(dir: &Path, generation: u64) -> std::io::Result<File> {
+pub(super) fn open_body_file(dir: &Path, generation: u64) -> std::io::Result<File> {
     std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
-        .open(chemin_corps(dir, generation))
+        .open(body_path(dir, generation))
 }
 
 impl Store {
@@ -52,7 +52,7 @@ impl Store {
     pub fn compact(self) -> Result<(u64, u64), StoreError> {
         let a = self.a()?;
         const PAQUET: usize = 1024;
-        let avant = *self.ecrivain()
+        let avant = *self.writer_lock()
             + match &self.suivant {
                 Some((_, f)) => f.metadata()?.len(),
                 None => 0,
@@ -63,7 +63,7 @@ impl Store {
                 let g = self.generation + 1;
                 a.meta.insert(CLE_COMPACTION, &g.to_be_bytes())?;
                 self.flush()?;
-                (g, Arc::new(ouvrir_corps(&self.dir, g)?))
+                (g, Arc::new(open_body_file(&self.dir, g)?))
             }
         };
         let mut fin = fichier.metadata()?.len();
@@ -129,7 +129,7 @@ impl Store {
             })
             .map_err(tx_err)?;
         self.flush()?;
-        std::fs::remove_file(chemin_corps(&self.dir, self.generation))?;
+        std::fs::remove_file(body_path(&self.dir, self.generation))?;
         Ok((avant, fin))
     }
 
@@ -158,11 +158,11 @@ impl Store {
             verifier(&f, payload, raw)?;
             bincode::serde::decode_from_slice(raw, cfg())
                 .map(|(v, _)| v)
-                .map_err(|e| illisible(&f, &e))
+                .map_err(|e| unreadable(&f, &e))
         });
         let corps = corps.map_err(|e| {
             let numero = String::from_utf8_lossy(numero).into_owned();
-            if let Ok(mut v) = self.endommagees.lock() {
+            if let Ok(mut v) = self.damaged_offers.lock() {
                 v.insert(numero.clone());
             }
             StoreError::DamagedBody {
@@ -190,7 +190,7 @@ impl Store {
     }
 
     /// Bytes of the body file (live bodies, replaced ones, and any tail a crash left).
-    pub fn taille_corps(&self) -> u64 {
-        *self.ecrivain()
+    pub fn body_file_len(&self) -> u64 {
+        *self.writer_lock()
     }
 }

@@ -6,13 +6,13 @@ use super::*;
 /// Group commit: writers that want their write on disk take a ticket; one of them flushes
 /// sled for every ticket taken before its flush started, the others wait for it.
 #[derive(Default)]
-pub(super) struct Durabilite {
-    pub(super) etat: Mutex<EtatDurabilite>,
+pub(super) struct Durability {
+    pub(super) etat: Mutex<DurabilityState>,
     pub(super) fait: std::sync::Condvar,
 }
 
 #[derive(Default)]
-pub(super) struct EtatDurabilite {
+pub(super) struct DurabilityState {
     /// Last ticket handed out.
     pub(super) demande: u64,
     /// Every ticket up to this one is on disk.
@@ -33,12 +33,12 @@ impl Store {
     /// Concurrent callers share flushes: a caller whose write is covered by a flush that
     /// started after its ticket waits for it instead of starting its own, so N concurrent
     /// saves cost about two fsyncs, not N.
-    pub fn durcir(&self) -> Result<(), StoreError> {
-        let r = self.durcir_groupe();
-        self.suivre(r)
+    pub fn make_durable(&self) -> Result<(), StoreError> {
+        let r = self.group_commit();
+        self.track_failure(r)
     }
 
-    pub(super) fn durcir_groupe(&self) -> Result<(), StoreError> {
+    pub(super) fn group_commit(&self) -> Result<(), StoreError> {
         let d = &*self.durabilite;
         let verrou = || d.etat.lock().unwrap_or_else(|e| e.into_inner());
         let mut e = verrou();

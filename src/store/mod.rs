@@ -90,12 +90,12 @@ const CLE_CORPS_FIN: &[u8] = b"corps_fin";
 /// `meta` key of the generation a compaction is writing, while it runs.
 const CLE_COMPACTION: &[u8] = b"compaction";
 
-pub fn maintenant() -> i64 {
+pub fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
-/// sled and its trees, replaced whole when sled must be reopened (see [`Store::sonder`]).
-struct Arbres {
+/// sled and its trees, replaced whole when sled must be reopened (see [`Store::probe`]).
+struct Trees {
     db: sled::Db,
     offres: sled::Tree,
     par_organisme: sled::Tree,
@@ -108,10 +108,10 @@ struct Arbres {
     attente: sled::Tree,
 }
 
-impl Arbres {
+impl Trees {
     /// Opens sled in `dir/store` and its trees. sled panics on some damaged files: a clear
     /// error instead.
-    fn ouvrir(dir: &Path) -> Result<Arbres, StoreError> {
+    fn ouvrir(dir: &Path) -> Result<Trees, StoreError> {
         let config = sled::Config::new()
             .path(dir.join("store"))
             .cache_capacity(cache_mo() << 20);
@@ -136,7 +136,7 @@ impl Arbres {
             }
             e => StoreError::Sled(e),
         })?;
-        Ok(Arbres {
+        Ok(Trees {
             offres: db.open_tree("offres")?,
             par_organisme: db.open_tree("par_organisme")?,
             par_maj: db.open_tree("par_maj")?,
@@ -153,8 +153,8 @@ impl Arbres {
 #[derive(Clone)]
 pub struct Store {
     /// `None` only while sled is being reopened after a failure it does not recover from
-    /// (see [`Store::sonder`]).
-    arbres: Arc<arc_swap::ArcSwapOption<Arbres>>,
+    /// (see [`Store::probe`]).
+    arbres: Arc<arc_swap::ArcSwapOption<Trees>>,
     /// The body file, read with `pread` from any thread.
     corps: Arc<File>,
     generation: u64,
@@ -164,15 +164,15 @@ pub struct Store {
     /// Its length: held by the one writer at a time (bodies are appended in order, and no
     /// other write slips between a batch's checks and its transaction).
     fin: Arc<Mutex<u64>>,
-    /// Group commit of answered writes (see [`Store::durcir`]).
-    durabilite: Arc<Durabilite>,
+    /// Group commit of answered writes (see [`Store::make_durable`]).
+    durabilite: Arc<Durability>,
     /// Why the last write failed (a full disk…), until one succeeds: `/health` says it.
-    panne: Arc<Mutex<Option<String>>>,
+    failure: Arc<Mutex<Option<String>>>,
     /// Offers whose body was found damaged since the store was opened.
-    endommagees: Arc<Mutex<std::collections::BTreeSet<String>>>,
-    /// Times sled was reopened (see [`Store::reouvertures`]).
-    reouvertures: Arc<std::sync::atomic::AtomicU64>,
-    /// When [`Store::sonder`] last probed (Unix ms).
+    damaged_offers: Arc<Mutex<std::collections::BTreeSet<String>>>,
+    /// Times sled was reopened (see [`Store::reopen_count`]).
+    reopen_count: Arc<std::sync::atomic::AtomicU64>,
+    /// When [`Store::probe`] last probed (Unix ms).
     derniere_sonde: Arc<std::sync::atomic::AtomicI64>,
 }
 
@@ -206,7 +206,7 @@ impl Store {
         if a_servi && !dir.join("store").join("conf").exists() {
             return Err(StoreError::Disparu(dir.to_path_buf()));
         }
-        let arbres = Arbres::ouvrir(dir)?;
+        let arbres = Trees::ouvrir(dir)?;
         let (offres, meta) = (&arbres.offres, &arbres.meta);
         match meta.get(CLE_FORMAT)? {
             Some(v) if v.as_ref() == FORMAT.to_be_bytes() => {}
@@ -234,14 +234,14 @@ impl Store {
             let garde = [Some(generation), en_cours]
                 .into_iter()
                 .flatten()
-                .any(|g| e.path() == chemin_corps(dir, g));
+                .any(|g| e.path() == body_path(dir, g));
             if nom.starts_with("offres-") && nom.ends_with(".corps") && !garde {
                 std::fs::remove_file(e.path())?;
             }
         }
-        let corps = ouvrir_corps(dir, generation)?;
+        let corps = open_body_file(dir, generation)?;
         let suivant = match en_cours {
-            Some(g) => Some((g, Arc::new(ouvrir_corps(dir, g)?))),
+            Some(g) => Some((g, Arc::new(open_body_file(dir, g)?))),
             None => None,
         };
         if !a_servi {
@@ -277,19 +277,19 @@ impl Store {
             dir: dir.to_path_buf(),
             fin: Arc::new(Mutex::new(fin)),
             durabilite: Arc::default(),
-            panne: Arc::default(),
-            endommagees: Arc::default(),
-            reouvertures: Arc::default(),
+            failure: Arc::default(),
+            damaged_offers: Arc::default(),
+            reopen_count: Arc::default(),
             derniere_sonde: Arc::default(),
         })
     }
 
     /// sled's handles, or the error that says they are being reopened (after trying to).
-    fn a(&self) -> Result<Arc<Arbres>, StoreError> {
+    fn a(&self) -> Result<Arc<Trees>, StoreError> {
         if let Some(a) = self.arbres.load_full() {
             return Ok(a);
         }
-        self.sonder();
+        self.probe();
         self.arbres.load_full().ok_or(StoreError::Reouverture)
     }
 

@@ -119,10 +119,10 @@ pub(super) fn cfg() -> bincode::config::Configuration {
 /// bincode, then LZ4: offers shrink about 4×, and so do the sled nodes that hold them, on
 /// disk and in sled's cache (whose memory is what bounds an import's or export's RSS).
 pub fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
-    Ok(lz4_flex::compress_prepend_size(&bincode_brut(v)?))
+    Ok(lz4_flex::compress_prepend_size(&raw_bincode(v)?))
 }
 
-pub(super) fn bincode_brut<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+pub(super) fn raw_bincode<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
     bincode::serde::encode_to_vec(v, cfg()).map_err(|e| StoreError::Encodage(e.to_string()))
 }
 

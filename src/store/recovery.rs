@@ -4,21 +4,21 @@
 use super::*;
 
 /// A key written and flushed: does sled take writes?
-pub(super) fn essai_sled(a: &Arbres) -> Result<(), StoreError> {
-    a.meta.insert(b"sonde", &maintenant().to_be_bytes())?;
+pub(super) fn probe_sled(a: &Trees) -> Result<(), StoreError> {
+    a.meta.insert(b"sonde", &now_ms().to_be_bytes())?;
     a.db.flush()?;
     Ok(())
 }
 
 impl Store {
     /// Why writes fail now (the last write's error, until one succeeds), if they do.
-    pub fn panne(&self) -> Option<String> {
-        self.panne.lock().ok().and_then(|p| p.clone())
+    pub fn failure(&self) -> Option<String> {
+        self.failure.lock().ok().and_then(|p| p.clone())
     }
 
     /// Offers found with a damaged body since the store was opened.
-    pub fn endommagees(&self) -> Vec<String> {
-        self.endommagees
+    pub fn damaged_offers(&self) -> Vec<String> {
+        self.damaged_offers
             .lock()
             .map(|v| v.iter().cloned().collect())
             .unwrap_or_default()
@@ -48,7 +48,7 @@ impl Store {
                 Err(e) => return Err(e),
             }
         }
-        let endommagees = problemes.len();
+        let damaged_offers = problemes.len();
         let mut rejouees = BTreeSet::new();
         let mut derniere = 0;
         for e in self.journal_depuis(0) {
@@ -83,7 +83,7 @@ impl Store {
             ));
         }
         // The sessions of a damaged body cannot be counted.
-        if endommagees == 0 && sessions != c.sessions {
+        if damaged_offers == 0 && sessions != c.sessions {
             problemes.push(format!(
                 "compteurs : {} sessions, {sessions} stockées",
                 c.sessions
@@ -97,12 +97,12 @@ impl Store {
     /// so without a restart. First the body file (64 KiB appended, synced, cut off again),
     /// then sled itself (a key written and flushed): sled keeps an error that hit its own log
     /// and fails every later write, so then it is reopened.
-    pub fn sonder(&self) {
-        if self.panne().is_none() && self.arbres.load().is_some() {
+    pub fn probe(&self) {
+        if self.failure().is_none() && self.arbres.load().is_some() {
             return;
         }
         // At most one probe per 500 ms, whoever asks (health checks, writes, reads).
-        let maintenant_ms = maintenant();
+        let maintenant_ms = now_ms();
         let derniere = self
             .derniere_sonde
             .load(std::sync::atomic::Ordering::Relaxed);
@@ -137,14 +137,14 @@ impl Store {
             return;
         }
         let sled = match self.arbres.load_full() {
-            Some(a) => essai_sled(&a),
+            Some(a) => probe_sled(&a),
             None => Err(StoreError::Reouverture),
         };
-        if let Err(e) = sled.or_else(|_| self.rouvrir()) {
+        if let Err(e) = sled.or_else(|_| self.reopen()) {
             tracing::warn!("stockage : pas encore rouvert ({e})");
             return;
         }
-        if let Ok(mut p) = self.panne.lock() {
+        if let Ok(mut p) = self.failure.lock() {
             *p = None;
         }
     }
@@ -153,15 +153,15 @@ impl Store {
     /// first (sled locks its files): a scan still holding them makes this fail, and the next
     /// call tries again; meanwhile the store answers [`StoreError::Reouverture`]. Skipped
     /// while a write holds the writer lock (it will call again).
-    pub(super) fn rouvrir(&self) -> Result<(), StoreError> {
+    pub(super) fn reopen(&self) -> Result<(), StoreError> {
         let Ok(_ecrivain) = self.fin.try_lock() else {
             return Err(StoreError::Reouverture);
         };
         drop(self.arbres.swap(None));
-        let arbres = Arbres::ouvrir(&self.dir)?;
-        essai_sled(&arbres)?;
+        let arbres = Trees::ouvrir(&self.dir)?;
+        probe_sled(&arbres)?;
         self.arbres.store(Some(Arc::new(arbres)));
-        self.reouvertures
+        self.reopen_count
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tracing::warn!("stockage rouvert après une panne d'écriture");
         Ok(())
@@ -169,13 +169,13 @@ impl Store {
 
     /// How many times sled was reopened: what was not on disk then is gone, so whatever
     /// follows the journal (the index, feed validators) starts again from the store.
-    pub fn reouvertures(&self) -> u64 {
-        self.reouvertures.load(std::sync::atomic::Ordering::Relaxed)
+    pub fn reopen_count(&self) -> u64 {
+        self.reopen_count.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Records whether a write failed, for [`Store::panne`].
-    pub(super) fn suivre<T>(&self, r: Result<T, StoreError>) -> Result<T, StoreError> {
-        if let Ok(mut p) = self.panne.lock() {
+    /// Records whether a write failed, for [`Store::failure`].
+    pub(super) fn track_failure<T>(&self, r: Result<T, StoreError>) -> Result<T, StoreError> {
+        if let Ok(mut p) = self.failure.lock() {
             *p = r.as_ref().err().map(|e| e.to_string());
         }
         r

@@ -17,7 +17,7 @@ pub(super) fn tx_err(e: TransactionError<StoreError>) -> StoreError {
 }
 
 impl Store {
-    pub(super) fn ecrivain(&self) -> std::sync::MutexGuard<'_, u64> {
+    pub(super) fn writer_lock(&self) -> std::sync::MutexGuard<'_, u64> {
         // A panic while holding it cannot leave a half-written batch: the transaction is
         // sled's, and the file offset is only advanced after a complete write.
         self.fin.lock().unwrap_or_else(|e| e.into_inner())
@@ -30,9 +30,9 @@ impl Store {
         lot: &[(Formation, Verdict)],
         source: &str,
     ) -> Result<Vec<Ecrit>, StoreError> {
-        self.sonder();
+        self.probe();
         let r = self.ecrire_lot(lot, source);
-        self.suivre(r)
+        self.track_failure(r)
     }
 
     pub(super) fn ecrire_lot(
@@ -41,8 +41,8 @@ impl Store {
         source: &str,
     ) -> Result<Vec<Ecrit>, StoreError> {
         let a = self.a()?;
-        let now = maintenant();
-        let mut fin = self.ecrivain();
+        let now = now_ms();
+        let mut fin = self.writer_lock();
         // 1. Bodies of the new and changed offers, appended and synced first: a fiche never
         //    points at bytes that are not on disk.
         let mut places: Vec<Option<(u64, u32, u128)>> = Vec::with_capacity(lot.len());
@@ -50,7 +50,7 @@ impl Store {
         // Offers moving to another organisme: the one they leave may be left without any.
         let mut partants = Vec::new();
         for (formation, verdict) in lot {
-            let raw = bincode_brut(&StoredBodyRef { formation, verdict })?;
+            let raw = raw_bincode(&StoredBodyRef { formation, verdict })?;
             let empreinte = twox_hash::XxHash3_128::oneshot(&raw);
             let inchangee = match a.offres.get(formation.numero.as_bytes())? {
                 Some(b) => {
@@ -221,9 +221,9 @@ impl Store {
 
     /// Removes offers (journalled), in one transaction. Returns how many existed.
     pub fn supprimer(&self, numeros: &[String], operation: Operation) -> Result<usize, StoreError> {
-        self.sonder();
+        self.probe();
         let r = self.supprimer_lot(numeros, operation);
-        self.suivre(r)
+        self.track_failure(r)
     }
 
     pub(super) fn supprimer_lot(
@@ -232,8 +232,8 @@ impl Store {
         operation: Operation,
     ) -> Result<usize, StoreError> {
         let a = self.a()?;
-        let now = maintenant();
-        let _ecrivain = self.ecrivain();
+        let now = now_ms();
+        let _ecrivain = self.writer_lock();
         let mut partants = Vec::new();
         for numero in numeros {
             if let Some(b) = a.offres.get(numero.as_bytes())? {
