@@ -1,6 +1,7 @@
 //! The route table (axum's `Router`, on matchit) and the layers each group of routes gets:
-//! CORS on what other sites read (API, feeds, widget), gzip on the JSON API, a time limit on
-//! reads. The only module that knows every route; the route modules know nothing of each other.
+//! CORS on what other sites read (API, feeds, widget), gzip on the JSON API, a time limit and
+//! a body limit on reads. The only module that knows every route; the route modules know
+//! nothing of each other.
 
 use super::respond::{error, Body};
 use super::{api, feeds, health, import, site, App};
