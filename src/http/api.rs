@@ -6,7 +6,8 @@
 use super::offer_json::OffreJson;
 use super::params;
 use super::respond::{
-    bad_param, error, etag_of, full, internal, json_with_etag, unavailable, Body, Erreur,
+    bad_param, error, etag_of, full, internal, json_with_etag, not_modified, unavailable, Body,
+    Erreur,
 };
 use super::App;
 use crate::referentiel::DEPARTEMENTS_REGION;
@@ -60,15 +61,9 @@ pub(super) async fn recherche(app: Arc<App>, req: Request) -> Response<Body> {
             .parse::<headers::ETag>()
             .expect("valid ETag")
     };
-    {
-        use headers::HeaderMapExt;
-        if req
-            .headers()
-            .typed_get::<headers::IfNoneMatch>()
-            .is_some_and(|inm| !inm.precondition_passes(&etag))
-        {
-            return json_with_etag(req.headers(), etag, Vec::new());
-        }
+    // A 304 costs no search.
+    if not_modified(req.headers(), &etag) {
+        return json_with_etag(req.headers(), etag, Vec::new());
     }
     let t0 = std::time::Instant::now();
     let res = tokio::task::spawn_blocking(move || {
@@ -262,6 +257,8 @@ pub(super) async fn referentiel(app: Arc<App>, req: Request, nom: String) -> Res
         (status = 304, description = "Inchangé depuis l'ETag ou la date donnés"),
         (status = 400, description = "Paramètre invalide", body = Erreur),
     ))]
+// Documentation only: the feed is served by `feeds::offres`, which this module may not import
+// (route modules know nothing of each other); its OpenAPI entry lives here with the others.
 #[allow(dead_code)]
 fn flux_lheo() {}
 

@@ -76,6 +76,14 @@ pub fn internal(e: tokio::task::JoinError) -> Response<Body> {
     )
 }
 
+/// Whether the client's `If-None-Match` already holds `etag` (weak comparison, as GET wants).
+pub fn not_modified(entetes: &hyper::HeaderMap, etag: &headers::ETag) -> bool {
+    use headers::HeaderMapExt;
+    entetes
+        .typed_get::<headers::IfNoneMatch>()
+        .is_some_and(|inm| !inm.precondition_passes(etag))
+}
+
 /// A JSON answer with its validator: 304 (no body) when the client's `If-None-Match` holds
 /// it, else 200. Cacheable a minute; compressed by the router's layer when asked.
 pub fn json_with_etag(
@@ -84,10 +92,7 @@ pub fn json_with_etag(
     corps: impl Into<Bytes>,
 ) -> Response<Body> {
     use headers::HeaderMapExt;
-    let pas_modifie = entetes
-        .typed_get::<headers::IfNoneMatch>()
-        .is_some_and(|inm| !inm.precondition_passes(&etag));
-    let mut r = if pas_modifie {
+    let mut r = if not_modified(entetes, &etag) {
         Response::builder()
             .status(StatusCode::NOT_MODIFIED)
             .body(full(Bytes::new()))
