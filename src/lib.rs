@@ -17,6 +17,7 @@
 //!   the feeds, the writes and the public site ([`http::site`]) as sibling route modules,
 //!   the route table and the server on top.
 
+pub mod accounts;
 pub mod diffusion;
 pub mod generate;
 pub mod http;

@@ -18,13 +18,17 @@
 //! (big-endian numbers, `\0`-separated composite keys).
 
 mod bodies;
+mod dossiers;
 mod durability;
+mod people;
 mod records;
 mod recovery;
 mod writes;
 
 use bodies::*;
 use durability::*;
+pub use dossiers::*;
+pub use people::*;
 pub use records::*;
 use writes::*;
 
@@ -57,6 +61,10 @@ pub enum StoreError {
         pos: u64,
         message: String,
     },
+    /// A change refused because the store's state forbids it (an e-mail already taken, an
+    /// offer changed by someone else meanwhile).
+    #[error("{0}")]
+    Conflit(String),
     #[error("stockage : {0}")]
     Io(#[from] std::io::Error),
     #[error("stockage en cours de réouverture après une panne d'écriture : réessayez dans quelques secondes")]
@@ -106,6 +114,25 @@ struct Trees {
     meta: sled::Tree,
     /// Offers received but never diffused: first reception (ms, big-endian) ++ numero.
     attente: sled::Tree,
+    // The back-office (see `people` and `dossiers`).
+    comptes: sled::Tree,
+    /// E-mail → account id.
+    emails: sled::Tree,
+    /// SHA-256 of a session cookie → `SessionWeb`.
+    sessions: sled::Tree,
+    /// SHA-256 of a one-time link's token → `Lien`.
+    liens: sled::Tree,
+    /// SHA-256 of an API token → `JetonApi`.
+    jetons: sled::Tree,
+    demandes: sled::Tree,
+    /// SIRET → `Etablissement`.
+    etablissements: sled::Tree,
+    /// Numero → `Dossier` (an offer's working revision and state).
+    dossiers: sled::Tree,
+    /// SIRET `\0` numero, for an organisation's dossiers.
+    dossiers_siret: sled::Tree,
+    /// Audit sequence number (big-endian) → `Evenement`; never edited or deleted.
+    audit: sled::Tree,
 }
 
 impl Trees {
@@ -145,6 +172,16 @@ impl Trees {
             journal: db.open_tree("journal")?,
             meta: db.open_tree("meta")?,
             attente: db.open_tree("attente")?,
+            comptes: db.open_tree("comptes")?,
+            emails: db.open_tree("emails")?,
+            sessions: db.open_tree("sessions")?,
+            liens: db.open_tree("liens")?,
+            jetons: db.open_tree("jetons")?,
+            demandes: db.open_tree("demandes")?,
+            etablissements: db.open_tree("etablissements")?,
+            dossiers: db.open_tree("dossiers")?,
+            dossiers_siret: db.open_tree("dossiers_siret")?,
+            audit: db.open_tree("audit")?,
             db,
         })
     }

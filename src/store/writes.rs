@@ -9,6 +9,47 @@ pub(super) fn abort(e: StoreError) -> Tx {
     ConflictableTransactionError::Abort(e)
 }
 
+/// What a back-office change adds to an offer's write, inside the same transaction: it gets
+/// the `dossiers`, `dossiers_siret`, `audit` and `meta` trees.
+pub(super) type Hook<'a> = dyn Fn(&BackofficeTx) -> Result<(), Tx> + 'a;
+
+pub(super) struct BackofficeTx<'a> {
+    pub(super) dossiers: &'a TransactionalTree,
+    pub(super) dossiers_siret: &'a TransactionalTree,
+    pub(super) audit: &'a TransactionalTree,
+    pub(super) meta: &'a TransactionalTree,
+}
+
+/// The trees an offer's write touches, and the back-office's when a hook comes with it.
+fn offer_trees(a: &Trees, backoffice: bool) -> Vec<&sled::Tree> {
+    let mut t = vec![
+        &a.offres,
+        &a.par_organisme,
+        &a.par_maj,
+        &a.par_source,
+        &a.organismes,
+        &a.journal,
+        &a.meta,
+        &a.attente,
+    ];
+    if backoffice {
+        t.extend([&a.dossiers, &a.dossiers_siret, &a.audit]);
+    }
+    t
+}
+
+fn run_hook(t: &[TransactionalTree], hook: Option<&Hook>) -> Result<(), Tx> {
+    match hook {
+        Some(h) => h(&BackofficeTx {
+            dossiers: &t[8],
+            dossiers_siret: &t[9],
+            audit: &t[10],
+            meta: &t[6],
+        }),
+        None => Ok(()),
+    }
+}
+
 pub(super) fn tx_err(e: TransactionError<StoreError>) -> StoreError {
     match e {
         TransactionError::Abort(e) => e,
@@ -31,7 +72,7 @@ impl Store {
         source: &str,
     ) -> Result<Vec<Ecrit>, StoreError> {
         self.probe();
-        let r = self.ecrire_lot(lot, source);
+        let r = self.ecrire_lot(lot, source, None);
         self.track_failure(r)
     }
 
@@ -39,6 +80,7 @@ impl Store {
         &self,
         lot: &[(Formation, Verdict)],
         source: &str,
+        hook: Option<&Hook>,
     ) -> Result<Vec<Ecrit>, StoreError> {
         let a = self.a()?;
         let now = now_ms();
@@ -84,19 +126,11 @@ impl Store {
         let sans_offre = self.organismes_sans_offre(&partants, &arrivants)?;
         let fin_engagee = *fin;
         // 2. Fiches, indexes, organismes, journal and counters, in one transaction.
-        let trees = (
-            &a.offres,
-            &a.par_organisme,
-            &a.par_maj,
-            &a.par_source,
-            &a.organismes,
-            &a.journal,
-            &a.meta,
-            &a.attente,
-        );
-        sled::Transactional::transaction(
-            &trees,
-            |(offres, par_org, par_maj, par_src, orgs, journal, meta, attente)| {
+        let trees = offer_trees(&a, hook.is_some());
+        trees.as_slice().transaction(|t| {
+                let [offres, par_org, par_maj, par_src, orgs, journal, meta, attente, ..] = t.as_slice() else {
+                    unreachable!("offer_trees gives at least 8 trees")
+                };
                 let mut cpt: Compteurs = match meta.get(COMPTEURS)? {
                     Some(b) => decode(&b).map_err(abort)?,
                     None => Compteurs::default(),
@@ -213,16 +247,16 @@ impl Store {
                     });
                 }
                 meta.insert(COMPTEURS, encode(&cpt).map_err(abort)?)?;
+                run_hook(t, hook)?;
                 Ok(issues)
-            },
-        )
+            })
         .map_err(tx_err)
     }
 
     /// Removes offers (journalled), in one transaction. Returns how many existed.
     pub fn supprimer(&self, numeros: &[String], operation: Operation) -> Result<usize, StoreError> {
         self.probe();
-        let r = self.supprimer_lot(numeros, operation);
+        let r = self.supprimer_lot(numeros, operation, None);
         self.track_failure(r)
     }
 
@@ -230,6 +264,7 @@ impl Store {
         &self,
         numeros: &[String],
         operation: Operation,
+        hook: Option<&Hook>,
     ) -> Result<usize, StoreError> {
         let a = self.a()?;
         let now = now_ms();
@@ -241,19 +276,11 @@ impl Store {
             }
         }
         let sans_offre = self.organismes_sans_offre(&partants, &Default::default())?;
-        let trees = (
-            &a.offres,
-            &a.par_organisme,
-            &a.par_maj,
-            &a.par_source,
-            &a.organismes,
-            &a.journal,
-            &a.meta,
-            &a.attente,
-        );
-        sled::Transactional::transaction(
-            &trees,
-            |(offres, par_org, par_maj, par_src, orgs, journal, meta, attente)| {
+        let trees = offer_trees(&a, hook.is_some());
+        trees.as_slice().transaction(|t| {
+                let [offres, par_org, par_maj, par_src, orgs, journal, meta, attente, ..] = t.as_slice() else {
+                    unreachable!("offer_trees gives at least 8 trees")
+                };
                 let mut cpt: Compteurs = match meta.get(COMPTEURS)? {
                     Some(b) => decode(&b).map_err(abort)?,
                     None => Compteurs::default(),
@@ -292,9 +319,9 @@ impl Store {
                     n += 1;
                 }
                 meta.insert(COMPTEURS, encode(&cpt).map_err(abort)?)?;
+                run_hook(t, hook)?;
                 Ok(n)
-            },
-        )
+            })
         .map_err(tx_err)
     }
 

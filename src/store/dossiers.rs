@@ -1,0 +1,353 @@
+//! An offer in the back-office (its *dossier*): at most one working revision, what its
+//! organisation edits and staff review, beside the diffused revision, which is the offer in
+//! `offres` (what search, feeds, pages and the sitemap see). Drafts never reach `offres`.
+//!
+//! Every change to a dossier writes its audit event in the same transaction; a diffusion or
+//! a withdrawal is one transaction with the offer's write and its journal entry.
+
+use super::people::{auditer, Changement, Evenement};
+use super::*;
+
+/// Where an offer stands, as its organisation and staff see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Etat {
+    /// Being entered; saved on every step, even incomplete.
+    Brouillon,
+    /// Submitted, waiting for a decision.
+    EnAttente,
+    /// Online (its diffused revision is in `offres`), nothing pending.
+    Diffusee,
+    /// Sent back to its organisation with reasons.
+    ACorriger,
+    /// Online, but no session is open any more (computed when read, see [`Dossier::etat_du_jour`]).
+    Expiree,
+    /// Withdrawn by its organisation: out of search and feeds (a deletion in `?depuis=`).
+    Retiree,
+}
+
+impl Etat {
+    pub fn code(self) -> &'static str {
+        match self {
+            Etat::Brouillon => "brouillon",
+            Etat::EnAttente => "en_attente",
+            Etat::Diffusee => "diffusee",
+            Etat::ACorriger => "a_corriger",
+            Etat::Expiree => "expiree",
+            Etat::Retiree => "retiree",
+        }
+    }
+
+    pub fn libelle(self) -> &'static str {
+        match self {
+            Etat::Brouillon => "brouillon",
+            Etat::EnAttente => "en attente de validation",
+            Etat::Diffusee => "diffusée",
+            Etat::ACorriger => "à corriger",
+            Etat::Expiree => "expirée",
+            Etat::Retiree => "retirée",
+        }
+    }
+}
+
+/// A revision: the offer as entered, and what the rules said of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Revision {
+    pub formation: Formation,
+    pub verdict: Verdict,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Dossier {
+    pub numero: String,
+    /// The organisation that owns it.
+    pub siret: String,
+    /// The working revision's state (or the offer's when nothing is pending).
+    pub etat: Etat,
+    /// What its organisation edits and staff review; `None` when nothing is pending.
+    pub travail: Option<Revision>,
+    /// Whether a diffused revision is online (in `offres`).
+    pub en_ligne: bool,
+    /// Why staff sent it back (shown beside the fields).
+    pub motifs: Vec<String>,
+    pub cree_le: i64,
+    pub modifie_le: i64,
+    pub soumis_le: Option<i64>,
+}
+
+impl Dossier {
+    /// The state shown today: a diffused offer (`diffusee`, read from `offres`) whose
+    /// sessions have all ended is expired.
+    pub fn etat_du_jour(&self, diffusee: Option<&Formation>, aujourdhui: &str) -> Etat {
+        match (self.etat, diffusee) {
+            (Etat::Diffusee, Some(f)) if !sessions_ouvertes(f, aujourdhui) => Etat::Expiree,
+            (e, _) => e,
+        }
+    }
+}
+
+/// Whether a formation still has a session that has not ended (`aujourdhui`: `AAAAMMJJ`).
+pub fn sessions_ouvertes(f: &Formation, aujourdhui: &str) -> bool {
+    f.sessions().next().is_none()
+        || f.sessions().any(|s| {
+            let fin = &s.periode.fin;
+            // `99999999` (unknown end) stays open; month or year precision (`AAAAMM00`)
+            // stays open until that month or year is over.
+            let fin = if fin.ends_with("0000") {
+                format!("{}1231", &fin[..4])
+            } else if fin.ends_with("00") && fin.len() == 8 {
+                format!("{}31", &fin[..6])
+            } else {
+                fin.clone()
+            };
+            fin.as_str() >= aujourdhui
+        })
+}
+
+fn tget<T: DeserializeOwned>(t: &TransactionalTree, k: &[u8]) -> Result<Option<T>, Tx> {
+    t.get(k)?.map(|b| decode(&b).map_err(abort)).transpose()
+}
+
+fn put_dossier(t: &BackofficeTx, d: &Dossier) -> Result<(), Tx> {
+    t.dossiers
+        .insert(d.numero.as_bytes(), encode(d).map_err(abort)?)?;
+    t.dossiers_siret.insert(key2(&d.siret, &d.numero), &[])?;
+    Ok(())
+}
+
+/// The current dossier, checked against the version the caller read (`attendu`: its
+/// `modifie_le`), so that two tabs or two people never overwrite each other silently.
+fn current(t: &BackofficeTx, numero: &str, attendu: Option<i64>) -> Result<Option<Dossier>, Tx> {
+    let d: Option<Dossier> = tget(t.dossiers, numero.as_bytes())?;
+    if let (Some(d), Some(a)) = (&d, attendu) {
+        if d.modifie_le != a {
+            return Err(abort(StoreError::Conflit(format!(
+                "l'offre {numero} a été modifiée entre-temps : rechargez la page, vos saisies sont à reprendre sur la version actuelle"
+            ))));
+        }
+    }
+    Ok(d)
+}
+
+impl Store {
+    fn backoffice_tx<R>(&self, f: impl Fn(&BackofficeTx) -> Result<R, Tx>) -> Result<R, StoreError> {
+        let a = self.a()?;
+        let trees = [&a.dossiers, &a.dossiers_siret, &a.audit, &a.meta];
+        let r = trees
+            .as_slice()
+            .transaction(|t| {
+                f(&BackofficeTx {
+                    dossiers: &t[0],
+                    dossiers_siret: &t[1],
+                    audit: &t[2],
+                    meta: &t[3],
+                })
+            })
+            .map_err(tx_err);
+        let r = self.track_failure(r);
+        if r.is_ok() {
+            self.make_durable()?;
+        }
+        r
+    }
+
+    /// A dossier, whoever owns it (staff routes only).
+    pub fn dossier(&self, numero: &str) -> Result<Option<Dossier>, StoreError> {
+        self.a()?
+            .dossiers
+            .get(numero.as_bytes())?
+            .map(|b| decode(&b))
+            .transpose()
+    }
+
+    /// A dossier if it belongs to one of `sirets`: organisation routes have no other way to
+    /// read one, so another organisation's dossier is never theirs to see.
+    pub fn dossier_de(
+        &self,
+        sirets: &[String],
+        numero: &str,
+    ) -> Result<Option<Dossier>, StoreError> {
+        Ok(self
+            .dossier(numero)?
+            .filter(|d| sirets.iter().any(|s| *s == d.siret)))
+    }
+
+    /// The dossiers of one organisation, by numero.
+    pub fn dossiers_de(&self, siret: &str) -> Result<Vec<Dossier>, StoreError> {
+        let a = self.a()?;
+        prefixed(&a.dossiers_siret, siret)?
+            .iter()
+            .filter_map(|n| self.dossier(n).transpose())
+            .collect()
+    }
+
+    /// Every dossier in a state (the staff queue), oldest change first.
+    pub fn dossiers_en(&self, etat: Etat) -> Result<Vec<Dossier>, StoreError> {
+        let a = self.a()?;
+        let mut v: Vec<Dossier> = a
+            .dossiers
+            .iter()
+            .values()
+            .map(|b| decode::<Dossier>(&b?))
+            .filter(|d| d.as_ref().map_or(true, |d| d.etat == etat))
+            .collect::<Result<_, _>>()?;
+        v.sort_by_key(|d| d.modifie_le);
+        Ok(v)
+    }
+
+    /// Saves a dossier (a draft, a submission, a decision that does not put it online) with
+    /// its audit event, in one transaction. `attendu` is the `modifie_le` the caller read
+    /// (`None` for a new dossier, which must not exist yet).
+    pub fn enregistrer_dossier(
+        &self,
+        d: &Dossier,
+        attendu: Option<i64>,
+        e: Evenement,
+    ) -> Result<Dossier, StoreError> {
+        self.backoffice_tx(|t| {
+            let avant = current(t, &d.numero, attendu)?;
+            if avant.is_some() && attendu.is_none() {
+                return Err(abort(StoreError::Conflit(format!(
+                    "l'offre {} existe déjà",
+                    d.numero
+                ))));
+            }
+            if let Some(a) = &avant {
+                if a.siret != d.siret {
+                    t.dossiers_siret.remove(key2(&a.siret, &a.numero))?;
+                }
+            }
+            let mut d = d.clone();
+            d.modifie_le = now_ms().max(avant.as_ref().map_or(0, |a| a.modifie_le + 1));
+            put_dossier(t, &d)?;
+            auditer(t.meta, t.audit, e.clone())?;
+            Ok(d)
+        })
+    }
+
+    /// Puts a dossier's working revision online: the offer is written to `offres` with its
+    /// journal entry, the dossier loses its working revision, and the event is audited —
+    /// one transaction. The revision must have no blocking finding.
+    pub fn diffuser_dossier(
+        &self,
+        numero: &str,
+        attendu: Option<i64>,
+        e: Evenement,
+    ) -> Result<Option<Dossier>, StoreError> {
+        let Some(d) = self.dossier(numero)? else {
+            return Ok(None);
+        };
+        let Some(rev) = d.travail.clone() else {
+            return Ok(None);
+        };
+        if rev.verdict.bloquant() {
+            return Err(StoreError::Conflit(format!(
+                "l'offre {numero} a des erreurs bloquantes : elle ne peut pas être diffusée"
+            )));
+        }
+        let fait = std::sync::Mutex::new(None);
+        let hook = |t: &BackofficeTx| -> Result<(), Tx> {
+            let Some(mut d) = current(t, numero, attendu.or(Some(d.modifie_le)))? else {
+                return Err(abort(StoreError::Conflit(format!("l'offre {numero} a disparu"))));
+            };
+            d.travail = None;
+            d.etat = Etat::Diffusee;
+            d.en_ligne = true;
+            d.motifs.clear();
+            d.modifie_le = now_ms().max(d.modifie_le + 1);
+            put_dossier(t, &d)?;
+            auditer(t.meta, t.audit, e.clone())?;
+            *fait.lock().unwrap_or_else(|p| p.into_inner()) = Some(d);
+            Ok(())
+        };
+        self.probe();
+        let r = self.ecrire_lot(&[(rev.formation, rev.verdict)], SOURCE_ESPACE, Some(&hook));
+        self.track_failure(r)?;
+        self.make_durable()?;
+        Ok(fait.into_inner().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Withdraws an offer at its organisation's request: its diffused revision leaves
+    /// `offres` (a deletion in the journal), the dossier keeps the last revision, one
+    /// transaction.
+    pub fn retirer_dossier(
+        &self,
+        numero: &str,
+        attendu: Option<i64>,
+        e: Evenement,
+    ) -> Result<Option<Dossier>, StoreError> {
+        let Some(d) = self.dossier(numero)? else {
+            return Ok(None);
+        };
+        let derniere = match (&d.travail, self.offre(numero)?) {
+            (Some(r), _) => Some(r.clone()),
+            (None, Some(o)) => Some(Revision {
+                formation: o.formation,
+                verdict: o.verdict,
+            }),
+            (None, None) => None,
+        };
+        let fait = std::sync::Mutex::new(None);
+        let hook = |t: &BackofficeTx| -> Result<(), Tx> {
+            let Some(mut d) = current(t, numero, attendu.or(Some(d.modifie_le)))? else {
+                return Err(abort(StoreError::Conflit(format!("l'offre {numero} a disparu"))));
+            };
+            d.travail = derniere.clone();
+            d.etat = Etat::Retiree;
+            d.en_ligne = false;
+            d.modifie_le = now_ms().max(d.modifie_le + 1);
+            put_dossier(t, &d)?;
+            auditer(t.meta, t.audit, e.clone())?;
+            *fait.lock().unwrap_or_else(|p| p.into_inner()) = Some(d);
+            Ok(())
+        };
+        self.probe();
+        let r = self.supprimer_lot(&[numero.to_string()], Operation::Suppression, Some(&hook));
+        self.track_failure(r)?;
+        self.make_durable()?;
+        Ok(fait.into_inner().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Hands an offer received from a feed over to its organisation: a dossier is opened
+    /// on the diffused revision, and the offer is re-written under the back-office's
+    /// source so that a later full feed of its old source does not withdraw it.
+    pub fn confier_dossier(&self, numero: &str, e: Evenement) -> Result<Option<Dossier>, StoreError> {
+        let Some(o) = self.offre(numero)? else {
+            return Ok(None);
+        };
+        if self.dossier(numero)?.is_some() {
+            return Err(StoreError::Conflit(format!(
+                "l'offre {numero} est déjà gérée par son organisme"
+            )));
+        }
+        let now = now_ms();
+        let d = Dossier {
+            numero: numero.to_string(),
+            siret: o.formation.organisme.siret.clone(),
+            etat: Etat::Diffusee,
+            travail: None,
+            en_ligne: true,
+            motifs: Vec::new(),
+            cree_le: now,
+            modifie_le: now,
+            soumis_le: None,
+        };
+        let e = e.avec(vec![Changement {
+            champ: "source".into(),
+            avant: o.source.clone(),
+            apres: SOURCE_ESPACE.into(),
+        }]);
+        let hook = |t: &BackofficeTx| -> Result<(), Tx> {
+            put_dossier(t, &d)?;
+            auditer(t.meta, t.audit, e.clone())?;
+            Ok(())
+        };
+        self.probe();
+        let r = self.ecrire_lot(&[(o.formation, o.verdict)], SOURCE_ESPACE, Some(&hook));
+        self.track_failure(r)?;
+        self.make_durable()?;
+        Ok(Some(d))
+    }
+}
+
+/// The source name of offers diffused from the back-office (see `par_source`).
+pub const SOURCE_ESPACE: &str = "espace";
