@@ -154,7 +154,9 @@ pub fn email(s: &str) -> Result<String, String> {
         && e.split_once('@').is_some_and(|(l, d)| {
             !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.')
         })
-        && !e.chars().any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>');
+        && !e
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>');
     if ok {
         Ok(e)
     } else {
@@ -175,7 +177,10 @@ mod tests {
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
         assert!(verify_password("correct horse battery", Some(&h)));
         assert!(!verify_password("correct horse batterx", Some(&h)));
-        assert!(!verify_password("mot de passe factice, jamais valide", None));
+        assert!(!verify_password(
+            "mot de passe factice, jamais valide",
+            None
+        ));
     }
 
     #[test]

@@ -75,6 +75,17 @@ pub struct Options<'a> {
     pub source: String,
     /// Withdraw the source's offers absent from a completely read file.
     pub remplacer: bool,
+    /// An organisation's own file: its offers land as working revisions `en_attente`
+    /// instead of going online, and offers of other SIRETs are rejected.
+    pub depot: Option<Depot<'a>>,
+}
+
+/// Who deposits a file in the organisation space.
+pub struct Depot<'a> {
+    /// The SIRETs it acts for.
+    pub sirets: &'a [String],
+    /// Its name in the audit trail.
+    pub auteur: &'a str,
 }
 
 /// What the reader thread hands over.
@@ -167,10 +178,12 @@ pub fn importer(
     })?;
     rapport.octets = lus.load(Ordering::Relaxed);
     progression(rapport.octets);
-    if let (Some(store), true) = (opts.store, rapport.succes()) {
+    if let (Some(store), true, None) = (opts.store, rapport.succes(), &opts.depot) {
         rapport.supprimees = store.supprimer(&suppressions, Operation::Suppression)? as u64;
     }
-    if let (Some(store), true, true) = (opts.store, opts.remplacer, rapport.succes()) {
+    if let (Some(store), true, true, None) =
+        (opts.store, opts.remplacer, rapport.succes(), &opts.depot)
+    {
         let absents: Vec<String> = store
             .numeros_par_source(&opts.source)?
             .into_iter()
@@ -212,7 +225,53 @@ fn ecrire(
     if lot.is_empty() {
         return Ok(());
     }
-    if let Some(store) = opts.store {
+    if let (Some(store), Some(depot)) = (opts.store, &opts.depot) {
+        for (f, v) in lot.drain(..) {
+            if !depot.sirets.contains(&f.organisme.siret) {
+                rapport.rejetees += 1;
+                if rapport.rejets.len() < DETAILS_MAX {
+                    rapport.rejets.push(Rejet {
+                        numero: f.numero.clone(),
+                        ligne: 0,
+                        colonne: 0,
+                        erreurs: vec![Constat::bloquant(
+                            "siret-autre-organisme",
+                            format!("formation[{}]/organisme-formation-responsable/SIRET-organisme-formation", f.numero),
+                            format!(
+                                "l'offre appartient au SIRET {}, que ce compte ne représente pas",
+                                f.organisme.siret
+                            ),
+                        )],
+                    });
+                }
+                continue;
+            }
+            let numero = f.numero.clone();
+            match store.deposer(f, v, depot.auteur, &opts.source) {
+                Ok(Ecrit::Cree) => rapport.creees += 1,
+                Ok(Ecrit::Modifie) => rapport.modifiees += 1,
+                Ok(Ecrit::Inchange) => rapport.inchangees += 1,
+                // An offer the organisation does not manage: that one is refused, not the file.
+                Err(StoreError::Conflit(message)) => {
+                    rapport.rejetees += 1;
+                    if rapport.rejets.len() < DETAILS_MAX {
+                        rapport.rejets.push(Rejet {
+                            erreurs: vec![Constat::bloquant(
+                                "offre-non-geree",
+                                format!("formation[{numero}]"),
+                                message,
+                            )],
+                            numero,
+                            ligne: 0,
+                            colonne: 0,
+                        });
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        rapport.stockees = rapport.creees + rapport.modifiees;
+    } else if let Some(store) = opts.store {
         for e in store.ecrire(lot, &opts.source)? {
             match e {
                 Ecrit::Cree => rapport.creees += 1,

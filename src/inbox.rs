@@ -99,6 +99,7 @@ impl Inbox {
                     store: Some(&self.store),
                     source,
                     remplacer: false,
+                    depot: None,
                 };
                 let r = importer(input, &self.refs, &opts, &|_| {})
                     .map_err(|e| std::io::Error::other(e.to_string()))?;

@@ -28,6 +28,7 @@ pub mod limits;
 pub mod model;
 pub mod referentiel;
 pub mod rules;
+pub mod saisie;
 pub mod search;
 pub mod store;
 

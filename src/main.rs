@@ -171,6 +171,50 @@ enum Cmd {
         /// small data (`parallel_pass_min=64,short_ids=12,…`).
         #[arg(long, hide = true)]
         test_thresholds: Option<sofi::search::Thresholds>,
+        /// Development over plain HTTP only: the session cookie is `sofi` without `Secure`
+        /// instead of `__Host-sofi` (browsers refuse Secure cookies from http:// except on
+        /// localhost).
+        #[arg(long, env = "SOFI_COOKIE_NON_SECURISE")]
+        cookie_non_securise: bool,
+        /// Minutes without a request after which a back-office session ends.
+        #[arg(long, env = "SOFI_SESSION_INACTIVITE", default_value_t = 120)]
+        session_inactivite: u64,
+        /// Hours after which a back-office session ends, used or not.
+        #[arg(long, env = "SOFI_SESSION_DUREE", default_value_t = 12)]
+        session_duree: u64,
+    },
+    /// Back-office accounts: create one (the first admin) or issue a new password link. The
+    /// one-time link is printed: there is no mail infrastructure.
+    User {
+        #[command(subcommand)]
+        op: UserCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Create an account and print its activation link.
+    Add {
+        #[arg(long)]
+        email: String,
+        /// organisme, responsable, staff or admin.
+        #[arg(long)]
+        role: String,
+        /// SIRETs it acts for (organisation roles).
+        #[arg(long)]
+        siret: Vec<String>,
+        #[arg(long, default_value = "")]
+        nom: String,
+        /// The server's public address, to print the link with.
+        #[arg(long, env = "SOFI_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
+    },
+    /// Print a one-time link to choose a new password (the account's sessions end when used).
+    Reset {
+        #[arg(long)]
+        email: String,
+        #[arg(long, env = "SOFI_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
     },
 }
 
@@ -327,6 +371,9 @@ fn run(cli: Cli) -> Result<i32> {
             delai_inactivite,
             admin_token,
             test_thresholds,
+            cookie_non_securise,
+            session_inactivite,
+            session_duree,
         } => {
             if let Some(t) = test_thresholds {
                 sofi::search::set_thresholds(t);
@@ -349,6 +396,11 @@ fn run(cli: Cli) -> Result<i32> {
             };
             let token = sofi::http::admin_token(&cli.data_dir, admin_token)?;
             let reglages = (cli.ref_dir.clone(), cli.index_config.clone());
+            let identity = sofi::http::identity::Identity::new(
+                !cookie_non_securise,
+                std::time::Duration::from_secs(session_inactivite.max(1) * 60),
+                std::time::Duration::from_secs(session_duree.max(1) * 3600),
+            );
             serve(
                 &cli.data_dir,
                 reglages,
@@ -357,8 +409,10 @@ fn run(cli: Cli) -> Result<i32> {
                 limite_import,
                 limits,
                 token,
+                identity,
             )
         }
+        Cmd::User { op } => user(&cli.data_dir, op),
         Cmd::Compact => {
             let t0 = Instant::now();
             let (avant, apres) = Store::open(&cli.data_dir)?.compact()?;
@@ -512,6 +566,7 @@ fn import_files(
             store,
             source: source.clone().unwrap_or_else(|| source_name(path)),
             remplacer,
+            depot: None,
         };
         let rapport = importer(input, refs, &opts, &|n| bar.set_position(n))?;
         bar.finish_and_clear();
@@ -600,6 +655,7 @@ fn serve(
     limite_import: u64,
     limits: Limits,
     token: String,
+    identity: sofi::http::identity::Identity,
 ) -> Result<i32> {
     let addr = sofi::http::parse_listen_address(listen).map_err(anyhow::Error::msg)?;
     let t0 = Instant::now();
@@ -630,14 +686,17 @@ fn serve(
     // Feeds and uploads hold blocking threads while their clients read or send: they get
     // their own, beyond the eight that searches and pages share.
     let fils_bloquants = 8 + limits.feeds + limits.uploads;
-    let app = Arc::new(sofi::http::App::new(
-        store.clone(),
-        refs.clone(),
-        token,
-        limite_import,
-        Some(moteur.clone()),
-        limits,
-    ));
+    let app = Arc::new(
+        sofi::http::App::new(
+            store.clone(),
+            refs.clone(),
+            token,
+            limite_import,
+            Some(moteur.clone()),
+            limits,
+        )
+        .with_identity(identity),
+    );
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let inbox = sofi::inbox::Inbox::new(data_dir, store.clone(), refs)?;
     tracing::info!("boîte de dépôt : {}", inbox.dir.display());
@@ -702,7 +761,8 @@ fn verify(data_dir: &Path, json: bool) -> Result<i32> {
     let (offres, problemes) = store.verifier()?;
     let c = store.compteurs()?;
     let index = sofi::search::index::verifier_index(&data_dir.join("index"));
-    let sain = problemes.is_empty() && index.is_empty();
+    let backoffice = store.verify_backoffice()?;
+    let sain = problemes.is_empty() && index.is_empty() && backoffice.sain;
     if json {
         let v = serde_json::json!({
             "offres": offres,
@@ -710,12 +770,17 @@ fn verify(data_dir: &Path, json: bool) -> Result<i32> {
             "journal_seq": c.journal_seq,
             "stockage": &problemes,
             "index": &index,
+            "backoffice": &backoffice,
             "sain": sain,
         });
         println!("{v}");
     } else {
         println!("{offres} offres lues, journal jusqu'à {}", c.journal_seq);
-        for p in problemes.iter().chain(&index) {
+        println!(
+            "{} comptes, {} offres en gestion, {} événements d'audit",
+            backoffice.comptes, backoffice.dossiers, backoffice.audit
+        );
+        for p in problemes.iter().chain(&index).chain(&backoffice.problemes) {
             println!("  PROBLÈME : {p}");
         }
         if sain {
@@ -747,6 +812,7 @@ fn charger_demo(store: &Store, refs: &Referentiels) -> Result<()> {
         store: Some(store),
         source: "demo".into(),
         remplacer: true,
+        depot: None,
     };
     let r = importer(input, refs, &opts, &|_| {})?;
     if let Some(e) = r.erreur_fatale {
@@ -761,4 +827,63 @@ fn charger_demo(store: &Store, refs: &Referentiels) -> Result<()> {
         t0.elapsed().as_millis()
     );
     Ok(())
+}
+
+/// `sofi user add|reset`: the account and its one-time link, printed for whoever runs it.
+fn user(data_dir: &Path, op: UserCmd) -> Result<i32> {
+    use sofi::accounts::{self, Compte, Role};
+    let store = Store::open(data_dir)?;
+    let auteur = "sofi user (ligne de commande)";
+    match op {
+        UserCmd::Add {
+            email,
+            role,
+            siret,
+            nom,
+            url,
+        } => {
+            let email = accounts::email(&email).map_err(anyhow::Error::msg)?;
+            let role = Role::parse(&role).ok_or_else(|| {
+                anyhow::anyhow!("rôle « {role} » : organisme, responsable, staff ou admin")
+            })?;
+            for s in &siret {
+                anyhow::ensure!(sofi::rules::siret_valide(s), "SIRET invalide : {s}");
+            }
+            anyhow::ensure!(
+                role.equipe() || !siret.is_empty(),
+                "un compte d'organisme agit pour au moins un SIRET (--siret)"
+            );
+            let c = Compte {
+                id: store.nouvel_id()?,
+                email,
+                nom,
+                role,
+                sirets: siret,
+                mot_de_passe: None,
+                generation: 0,
+                actif: true,
+                cree_le: sofi::store::now_ms(),
+            };
+            let l = store.creer_compte(&c, auteur)?;
+            println!(
+                "Compte {} ({}) créé. Lien d'activation, valable 7 jours, une seule fois :\n{}/espace/lien/{}",
+                l.email,
+                role.libelle(),
+                url.trim_end_matches('/'),
+                l.jeton
+            );
+        }
+        UserCmd::Reset { email, url } => {
+            let email = accounts::email(&email).map_err(anyhow::Error::msg)?;
+            let c = store
+                .compte_par_email(&email)?
+                .ok_or_else(|| anyhow::anyhow!("aucun compte pour {email}"))?;
+            let jeton = store.emettre_lien(c.id, sofi::store::ButLien::Reinitialisation, auteur)?;
+            println!(
+                "Lien pour choisir un nouveau mot de passe ({email}), valable 7 jours, une seule fois :\n{}/espace/lien/{jeton}",
+                url.trim_end_matches('/')
+            );
+        }
+    }
+    Ok(0)
 }

@@ -51,6 +51,7 @@ pub fn importer_fichier(store: &Store, refs: &Referentiels, path: &Path) -> Rapp
             store: Some(store),
             source: "bench".into(),
             remplacer: false,
+            depot: None,
         },
         &|_| {},
     )

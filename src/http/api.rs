@@ -273,16 +273,15 @@ fn flux_lheo() {}
 )]
 struct Documentation;
 
-/// The OpenAPI document, generated once.
-pub(super) fn openapi_json() -> &'static str {
-    static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DOC.get_or_init(|| Documentation::openapi().to_json().unwrap_or_default())
+/// The public API's OpenAPI document (the router adds the organisation space's).
+pub(super) fn documentation() -> utoipa::openapi::OpenApi {
+    Documentation::openapi()
 }
 
-pub(super) fn openapi() -> Response<Body> {
+pub(super) fn openapi(doc: &'static str) -> Response<Body> {
     Response::builder()
         .status(StatusCode::OK)
         .header("content-type", "application/json; charset=utf-8")
-        .body(full(openapi_json()))
+        .body(full(doc))
         .expect("valid headers")
 }

@@ -23,6 +23,8 @@ pub struct App {
     pub feed_slots: Arc<tokio::sync::Semaphore>,
     /// Uploads being imported: each holds a blocking thread while its client sends.
     pub upload_slots: Arc<tokio::sync::Semaphore>,
+    /// Sessions of the organisation and staff spaces, and the login throttle.
+    pub identity: super::identity::Identity,
 }
 
 /// What one client can hold, so that slow or stuck ones cannot starve the others: beyond a
@@ -73,6 +75,13 @@ impl App {
             upload_limit,
             moteur,
             limits,
+            identity: Default::default(),
         }
+    }
+
+    /// The same, with these session settings.
+    pub fn with_identity(mut self, identity: super::identity::Identity) -> App {
+        self.identity = identity;
+        self
     }
 }

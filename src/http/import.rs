@@ -204,6 +204,7 @@ async fn importer_corps(
             store: Some(&app2.store),
             source,
             remplacer,
+            depot: None,
         };
         let rapport = importer(input, &app2.refs, &opts, &|_| {})?;
         // Answered means on disk.

@@ -11,8 +11,13 @@
 pub mod api;
 mod app;
 mod connection;
+pub mod espace;
 pub mod feeds;
+pub mod forms;
+pub mod gestion;
 mod health;
+pub mod html;
+pub mod identity;
 pub mod import;
 pub mod offer_json;
 pub mod params;

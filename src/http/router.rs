@@ -4,7 +4,7 @@
 //! nothing of each other.
 
 use super::respond::{error, Body};
-use super::{api, feeds, health, import, site, App};
+use super::{api, espace, feeds, gestion, health, import, site, App};
 use crate::limits::{MAX_READ_BODY, MAX_URI};
 use axum::extract::{RawPathParams, Request, State};
 use axum::routing::get;
@@ -85,7 +85,10 @@ pub(super) fn table(app: Arc<App>) -> Router {
                 },
             ),
         )
-        .route("/api/v1/openapi.json", get(|| async { api::openapi() }))
+        .route(
+            "/api/v1/openapi.json",
+            get(|| async { api::openapi(openapi_json()) }),
+        )
         .layer(gzip);
     let lecture = Router::new()
         .merge(json)
@@ -108,6 +111,29 @@ pub(super) fn table(app: Arc<App>) -> Router {
         ))
         // Reads take no body: one announced past a few KiB is refused before it is read.
         .layer(RequestBodyLimitLayer::new(MAX_READ_BODY))
+        // The back-office: forms and the organisations' JSON, each with its own body limit
+        // (a form within `MAX_FORM`, files within the import limit), checked where read.
+        .merge(espace::routes())
+        .merge(gestion::routes())
+        .merge(
+            Router::new()
+                .route(
+                    "/api/v1/espace/offres",
+                    get(espace::api::liste).post(espace::api::creer),
+                )
+                .route(
+                    "/api/v1/espace/offres/{numero}",
+                    get(espace::api::une).put(espace::api::remplacer),
+                )
+                .route(
+                    "/api/v1/espace/offres/{numero}/soumission",
+                    axum::routing::post(espace::api::soumettre),
+                )
+                .route(
+                    "/api/v1/espace/fichier",
+                    axum::routing::post(espace::api::fichier),
+                ),
+        )
         // Uploads take as long as the client sends: no time limit but the idle one.
         .route(
             "/api/v1/import",
@@ -122,6 +148,16 @@ pub(super) fn table(app: Arc<App>) -> Router {
             )
         })
         .with_state(app)
+}
+
+/// The OpenAPI document: the public API's and the organisation space's, generated once.
+fn openapi_json() -> &'static str {
+    static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DOC.get_or_init(|| {
+        let mut doc = api::documentation();
+        doc.merge(<espace::api::Documentation as utoipa::OpenApi>::openapi());
+        doc.to_json().unwrap_or_default()
+    })
 }
 
 /// One request: the URI's length, the route, then what every answer gets.

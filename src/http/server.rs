@@ -42,8 +42,8 @@ pub async fn serve(
         }
         tokio::select! {
             accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _peer)) => stream,
+                let (stream, peer) = match accepted {
+                    Ok((stream, peer)) => (stream, peer),
                     Err(e) => {
                         pause = erreurs.noter(&e, pause);
                         continue;
@@ -61,7 +61,11 @@ pub async fn serve(
                 let io = connection::Connection::new(stream, app.limits.idle_timeout);
                 let conn = http.serve_connection(
                     TokioIo::new(io),
-                    service_fn(move |req| super::router::respond(table.clone(), req)),
+                    service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                        req.extensions_mut()
+                            .insert(super::identity::ClientAddr(peer.ip()));
+                        super::router::respond(table.clone(), req)
+                    }),
                 );
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {

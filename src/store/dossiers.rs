@@ -129,7 +129,10 @@ fn current(t: &BackofficeTx, numero: &str, attendu: Option<i64>) -> Result<Optio
 }
 
 impl Store {
-    fn backoffice_tx<R>(&self, f: impl Fn(&BackofficeTx) -> Result<R, Tx>) -> Result<R, StoreError> {
+    fn backoffice_tx<R>(
+        &self,
+        f: impl Fn(&BackofficeTx) -> Result<R, Tx>,
+    ) -> Result<R, StoreError> {
         let a = self.a()?;
         let trees = [&a.dossiers, &a.dossiers_siret, &a.audit, &a.meta];
         let r = trees
@@ -247,7 +250,9 @@ impl Store {
         let fait = std::sync::Mutex::new(None);
         let hook = |t: &BackofficeTx| -> Result<(), Tx> {
             let Some(mut d) = current(t, numero, attendu.or(Some(d.modifie_le)))? else {
-                return Err(abort(StoreError::Conflit(format!("l'offre {numero} a disparu"))));
+                return Err(abort(StoreError::Conflit(format!(
+                    "l'offre {numero} a disparu"
+                ))));
             };
             d.travail = None;
             d.etat = Etat::Diffusee;
@@ -289,7 +294,9 @@ impl Store {
         let fait = std::sync::Mutex::new(None);
         let hook = |t: &BackofficeTx| -> Result<(), Tx> {
             let Some(mut d) = current(t, numero, attendu.or(Some(d.modifie_le)))? else {
-                return Err(abort(StoreError::Conflit(format!("l'offre {numero} a disparu"))));
+                return Err(abort(StoreError::Conflit(format!(
+                    "l'offre {numero} a disparu"
+                ))));
             };
             d.travail = derniere.clone();
             d.etat = Etat::Retiree;
@@ -307,10 +314,84 @@ impl Store {
         Ok(fait.into_inner().unwrap_or_else(|p| p.into_inner()))
     }
 
+    /// Lands an offer from an organisation's own file as its working revision, submitted
+    /// (`en_attente`): nothing goes online before a decision. An unchanged revision writes
+    /// nothing.
+    pub fn deposer(
+        &self,
+        formation: Formation,
+        verdict: Verdict,
+        auteur: &str,
+        fichier: &str,
+    ) -> Result<Ecrit, StoreError> {
+        let numero = formation.numero.clone();
+        let en_ligne = self.offre(&numero)?;
+        if let Some(o) = &en_ligne {
+            if o.source != SOURCE_ESPACE && self.dossier(&numero)?.is_none() {
+                return Err(StoreError::Conflit(format!(
+                    "l'offre {numero} vient du flux « {} » : demandez au Carif-Oref de vous la confier",
+                    o.source
+                )));
+            }
+        }
+        let rev = Revision { formation, verdict };
+        self.backoffice_tx(|t| {
+            let avant = current(t, &numero, None)?;
+            if let Some(a) = &avant {
+                if a.siret != rev.formation.organisme.siret {
+                    return Err(abort(StoreError::Conflit(format!(
+                        "l'offre {numero} appartient à un autre organisme"
+                    ))));
+                }
+                if a.travail.as_ref() == Some(&rev) && a.etat == Etat::EnAttente {
+                    return Ok(Ecrit::Inchange);
+                }
+            }
+            let now = now_ms();
+            let d = Dossier {
+                numero: numero.clone(),
+                siret: rev.formation.organisme.siret.clone(),
+                etat: Etat::EnAttente,
+                travail: Some(rev.clone()),
+                en_ligne: avant.as_ref().is_some_and(|a| a.en_ligne) || en_ligne.is_some(),
+                motifs: Vec::new(),
+                cree_le: avant.as_ref().map_or(now, |a| a.cree_le),
+                modifie_le: now.max(avant.as_ref().map_or(0, |a| a.modifie_le + 1)),
+                soumis_le: Some(now),
+            };
+            put_dossier(t, &d)?;
+            auditer(
+                t.meta,
+                t.audit,
+                Evenement::new(auteur, format!("offre {numero}"), "depot-fichier").avec(vec![
+                    Changement {
+                        champ: "etat".into(),
+                        avant: avant.as_ref().map_or("", |a| a.etat.code()).into(),
+                        apres: Etat::EnAttente.code().into(),
+                    },
+                    Changement {
+                        champ: "fichier".into(),
+                        avant: String::new(),
+                        apres: fichier.into(),
+                    },
+                ]),
+            )?;
+            Ok(if avant.is_some() {
+                Ecrit::Modifie
+            } else {
+                Ecrit::Cree
+            })
+        })
+    }
+
     /// Hands an offer received from a feed over to its organisation: a dossier is opened
     /// on the diffused revision, and the offer is re-written under the back-office's
     /// source so that a later full feed of its old source does not withdraw it.
-    pub fn confier_dossier(&self, numero: &str, e: Evenement) -> Result<Option<Dossier>, StoreError> {
+    pub fn confier_dossier(
+        &self,
+        numero: &str,
+        e: Evenement,
+    ) -> Result<Option<Dossier>, StoreError> {
         let Some(o) = self.offre(numero)? else {
             return Ok(None);
         };
@@ -351,3 +432,80 @@ impl Store {
 
 /// The source name of offers diffused from the back-office (see `par_source`).
 pub const SOURCE_ESPACE: &str = "espace";
+
+/// What `sofi verify` says of the back-office's trees.
+#[derive(Debug, Default, Serialize)]
+pub struct BackofficeCheck {
+    pub comptes: usize,
+    pub dossiers: usize,
+    pub audit: u64,
+    pub problemes: Vec<String>,
+    pub sain: bool,
+}
+
+impl Store {
+    /// Every record decodes; the e-mail index and the organisations' index agree with the
+    /// accounts and dossiers; the audit trail has no hole; a dossier said online is in
+    /// `offres` and a dossier said offline is not.
+    pub fn verify_backoffice(&self) -> Result<BackofficeCheck, StoreError> {
+        let a = self.a()?;
+        let mut c = BackofficeCheck::default();
+        for kv in a.comptes.iter() {
+            let (k, v) = kv?;
+            match decode::<crate::accounts::Compte>(&v) {
+                Ok(x) => {
+                    c.comptes += 1;
+                    if a.emails.get(x.email.as_bytes())?.as_deref() != Some(&k[..]) {
+                        c.problemes
+                            .push(format!("compte {} : absent de l'index des adresses", x.id));
+                    }
+                }
+                Err(e) => c.problemes.push(format!("compte illisible : {e}")),
+            }
+        }
+        if a.emails.len() != c.comptes {
+            c.problemes.push(format!(
+                "{} adresses indexées pour {} comptes",
+                a.emails.len(),
+                c.comptes
+            ));
+        }
+        for v in a.dossiers.iter().values() {
+            match decode::<Dossier>(&v?) {
+                Ok(d) => {
+                    c.dossiers += 1;
+                    if !a.dossiers_siret.contains_key(key2(&d.siret, &d.numero))? {
+                        c.problemes.push(format!(
+                            "offre {} : absente de l'index de son organisme",
+                            d.numero
+                        ));
+                    }
+                    if d.en_ligne != a.offres.contains_key(d.numero.as_bytes())? {
+                        c.problemes.push(format!(
+                            "offre {} : dite {} mais {} de la diffusion",
+                            d.numero,
+                            if d.en_ligne { "en ligne" } else { "hors ligne" },
+                            if d.en_ligne { "absente" } else { "présente" }
+                        ));
+                    }
+                }
+                Err(e) => c.problemes.push(format!("offre illisible : {e}")),
+            }
+        }
+        c.audit = self.audit_seq()?;
+        let n = a.audit.len() as u64;
+        let dernier = a
+            .audit
+            .last()?
+            .map(|(k, _)| u64::from_be_bytes(k.as_ref().try_into().unwrap_or([0; 8])))
+            .unwrap_or(0);
+        if n != c.audit || dernier != c.audit {
+            c.problemes.push(format!(
+                "journal d'audit : {n} événements, dernier n° {dernier}, compteur {}",
+                c.audit
+            ));
+        }
+        c.sain = c.problemes.is_empty();
+        Ok(c)
+    }
+}

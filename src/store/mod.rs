@@ -26,8 +26,8 @@ mod recovery;
 mod writes;
 
 use bodies::*;
-use durability::*;
 pub use dossiers::*;
+use durability::*;
 pub use people::*;
 pub use records::*;
 use writes::*;

@@ -379,13 +379,13 @@ impl Store {
                 auditer(
                     &t[2],
                     &t[1],
-                    Evenement::new(auteur, format!("compte {}", j.compte), "jeton-api").avec(
-                        vec![Changement {
+                    Evenement::new(auteur, format!("compte {}", j.compte), "jeton-api").avec(vec![
+                        Changement {
                             champ: "jeton".into(),
                             avant: String::new(),
                             apres: format!("{} ({})", j.libelle, j.sirets.join(", ")),
-                        }],
-                    ),
+                        },
+                    ]),
                 )?;
                 Ok(())
             })
@@ -463,9 +463,8 @@ impl Store {
             )?;
             let compte = match t.emails.get(d.contact.email.as_bytes())? {
                 Some(idb) => {
-                    let mut c: Compte = tget(t.comptes, &idb)?.ok_or_else(|| {
-                        abort(StoreError::Conflit("compte introuvable".into()))
-                    })?;
+                    let mut c: Compte = tget(t.comptes, &idb)?
+                        .ok_or_else(|| abort(StoreError::Conflit("compte introuvable".into())))?;
                     if !c.sirets.contains(&siret) {
                         let avant = c.sirets.join(", ");
                         c.sirets.push(siret.clone());
@@ -603,7 +602,8 @@ pub(super) struct PeopleTx<'a> {
 impl PeopleTx<'_> {
     fn ajouter_compte(&self, c: &Compte, auteur: &str) -> Result<(), Tx> {
         tput(self.comptes, &c.id.to_be_bytes(), c)?;
-        self.emails.insert(c.email.as_bytes(), &c.id.to_be_bytes())?;
+        self.emails
+            .insert(c.email.as_bytes(), &c.id.to_be_bytes())?;
         auditer(
             self.meta,
             self.audit,
@@ -628,7 +628,13 @@ impl PeopleTx<'_> {
         Ok(())
     }
 
-    fn emettre_lien(&self, compte: u64, but: ButLien, h: &[u8; 32], auteur: &str) -> Result<(), Tx> {
+    fn emettre_lien(
+        &self,
+        compte: u64,
+        but: ButLien,
+        h: &[u8; 32],
+        auteur: &str,
+    ) -> Result<(), Tx> {
         let l = Lien {
             compte,
             but,
@@ -670,7 +676,12 @@ fn diff_compte(a: &Compte, b: &Compte) -> Vec<Changement> {
     champ("actif", a.actif.to_string(), b.actif.to_string());
     champ(
         "mot_de_passe",
-        if a.mot_de_passe.is_some() { "défini" } else { "" }.into(),
+        if a.mot_de_passe.is_some() {
+            "défini"
+        } else {
+            ""
+        }
+        .into(),
         if b.mot_de_passe != a.mot_de_passe {
             "changé"
         } else {

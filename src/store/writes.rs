@@ -127,8 +127,12 @@ impl Store {
         let fin_engagee = *fin;
         // 2. Fiches, indexes, organismes, journal and counters, in one transaction.
         let trees = offer_trees(&a, hook.is_some());
-        trees.as_slice().transaction(|t| {
-                let [offres, par_org, par_maj, par_src, orgs, journal, meta, attente, ..] = t.as_slice() else {
+        trees
+            .as_slice()
+            .transaction(|t| {
+                let [offres, par_org, par_maj, par_src, orgs, journal, meta, attente, ..] =
+                    t.as_slice()
+                else {
                     unreachable!("offer_trees gives at least 8 trees")
                 };
                 let mut cpt: Compteurs = match meta.get(COMPTEURS)? {
@@ -250,7 +254,7 @@ impl Store {
                 run_hook(t, hook)?;
                 Ok(issues)
             })
-        .map_err(tx_err)
+            .map_err(tx_err)
     }
 
     /// Removes offers (journalled), in one transaction. Returns how many existed.
@@ -277,8 +281,12 @@ impl Store {
         }
         let sans_offre = self.organismes_sans_offre(&partants, &Default::default())?;
         let trees = offer_trees(&a, hook.is_some());
-        trees.as_slice().transaction(|t| {
-                let [offres, par_org, par_maj, par_src, orgs, journal, meta, attente, ..] = t.as_slice() else {
+        trees
+            .as_slice()
+            .transaction(|t| {
+                let [offres, par_org, par_maj, par_src, orgs, journal, meta, attente, ..] =
+                    t.as_slice()
+                else {
                     unreachable!("offer_trees gives at least 8 trees")
                 };
                 let mut cpt: Compteurs = match meta.get(COMPTEURS)? {
@@ -322,7 +330,7 @@ impl Store {
                 run_hook(t, hook)?;
                 Ok(n)
             })
-        .map_err(tx_err)
+            .map_err(tx_err)
     }
 
     /// The organismes left without any offer once the offers in `partants` (SIRET, numero)

@@ -13,15 +13,15 @@ mod offre;
 mod recherche;
 mod stats;
 
+use super::html::cadre;
 use super::params::segment;
-use super::respond::{full, internal, Body};
+use super::respond::{internal, Body};
 use super::App;
 use axum::extract::{RawPathParams, Request, State};
 use axum::routing::get;
 use axum::Router;
-use bytes::Bytes;
 use hyper::{Response, StatusCode};
-use maud::{html, Markup, PreEscaped, DOCTYPE};
+use maud::{html, Markup, PreEscaped};
 use std::sync::Arc;
 
 pub const CSS: &str = include_str!("site.css");
@@ -139,31 +139,7 @@ fn base_url(req: &Request) -> String {
     format!("http://{host}")
 }
 
-fn answer(status: StatusCode, type_: &str, corps: impl Into<Bytes>) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header("content-type", type_)
-        .body(full(corps))
-        .expect("valid headers")
-}
-
-fn page(status: StatusCode, m: Markup) -> Response<Body> {
-    let mut r = answer(status, "text/html; charset=utf-8", m.into_string());
-    r.headers_mut().insert(
-        "content-security-policy",
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'self'"
-            .parse()
-            .expect("static header"),
-    );
-    // Links out to partners' sites say where the visitor came from, not which search.
-    r.headers_mut().insert(
-        "referrer-policy",
-        "strict-origin-when-cross-origin"
-            .parse()
-            .expect("static header"),
-    );
-    r
-}
+use super::html::{answer, page};
 
 fn statique(type_: &str, corps: &'static str) -> Response<Body> {
     let mut r = answer(StatusCode::OK, type_, corps);
@@ -174,41 +150,16 @@ fn statique(type_: &str, corps: &'static str) -> Response<Body> {
     r
 }
 
-/// The frame of every page: header, skip link, main, footer.
+/// The frame of every public page: header with the public navigation, skip link, main,
+/// footer.
 pub fn gabarit(titre: &str, canonique: &str, contenu: Markup, tete: Option<Markup>) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="fr" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (titre) " — Sofi, formations en Pays de la Loire" }
-                link rel="canonical" href=(canonique);
-                link rel="icon" href="data:,";
-                link rel="stylesheet" href="/static/site.css";
-                script src="/static/site.js" defer {}
-                @if let Some(t) = tete { (t) }
-            }
-            body {
-                a.evitement href="#contenu" { "Aller au contenu" }
-                header.bandeau {
-                    a.logo href="/" { "Sofi" }
-                    nav aria-label="Navigation principale" {
-                        ul {
-                            li { a href="/" { "Rechercher" } }
-                            li { a href="/statistiques" { "L'offre en chiffres" } }
-                            li { a href="/partenaires" { "Partenaires" } }
-                        }
-                    }
-                }
-                main id="contenu" tabindex="-1" { (contenu) }
-                footer.pied {
-                    p { "L'offre de formation professionnelle des Pays de la Loire, recueillie et vérifiée par le Carif-Oref. Données diffusées au format LHÉO : "
-                        a href="/lheo/offres.xml" { "flux LHÉO" } ", " a href="/api/v1/openapi.json" { "API" } "." }
-                }
-            }
-        }
-    }
+    let nav = html! {
+        li { a href="/" { "Rechercher" } }
+        li { a href="/statistiques" { "L'offre en chiffres" } }
+        li { a href="/partenaires" { "Partenaires" } }
+        li { a href="/espace" { "Espace organismes" } }
+    };
+    cadre(titre, canonique, nav, contenu, tete)
 }
 
 /// A page that says what went wrong (`suite`: what to offer next, e.g. the form).

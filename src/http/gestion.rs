@@ -1,0 +1,440 @@
+//! The staff space (`/gestion/…`), Carif staff and admins only: what waits for a decision
+//! (référencement requests, submitted offers) and the decisions themselves — accept a
+//! request once, activate an organisme known from the feeds, put a revision online, send it
+//! back with reasons, hand a feed's offer over to its organisation. Every decision is
+//! audited in the transaction that makes it.
+
+use super::forms::*;
+use super::identity::Qui;
+use super::respond::Body;
+use super::App;
+use crate::accounts::{Compte, Role};
+use crate::rules::Gravite;
+use crate::store::{Dossier, Etablissement, Etat, Evenement, Site, StatutDemande, StoreError};
+use axum::extract::{RawPathParams, Request, State};
+use axum::routing::{get, post};
+use axum::Router;
+use hyper::{Response, StatusCode};
+use maud::html;
+use std::sync::Arc;
+
+pub(super) fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/gestion", get(file))
+        .route("/gestion/demandes/{id}/{decision}", post(demande))
+        .route("/gestion/organismes/activation", post(activation))
+        .route("/gestion/offres/{numero}", get(offre))
+        .route("/gestion/offres/{numero}/{decision}", post(decision))
+}
+
+/// Staff only: anyone else gets the same 404 as for a page that does not exist.
+async fn equipe(app: &Arc<App>, headers: &hyper::HeaderMap) -> Result<Qui, Response<Body>> {
+    let q = connecte(app, headers).await?;
+    if q.equipe() {
+        Ok(q)
+    } else {
+        Err(introuvable(Some(&q)))
+    }
+}
+
+fn age(ms: i64) -> String {
+    let h = (crate::store::now_ms() - ms).max(0) / 3_600_000;
+    if h < 24 {
+        format!("{h} h")
+    } else {
+        format!("J+{}", h / 24)
+    }
+}
+
+async fn file(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
+    let q = match equipe(&app, req.headers()).await {
+        Ok(q) => q,
+        Err(r) => return r,
+    };
+    bloquant(move || {
+        let demandes: Vec<_> = match app.store.demandes() {
+            Ok(d) => d.into_iter().filter(|d| d.statut == StatutDemande::EnAttente).collect(),
+            Err(e) => return erreur_stockage(&e),
+        };
+        let attente = match app.store.dossiers_en(Etat::EnAttente) {
+            Ok(d) => d,
+            Err(e) => return erreur_stockage(&e),
+        };
+        ok(cadre_prive(
+            "Gestion de l'offre",
+            Some(&q),
+            html! {
+                h1 { "Ce qui attend une décision" }
+                section aria-labelledby="t-demandes" {
+                    h2 id="t-demandes" { "Demandes de référencement (" (demandes.len()) ")" }
+                    @if demandes.is_empty() { p { "Aucune." } }
+                    @for d in &demandes {
+                        article.demande {
+                            h3 { (d.etablissement.raison_sociale) " — SIRET " (d.etablissement.siret) }
+                            p { "NDA " (d.etablissement.numero_activite) " ; " (d.etablissement.site_principal.codepostal) " " (d.etablissement.site_principal.ville)
+                                " ; contact " (d.contact.nom) " <" (d.contact.email) "> ; reçue il y a " (age(d.recue_le)) }
+                            form.en-ligne method="post" action={ "/gestion/demandes/" (d.id) "/accepter" } {
+                                (csrf(&q)) button type="submit" { "Accepter la demande de " (d.etablissement.raison_sociale) }
+                            }
+                            form.en-ligne method="post" action={ "/gestion/demandes/" (d.id) "/refuser" } {
+                                (csrf(&q))
+                                label for={ "motif-" (d.id) } { "Motif du refus " }
+                                input id={ "motif-" (d.id) } name="motif" required;
+                                button.secondaire type="submit" { "Refuser" }
+                            }
+                        }
+                    }
+                }
+                section aria-labelledby="t-offres" {
+                    h2 id="t-offres" { "Offres soumises (" (attente.len()) ")" }
+                    @if attente.is_empty() { p { "Aucune." } }
+                    @else {
+                        table {
+                            thead { tr { th scope="col" { "Offre" } th scope="col" { "Organisme" } th scope="col" { "Soumise il y a" } } }
+                            tbody {
+                                @for d in &attente {
+                                    tr {
+                                        td { a href={ "/gestion/offres/" (d.numero) } { (d.travail.as_ref().map_or("", |r| r.formation.intitule.as_str())) } " " small { (d.numero) } }
+                                        td { (d.siret) }
+                                        td { (age(d.soumis_le.unwrap_or(d.modifie_le))) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                section aria-labelledby="t-activation" {
+                    h2 id="t-activation" { "Donner accès à un organisme connu des flux" }
+                    form.saisie method="post" action="/gestion/organismes/activation" {
+                        (csrf(&q))
+                        p.champ { label for="siret" { "SIRET" } input id="siret" name="siret" required; }
+                        p.champ { label for="email" { "Adresse de la personne" } input id="email" name="email" type="email" required; }
+                        p.champ { label for="nom" { "Son nom" } input id="nom" name="nom" required; }
+                        p { button type="submit" { "Créer l'accès et le lien d'activation" } }
+                    }
+                }
+            },
+        ))
+    })
+    .await
+}
+
+/// A one-time link, shown once to the staff member who issued it.
+fn lien_emis(q: &Qui, base: &str, titre: &str, email: &str, jeton: &str) -> Response<Body> {
+    ok(cadre_prive(
+        titre,
+        Some(q),
+        html! {
+            h1 { (titre) }
+            div.succes role="status" {
+                p { "Transmettez ce lien à " strong { (email) } " (valable 7 jours, une seule fois ; Sofi ne le montrera plus) :" }
+                p { code.lien-unique { (base) "/espace/lien/" (jeton) } }
+            }
+            p { a href="/gestion" { "Retour à la file" } }
+        },
+    ))
+}
+
+async fn demande(State(app): State<Arc<App>>, p: RawPathParams, req: Request) -> Response<Body> {
+    let mut c = chemin(&p);
+    let decision = c.pop().unwrap_or_default();
+    let id: u64 = c.pop().and_then(|i| i.parse().ok()).unwrap_or(0);
+    let base = base_url(req.headers());
+    let envoi = match formulaire(&app, req).await {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let q = envoi.qui;
+    if !q.equipe() {
+        return introuvable(Some(&q));
+    }
+    let motif: String = field(&envoi.corps, "motif")
+        .unwrap_or_default()
+        .chars()
+        .take(500)
+        .collect();
+    bloquant(move || match decision.as_str() {
+        "accepter" => {
+            let nouveau = match app.store.nouvel_id() {
+                Ok(i) => i,
+                Err(e) => return erreur_stockage(&e),
+            };
+            match app.store.accepter_demande(id, nouveau, &q.auteur()) {
+                Ok(Some(l)) => lien_emis(&q, &base, "Demande acceptée", &l.email, &l.jeton),
+                Ok(None) => refus(
+                    StatusCode::CONFLICT,
+                    "Demande déjà traitée",
+                    "Cette demande a déjà été acceptée ou refusée.",
+                    Some(&q),
+                ),
+                Err(e) => erreur_stockage(&e),
+            }
+        }
+        "refuser" if !motif.trim().is_empty() => {
+            match app.store.refuser_demande(id, motif.trim(), &q.auteur()) {
+                Ok(true) => redirect("/gestion"),
+                Ok(false) => refus(
+                    StatusCode::CONFLICT,
+                    "Demande déjà traitée",
+                    "Cette demande a déjà été acceptée ou refusée.",
+                    Some(&q),
+                ),
+                Err(e) => erreur_stockage(&e),
+            }
+        }
+        "refuser" => refus(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Motif manquant",
+            "Un refus dit pourquoi : saisissez un motif.",
+            Some(&q),
+        ),
+        _ => introuvable(Some(&q)),
+    })
+    .await
+}
+
+/// Access for an organisme already known from imported feeds: its establishment is
+/// recorded from what the feeds say, a responsable account is created, and its link shown.
+async fn activation(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
+    let base = base_url(req.headers());
+    let envoi = match formulaire(&app, req).await {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let q = envoi.qui;
+    if !q.equipe() {
+        return introuvable(Some(&q));
+    }
+    let siret: String = field(&envoi.corps, "siret")
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_digit())
+        .collect();
+    let email = field(&envoi.corps, "email").unwrap_or_default();
+    let nom: String = field(&envoi.corps, "nom")
+        .unwrap_or_default()
+        .chars()
+        .take(100)
+        .collect();
+    bloquant(move || {
+        let email = match crate::accounts::email(&email) {
+            Ok(e) => e,
+            Err(m) => {
+                return refus(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Adresse invalide",
+                    &m,
+                    Some(&q),
+                )
+            }
+        };
+        let connu = match app.store.organisme(&siret) {
+            Ok(o) => o,
+            Err(e) => return erreur_stockage(&e),
+        };
+        let Some(o) = connu else {
+            return refus(
+                StatusCode::NOT_FOUND,
+                "Organisme inconnu",
+                &format!("aucune offre reçue par flux pour le SIRET {siret}"),
+                Some(&q),
+            );
+        };
+        if matches!(app.store.etablissement(&siret), Ok(None)) {
+            let commune = app
+                .refs
+                .communes
+                .values()
+                .find(|c| c.nom == o.ville && c.actuelle);
+            let e = Etablissement {
+                siret: siret.clone(),
+                numero_activite: o.numero_activite.clone(),
+                raison_sociale: o.raison_sociale.clone(),
+                site_principal: Site {
+                    nom: "Site principal".into(),
+                    ville: o.ville.clone(),
+                    codepostal: commune
+                        .and_then(|c| c.codes_postaux.first().cloned())
+                        .unwrap_or_default(),
+                    code_insee: commune.map(|c| c.code_insee.clone()).unwrap_or_default(),
+                    lat: commune.and_then(|c| c.lat),
+                    lon: commune.and_then(|c| c.lon),
+                    ..Default::default()
+                },
+                formacodes: o.formacodes.clone(),
+                ..Default::default()
+            };
+            if let Err(e) = app.store.enregistrer_etablissement(&e, &q.auteur()) {
+                return erreur_stockage(&e);
+            }
+        }
+        let id = match app.store.nouvel_id() {
+            Ok(i) => i,
+            Err(e) => return erreur_stockage(&e),
+        };
+        let c = Compte {
+            id,
+            email,
+            nom,
+            role: Role::Responsable,
+            sirets: vec![siret],
+            mot_de_passe: None,
+            generation: 0,
+            actif: true,
+            cree_le: crate::store::now_ms(),
+        };
+        match app.store.creer_compte(&c, &q.auteur()) {
+            Ok(l) => lien_emis(&q, &base, "Accès créé", &l.email, &l.jeton),
+            Err(StoreError::Conflit(m)) => {
+                refus(StatusCode::CONFLICT, "Compte existant", &m, Some(&q))
+            }
+            Err(e) => erreur_stockage(&e),
+        }
+    })
+    .await
+}
+
+async fn offre(State(app): State<Arc<App>>, p: RawPathParams, req: Request) -> Response<Body> {
+    let q = match equipe(&app, req.headers()).await {
+        Ok(q) => q,
+        Err(r) => return r,
+    };
+    let numero = chemin(&p).pop().unwrap_or_default();
+    bloquant(move || {
+        let d = match app.store.dossier(&numero) {
+            Ok(d) => d,
+            Err(e) => return erreur_stockage(&e),
+        };
+        let en_ligne = app.store.offre(&numero).ok().flatten();
+        if d.is_none() && en_ligne.is_none() {
+            return introuvable(Some(&q));
+        }
+        let (f, v) = match (d.as_ref().and_then(|d| d.travail.clone()), &en_ligne) {
+            (Some(r), _) => (r.formation, r.verdict),
+            (None, Some(o)) => (o.formation.clone(), o.verdict.clone()),
+            _ => return introuvable(Some(&q)),
+        };
+        ok(cadre_prive(
+            &f.intitule,
+            Some(&q),
+            html! {
+                p.fil { a href="/gestion" { "Gestion" } " › " (numero) }
+                h1 { (f.intitule) }
+                p { "Offre " code { (numero) } " de l'organisme " (f.organisme.raison_sociale) " (" (f.organisme.siret) ")"
+                    @if let Some(d) = &d { " — état : " strong { (d.etat.libelle()) } } }
+                h2 { "Diffusion" }
+                ul { @for a in &f.actions { @let x = crate::rules::decision(&f, a, &app.refs);
+                    li { "Action " (a.numero) " : " @if x.diffusee { "diffusée" } @else { "non diffusée" } " — " (x.motif) } } }
+                h2 { "Constats des règles" }
+                @if v.constats.is_empty() { p { "Aucun." } }
+                ul { @for c in &v.constats { li { @if c.gravite == Gravite::Bloquant { strong { "Erreur " } } @else { "Avertissement " } "[" (c.code) "] " (c.chemin) " : " (c.message) } } }
+                h2 { "Contenu" }
+                dl {
+                    dt { "Objectifs" } dd { (f.objectif) }
+                    dt { "Contenu" } dd { (f.contenu) }
+                    dt { "Sessions" } dd { (f.sessions().count()) }
+                }
+                @if let Some(d) = &d {
+                    @if d.etat == Etat::EnAttente {
+                        h2 { "Décision" }
+                        @if !v.bloquant() {
+                            form.en-ligne method="post" action={ "/gestion/offres/" (numero) "/accepter" } {
+                                (csrf(&q)) input type="hidden" name="version" value=(d.modifie_le);
+                                button type="submit" { "Accepter et diffuser" }
+                            }
+                        }
+                        form.saisie method="post" action={ "/gestion/offres/" (numero) "/corriger" } {
+                            (csrf(&q)) input type="hidden" name="version" value=(d.modifie_le);
+                            p.champ { label for="motif" { "À corriger : ce que l'organisme doit faire" } textarea id="motif" name="motif" rows="3" required {} }
+                            p { button.secondaire type="submit" { "Renvoyer à l'organisme" } }
+                        }
+                    }
+                } @else {
+                    form.en-ligne method="post" action={ "/gestion/offres/" (numero) "/confier" } {
+                        (csrf(&q))
+                        button type="submit" { "Confier cette offre à son organisme" }
+                    }
+                }
+            },
+        ))
+    })
+    .await
+}
+
+async fn decision(State(app): State<Arc<App>>, p: RawPathParams, req: Request) -> Response<Body> {
+    let mut c = chemin(&p);
+    let decision = c.pop().unwrap_or_default();
+    let numero = c.pop().unwrap_or_default();
+    let envoi = match formulaire(&app, req).await {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let q = envoi.qui;
+    if !q.equipe() {
+        return introuvable(Some(&q));
+    }
+    let version: Option<i64> = field(&envoi.corps, "version").and_then(|v| v.parse().ok());
+    let motif: String = field(&envoi.corps, "motif")
+        .unwrap_or_default()
+        .chars()
+        .take(2000)
+        .collect();
+    bloquant(move || {
+        let objet = format!("offre {numero}");
+        let etat = |a: Etat, b: Etat| crate::store::Changement {
+            champ: "etat".into(),
+            avant: a.code().into(),
+            apres: b.code().into(),
+        };
+        let r: Result<Option<Dossier>, StoreError> = match decision.as_str() {
+            "accepter" => app.store.diffuser_dossier(
+                &numero,
+                version,
+                Evenement::new(&q.auteur(), objet, "diffusion")
+                    .avec(vec![etat(Etat::EnAttente, Etat::Diffusee)]),
+            ),
+            "corriger" if !motif.trim().is_empty() => match app.store.dossier(&numero) {
+                Ok(Some(d)) if d.etat == Etat::EnAttente => {
+                    let n = Dossier {
+                        etat: Etat::ACorriger,
+                        motifs: vec![motif.trim().to_string()],
+                        ..d.clone()
+                    };
+                    app.store
+                        .enregistrer_dossier(
+                            &n,
+                            version.or(Some(d.modifie_le)),
+                            Evenement::new(&q.auteur(), objet, "a-corriger")
+                                .avec(vec![etat(d.etat, Etat::ACorriger)])
+                                .motif(Some(motif.trim().to_string())),
+                        )
+                        .map(Some)
+                }
+                Ok(_) => Ok(None),
+                Err(e) => Err(e),
+            },
+            "corriger" => {
+                return refus(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Motif manquant",
+                    "Dites à l'organisme ce qu'il doit corriger.",
+                    Some(&q),
+                )
+            }
+            "confier" => app.store.confier_dossier(
+                &numero,
+                Evenement::new(&q.auteur(), objet, "confiee-a-l-organisme"),
+            ),
+            _ => return introuvable(Some(&q)),
+        };
+        match r {
+            Ok(Some(_)) => redirect(&format!("/gestion/offres/{numero}")),
+            Ok(None) => introuvable(Some(&q)),
+            Err(StoreError::Conflit(m)) => {
+                refus(StatusCode::CONFLICT, "Décision impossible", &m, Some(&q))
+            }
+            Err(e) => erreur_stockage(&e),
+        }
+    })
+    .await
+}

@@ -1,0 +1,584 @@
+//! The organisation space and the staff decisions, over real HTTP on loopback against a
+//! real server and its sled store: a référencement request accepted by staff, an
+//! establishment, a formation with an action and two sessions saved as drafts with findings
+//! beside the fields, submitted, accepted, then searchable and in the incremental feed;
+//! another organisation trying the first one's pages and API routes; CSRF, throttling and
+//! HTML in fields.
+
+mod common;
+
+use common::*;
+use std::collections::BTreeMap;
+
+/// A browser without JavaScript: keeps cookies, sends forms as browsers do (with `Origin`
+/// and `Sec-Fetch-Site`), does not follow redirects (so that their cookies are seen).
+struct Navigateur {
+    base: String,
+    cookies: BTreeMap<String, String>,
+    agent: ureq::Agent,
+}
+
+struct Page {
+    status: u16,
+    corps: String,
+    location: Option<String>,
+}
+
+impl Navigateur {
+    fn new(base: &str) -> Navigateur {
+        Navigateur {
+            base: base.to_string(),
+            cookies: BTreeMap::new(),
+            agent: ureq::AgentBuilder::new().redirects(0).build(),
+        }
+    }
+
+    fn garder(&mut self, r: &ureq::Response) {
+        for c in r.all("set-cookie") {
+            let (kv, attrs) = c.split_once(';').unwrap_or((c, ""));
+            let (k, v) = kv.split_once('=').unwrap();
+            if v.is_empty() || attrs.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_string(), v.to_string());
+            }
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn lire(&mut self, r: ureq::Response) -> Page {
+        self.garder(&r);
+        let status = r.status();
+        let location = r.header("location").map(str::to_string);
+        let corps = r.into_string().unwrap_or_default();
+        Page {
+            status,
+            corps,
+            location,
+        }
+    }
+
+    fn get(&mut self, path: &str) -> Page {
+        let req = self
+            .agent
+            .get(&format!("{}{path}", self.base))
+            .set("cookie", &self.cookie_header());
+        let (_, r) = call(req, None);
+        self.lire(r)
+    }
+
+    fn post_avec(&mut self, path: &str, champs: &[(&str, &str)], origine: Option<&str>) -> Page {
+        let corps: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(champs)
+            .finish();
+        let mut req = self
+            .agent
+            .post(&format!("{}{path}", self.base))
+            .set("cookie", &self.cookie_header())
+            .set("content-type", "application/x-www-form-urlencoded");
+        if let Some(o) = origine {
+            req = req.set("origin", o);
+        }
+        let (_, r) = call(req, Some(corps.as_bytes()));
+        self.lire(r)
+    }
+
+    /// A form as the browser sends it from one of our pages: same origin, and the form
+    /// token read from `depuis` (the page the form is on).
+    fn soumettre(&mut self, depuis: &str, action: &str, champs: &[(&str, &str)]) -> Page {
+        let page = self.get(depuis);
+        assert_eq!(page.status, 200, "{depuis}: {}", page.corps);
+        let jeton = csrf(&page.corps);
+        let mut c: Vec<(&str, &str)> = vec![("_csrf", &jeton)];
+        let version = valeur(&page.corps, "version").unwrap_or_default();
+        if !champs.iter().any(|(k, _)| *k == "version") {
+            c.push(("version", &version));
+        }
+        c.extend_from_slice(champs);
+        let origine = self.base.clone();
+        self.post_avec(action, &c, Some(&origine))
+    }
+}
+
+/// The value of the first input named `nom` in a page.
+fn valeur(html: &str, nom: &str) -> Option<String> {
+    let i = html.find(&format!("name=\"{nom}\" value=\""))?;
+    let rest = &html[i + nom.len() + 15..];
+    Some(rest[..rest.find('"')?].to_string())
+}
+
+fn csrf(html: &str) -> String {
+    valeur(html, "_csrf").expect("a form token in the page")
+}
+
+/// A SIRET that passes the Luhn check, from 13 digits.
+fn siret(prefixe: &str) -> String {
+    (0..10)
+        .map(|d| format!("{prefixe}{d}"))
+        .find(|s| sofi::rules::siret_valide(s))
+        .unwrap()
+}
+
+fn lien_de(html: &str) -> String {
+    let i = html
+        .find("/espace/lien/")
+        .expect("a one-time link on the page");
+    html[i..i + "/espace/lien/".len() + 64].to_string()
+}
+
+fn activer(nav: &mut Navigateur, lien: &str, mot: &str) {
+    let p = nav.post_avec(
+        lien,
+        &[("mot_de_passe", mot), ("confirmation", mot)],
+        Some(&nav.base.clone()),
+    );
+    assert_eq!(p.status, 303, "activation: {}", p.corps);
+}
+
+fn connexion(nav: &mut Navigateur, email: &str, mot: &str) -> Page {
+    let p = nav.get("/espace/connexion");
+    let jeton = csrf(&p.corps);
+    let origine = nav.base.clone();
+    nav.post_avec(
+        "/espace/connexion",
+        &[("_csrf", &jeton), ("email", email), ("mot_de_passe", mot)],
+        Some(&origine),
+    )
+}
+
+fn demande(nav: &mut Navigateur, siret: &str, email: &str, raison: &str) -> Page {
+    nav.soumettre(
+        "/espace/demande",
+        "/espace/demande",
+        &[
+            ("siret", siret),
+            ("numero_activite", "52440000044"),
+            ("raison_sociale", raison),
+            ("adresse", "3 rue de la Formation"),
+            ("codepostal", "44000"),
+            ("ville", "nantes"),
+            ("formacodes", "31734"),
+            ("contact_nom", "Camille Martin"),
+            ("contact_email", email),
+            ("contact_telephone", "0240000000"),
+        ],
+    )
+}
+
+#[test]
+fn an_organisation_presents_its_offer_and_another_cannot_see_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    // The first admin, from the command line, before the server starts.
+    let o = run(sofi().arg("--data-dir").arg(&data).args([
+        "user",
+        "add",
+        "--email",
+        "Admin@Carif.fr",
+        "--role",
+        "admin",
+    ]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lien_admin = lien_de(&stdout(&o));
+    let srv = Server::start_avec(&data, false, &[("SOFI_COOKIE_NON_SECURISE", "true")]);
+    let base = srv.url("");
+
+    let mut admin = Navigateur::new(&base);
+    activer(&mut admin, &lien_admin, "une phrase de passe longue");
+    // The link served once.
+    assert_eq!(admin.get(&lien_admin).status, 404);
+    assert_eq!(admin.get("/gestion").status, 200);
+
+    // 1. An unknown organisation asks to be listed; a bad SIRET is named first.
+    let mut org = Navigateur::new(&base);
+    let p = demande(
+        &mut org,
+        "12345678900000",
+        "camille@of-nantes.fr",
+        "OF Nantes",
+    );
+    assert_eq!(p.status, 422);
+    assert!(p.corps.contains("SIRET invalide"), "{}", p.corps);
+    let siret_a = siret("4400000000001");
+    let p = demande(&mut org, &siret_a, "camille@of-nantes.fr", "OF Nantes");
+    assert_eq!(p.status, 200, "{}", p.corps);
+    assert!(p.corps.contains("Demande envoyée"));
+
+    // 2. Staff accept it once and get the activation link.
+    let file = admin.get("/gestion");
+    assert!(file.corps.contains("OF Nantes"));
+    let i = file.corps.find("/gestion/demandes/").unwrap();
+    let action = file.corps[i..].split('"').next().unwrap().to_string();
+    let p = admin.soumettre("/gestion", &action, &[]);
+    assert_eq!(p.status, 200, "{}", p.corps);
+    let lien_org = lien_de(&p.corps);
+    assert_eq!(admin.soumettre("/gestion", &action, &[]).status, 409);
+
+    // 3. The organisation activates its account (passwords of 12+ characters).
+    let p = org.post_avec(
+        &lien_org,
+        &[("mot_de_passe", "court"), ("confirmation", "court")],
+        Some(&base),
+    );
+    assert_eq!(p.status, 422);
+    assert!(p.corps.contains("au moins 12 caractères"));
+    activer(&mut org, &lien_org, "organisme de formation nantais");
+    let tableau = org.get("/espace");
+    assert_eq!(tableau.status, 200);
+    assert!(tableau.corps.contains("OF Nantes"), "{}", tableau.corps);
+
+    // 4. Its establishment: a secondary site placed on its commune, a bad postal code named.
+    let p = org.soumettre(
+        "/espace/etablissement",
+        "/espace/etablissement",
+        &[
+            ("numero_activite", "52440000044"),
+            ("raison_sociale", "OF Nantes"),
+            ("sp_nom", "Siège"),
+            ("sp_adresse", "3 rue de la Formation"),
+            ("sp_codepostal", "44000"),
+            ("sp_ville", "Nantes"),
+            ("s1_nom", "Antenne d'Angers"),
+            ("s1_codepostal", "49000"),
+            ("s1_ville", "angers"),
+            ("c_nom", "Camille Martin"),
+            ("c_email", "camille@of-nantes.fr"),
+            ("formacodes", "31734"),
+        ],
+    );
+    assert_eq!(p.status, 200, "{}", p.corps);
+    assert!(p.corps.contains("49007"), "Angers' INSEE code: {}", p.corps);
+    let p = org.soumettre(
+        "/espace/etablissement",
+        "/espace/etablissement",
+        &[
+            ("numero_activite", "52440000044"),
+            ("raison_sociale", "OF Nantes"),
+            ("sp_codepostal", "44000"),
+            ("sp_ville", "Nantes"),
+            ("s1_codepostal", "49000"),
+            ("s1_ville", "angers"),
+            ("s2_codepostal", "99999"),
+            ("s2_ville", "Nulle part"),
+            ("formacodes", "31734"),
+            ("formacode_q", "soudage"),
+            ("chercher", "1"),
+        ],
+    );
+    assert_eq!(p.status, 422);
+    assert!(p.corps.contains("aucune commune n'a le code postal 99999"));
+    assert!(
+        p.corps.contains("Suggestions"),
+        "thesaurus suggestions: {}",
+        p.corps
+    );
+
+    // 5. A formation, typed with HTML and a missing field: saved as a draft with findings.
+    let p = org.soumettre(
+        "/espace/formations/nouvelle",
+        "/espace/formations/nouvelle",
+        &[
+            ("intitule", "Soudure <script>alert(1)</script>"),
+            ("objectif", ""),
+            ("contenu", "Soudage à l'arc, TIG et MIG."),
+            ("resultats_attendus", "Attestation de compétences"),
+            ("formacodes", "31734"),
+            ("niveau_entree", "0"),
+            ("parcours", "1"),
+            ("contact_nom", "Camille Martin"),
+            ("contact_email", "camille@of-nantes.fr"),
+        ],
+    );
+    assert_eq!(p.status, 303, "{}", p.corps);
+    let url = p.location.unwrap();
+    let page = org.get(&url);
+    assert!(
+        !page.corps.contains("<script>alert(1)"),
+        "HTML typed stays text"
+    );
+    assert!(page.corps.contains("&lt;script&gt;alert(1)"));
+    assert!(page.corps.contains("brouillon"));
+    // The finding is beside its field: inside the field's block, linked by aria-describedby.
+    let i = page.corps.find("id=\"objectif\"").unwrap();
+    let bloc = &page.corps[i..i + 800];
+    assert!(bloc.contains("obligatoire-manquant"), "{bloc}");
+    assert!(page
+        .corps
+        .contains("aria-describedby=\"aide-objectif c-objectif-0\""));
+    // Fixed.
+    let p = org.soumettre(
+        &url,
+        &url,
+        &[
+            ("intitule", "Soudure <script>alert(1)</script>"),
+            ("objectif", "Souder en sécurité à l'arc et au TIG."),
+            ("contenu", "Soudage à l'arc, TIG et MIG."),
+            ("resultats_attendus", "Attestation de compétences"),
+            ("formacodes", "31734"),
+            ("niveau_entree", "0"),
+            ("parcours", "1"),
+            ("contact_nom", "Camille Martin"),
+            ("contact_email", "camille@of-nantes.fr"),
+        ],
+    );
+    assert_eq!(p.status, 303, "{}", p.corps);
+
+    // 6. An action with its Dispositif, then two sessions, one with an impossible date.
+    let p = org.soumettre(&url, &format!("{url}/nouvelle-action"), &[]);
+    assert_eq!(p.status, 303, "{}", p.corps);
+    let url_action = p.location.unwrap();
+    let p = org.soumettre(
+        &url_action,
+        &url_action,
+        &[
+            ("lieu", "1"),
+            ("modalites_enseignement", "0"),
+            ("entrees_sorties", "0"),
+            ("heures_centre", "140"),
+            ("rythme", "Temps plein"),
+            ("alternance", "Sans objet"),
+            ("prix_total", "2 450,00 €"),
+            ("niveau_obligatoire", "0"),
+            ("conditions_acces", "Aucun prérequis"),
+            ("financeurs", "2"),
+            ("publics", "80006"),
+        ],
+    );
+    assert_eq!(p.status, 303, "{}", p.corps);
+    let page = org.get(&url_action);
+    assert!(
+        page.corps.contains("sera diffusée"),
+        "scope decision shown: {}",
+        page.corps
+    );
+    let nouvelle = format!("{url_action}/sessions/nouvelle");
+    let p = org.soumettre(
+        &nouvelle,
+        &nouvelle,
+        &[
+            ("debut", "2027-02-30"),
+            ("fin", "2027-04-30"),
+            ("etat_recrutement", "1"),
+            ("places", "12"),
+            ("inscription", "0"),
+        ],
+    );
+    assert_eq!(p.status, 422, "an impossible date is named, the draft kept");
+    assert!(p.corps.contains("date-invalide"), "{}", p.corps);
+    assert!(
+        p.corps.contains("2027-02-30"),
+        "what was typed stays in the form"
+    );
+    let s1 = format!(
+        "{url_action}/sessions/{}",
+        sofi_enc(&format!("{}_S1", num_action(&url_action)))
+    );
+    let p = org.soumettre(
+        &s1,
+        &s1,
+        &[
+            ("debut", "01/03/2027"),
+            ("fin", "2027-04-30"),
+            ("etat_recrutement", "1"),
+            ("places", "12"),
+            ("inscription", "0"),
+        ],
+    );
+    assert_eq!(p.status, 303, "{}", p.corps);
+    let p = org.soumettre(
+        &nouvelle,
+        &nouvelle,
+        &[
+            ("debut", "2027-09-01"),
+            ("fin", "2027-10-31"),
+            ("etat_recrutement", "1"),
+            ("places", "12"),
+            ("inscription", "0"),
+        ],
+    );
+    assert_eq!(p.status, 303, "{}", p.corps);
+
+    // 7. Nothing of it is public yet: drafts never reach search or feeds.
+    let (_, r) = call(ureq::get(&srv.url("/api/v1/recherche?q=soudure")), None);
+    let j: serde_json::Value = r.into_json().unwrap();
+    assert_eq!(j["total"], 0, "{j}");
+
+    // 8. Submitted, then accepted by staff: searchable and in `?depuis=` within a second.
+    let p = org.soumettre(&url, &format!("{url}/soumettre"), &[]);
+    assert_eq!(p.status, 303, "{}", p.corps);
+    assert!(org.get(&url).corps.contains("en attente de validation"));
+    let numero = url.rsplit('/').next().unwrap().to_string();
+    let p = admin.soumettre(
+        &format!("/gestion/offres/{numero}"),
+        &format!("/gestion/offres/{numero}/accepter"),
+        &[],
+    );
+    assert_eq!(p.status, 303, "{}", p.corps);
+    let t0 = std::time::Instant::now();
+    loop {
+        let (_, r) = call(ureq::get(&srv.url("/api/v1/recherche?q=soudure")), None);
+        let j: serde_json::Value = r.into_json().unwrap();
+        if j["total"].as_u64() >= Some(1) {
+            break;
+        }
+        assert!(
+            t0.elapsed().as_secs() < 5,
+            "accepted offer not searchable: {j}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (_, r) = call(ureq::get(&srv.url("/lheo/offres.xml?depuis=0")), None);
+    let flux = r.into_string().unwrap();
+    assert!(
+        flux.contains(&numero),
+        "accepted offer in the incremental feed"
+    );
+
+    // 9. A second organisation tries the first one's pages and API routes.
+    let mut autre = Navigateur::new(&base);
+    let siret_b = siret("4900000000002");
+    assert_eq!(
+        demande(&mut autre, &siret_b, "dominique@of-angers.fr", "OF Angers").status,
+        200
+    );
+    let file = admin.get("/gestion");
+    let i = file.corps.find("/gestion/demandes/").unwrap();
+    let action = file.corps[i..].split('"').next().unwrap().to_string();
+    let lien_b = lien_de(&admin.soumettre("/gestion", &action, &[]).corps);
+    activer(&mut autre, &lien_b, "un autre organisme angevin");
+    for chemin in [url.clone(), url_action.clone(), s1.clone()] {
+        let p = autre.get(&chemin);
+        assert_eq!(p.status, 404, "{chemin}");
+        assert!(
+            !p.corps.contains("Soudure"),
+            "{chemin} shows nothing of the offer"
+        );
+    }
+    // Its forms aimed at the first one's offer: 404 too, nothing written.
+    let jeton_b = csrf(&autre.get("/espace").corps);
+    let p = autre.post_avec(
+        &format!("{url}/retirer"),
+        &[("_csrf", &jeton_b)],
+        Some(&base),
+    );
+    assert_eq!(p.status, 404);
+    // Its API token, on the first one's offer.
+    let p = autre.soumettre(
+        "/espace/jetons",
+        "/espace/jetons",
+        &[("libelle", "logiciel")],
+    );
+    let i = p.corps.find("lien-unique\">").unwrap() + "lien-unique\">".len();
+    let jeton_api = p.corps[i..i + 64].to_string();
+    let auth = format!("Bearer {jeton_api}");
+    let (s, _) = call(
+        ureq::get(&srv.url(&format!("/api/v1/espace/offres/{numero}"))).set("authorization", &auth),
+        None,
+    );
+    assert_eq!(s, 404);
+    let (s, _) = call(
+        ureq::put(&srv.url(&format!("/api/v1/espace/offres/{numero}")))
+            .set("authorization", &auth)
+            .set("content-type", "application/json"),
+        Some(br#"{"formation":{"intitule":"vol"}}"#),
+    );
+    assert_eq!(s, 404);
+    let (s, r) = call(
+        ureq::get(&srv.url("/api/v1/espace/offres")).set("authorization", &auth),
+        None,
+    );
+    assert_eq!(s, 200);
+    assert_eq!(
+        r.into_json::<serde_json::Value>()
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    let (s, _) = call(
+        ureq::get(&srv.url("/api/v1/espace/offres")).set("authorization", "Bearer 00"),
+        None,
+    );
+    assert_eq!(s, 401);
+    // Its own offer through the API: created as a draft with the rules' findings.
+    let (s, r) = call(
+        ureq::post(&srv.url("/api/v1/espace/offres"))
+            .set("authorization", &auth)
+            .set("content-type", "application/json"),
+        Some(br#"{"formation":{"intitule":"Cariste","objectif":"Conduire un chariot"},"actions":[{"action":{"financeurs":["2"]},"sessions":[{"debut":"2027-01-10","fin":"2027-01-20"}]}]}"#),
+    );
+    assert_eq!(s, 201);
+    let j: serde_json::Value = r.into_json().unwrap();
+    assert_eq!(j["etat"], "brouillon");
+    assert!(
+        j["constats"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["code"] == "obligatoire-manquant"),
+        "{j}"
+    );
+    // The first organisation does not see it in its dashboard either.
+    assert!(!org.get("/espace").corps.contains("Cariste"));
+
+    // 10. CSRF: a form without its token, or from another origin → 403, nothing written.
+    let p = org.post_avec(&format!("{url}/retirer"), &[("version", "0")], Some(&base));
+    assert_eq!(p.status, 403);
+    let jeton = csrf(&org.get("/espace").corps);
+    let p = org.post_avec(
+        &format!("{url}/retirer"),
+        &[("_csrf", &jeton)],
+        Some("http://evil.example"),
+    );
+    assert_eq!(p.status, 403);
+    assert!(org.get(&url).corps.contains("diffusée"));
+
+    // 11. Brute force: the same answer for an unknown e-mail and a wrong password, then 429.
+    let mut x = Navigateur::new(&base);
+    let a = connexion(&mut x, "personne@nulle-part.fr", "mauvais mot de passe");
+    let b = connexion(&mut x, "camille@of-nantes.fr", "mauvais mot de passe");
+    assert_eq!((a.status, b.status), (401, 401));
+    assert!(
+        a.corps.contains("Adresse ou mot de passe incorrect")
+            && b.corps.contains("Adresse ou mot de passe incorrect")
+    );
+    let mut dernier = 0;
+    for _ in 0..6 {
+        dernier = connexion(&mut x, "camille@of-nantes.fr", "mauvais mot de passe").status;
+    }
+    assert_eq!(dernier, 429);
+
+    // 12. Log out everywhere: the old cookie is dead.
+    let ancien = org.cookies.clone();
+    let p = org.soumettre("/espace", "/espace/deconnexion", &[("partout", "1")]);
+    assert_eq!(p.status, 303);
+    org.cookies = ancien;
+    assert_eq!(org.get("/espace").status, 303, "old session refused");
+
+    // 13. Every write by a person is in the audit trail, and the store agrees with itself.
+    drop(srv);
+    let o = run(sofi()
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["verify", "--json"]));
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["backoffice"]["sain"], true, "{v}");
+    assert!(v["backoffice"]["audit"].as_u64().unwrap() >= 20, "{v}");
+}
+
+fn num_action(url_action: &str) -> String {
+    url_action.rsplit('/').next().unwrap().to_string()
+}
+
+fn sofi_enc(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
