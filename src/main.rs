@@ -174,7 +174,7 @@ enum Cmd {
         /// Development over plain HTTP only: the session cookie is `sofi` without `Secure`
         /// instead of `__Host-sofi` (browsers refuse Secure cookies from http:// except on
         /// localhost).
-        #[arg(long, env = "SOFI_COOKIE_NON_SECURISE")]
+        #[arg(long, env = "SOFI_COOKIE_NON_SECURISE", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
         cookie_non_securise: bool,
         /// Minutes without a request after which a back-office session ends.
         #[arg(long, env = "SOFI_SESSION_INACTIVITE", default_value_t = 120)]

@@ -582,3 +582,120 @@ fn num_action(url_action: &str) -> String {
 fn sofi_enc(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+/// An offer's body for the API: the title and the number of sessions go together, so that a
+/// mix of two saves would show.
+fn version(i: usize) -> Vec<u8> {
+    let sessions: Vec<String> = (0..(i % 5 + 1))
+        .map(|k| {
+            format!(
+                r#"{{"debut":"2027-0{}-01","fin":"2027-0{}-20"}}"#,
+                k + 1,
+                k + 1
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"formation":{{"intitule":"Version {i}","objectif":"Savoir souder"}},"actions":[{{"action":{{"financeurs":["2"]}},"sessions":[{}]}}]}}"#,
+        sessions.join(",")
+    )
+    .into_bytes()
+}
+
+#[test]
+fn sigkill_during_saves_leaves_the_old_or_the_new_revision() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let s = siret("4400000000003");
+    let o = run(sofi().arg("--data-dir").arg(&data).args([
+        "user",
+        "add",
+        "--email",
+        "of@exemple.fr",
+        "--role",
+        "responsable",
+        "--siret",
+        &s,
+    ]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lien = lien_de(&stdout(&o));
+    let mut srv = Server::start_avec(&data, false, &[("SOFI_COOKIE_NON_SECURISE", "1")]);
+    let mut nav = Navigateur::new(&srv.url(""));
+    activer(&mut nav, &lien, "douze caractères au moins");
+    let p = nav.soumettre("/espace/jetons", "/espace/jetons", &[("libelle", "crash")]);
+    let i = p.corps.find("lien-unique\">").unwrap() + "lien-unique\">".len();
+    let auth = format!("Bearer {}", &p.corps[i..i + 64]);
+    let (st, r) = call(
+        ureq::post(&srv.url("/api/v1/espace/offres")).set("authorization", &auth),
+        Some(&version(0)),
+    );
+    assert_eq!(st, 201);
+    let numero = r.into_json::<serde_json::Value>().unwrap()["numero"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Saves in a loop; the server is killed while they run.
+    let url = srv.url(&format!("/api/v1/espace/offres/{numero}"));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let acquis = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let t = {
+        let (stop, acquis, auth) = (stop.clone(), acquis.clone(), auth.clone());
+        std::thread::spawn(move || {
+            let agent = ureq::AgentBuilder::new()
+                .timeout(std::time::Duration::from_secs(5))
+                .build();
+            for i in 1.. {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                match agent
+                    .put(&url)
+                    .set("authorization", &auth)
+                    .send_bytes(&version(i))
+                {
+                    Ok(r) if r.status() == 200 => {
+                        acquis.store(i, std::sync::atomic::Ordering::SeqCst)
+                    }
+                    _ => break,
+                }
+            }
+        })
+    };
+    while acquis.load(std::sync::atomic::Ordering::SeqCst) < 20 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(37));
+    srv.child.kill().unwrap(); // SIGKILL, mid-save
+    srv.child.wait().unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    t.join().unwrap();
+    let dernier_acquis = acquis.load(std::sync::atomic::Ordering::SeqCst);
+
+    let store = sofi::store::Store::open(&data).expect("the store reopens after SIGKILL");
+    let d = store.dossier(&numero).unwrap().expect("the offer survives");
+    let f = &d.travail.as_ref().expect("its working revision").formation;
+    let k: usize = f
+        .intitule
+        .strip_prefix("Version ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    // Answered means durable: at least the last acknowledged save, at most the one in flight.
+    assert!(
+        k == dernier_acquis || k == dernier_acquis + 1,
+        "stored {k}, acknowledged {dernier_acquis}"
+    );
+    // Never a mix: the title and the sessions come from the same save.
+    assert_eq!(f.sessions().count(), k % 5 + 1, "revision {k} whole");
+    // The audit trail's last event on the offer is that save.
+    let e = store.audit(Some(&format!("offre {numero}")), 1).unwrap();
+    let apres: Vec<&str> = e[0]
+        .changements
+        .iter()
+        .filter(|c| c.champ == "intitule")
+        .map(|c| c.apres.as_str())
+        .collect();
+    assert_eq!(apres, vec![f.intitule.as_str()]);
+    let check = store.verify_backoffice().unwrap();
+    assert!(check.sain, "{:?}", check.problemes);
+}

@@ -6,54 +6,16 @@
 
 mod common;
 
+use common::navigateur::*;
 use common::*;
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
-use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::{json, Value};
+use fantoccini::Locator;
+use serde_json::json;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 const HOSTILE: &str = "<script>alert(1)</script>";
-
-struct Pilote(Child);
-
-impl Drop for Pilote {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn port_libre() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// chromedriver on a free port, ready.
-fn chromedriver() -> (Pilote, u16) {
-    let port = port_libre();
-    let child = Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver (Debian package chromium-driver) must be installed");
-    let t0 = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "chromedriver did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (Pilote(child), port)
-}
 
 /// A partner's page on another origin (another port), embedding the widget.
 fn page_partenaire(sofi: String) -> u16 {
@@ -80,105 +42,6 @@ fn page_partenaire(sofi: String) -> u16 {
         }
     });
     port
-}
-
-async fn navigateur(port: u16, profil: &std::path::Path) -> Client {
-    let caps = json!({
-        "browserName": "chrome",
-        "goog:chromeOptions": {
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                     "--disable-component-update", "--disable-sync", "--no-first-run",
-                     "--window-size=1280,1000", format!("--user-data-dir={}", profil.display())],
-        },
-        "goog:loggingPrefs": {"browser": "ALL"},
-    });
-    let Value::Object(caps) = caps else {
-        unreachable!()
-    };
-    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("a chromedriver session")
-}
-
-/// chromedriver's browser log (console messages and failed loads) since the last call.
-#[derive(Debug)]
-struct Journal;
-
-impl fantoccini::wd::WebDriverCompatibleCommand for Journal {
-    fn endpoint(
-        &self,
-        base: &url::Url,
-        session: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        base.join(&format!("session/{}/se/log", session.unwrap_or("")))
-    }
-    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
-        (http::Method::POST, Some(r#"{"type":"browser"}"#.into()))
-    }
-}
-
-async fn erreurs_console(c: &Client) -> Vec<String> {
-    let v = c.issue_cmd(Journal).await.unwrap_or(Value::Null);
-    v.as_array()
-        .into_iter()
-        .flatten()
-        .filter(|e| e["level"] == "SEVERE")
-        .map(|e| e["message"].as_str().unwrap_or("").to_string())
-        .collect()
-}
-
-async fn capture(c: &Client, nom: &str) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    let png = c.screenshot().await.unwrap();
-    std::fs::write(dir.join(format!("{nom}.png")), png).unwrap();
-}
-
-async fn attendre<F, Fut>(quoi: &str, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let t0 = Instant::now();
-    while !f().await {
-        assert!(
-            t0.elapsed() < Duration::from_secs(15),
-            "waited too long for {quoi}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn cliquer(c: &Client, css: &str) {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-}
-
-/// Waits until the address (path and query) contains `motif`.
-async fn attendre_url(c: &Client, motif: &str) {
-    attendre(motif, || async {
-        c.current_url().await.unwrap().as_str().contains(motif)
-    })
-    .await;
-}
-
-async fn js(c: &Client, script: &str) -> Value {
-    c.execute(script, vec![]).await.unwrap()
-}
-
-/// Waits until `script` (which returns a count of elements) finds at least one.
-async fn attendre_elements(c: &Client, quoi: &str, script: &str) {
-    attendre(quoi, || async {
-        js(c, script).await.as_u64().unwrap_or(0) > 0
-    })
-    .await;
 }
 
 fn donnees() -> (tempfile::TempDir, PathBuf) {

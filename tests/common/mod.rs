@@ -1,6 +1,8 @@
 //! Helpers shared by the black-box tests: run the real binary on real files and a real store.
 #![allow(dead_code)]
 
+pub mod navigateur;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
