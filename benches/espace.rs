@@ -72,7 +72,10 @@ fn valeur(html: &str, nom: &str) -> String {
 fn percentiles(mut v: Vec<Duration>) -> (f64, f64) {
     v.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    (ms(v[v.len() / 2]), ms(v[(v.len() * 99 / 100).min(v.len() - 1)]))
+    (
+        ms(v[v.len() / 2]),
+        ms(v[(v.len() * 99 / 100).min(v.len() - 1)]),
+    )
 }
 
 /// A responsable of `siret` and a staff member, with known passwords.
@@ -104,8 +107,17 @@ fn comptes(store: &Store, siret: &str) {
 
 fn connexion(base: &str, email: &str) -> Client {
     let agent = ureq::AgentBuilder::new().redirects(0).build();
-    let r = agent.get(&format!("{base}/espace/connexion")).call().unwrap();
-    let pre = r.header("set-cookie").unwrap().split(';').next().unwrap().to_string();
+    let r = agent
+        .get(&format!("{base}/espace/connexion"))
+        .call()
+        .unwrap();
+    let pre = r
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
     let jeton = valeur(&r.into_string().unwrap(), "_csrf");
     let mut c = Client {
         base: base.to_string(),
@@ -114,7 +126,11 @@ fn connexion(base: &str, email: &str) -> Client {
     };
     let (s, _) = c.post(
         "/espace/connexion",
-        &[("_csrf", &jeton), ("email", email), ("mot_de_passe", "mot de passe du bench")],
+        &[
+            ("_csrf", &jeton),
+            ("email", email),
+            ("mot_de_passe", "mot de passe du bench"),
+        ],
     );
     assert_eq!(s, 303, "login");
     c
@@ -139,7 +155,10 @@ fn main() {
             generer(&refs, sessions, jiff::Zoned::now().date(), &file);
             importer_fichier(&store, &refs, &file);
             std::fs::remove_file(&file).unwrap();
-            eprintln!("store of {sessions} sessions built in {:.0} s", t.elapsed().as_secs_f64());
+            eprintln!(
+                "store of {sessions} sessions built in {:.0} s",
+                t.elapsed().as_secs_f64()
+            );
         }
         // The organisme with the most offers: its duplicate check reads them all.
         let mut n: HashMap<String, usize> = HashMap::new();
@@ -152,18 +171,30 @@ fn main() {
         siret
     };
     let c = store_counts(&data);
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut serveur = std::process::Command::new(env!("CARGO_BIN_EXE_sofi"))
         .arg("--data-dir")
         .arg(&data)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--cookie-non-securise"])
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--cookie-non-securise",
+        ])
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let t = Instant::now();
     while ureq::get(&format!("{base}/health")).call().is_err() {
-        assert!(t.elapsed() < Duration::from_secs(900), "server did not start");
+        assert!(
+            t.elapsed() < Duration::from_secs(900),
+            "server did not start"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     eprintln!("server up in {:.0} s", t.elapsed().as_secs_f64());
@@ -205,12 +236,20 @@ fn main() {
         let r: Vec<(&str, &str)> = v.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
         c.post(path, &r)
     };
-    let (s, loc) = post(&mut of, "/espace/formations/nouvelle", paires(&formation("Zorglubisme appliqué", &csrf)));
+    let (s, loc) = post(
+        &mut of,
+        "/espace/formations/nouvelle",
+        paires(&formation("Zorglubisme appliqué", &csrf)),
+    );
     assert_eq!(s, 303);
     let url = loc.unwrap();
     let version = |c: &Client, u: &str| valeur(&c.get(u).1, "version");
     let v = version(&of, &url);
-    let (s, loc) = post(&mut of, &format!("{url}/nouvelle-action"), vec![("_csrf".into(), csrf.clone()), ("version".into(), v)]);
+    let (s, loc) = post(
+        &mut of,
+        &format!("{url}/nouvelle-action"),
+        vec![("_csrf".into(), csrf.clone()), ("version".into(), v)],
+    );
     assert_eq!(s, 303);
     let url_action = loc.unwrap();
     let v = version(&of, &url_action);
@@ -238,10 +277,17 @@ fn main() {
         let (s, _) = post(
             &mut of,
             &u,
-            [("_csrf", csrf.as_str()), ("version", &v), ("debut", d), ("fin", f), ("etat_recrutement", "1"), ("inscription", "0")]
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            [
+                ("_csrf", csrf.as_str()),
+                ("version", &v),
+                ("debut", d),
+                ("fin", f),
+                ("etat_recrutement", "1"),
+                ("inscription", "0"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         );
         assert_eq!(s, 303);
     }
@@ -259,11 +305,21 @@ fn main() {
     // Saves: each one a real change (the title alternates), judged and audited.
     let mut v = version(&of, &url);
     for i in 0..200 {
-        let mut champs = formation(if i % 2 == 0 { "Zorglubisme appliqué" } else { "Zorglubisme appliqué (bis)" }, &csrf);
+        let mut champs = formation(
+            if i % 2 == 0 {
+                "Zorglubisme appliqué"
+            } else {
+                "Zorglubisme appliqué (bis)"
+            },
+            &csrf,
+        );
         champs.push(("version".into(), v.clone()));
         let t = Instant::now();
         let (s, _) = post(&mut of, &url, champs);
-        mesures.entry("enregistrement").or_default().push(t.elapsed());
+        mesures
+            .entry("enregistrement")
+            .or_default()
+            .push(t.elapsed());
         assert_eq!(s, 303);
         v = version(&of, &url);
     }
@@ -278,33 +334,62 @@ fn main() {
 
     // Submitted, accepted by staff, then searchable and in the incremental feed.
     let v = version(&of, &url);
-    assert_eq!(post(&mut of, &format!("{url}/soumettre"), vec![("_csrf".into(), csrf.clone()), ("version".into(), v)]).0, 303);
+    assert_eq!(
+        post(
+            &mut of,
+            &format!("{url}/soumettre"),
+            vec![("_csrf".into(), csrf.clone()), ("version".into(), v)]
+        )
+        .0,
+        303
+    );
     let mut equipe = connexion(&base, "equipe@bench.fr");
     let numero = url.rsplit('/').next().unwrap().to_string();
     let page = equipe.get(&format!("/gestion/offres/{numero}")).1;
     let (csrf_e, v) = (valeur(&page, "_csrf"), valeur(&page, "version"));
-    let seq: u64 = ureq::get(&format!("{base}/health")).call().unwrap().into_json::<serde_json::Value>().unwrap()["journal_seq"].as_u64().unwrap_or(0);
+    let seq: u64 = ureq::get(&format!("{base}/health"))
+        .call()
+        .unwrap()
+        .into_json::<serde_json::Value>()
+        .unwrap()["journal_seq"]
+        .as_u64()
+        .unwrap_or(0);
     let t = Instant::now();
-    let (s, _) = equipe.post(&format!("/gestion/offres/{numero}/accepter"), &[("_csrf", &csrf_e), ("version", &v)]);
+    let (s, _) = equipe.post(
+        &format!("/gestion/offres/{numero}/accepter"),
+        &[("_csrf", &csrf_e), ("version", &v)],
+    );
     assert_eq!(s, 303);
     let accepte = t.elapsed();
     let (mut recherche, mut flux) = (None, None);
     while (recherche.is_none() || flux.is_none()) && t.elapsed() < Duration::from_secs(10) {
         if recherche.is_none() {
-            let j: serde_json::Value = ureq::get(&format!("{base}/api/v1/recherche?q=zorglubisme")).call().unwrap().into_json().unwrap();
+            let j: serde_json::Value = ureq::get(&format!("{base}/api/v1/recherche?q=zorglubisme"))
+                .call()
+                .unwrap()
+                .into_json()
+                .unwrap();
             if j["total"].as_u64().unwrap_or(0) > 0 {
                 recherche = Some(t.elapsed());
             }
         }
         if flux.is_none() {
-            let x = ureq::get(&format!("{base}/lheo/offres.xml?depuis={seq}")).call().unwrap().into_string().unwrap();
+            let x = ureq::get(&format!("{base}/lheo/offres.xml?depuis={seq}"))
+                .call()
+                .unwrap()
+                .into_string()
+                .unwrap();
             if x.contains(&numero) {
                 flux = Some(t.elapsed());
             }
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    let ms = |d: Option<Duration>| d.map_or("jamais (10 s)".to_string(), |d| format!("{:.0} ms", d.as_secs_f64() * 1000.0));
+    let ms = |d: Option<Duration>| {
+        d.map_or("jamais (10 s)".to_string(), |d| {
+            format!("{:.0} ms", d.as_secs_f64() * 1000.0)
+        })
+    };
     println!(
         "  accepted (answer {:.0} ms): searchable after {}, in ?depuis= after {}",
         accepte.as_secs_f64() * 1000.0,

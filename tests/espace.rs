@@ -699,3 +699,292 @@ fn sigkill_during_saves_leaves_the_old_or_the_new_revision() {
     let check = store.verify_backoffice().unwrap();
     assert!(check.sain, "{:?}", check.problemes);
 }
+
+/// Logs in with the form, as a browser would.
+fn connecte(base: &str, email: &str, mot: &str) -> Navigateur {
+    let mut n = Navigateur::new(base);
+    let p = connexion(&mut n, email, mot);
+    assert_eq!(p.status, 303, "login {email}: {}", p.corps);
+    n
+}
+
+fn api(
+    srv: &Server,
+    methode: &str,
+    chemin: &str,
+    auth: &str,
+    corps: Option<&[u8]>,
+) -> (u16, serde_json::Value) {
+    let req = ureq::request(methode, &srv.url(chemin))
+        .set("authorization", auth)
+        .set("content-type", "application/json");
+    let (s, r) = call(req, corps);
+    (s, r.into_json().unwrap_or(serde_json::Value::Null))
+}
+
+#[test]
+fn feed_offers_hand_over_revisions_duplicates_and_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let fichier = dir.path().join("flux.xml");
+    generate(300, 5, &fichier);
+    let (code, _) = import(&data, &[&fichier], &[]);
+    assert_eq!(code, 0);
+    // An organisme of the feed, with several offers.
+    let (siret, numero, titre) = {
+        let store = sofi::store::Store::open(&data).unwrap();
+        let o = store.offres().next().unwrap().unwrap();
+        (
+            o.formation.organisme.siret.clone(),
+            o.formation.numero.clone(),
+            o.formation.intitule.clone(),
+        )
+    };
+    for (email, role, s) in [
+        ("of@flux.fr", "responsable", Some(siret.as_str())),
+        ("staff@carif.fr", "staff", None),
+    ] {
+        let mut c = sofi();
+        c.arg("--data-dir")
+            .arg(&data)
+            .args(["user", "add", "--email", email, "--role", role]);
+        if let Some(s) = s {
+            c.args(["--siret", s]);
+        }
+        let o = run(&mut c);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let lien = lien_de(&stdout(&o));
+        let store = sofi::store::Store::open(&data).unwrap();
+        let jeton = lien.rsplit('/').next().unwrap();
+        store
+            .utiliser_lien(
+                jeton,
+                &sofi::accounts::hash_password("mot de passe de test"),
+            )
+            .unwrap()
+            .unwrap();
+    }
+    let srv = Server::start_avec(&data, false, &[("SOFI_COOKIE_NON_SECURISE", "true")]);
+    let base = srv.url("");
+    let mut of = connecte(&base, "of@flux.fr", "mot de passe de test");
+    let mut staff = connecte(&base, "staff@carif.fr", "mot de passe de test");
+
+    // Feed offers: listed read-only with their source, not editable.
+    let tableau = of.get("/espace");
+    assert!(
+        tableau.corps.contains("reçues par flux"),
+        "{}",
+        tableau.corps
+    );
+    assert!(tableau.corps.contains("flux"));
+    let url = format!("/espace/formations/{numero}");
+    let page = of.get(&url);
+    assert_eq!(page.status, 200);
+    assert!(page.corps.contains("vient du flux"));
+    let jeton = csrf(&page.corps);
+    let p = of.post_avec(
+        &url,
+        &[("_csrf", &jeton), ("intitule", "pirate")],
+        Some(&base),
+    );
+    assert_eq!(p.status, 403);
+
+    // Staff hand it over; the organisation edits it while the diffused version stays online.
+    let p = staff.soumettre(
+        &format!("/gestion/offres/{numero}"),
+        &format!("/gestion/offres/{numero}/confier"),
+        &[],
+    );
+    assert_eq!(p.status, 303, "{}", p.corps);
+    let page = of.get(&url);
+    let s = |k: &str| valeur(&page.corps, k).unwrap_or_default();
+    let (obj, contenu) = (
+        page.corps
+            .split("id=\"objectif\"")
+            .nth(1)
+            .and_then(|r| r.split('>').nth(1))
+            .and_then(|r| r.split("</textarea").next())
+            .unwrap_or("")
+            .to_string(),
+        page.corps
+            .split("id=\"contenu\"")
+            .nth(1)
+            .and_then(|r| r.split('>').nth(1))
+            .and_then(|r| r.split("</textarea").next())
+            .unwrap_or("")
+            .to_string(),
+    );
+    let nouveau_titre = "Titre révisé par l'organisme";
+    let champs = [
+        ("intitule", nouveau_titre.to_string()),
+        ("objectif", html_texte(&obj)),
+        ("contenu", html_texte(&contenu)),
+        ("resultats_attendus", "Attestation".to_string()),
+        ("formacodes", s("formacodes")),
+        ("niveau_entree", "0".to_string()),
+        ("parcours", "1".to_string()),
+        ("contact_nom", "Contact".to_string()),
+        ("certification", s("certification")),
+    ];
+    let c: Vec<(&str, &str)> = champs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let p = of.soumettre(&url, &url, &c);
+    assert_eq!(p.status, 303, "{}", p.corps);
+    let (_, r) = call(
+        ureq::get(&srv.url(&format!("/api/v1/formations/{numero}"))),
+        None,
+    );
+    let public: serde_json::Value = r.into_json().unwrap();
+    assert_eq!(
+        public["formation"]["intitule"],
+        serde_json::Value::String(titre.clone()),
+        "the diffused revision stays online"
+    );
+    assert!(of
+        .get(&url)
+        .corps
+        .contains("la version diffusée reste en ligne"));
+
+    // Submitted, sent back with a reason the organisation sees, resubmitted, accepted.
+    assert_eq!(
+        of.soumettre(&url, &format!("{url}/soumettre"), &[]).status,
+        303
+    );
+    let p = staff.soumettre(
+        &format!("/gestion/offres/{numero}"),
+        &format!("/gestion/offres/{numero}/corriger"),
+        &[("motif", "Précisez le programme des modules")],
+    );
+    assert_eq!(p.status, 303, "{}", p.corps);
+    let page = of.get(&url);
+    assert!(
+        page.corps.contains("Précisez le programme des modules")
+            && page.corps.contains("à corriger")
+    );
+    assert_eq!(
+        of.soumettre(&url, &format!("{url}/soumettre"), &[]).status,
+        303
+    );
+    assert_eq!(
+        staff
+            .soumettre(
+                &format!("/gestion/offres/{numero}"),
+                &format!("/gestion/offres/{numero}/accepter"),
+                &[]
+            )
+            .status,
+        303
+    );
+    let (_, r) = call(
+        ureq::get(&srv.url(&format!("/api/v1/formations/{numero}"))),
+        None,
+    );
+    assert_eq!(
+        r.into_json::<serde_json::Value>().unwrap()["formation"]["intitule"],
+        nouveau_titre
+    );
+
+    // Duplicates: the same formation, place and modalities within 10 h.
+    let p = of.soumettre("/espace/jetons", "/espace/jetons", &[("libelle", "test")]);
+    let i = p.corps.find("lien-unique\">").unwrap() + "lien-unique\">".len();
+    let auth = format!("Bearer {}", &p.corps[i..i + 64]);
+    let offre = |h: u32| {
+        format!(
+            r#"{{"formation":{{"intitule":"Habilitation électrique","objectif":"B1V","contenu":"Théorie et pratique","resultats_attendus":"Avis","formacodes":"31734","niveau_entree":"0","parcours":"1","contact_nom":"X"}},"actions":[{{"action":{{"lieu":"0","modalites_enseignement":"0","entrees_sorties":"0","heures_centre":"{h}","rythme":"Temps plein","alternance":"Sans objet","conditions_acces":"Aucun","financeurs":["2"],"publics":["80006"]}},"sessions":[{{"debut":"2027-05-01","fin":"2027-05-05","etat_recrutement":"1"}}]}}]}}"#
+        )
+    };
+    let (s1, a) = api(
+        &srv,
+        "POST",
+        "/api/v1/espace/offres",
+        &auth,
+        Some(offre(35).as_bytes()),
+    );
+    assert_eq!(s1, 201, "{a}");
+    let doublon = |v: &serde_json::Value| {
+        v["constats"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["code"] == "doublon")
+    };
+    assert!(!doublon(&a), "{a}");
+    let (_, b) = api(
+        &srv,
+        "POST",
+        "/api/v1/espace/offres",
+        &auth,
+        Some(offre(42).as_bytes()),
+    );
+    assert!(doublon(&b), "a second one within 10 h is a duplicate: {b}");
+    let (_, c) = api(
+        &srv,
+        "POST",
+        "/api/v1/espace/offres",
+        &auth,
+        Some(offre(70).as_bytes()),
+    );
+    assert!(!doublon(&c), "35 h apart is another offer");
+    let nb = b["numero"].as_str().unwrap();
+    let (s, e) = api(
+        &srv,
+        "POST",
+        &format!("/api/v1/espace/offres/{nb}/soumission"),
+        &auth,
+        None,
+    );
+    assert_eq!(s, 422, "a duplicate cannot be submitted: {e}");
+
+    // Its own LHÉO file: the offer it manages lands `en_attente`; the feed's other offers and
+    // other organisations' are refused, each with its reason.
+    let (s, rapport) = call(
+        ureq::post(&srv.url("/api/v1/espace/fichier")).set("authorization", &auth),
+        Some(&std::fs::read(&fichier).unwrap()),
+    );
+    assert_eq!(s, 200);
+    let rapport: serde_json::Value = rapport.into_json().unwrap();
+    let codes: Vec<&str> = rapport["rejets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["erreurs"][0]["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"siret-autre-organisme"), "{rapport}");
+    assert!(rapport["stockees"].as_u64().unwrap() >= 1, "{rapport}");
+    let (_, d) = api(
+        &srv,
+        "GET",
+        &format!("/api/v1/espace/offres/{numero}"),
+        &auth,
+        None,
+    );
+    assert_eq!(d["etat"], "en_attente", "{d}");
+    assert_eq!(d["en_ligne"], true);
+
+    // Withdrawn: out of the public API, a deletion in the incremental feed.
+    let seq = srv.wait_health()["journal_seq"].as_u64().unwrap();
+    let p = of.soumettre(&url, &format!("{url}/retirer"), &[]);
+    assert_eq!(p.status, 303, "{}", p.corps);
+    let (s, _) = call(
+        ureq::get(&srv.url(&format!("/api/v1/formations/{numero}"))),
+        None,
+    );
+    assert_eq!(s, 404);
+    let (_, r) = call(
+        ureq::get(&srv.url(&format!("/lheo/offres.xml?depuis={seq}"))),
+        None,
+    );
+    let flux = r.into_string().unwrap();
+    assert!(
+        flux.contains(&numero),
+        "the withdrawal is in ?depuis=: {flux}"
+    );
+}
+
+/// The text of an HTML-escaped textarea.
+fn html_texte(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}

@@ -405,9 +405,7 @@ pub(in crate::http) async fn soumettre(
     p: RawPathParams,
     req: Request,
 ) -> Response<Body> {
-    let mut c = chemin(&p);
-    c.pop();
-    let numero = c.pop().unwrap_or_default();
+    let numero = chemin(&p).pop().unwrap_or_default();
     avec_jeton(app, req, 0, move |app, j, auteur, _| {
         let d = match app.store.dossier_de(&j.sirets, &numero) {
             Ok(Some(d)) => d,
