@@ -406,10 +406,12 @@ fn run(cli: Cli) -> Result<i32> {
                 reglages,
                 &listen,
                 demo,
-                limite_import,
-                limits,
-                token,
-                identity,
+                Service {
+                    limite_import,
+                    limits,
+                    token,
+                    identity,
+                },
             )
         }
         Cmd::User { op } => user(&cli.data_dir, op),
@@ -647,15 +649,25 @@ fn afficher(path: &Path, r: &Rapport, dt: f64, stocke: bool) {
 /// `(ref_dir, index_config)`: where the référentiels and the search settings come from.
 type Reglages = (Option<PathBuf>, Option<PathBuf>);
 
+/// What the HTTP service is given: its limits, the admin token, the session settings.
+struct Service {
+    limite_import: u64,
+    limits: Limits,
+    token: String,
+    identity: sofi::http::identity::Identity,
+}
+
 fn serve(
     data_dir: &Path,
     (ref_dir, index_config): Reglages,
     listen: &str,
     demo: bool,
-    limite_import: u64,
-    limits: Limits,
-    token: String,
-    identity: sofi::http::identity::Identity,
+    Service {
+        limite_import,
+        limits,
+        token,
+        identity,
+    }: Service,
 ) -> Result<i32> {
     let addr = sofi::http::parse_listen_address(listen).map_err(anyhow::Error::msg)?;
     let t0 = Instant::now();

@@ -169,9 +169,7 @@ impl Store {
         sirets: &[String],
         numero: &str,
     ) -> Result<Option<Dossier>, StoreError> {
-        Ok(self
-            .dossier(numero)?
-            .filter(|d| sirets.iter().any(|s| *s == d.siret)))
+        Ok(self.dossier(numero)?.filter(|d| sirets.contains(&d.siret)))
     }
 
     /// The dossiers of one organisation, by numero.

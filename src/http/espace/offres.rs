@@ -350,6 +350,11 @@ fn decisions(f: &Formation, refs: &Referentiels) -> Markup {
                         }
                     }
                 }
+                p {
+                    "Éligibilité au CPF : "
+                    @if crate::diffusion::eligible_cpf(f, refs) { strong { "oui" } " (certification inscrite au RNCP ou au Répertoire spécifique)" }
+                    @else { strong { "non" } " (il faut une certification inscrite au RNCP ou au Répertoire spécifique)" }
+                }
             }
         }
     }
@@ -389,7 +394,7 @@ pub(super) async fn tableau(S(app): S<Arc<App>>, req: Request) -> Response<Body>
             Err(e) => return erreur_stockage(&e),
         };
         let etab = app.store.etablissement(&siret).ok().flatten();
-        let mut lignes: Vec<(String, Markup, String, Markup, (usize, usize))> = Vec::new();
+        let mut lignes: Vec<Ligne> = Vec::new();
         let jour = aujourdhui();
         for d in &dossiers {
             let diffusee = app.store.offre(&d.numero).ok().flatten();
@@ -481,6 +486,9 @@ pub(super) async fn tableau(S(app): S<Arc<App>>, req: Request) -> Response<Body>
     })
     .await
 }
+
+/// A dashboard row: numero, state badge, title, next sessions, (errors, warnings).
+type Ligne = (String, Markup, String, Markup, (usize, usize));
 
 /// The next two session starts, in French.
 fn prochaines(f: &Formation, jour: &str) -> Markup {
