@@ -272,6 +272,29 @@ fn ecrire(
         }
         rapport.stockees = rapport.creees + rapport.modifiees;
     } else if let Some(store) = opts.store {
+        // Offers handed over to their organisation are its to change, not the feed's.
+        let geres = store.geres_parmi(lot.iter().map(|(f, _)| f.numero.as_str()))?;
+        if !geres.is_empty() {
+            lot.retain(|(f, _)| {
+                let garde = !geres.contains(&f.numero);
+                if !garde {
+                    rapport.rejetees += 1;
+                    if rapport.rejets.len() < DETAILS_MAX {
+                        rapport.rejets.push(Rejet {
+                            numero: f.numero.clone(),
+                            ligne: 0,
+                            colonne: 0,
+                            erreurs: vec![Constat::bloquant(
+                                "offre-geree-par-l-organisme",
+                                format!("formation[{}]", f.numero),
+                                "cette offre a été confiée à son organisme, qui la gère dans son espace : le flux ne la modifie plus",
+                            )],
+                        });
+                    }
+                }
+                garde
+            });
+        }
         for e in store.ecrire(lot, &opts.source)? {
             match e {
                 Ecrit::Cree => rapport.creees += 1,

@@ -882,6 +882,31 @@ fn feed_offers_hand_over_revisions_duplicates_and_files() {
         r.into_json::<serde_json::Value>().unwrap()["formation"]["intitule"],
         nouveau_titre
     );
+    // The feed comes again, whole: it no longer overwrites or withdraws the handed-over offer.
+    let (s, r) = call(
+        ureq::post(&srv.url("/api/v1/import?remplacer=1&source=flux"))
+            .set("authorization", &format!("Bearer {}", srv.token.trim())),
+        Some(&std::fs::read(&fichier).unwrap()),
+    );
+    assert_eq!(s, 200);
+    let rapport: serde_json::Value = r.into_json().unwrap();
+    assert!(
+        rapport["rejets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["numero"] == numero.as_str()
+                && r["erreurs"][0]["code"] == "offre-geree-par-l-organisme"),
+        "{rapport}"
+    );
+    let (_, r) = call(
+        ureq::get(&srv.url(&format!("/api/v1/formations/{numero}"))),
+        None,
+    );
+    assert_eq!(
+        r.into_json::<serde_json::Value>().unwrap()["formation"]["intitule"],
+        nouveau_titre
+    );
 
     // Duplicates: the same formation, place and modalities within 10 h.
     let p = of.soumettre("/espace/jetons", "/espace/jetons", &[("libelle", "test")]);

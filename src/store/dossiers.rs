@@ -181,6 +181,25 @@ impl Store {
             .collect()
     }
 
+    /// Which of these offers are managed in the back-office (have a dossier): a feed no
+    /// longer writes them once they were handed over. Free while no dossier exists.
+    pub fn geres_parmi<'a>(
+        &self,
+        numeros: impl Iterator<Item = &'a str>,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        let a = self.a()?;
+        let mut out = std::collections::HashSet::new();
+        if a.dossiers.is_empty() {
+            return Ok(out);
+        }
+        for n in numeros {
+            if a.dossiers.contains_key(n.as_bytes())? {
+                out.insert(n.to_string());
+            }
+        }
+        Ok(out)
+    }
+
     /// Every dossier in a state (the staff queue), oldest change first.
     pub fn dossiers_en(&self, etat: Etat) -> Result<Vec<Dossier>, StoreError> {
         let a = self.a()?;
