@@ -330,6 +330,42 @@ fn an_organisation_presents_its_offer_and_another_cannot_see_it() {
     );
     assert_eq!(p.status, 303, "{}", p.corps);
 
+    // A certification picked by its title among the active ones.
+    let base_formation = [
+        ("intitule", "Soudure <script>alert(1)</script>"),
+        ("objectif", "Souder en sécurité à l'arc et au TIG."),
+        ("contenu", "Soudage à l'arc, TIG et MIG."),
+        ("resultats_attendus", "Attestation de compétences"),
+        ("formacodes", "31734"),
+        ("niveau_entree", "0"),
+        ("parcours", "1"),
+        ("contact_nom", "Camille Martin"),
+        ("contact_email", "camille@of-nantes.fr"),
+    ];
+    let mut champs = base_formation.to_vec();
+    champs.extend([
+        ("certification_q", "soudeur"),
+        ("chercher_certification", "1"),
+    ]);
+    let p = org.soumettre(&url, &url, &champs);
+    assert_eq!(p.status, 200, "{}", p.corps);
+    assert!(p.corps.contains("Certifications actives"), "{}", p.corps);
+    let i = p
+        .corps
+        .find("name=\"certification_choisie\" value=\"")
+        .unwrap()
+        + 36;
+    let code = p.corps[i..].split('"').next().unwrap().to_string();
+    let mut champs = base_formation.to_vec();
+    champs.push(("certification_choisie", &code));
+    let p = org.soumettre(&url, &url, &champs);
+    assert_eq!(p.status, 303, "{}", p.corps);
+    let page = org.get(&url);
+    assert_eq!(
+        valeur(&page.corps, "certification").as_deref(),
+        Some(code.as_str())
+    );
+
     // 6. An action with its Dispositif, then two sessions, one with an impossible date.
     let p = org.soumettre(&url, &format!("{url}/nouvelle-action"), &[]);
     assert_eq!(p.status, 303, "{}", p.corps);

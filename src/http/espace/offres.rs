@@ -559,8 +559,13 @@ fn form_formation(
     s: &SaisieFormation,
     v: &Verdict,
     numero: &str,
-    message: Option<&str>,
+    extras: Extras,
 ) -> Markup {
+    let Extras {
+        message,
+        recherche_certification,
+        certifications,
+    } = extras;
     let lecture = ctx.is_some_and(|c| c.lecture_seule());
     let prefixe = format!("formation[{numero}]");
     let cs = repartir(
@@ -624,6 +629,24 @@ fn form_formation(
                 (champ("contenu", "Contenu (programme)", &s.contenu, cs.de("contenu"), Genre::Long, "", lecture))
                 (champ("resultats_attendus", "Résultats attendus", &s.resultats_attendus, cs.de("resultats_attendus"), Genre::Long, "certification, attestation…", lecture))
                 (champ("certification", "Certification visée", &s.certification, cs.de("certification"), Genre::Court, "code RNCP (RNCP12345), RS (RS1234) ou Certif Info ; vide si la formation n'est pas certifiante", lecture))
+                @if !lecture && ctx.is_some() {
+                    div.champ {
+                        label for="certification_q" { "Chercher une certification active par son intitulé" }
+                        input id="certification_q" name="certification_q" type="search" value=(recherche_certification);
+                        button.secondaire type="submit" name="chercher_certification" value="1" { "Chercher (enregistre le brouillon)" }
+                    }
+                    @if !certifications.is_empty() {
+                        fieldset.propositions {
+                            legend { "Certifications actives : choisissez, puis enregistrez" }
+                            @for (code, intitule) in &certifications {
+                                p { input type="radio" id={ "cert-" (code) } name="certification_choisie" value=(code);
+                                    label for={ "cert-" (code) } { " " (intitule) " (" (code) ")" } }
+                            }
+                        }
+                    } @else if !recherche_certification.is_empty() {
+                        p.aide role="status" { "Aucune certification active ne contient « " (recherche_certification) " »." }
+                    }
+                }
                 (champ("formacodes", "Domaines Formacode", &s.formacodes, cs.de("formacodes"), Genre::Court, "codes séparés par des espaces, le principal d'abord", lecture))
                 (choix("niveau_entree", "Niveau d'entrée", &niveaux, &s.niveau_entree, cs.de("niveau_entree"), lecture))
                 (choix("niveau_sortie", "Niveau de sortie", &niveaux, &s.niveau_sortie, cs.de("niveau_sortie"), lecture))
@@ -721,8 +744,59 @@ pub(super) async fn nouvelle_page(S(app): S<Arc<App>>, req: Request) -> Response
         &s,
         &Verdict::default(),
         "",
-        None,
+        Extras::default(),
     ))
+}
+
+/// What a formation page shows beside the form: a message, and certifications found by title.
+#[derive(Default)]
+struct Extras<'a> {
+    message: Option<&'a str>,
+    recherche_certification: String,
+    certifications: Vec<(String, String)>,
+}
+
+impl<'a> Extras<'a> {
+    fn message(m: &'a str) -> Self {
+        Extras {
+            message: Some(m),
+            ..Default::default()
+        }
+    }
+}
+
+/// Active certifications whose title contains every word typed: RNCP or RS code when
+/// there is one, else the Certif Info number.
+fn certifications_par_intitule(refs: &Referentiels, q: &str) -> Vec<(String, String)> {
+    let mots: Vec<String> = crate::search::analyse::plier(q)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    if mots.is_empty() {
+        return vec![];
+    }
+    let mut v: Vec<(String, String)> = refs
+        .certifinfo
+        .values()
+        .filter(|c| c.certifiante())
+        .filter(|c| {
+            let t = crate::search::analyse::plier(&c.intitule);
+            mots.iter().all(|m| t.contains(m.as_str()))
+        })
+        .map(|c| {
+            let code = c
+                .code_rncp
+                .as_ref()
+                .map(|r| format!("RNCP{r}"))
+                .or(c.code_rs.as_ref().map(|r| format!("RS{r}")))
+                .unwrap_or_else(|| c.code.clone());
+            (code, c.intitule.clone())
+        })
+        .collect();
+    v.sort_by(|a, b| a.1.len().cmp(&b.1.len()).then(a.0.cmp(&b.0)));
+    v.dedup_by(|a, b| a.0 == b.0);
+    v.truncate(15);
+    v
 }
 
 /// A formation step's form, its version and its fields.
@@ -822,7 +896,7 @@ pub(super) async fn formation_page(
                 &s,
                 &c.verdict,
                 &numero,
-                None,
+                Extras::default(),
             ))
         }
         Ok(None) => introuvable(Some(&q)),
@@ -868,10 +942,16 @@ pub(super) async fn formation(
         Ok(e) => e,
         Err(r) => return r,
     };
-    let (version, s) = match lire_formation(&envoi.corps) {
+    let (version, mut s) = match lire_formation(&envoi.corps) {
         Ok(x) => x,
         Err(r) => return r,
     };
+    // A certification picked among those found by title replaces the code typed.
+    if let Some(c) = field(&envoi.corps, "certification_choisie").filter(|c| !c.is_empty()) {
+        s.certification = c;
+    }
+    let recherche = field(&envoi.corps, "chercher_certification")
+        .map(|_| field(&envoi.corps, "certification_q").unwrap_or_default());
     bloquant(move || {
         let q = envoi.qui;
         let ctx = match modifiable(&app, &q, &numero) {
@@ -892,21 +972,30 @@ pub(super) async fn formation(
             "enregistrement-formation",
             ch,
         ) {
-            Ok(_) if saisie_ok => redirect(&format!("{}#contenu", ctx.url())),
+            Ok(_) if saisie_ok && recherche.is_none() => {
+                redirect(&format!("{}#contenu", ctx.url()))
+            }
             Ok(_) => {
-                // Values the model cannot hold (a date that is not one) stay in the form.
+                // Values the model cannot hold (a date that is not one) stay in the form,
+                // and so does a certification search with its results.
+                let (status, extras) = match &recherche {
+                    Some(r) => (
+                        StatusCode::OK,
+                        Extras {
+                            message: Some("Brouillon enregistré."),
+                            recherche_certification: r.chars().take(100).collect(),
+                            certifications: certifications_par_intitule(&app.refs, r),
+                        },
+                    ),
+                    None => (
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        Extras::message("Brouillon enregistré, avec des points à corriger."),
+                    ),
+                };
                 match charger(&app, &q, &numero) {
                     Ok(Some(c)) => prive(page(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        form_formation(
-                            &app,
-                            &q,
-                            Some(&c),
-                            &s,
-                            &c.verdict,
-                            &numero,
-                            Some("Brouillon enregistré, avec des points à corriger."),
-                        ),
+                        status,
+                        form_formation(&app, &q, Some(&c), &s, &c.verdict, &numero, extras),
                     )),
                     _ => introuvable(Some(&q)),
                 }
