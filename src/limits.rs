@@ -35,6 +35,15 @@ pub const MAX_SUGGEST_LEN: usize = 100;
 /// How much of a refused upload is read and dropped before answering, so the client reads
 /// the refusal instead of a connection reset.
 pub const DRAIN_MAX: u64 = 64 << 20;
+/// Largest LHÉO file an organisation deposits in its space (form or API): read whole before
+/// it is checked, so bounded well below `--limite-import`; one organisation's offer is a few
+/// megabytes.
+pub const MAX_DEPOT: usize = 64 << 20;
+/// Largest form body of the back-office (a formation's texts are a few times 3,000
+/// characters).
+pub const MAX_FORM: usize = 256 << 10;
+/// Largest JSON body of an offer through the organisations' API.
+pub const MAX_JSON: usize = 1 << 20;
 /// How long an upload waits for one of the upload places before its 503.
 pub const UPLOAD_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 

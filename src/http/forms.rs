@@ -13,8 +13,7 @@ use hyper::{Response, StatusCode};
 use maud::{html, Markup};
 use std::sync::Arc;
 
-/// Largest form body (a formation's texts are at most a few times 3,000 characters).
-pub const MAX_FORM: usize = 256 << 10;
+pub use crate::limits::MAX_FORM;
 
 /// Path parameters, percent-decoded, in order.
 pub fn chemin(p: &RawPathParams) -> Vec<String> {

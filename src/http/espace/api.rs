@@ -13,8 +13,7 @@ use crate::store::{Dossier, Etablissement, Etat, Evenement, JetonApi, Revision, 
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
-/// Largest JSON body of an offer.
-const MAX_JSON: usize = 1 << 20;
+use crate::limits::{MAX_DEPOT, MAX_JSON};
 
 /// An offer as typed: its formation, and its actions with their sessions.
 #[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
@@ -469,7 +468,15 @@ pub(in crate::http) async fn soumettre(
     request_body(content = String, content_type = "application/xml"),
     responses((status = 200, description = "Rapport d'import"), (status = 401, description = "Jeton invalide")))]
 pub(in crate::http) async fn fichier(S(app): S<Arc<App>>, req: Request) -> Response<Body> {
-    let max = app.upload_limit as usize;
+    let max = MAX_DEPOT.min(app.upload_limit as usize);
+    // Deposits hold a blocking thread and their bytes: they take the uploads' places.
+    let place = app.upload_slots.clone().acquire_owned();
+    let Ok(Ok(_place)) = tokio::time::timeout(crate::limits::UPLOAD_WAIT, place).await else {
+        return crate::http::respond::busy(
+            "depots-occupes",
+            "trop de dépôts en cours : réessayez dans un instant",
+        );
+    };
     avec_jeton(app, req, max, |app, j, auteur, corps| {
         match deposer(app, &auteur, &j.sirets, "api.xml", corps.to_vec()) {
             Ok(r) => json_response(StatusCode::OK, &r),

@@ -1859,7 +1859,19 @@ pub(super) async fn fichier(S(app): S<Arc<App>>, req: Request) -> Response<Body>
     let Some(siret) = q.siret().map(str::to_string) else {
         return introuvable(Some(&q));
     };
-    let limite = app.upload_limit as usize;
+    let limite = crate::limits::MAX_DEPOT.min(app.upload_limit as usize);
+    let place = app.upload_slots.clone().acquire_owned();
+    let Ok(Ok(_place)) = tokio::time::timeout(crate::limits::UPLOAD_WAIT, place).await else {
+        let mut r = refus(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Dépôts occupés",
+            "Trop de dépôts en cours : réessayez dans un instant.",
+            Some(&q),
+        );
+        r.headers_mut()
+            .insert("retry-after", "5".parse().expect("digits"));
+        return r;
+    };
     let mut multipart = match axum::extract::Multipart::from_request(req, &()).await {
         Ok(m) => m,
         Err(e) => {
