@@ -580,7 +580,7 @@ fn an_organisation_presents_its_offer_and_another_cannot_see_it() {
     // 11. Brute force: the same answer for an unknown e-mail and a wrong password, then 429.
     let mut x = Navigateur::new(&base);
     let a = connexion(&mut x, "personne@nulle-part.fr", "mauvais mot de passe");
-    let b = connexion(&mut x, "camille@of-nantes.fr", "mauvais mot de passe");
+    let b = connexion(&mut x, "dominique@of-angers.fr", "mauvais mot de passe");
     assert_eq!((a.status, b.status), (401, 401));
     assert!(
         a.corps.contains("Adresse ou mot de passe incorrect")
@@ -588,7 +588,7 @@ fn an_organisation_presents_its_offer_and_another_cannot_see_it() {
     );
     let mut dernier = 0;
     for _ in 0..6 {
-        dernier = connexion(&mut x, "camille@of-nantes.fr", "mauvais mot de passe").status;
+        dernier = connexion(&mut x, "dominique@of-angers.fr", "mauvais mot de passe").status;
     }
     assert_eq!(dernier, 429);
 
@@ -598,6 +598,45 @@ fn an_organisation_presents_its_offer_and_another_cannot_see_it() {
     assert_eq!(p.status, 303);
     org.cookies = ancien;
     assert_eq!(org.get("/espace").status, 303, "old session refused");
+
+    // The responsable adds a colleague, who activates; then deactivates them: their session
+    // ends at once.
+    let mut org = connecte(
+        &base,
+        "camille@of-nantes.fr",
+        "organisme de formation nantais",
+    );
+    let p = org.soumettre(
+        "/espace/utilisateurs",
+        "/espace/utilisateurs",
+        &[
+            ("email", "alex@of-nantes.fr"),
+            ("nom", "Alex"),
+            ("role", "organisme"),
+        ],
+    );
+    assert_eq!(p.status, 200, "{}", p.corps);
+    let mut collegue = Navigateur::new(&base);
+    activer(&mut collegue, &lien_de(&p.corps), "le collègue de camille");
+    assert_eq!(collegue.get("/espace").status, 200);
+    assert_eq!(
+        collegue.get("/espace/utilisateurs").status,
+        404,
+        "users are the responsable's"
+    );
+    let page = org.get("/espace/utilisateurs");
+    let id = valeur(&page.corps, "desactiver").unwrap();
+    let p = org.soumettre(
+        "/espace/utilisateurs",
+        "/espace/utilisateurs",
+        &[("desactiver", &id)],
+    );
+    assert_eq!(p.status, 303);
+    assert_eq!(
+        collegue.get("/espace").status,
+        303,
+        "a deactivated user's session ends"
+    );
 
     // 13. Every write by a person is in the audit trail, and the store agrees with itself.
     drop(srv);

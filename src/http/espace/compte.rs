@@ -574,7 +574,21 @@ fn page_utilisateurs(
                 thead { tr { th scope="col" { "Adresse" } th scope="col" { "Nom" } th scope="col" { "Rôle" } th scope="col" { "Actif" } } }
                 tbody {
                     @for c in comptes {
-                        tr { td { (c.email) } td { (c.nom) } td { (c.role.libelle()) } td { @if c.mot_de_passe.is_some() { "oui" } @else { "en attente d'activation" } } }
+                        tr {
+                            td { (c.email) } td { (c.nom) } td { (c.role.libelle()) }
+                            td {
+                                @if !c.actif { "désactivé" }
+                                @else if c.mot_de_passe.is_some() { "oui" }
+                                @else { "en attente d'activation" }
+                                @if c.actif && c.id != q.compte.id {
+                                    form.en-ligne method="post" action="/espace/utilisateurs" {
+                                        (csrf(q))
+                                        input type="hidden" name="desactiver" value=(c.id);
+                                        button.secondaire type="submit" { "Désactiver " (c.email) }
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -634,6 +648,9 @@ pub(super) async fn utilisateurs(S(app): S<Arc<App>>, req: Request) -> Response<
     let Some(siret) = q.siret().map(str::to_string).filter(|_| q.responsable()) else {
         return introuvable(Some(&q));
     };
+    if let Some(id) = field(&envoi.corps, "desactiver").and_then(|i| i.parse::<u64>().ok()) {
+        return bloquant(move || desactiver(&app, &q, &siret, id)).await;
+    }
     let email = field(&envoi.corps, "email").unwrap_or_default();
     let nom: String = field(&envoi.corps, "nom")
         .unwrap_or_default()
@@ -684,6 +701,24 @@ pub(super) async fn utilisateurs(S(app): S<Arc<App>>, req: Request) -> Response<
         }
     })
     .await
+}
+
+/// A responsable deactivates one of its organisation's users: its sessions end with it.
+/// Only accounts attached to that SIRET alone can be (a user of several organisations is
+/// the Carif's to handle).
+fn desactiver(app: &App, q: &Qui, siret: &str, id: u64) -> Response<Body> {
+    let c = match app.store.compte(id) {
+        Ok(Some(c)) if c.sirets == [siret] && c.id != q.compte.id && !c.role.equipe() => c,
+        Ok(_) => return introuvable(Some(q)),
+        Err(e) => return erreur_stockage(&e),
+    };
+    let mut c = c;
+    c.actif = false;
+    c.generation += 1;
+    match app.store.modifier_compte(&c, &q.auteur(), "desactivation") {
+        Ok(()) => redirect("/espace/utilisateurs"),
+        Err(e) => erreur_stockage(&e),
+    }
 }
 
 fn page_jetons(q: &Qui, nouveau: Option<&str>) -> Markup {
