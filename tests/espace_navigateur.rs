@@ -356,9 +356,19 @@ async fn a_new_organisation_with_the_keyboard_only() {
 
     // The skip link is the first stop of the keyboard on every page.
     aller(&org, &base, &url_action).await;
+    js(
+        &org,
+        "document.activeElement && document.activeElement.blur(); return 0",
+    )
+    .await;
     touche(&org, TAB).await;
-    let premier = js(&org, "return document.activeElement.className").await;
-    assert_eq!(premier.as_str(), Some("evitement"));
+    attendre("the skip link focused by the first Tab", || async {
+        js(&org, "return document.activeElement.className")
+            .await
+            .as_str()
+            == Some("evitement")
+    })
+    .await;
 
     // Logging out and in again, with the keyboard.
     activer_au_clavier(&org, "button.lien").await;
