@@ -5,7 +5,7 @@
 //! Every change to a dossier writes its audit event in the same transaction; a diffusion or
 //! a withdrawal is one transaction with the offer's write and its journal entry.
 
-use super::people::{auditer, Changement, Evenement};
+use super::audit::{auditer, Changement, Evenement};
 use super::*;
 
 /// Where an offer stands, as its organisation and staff see it.

@@ -17,6 +17,7 @@
 //! Values are bincode 2 (serde); keys are chosen so that sled's byte order is the useful order
 //! (big-endian numbers, `\0`-separated composite keys).
 
+mod audit;
 mod bodies;
 mod dossiers;
 mod durability;
@@ -25,6 +26,7 @@ mod records;
 mod recovery;
 mod writes;
 
+pub use audit::{diff_json, Changement, Evenement};
 use bodies::*;
 pub use dossiers::*;
 use durability::*;

@@ -1,8 +1,9 @@
 //! The organisation space (`/espace/…`): training organisations present their own offer.
 //! Server-rendered French pages that work without JavaScript, behind a server-side session.
 //!
-//! - [`compte`]: logging in and out, one-time links, the référencement request, users and
-//!   API tokens of an organisation;
+//! - [`compte`]: logging in and out, one-time links;
+//! - [`demande`]: the référencement request of an organisation not yet known;
+//! - [`organisation`]: the SIRET a user acts for, its organisation's users and API tokens;
 //! - [`etablissement`]: "Mon établissement" (SIRET, NDA, sites, contacts, Formacode domains);
 //! - [`offres`]: the dashboard and the F-A-S-D forms, checked by the rules on every save;
 //! - [`api`]: the same operations as JSON, with a per-organisation API token.
@@ -13,8 +14,10 @@
 
 pub mod api;
 mod compte;
+mod demande;
 mod etablissement;
 mod offres;
+mod organisation;
 
 pub(super) use super::forms::*;
 pub(super) use super::html::page;
@@ -47,16 +50,19 @@ pub(super) fn routes() -> Router<Arc<App>> {
         )
         .route(
             "/espace/demande",
-            get(compte::demande_page).post(compte::demande),
+            get(demande::demande_page).post(demande::demande),
         )
-        .route("/espace/siret", axum::routing::post(compte::choisir_siret))
+        .route(
+            "/espace/siret",
+            axum::routing::post(organisation::choisir_siret),
+        )
         .route(
             "/espace/utilisateurs",
-            get(compte::utilisateurs_page).post(compte::utilisateurs),
+            get(organisation::utilisateurs_page).post(organisation::utilisateurs),
         )
         .route(
             "/espace/jetons",
-            get(compte::jetons_page).post(compte::jetons),
+            get(organisation::jetons_page).post(organisation::jetons),
         )
         .route(
             "/espace/etablissement",
