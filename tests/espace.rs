@@ -1078,6 +1078,31 @@ fn feed_offers_hand_over_revisions_duplicates_and_files() {
         flux.contains(&numero),
         "the withdrawal is in ?depuis=: {flux}"
     );
+
+    // Forgotten password: staff issue a new link; once used, the old sessions are dead.
+    let p = staff.soumettre(
+        "/gestion",
+        "/gestion/comptes/lien",
+        &[("email", "of@flux.fr")],
+    );
+    assert_eq!(p.status, 200, "{}", p.corps);
+    let lien = lien_de(&p.corps);
+    let mut x = Navigateur::new(&base);
+    activer(&mut x, &lien, "un tout nouveau mot de passe");
+    assert_eq!(
+        of.get("/espace").status,
+        303,
+        "the old session ended with the new password"
+    );
+    assert_eq!(
+        connexion(
+            &mut Navigateur::new(&base),
+            "of@flux.fr",
+            "mot de passe de test"
+        )
+        .status,
+        401
+    );
 }
 
 /// The text of an HTML-escaped textarea.

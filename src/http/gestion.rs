@@ -23,6 +23,7 @@ pub(super) fn routes() -> Router<Arc<App>> {
         .route("/gestion", get(file))
         .route("/gestion/demandes/{id}/{decision}", post(demande))
         .route("/gestion/organismes/activation", post(activation))
+        .route("/gestion/comptes/lien", post(nouveau_lien))
         .route("/gestion/offres/{numero}", get(offre))
         .route("/gestion/offres/{numero}/{decision}", post(decision))
 }
@@ -111,6 +112,14 @@ async fn file(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
                         p.champ { label for="email" { "Adresse de la personne" } input id="email" name="email" type="email" required; }
                         p.champ { label for="nom" { "Son nom" } input id="nom" name="nom" required; }
                         p { button type="submit" { "Créer l'accès et le lien d'activation" } }
+                    }
+                }
+                section aria-labelledby="t-lien" {
+                    h2 id="t-lien" { "Mot de passe oublié : un nouveau lien pour un compte" }
+                    form.saisie method="post" action="/gestion/comptes/lien" {
+                        (csrf(&q))
+                        p.champ { label for="email-lien" { "Adresse du compte" } input id="email-lien" name="email" type="email" required; }
+                        p { button type="submit" { "Créer le lien" } }
                     }
                 }
             },
@@ -288,6 +297,54 @@ async fn activation(State(app): State<Arc<App>>, req: Request) -> Response<Body>
             Err(StoreError::Conflit(m)) => {
                 refus(StatusCode::CONFLICT, "Compte existant", &m, Some(&q))
             }
+            Err(e) => erreur_stockage(&e),
+        }
+    })
+    .await
+}
+
+/// A new password link for an account (staff and admins: for anyone but admins, whose
+/// links come from `sofi user reset`).
+async fn nouveau_lien(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
+    let base = base_url(req.headers());
+    let envoi = match formulaire(&app, req).await {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let q = envoi.qui;
+    if !q.equipe() {
+        return introuvable(Some(&q));
+    }
+    let email = field(&envoi.corps, "email").unwrap_or_default();
+    bloquant(move || {
+        let email = match crate::accounts::email(&email) {
+            Ok(e) => e,
+            Err(m) => {
+                return refus(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Adresse invalide",
+                    &m,
+                    Some(&q),
+                )
+            }
+        };
+        let c = match app.store.compte_par_email(&email) {
+            Ok(Some(c)) if c.role != Role::Admin || q.compte.role == Role::Admin => c,
+            Ok(_) => {
+                return refus(
+                    StatusCode::NOT_FOUND,
+                    "Compte inconnu",
+                    &format!("aucun compte pour {email} que vous puissiez gérer"),
+                    Some(&q),
+                )
+            }
+            Err(e) => return erreur_stockage(&e),
+        };
+        match app
+            .store
+            .emettre_lien(c.id, crate::store::ButLien::Reinitialisation, &q.auteur())
+        {
+            Ok(jeton) => lien_emis(&q, &base, "Nouveau lien", &c.email, &jeton),
             Err(e) => erreur_stockage(&e),
         }
     })

@@ -104,6 +104,19 @@ impl Identity {
         Ok(())
     }
 
+    /// An anonymous form's attempt (a référencement request) from this address: only the
+    /// per-address limit applies.
+    pub fn attempt_address(&self, addr: Option<IpAddr>) -> Result<(), u64> {
+        let clock = governor::clock::DefaultClock::default();
+        match addr {
+            Some(a) => self.par_adresse.check_key(&a).map_err(|e| {
+                use governor::clock::Clock;
+                e.wait_time_from(clock.now()).as_secs().max(1)
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// The session behind the request's cookie, if it is alive: its account is active and
     /// of the same generation, it was used within the idle time, it is younger than the
     /// absolute limit.

@@ -108,7 +108,7 @@ pub(super) async fn demande(S(app): S<Arc<App>>, req: Request) -> Response<Body>
             None,
         );
     }
-    if let Err(attente) = app.identity.attempt("demande-referencement", addr) {
+    if let Err(attente) = app.identity.attempt_address(addr) {
         let mut r = refus(
             StatusCode::TOO_MANY_REQUESTS,
             "Trop de demandes",
