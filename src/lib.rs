@@ -6,6 +6,8 @@
 //! - [`model`]: the F-A-S-D offer model (Formation, Action, Session, Dispositif, Organisme);
 //! - [`referentiel`]: Formacode, Certif Info / RNCP, communes, LHÉO code tables;
 //! - [`rules`]: règles de gestion → [`rules::Verdict`], with the diffusion decision;
+//! - [`accounts`], [`saisie`], [`politique`]: people and their secrets, what organisations
+//!   type in the forms, which of their changes go online without staff;
 //! - [`store`]: sled trees, bincode records, the body file, the journal;
 //! - [`import`]: the pipeline file → rules → store shared by every way in;
 //! - [`diffusion`]: LHÉO 2.3 feeds (full, incremental with deletions, partner filters);
@@ -26,6 +28,7 @@ pub mod inbox;
 pub mod lheo;
 pub mod limits;
 pub mod model;
+pub mod politique;
 pub mod referentiel;
 pub mod rules;
 pub mod saisie;

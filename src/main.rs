@@ -182,6 +182,10 @@ enum Cmd {
         /// Hours after which a back-office session ends, used or not.
         #[arg(long, env = "SOFI_SESSION_DUREE", default_value_t = 12)]
         session_duree: u64,
+        /// The auto-acceptance policy (TOML: `automatiques`, `echantillon`); default: session
+        /// dates, recruitment, new sessions and contacts go online at once, 5 % sampled.
+        #[arg(long, env = "SOFI_POLITIQUE")]
+        politique: Option<PathBuf>,
     },
     /// Back-office accounts: create one (the first admin) or issue a new password link. The
     /// one-time link is printed: there is no mail infrastructure.
@@ -374,6 +378,7 @@ fn run(cli: Cli) -> Result<i32> {
             cookie_non_securise,
             session_inactivite,
             session_duree,
+            politique,
         } => {
             if let Some(t) = test_thresholds {
                 sofi::search::set_thresholds(t);
@@ -396,6 +401,10 @@ fn run(cli: Cli) -> Result<i32> {
             };
             let token = sofi::http::admin_token(&cli.data_dir, admin_token)?;
             let reglages = (cli.ref_dir.clone(), cli.index_config.clone());
+            let politique = match politique {
+                Some(p) => sofi::politique::Politique::charger(&p).map_err(anyhow::Error::msg)?,
+                None => Default::default(),
+            };
             let identity = sofi::http::identity::Identity::new(
                 !cookie_non_securise,
                 std::time::Duration::from_secs(session_inactivite.max(1) * 60),
@@ -411,6 +420,7 @@ fn run(cli: Cli) -> Result<i32> {
                     limits,
                     token,
                     identity,
+                    politique,
                 },
             )
         }
@@ -655,6 +665,7 @@ struct Service {
     limits: Limits,
     token: String,
     identity: sofi::http::identity::Identity,
+    politique: sofi::politique::Politique,
 }
 
 fn serve(
@@ -667,6 +678,7 @@ fn serve(
         limits,
         token,
         identity,
+        politique,
     }: Service,
 ) -> Result<i32> {
     let addr = sofi::http::parse_listen_address(listen).map_err(anyhow::Error::msg)?;
@@ -707,7 +719,8 @@ fn serve(
             Some(moteur.clone()),
             limits,
         )
-        .with_identity(identity),
+        .with_identity(identity)
+        .with_politique(politique),
     );
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let inbox = sofi::inbox::Inbox::new(data_dir, store.clone(), refs)?;

@@ -1113,3 +1113,180 @@ fn html_texte(s: &str) -> String {
         .replace("&#39;", "'")
         .replace("&amp;", "&")
 }
+
+#[test]
+fn a_date_only_change_goes_online_without_staff() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    // A policy file that is wrong names its key, and the server does not start.
+    let mauvaise = dir.path().join("mauvaise.toml");
+    std::fs::write(&mauvaise, "automatiques = [\"intitule\"]\n").unwrap();
+    let o = run(sofi()
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["serve", "--listen", "127.0.0.1:0", "--politique"])
+        .arg(&mauvaise));
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("automatiques") && stderr(&o).contains("intitule"),
+        "{}",
+        stderr(&o)
+    );
+    // Every auto-accepted change drawn for a look, to see it in the queue.
+    let politique = dir.path().join("politique.toml");
+    std::fs::write(&politique, "echantillon = 1.0\n").unwrap();
+    let s = siret("4400000000005");
+    for (email, role, x) in [
+        ("of@dates.fr", "responsable", Some(s.as_str())),
+        ("staff@carif.fr", "staff", None),
+    ] {
+        let mut c = sofi();
+        c.arg("--data-dir")
+            .arg(&data)
+            .args(["user", "add", "--email", email, "--role", role]);
+        if let Some(x) = x {
+            c.args(["--siret", x]);
+        }
+        let o = run(&mut c);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let lien = lien_de(&stdout(&o));
+        let store = sofi::store::Store::open(&data).unwrap();
+        store
+            .utiliser_lien(
+                lien.rsplit('/').next().unwrap(),
+                &sofi::accounts::hash_password("mot de passe de test"),
+            )
+            .unwrap()
+            .unwrap();
+    }
+    let srv = Server::start_avec(
+        &data,
+        false,
+        &[
+            ("SOFI_COOKIE_NON_SECURISE", "true"),
+            ("SOFI_POLITIQUE", politique.to_str().unwrap()),
+        ],
+    );
+    let base = srv.url("");
+    let mut of = connecte(&base, "of@dates.fr", "mot de passe de test");
+    let mut staff = connecte(&base, "staff@carif.fr", "mot de passe de test");
+    let p = of.soumettre(
+        "/espace/etablissement",
+        "/espace/etablissement",
+        &[
+            ("numero_activite", "52440000044"),
+            ("raison_sociale", "OF des dates"),
+            ("sp_codepostal", "44000"),
+            ("sp_ville", "Nantes"),
+            ("formacodes", "31734"),
+        ],
+    );
+    assert_eq!(p.status, 200, "{}", p.corps);
+    let p = of.soumettre("/espace/jetons", "/espace/jetons", &[("libelle", "test")]);
+    let auth = format!("Bearer {}", valeur_code(&p.corps));
+    let offre = |titre: &str, debut: &str| {
+        format!(
+            r#"{{"formation":{{"intitule":"{titre}","objectif":"Conduire","contenu":"Pratique","resultats_attendus":"Attestation","formacodes":"31734","niveau_entree":"0","parcours":"1","contact_nom":"X"}},"actions":[{{"action":{{"lieu":"0","modalites_enseignement":"0","entrees_sorties":"0","heures_centre":"35","rythme":"Temps plein","alternance":"Sans objet","conditions_acces":"Aucun","financeurs":["2"],"publics":["80006"]}},"sessions":[{{"debut":"{debut}","fin":"2027-12-20","etat_recrutement":"1"}}]}}]}}"#
+        )
+    };
+    let (st, j) = api(
+        &srv,
+        "POST",
+        "/api/v1/espace/offres",
+        &auth,
+        Some(offre("Cariste", "2027-12-01").as_bytes()),
+    );
+    assert_eq!(st, 201, "{j}");
+    let numero = j["numero"].as_str().unwrap().to_string();
+    let (st, j) = api(
+        &srv,
+        "POST",
+        &format!("/api/v1/espace/offres/{numero}/soumission"),
+        &auth,
+        None,
+    );
+    assert_eq!((st, j["etat"].as_str()), (200, Some("en_attente")), "{j}");
+    // A new offer always waits for staff.
+    let p = staff.soumettre(
+        &format!("/gestion/offres/{numero}"),
+        &format!("/gestion/offres/{numero}/accepter"),
+        &[],
+    );
+    assert_eq!(p.status, 303, "{}", p.corps);
+
+    // Only a session date changes: online at once, no staff.
+    let (st, _) = api(
+        &srv,
+        "PUT",
+        &format!("/api/v1/espace/offres/{numero}"),
+        &auth,
+        Some(offre("Cariste", "2027-12-08").as_bytes()),
+    );
+    assert_eq!(st, 200);
+    let (st, j) = api(
+        &srv,
+        "POST",
+        &format!("/api/v1/espace/offres/{numero}/soumission"),
+        &auth,
+        None,
+    );
+    assert_eq!((st, j["etat"].as_str()), (200, Some("diffusee")), "{j}");
+    let (_, r) = call(
+        ureq::get(&srv.url(&format!("/api/v1/formations/{numero}"))),
+        None,
+    );
+    let public = r.into_string().unwrap();
+    assert!(
+        public.contains("20271208"),
+        "the new date is online: {public}"
+    );
+    // Drawn for a look (the policy's rate is 1 here), audited as the policy's decision.
+    let file = staff.get("/gestion");
+    assert!(
+        file.corps.contains("tirées pour un coup d") && file.corps.contains(&numero),
+        "{}",
+        file.corps
+    );
+
+    // The title changes: it waits, and staff see exactly what changed, side by side.
+    let (st, _) = api(
+        &srv,
+        "PUT",
+        &format!("/api/v1/espace/offres/{numero}"),
+        &auth,
+        Some(offre("Cariste CACES R489", "2027-12-08").as_bytes()),
+    );
+    assert_eq!(st, 200);
+    let (st, j) = api(
+        &srv,
+        "POST",
+        &format!("/api/v1/espace/offres/{numero}/soumission"),
+        &auth,
+        None,
+    );
+    assert_eq!((st, j["etat"].as_str()), (200, Some("en_attente")), "{j}");
+    let page = staff.get(&format!("/gestion/offres/{numero}"));
+    assert!(
+        page.corps
+            .contains("Ce qui change par rapport à la version en ligne (1)"),
+        "{}",
+        page.corps
+    );
+    assert!(
+        page.corps
+            .contains("<td>Cariste</td><td>Cariste CACES R489</td>"),
+        "{}",
+        page.corps
+    );
+    drop(srv);
+    let store = sofi::store::Store::open(&data).unwrap();
+    let e = store.audit(Some(&format!("offre {numero}")), 50).unwrap();
+    assert!(e.iter().any(|x| x.action == "diffusion-automatique"
+        && x.auteur == "politique d'acceptation automatique"));
+}
+
+/// The token shown once on the API tokens page.
+fn valeur_code(html: &str) -> String {
+    let i = html.find("lien-unique\">").unwrap() + "lien-unique\">".len();
+    html[i..i + 64].to_string()
+}

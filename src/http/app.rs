@@ -25,6 +25,8 @@ pub struct App {
     pub upload_slots: Arc<tokio::sync::Semaphore>,
     /// Sessions of the organisation and staff spaces, and the login throttle.
     pub identity: super::identity::Identity,
+    /// Which submitted changes go online without staff.
+    pub politique: crate::politique::Politique,
 }
 
 /// What one client can hold, so that slow or stuck ones cannot starve the others: beyond a
@@ -76,7 +78,14 @@ impl App {
             moteur,
             limits,
             identity: Default::default(),
+            politique: Default::default(),
         }
+    }
+
+    /// The same, with this auto-acceptance policy.
+    pub fn with_politique(mut self, p: crate::politique::Politique) -> App {
+        self.politique = p;
+        self
     }
 
     /// The same, with these session settings.

@@ -61,6 +61,10 @@ async fn file(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
             Ok(d) => d,
             Err(e) => return erreur_stockage(&e),
         };
+        let a_revoir: Vec<Dossier> = match app.store.dossiers_en(Etat::Diffusee) {
+            Ok(d) => d.into_iter().filter(|d| d.a_revoir).collect(),
+            Err(e) => return erreur_stockage(&e),
+        };
         ok(cadre_prive(
             "Gestion de l'offre",
             Some(&q),
@@ -99,6 +103,21 @@ async fn file(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
                                         td { (d.siret) }
                                         td { (age(d.soumis_le.unwrap_or(d.modifie_le))) }
                                     }
+                                }
+                            }
+                        }
+                    }
+                }
+                section aria-labelledby="t-revoir" {
+                    h2 id="t-revoir" { "Acceptées automatiquement, tirées pour un coup d'œil (" (a_revoir.len()) ")" }
+                    @if a_revoir.is_empty() { p { "Aucune." } }
+                    ul {
+                        @for d in &a_revoir {
+                            li {
+                                a href={ "/gestion/offres/" (d.numero) } { (d.numero) }
+                                " — " (d.siret) ", il y a " (age(d.modifie_le)) " "
+                                form.en-ligne method="post" action={ "/gestion/offres/" (d.numero) "/vu" } {
+                                    (csrf(&q)) button.secondaire type="submit" { "Vu" }
                                 }
                             }
                         }
@@ -379,6 +398,27 @@ async fn offre(State(app): State<Arc<App>>, p: RawPathParams, req: Request) -> R
                 h1 { (f.intitule) }
                 p { "Offre " code { (numero) } " de l'organisme " (f.organisme.raison_sociale) " (" (f.organisme.siret) ")"
                     @if let Some(d) = &d { " — état : " strong { (d.etat.libelle()) } } }
+                @if let (Some(d), Some(o)) = (&d, &en_ligne) {
+                    @if d.travail.is_some() {
+                        @let changements = crate::politique::changements(&o.formation, &f);
+                        section aria-labelledby="t-changements" {
+                            h2 id="t-changements" { "Ce qui change par rapport à la version en ligne (" (changements.len()) ")" }
+                            table.tableau-offres {
+                                thead { tr { th scope="col" { "Champ" } th scope="col" { "En ligne" } th scope="col" { "Proposé" } th scope="col" { "Nature" } } }
+                                tbody {
+                                    @for c in &changements {
+                                        tr {
+                                            td { (crate::politique::libelle_chemin(&f, &c.chemin)) }
+                                            td { (c.avant) }
+                                            td { (c.apres) }
+                                            td { @if app.politique.automatiques.contains(&c.categorie) { "acceptée d'office (" (c.categorie) ")" } @else { strong { "à vérifier" } } }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
                 h2 { "Diffusion" }
                 ul { @for a in &f.actions { @let x = crate::rules::decision(&f, a, &app.refs);
                     li { "Action " (a.numero) " : " @if x.diffusee { "diffusée" } @else { "non diffusée" } " — " (x.motif) } } }
@@ -449,7 +489,25 @@ async fn decision(State(app): State<Arc<App>>, p: RawPathParams, req: Request) -
                 version,
                 Evenement::new(&q.auteur(), objet, "diffusion")
                     .avec(vec![etat(Etat::EnAttente, Etat::Diffusee)]),
+                false,
             ),
+            "vu" => match app.store.dossier(&numero) {
+                Ok(Some(d)) if d.a_revoir => {
+                    let n = Dossier {
+                        a_revoir: false,
+                        ..d.clone()
+                    };
+                    app.store
+                        .enregistrer_dossier(
+                            &n,
+                            Some(d.modifie_le),
+                            Evenement::new(&q.auteur(), objet, "revue-echantillon"),
+                        )
+                        .map(Some)
+                }
+                Ok(_) => Ok(None),
+                Err(e) => Err(e),
+            },
             "corriger" if !motif.trim().is_empty() => match app.store.dossier(&numero) {
                 Ok(Some(d)) if d.etat == Etat::EnAttente => {
                     let n = Dossier {

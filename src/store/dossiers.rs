@@ -72,6 +72,8 @@ pub struct Dossier {
     pub cree_le: i64,
     pub modifie_le: i64,
     pub soumis_le: Option<i64>,
+    /// Put online by the auto-acceptance policy and drawn for a look by staff afterwards.
+    pub a_revoir: bool,
 }
 
 impl Dossier {
@@ -252,6 +254,7 @@ impl Store {
         numero: &str,
         attendu: Option<i64>,
         e: Evenement,
+        a_revoir: bool,
     ) -> Result<Option<Dossier>, StoreError> {
         let Some(d) = self.dossier(numero)? else {
             return Ok(None);
@@ -275,6 +278,7 @@ impl Store {
             d.etat = Etat::Diffusee;
             d.en_ligne = true;
             d.motifs.clear();
+            d.a_revoir = a_revoir;
             d.modifie_le = now_ms().max(d.modifie_le + 1);
             put_dossier(t, &d)?;
             auditer(t.meta, t.audit, e.clone())?;
@@ -375,6 +379,7 @@ impl Store {
                 cree_le: avant.as_ref().map_or(now, |a| a.cree_le),
                 modifie_le: now.max(avant.as_ref().map_or(0, |a| a.modifie_le + 1)),
                 soumis_le: Some(now),
+                a_revoir: false,
             };
             put_dossier(t, &d)?;
             auditer(
@@ -428,6 +433,7 @@ impl Store {
             cree_le: now,
             modifie_le: now,
             soumis_le: None,
+            a_revoir: false,
         };
         let e = e.avec(vec![Changement {
             champ: "source".into(),

@@ -3,7 +3,7 @@
 //! per-organisation API token (`Authorization: Bearer …`) scoped to its SIRETs. No cookie is
 //! involved, so no CSRF token either; the token is stored only as its SHA-256.
 
-use super::offres::{autres_de, deposer};
+use super::offres::{autres_de, deposer, soumettre_dossier, Soumis};
 use super::*;
 use crate::http::respond::{error, json_response};
 use crate::model::{Formation, Session};
@@ -318,6 +318,7 @@ pub(in crate::http) async fn creer(S(app): S<Arc<App>>, req: Request) -> Respons
             cree_le: now,
             modifie_le: now,
             soumis_le: None,
+            a_revoir: false,
         };
         match app.store.enregistrer_dossier(
             &d,
@@ -395,7 +396,9 @@ pub(in crate::http) async fn remplacer(
     .await
 }
 
-/// Soumet la version de travail au Carif-Oref (refusé tant qu'une erreur bloque).
+/// Soumet la version de travail au Carif-Oref (refusé tant qu'une erreur bloque) ; une offre
+/// en ligne dont les changements sont couverts par la politique d'acceptation automatique
+/// (dates, recrutement, nouvelles sessions, contacts) est diffusée aussitôt.
 #[utoipa::path(post, path = "/api/v1/espace/offres/{numero}/soumission", security(("jeton" = [])),
     params(("numero" = String, Path)),
     responses((status = 200, body = DossierJson), (status = 422, description = "Erreurs bloquantes"), (status = 404, description = "Pas une offre de ce jeton")))]
@@ -411,51 +414,34 @@ pub(in crate::http) async fn soumettre(
             Ok(None) => return pas_trouve(&numero),
             Err(e) => return stockage(e),
         };
-        let Some(rev) = d.travail.clone() else {
+        if d.travail.is_none() {
             return error(
                 StatusCode::CONFLICT,
                 "rien-a-soumettre",
                 "la version en ligne est à jour",
                 None,
             );
-        };
-        let verdict = saisie::juger(
-            &rev.formation,
-            &app.refs,
-            vec![],
-            &autres_de(app, &d.siret, &numero),
-        );
-        if verdict.bloquant() {
-            let premier = verdict
-                .erreurs()
-                .next()
-                .map(|c| c.to_string())
-                .unwrap_or_default();
-            return error(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "erreurs-bloquantes",
-                &format!(
-                    "{} erreur(s) bloquante(s), dont : {premier}",
-                    verdict.erreurs().count()
-                ),
-                None,
-            );
         }
-        let nouveau = Dossier {
-            etat: Etat::EnAttente,
-            soumis_le: Some(crate::store::now_ms()),
-            travail: Some(Revision {
-                formation: rev.formation,
-                verdict,
-            }),
-            ..d.clone()
-        };
-        match app.store.enregistrer_dossier(
-            &nouveau,
-            Some(d.modifie_le),
-            Evenement::new(&auteur, format!("offre {numero}"), "soumission-api"),
-        ) {
-            Ok(d) => json_response(StatusCode::OK, &vue(app, &d)),
+        match soumettre_dossier(app, &d, d.modifie_le, &auteur) {
+            Ok(Soumis::Bloquee(verdict)) => {
+                let premier = verdict
+                    .erreurs()
+                    .next()
+                    .map(|c| c.to_string())
+                    .unwrap_or_default();
+                error(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "erreurs-bloquantes",
+                    &format!(
+                        "{} erreur(s) bloquante(s), dont : {premier}",
+                        verdict.erreurs().count()
+                    ),
+                    None,
+                )
+            }
+            Ok(Soumis::EnAttente(d) | Soumis::EnLigne(d)) => {
+                json_response(StatusCode::OK, &vue(app, &d))
+            }
             Err(e) => stockage(e),
         }
     })

@@ -331,6 +331,7 @@ pub(in crate::http::espace) async fn nouvelle(S(app): S<Arc<App>>, req: Request)
             cree_le: now,
             modifie_le: now,
             soumis_le: None,
+            a_revoir: false,
         };
         let ch = diff_json(&SaisieFormation::default(), &s);
         match app.store.enregistrer_dossier(
@@ -481,44 +482,7 @@ pub(in crate::http::espace) async fn operation(
             ])
         };
         let r = match op.as_str() {
-            "soumettre" => {
-                let Some(rev) = d.travail.clone() else {
-                    return redirect(&ctx.url());
-                };
-                // Judged again: the référentiels or the other offers may have changed.
-                let verdict = saisie::juger(
-                    &rev.formation,
-                    &app.refs,
-                    vec![],
-                    &autres_de(&app, &ctx.siret, &numero),
-                );
-                let bloque = verdict.bloquant();
-                let apres = if bloque { d.etat } else { Etat::EnAttente };
-                let nouveau = Dossier {
-                    etat: apres,
-                    soumis_le: (!bloque).then(crate::store::now_ms).or(d.soumis_le),
-                    travail: Some(Revision {
-                        formation: rev.formation,
-                        verdict,
-                    }),
-                    ..d.clone()
-                };
-                app.store
-                    .enregistrer_dossier(
-                        &nouveau,
-                        Some(version),
-                        ev(
-                            if bloque {
-                                "soumission-refusee"
-                            } else {
-                                "soumission"
-                            },
-                            d.etat,
-                            apres,
-                        ),
-                    )
-                    .map(|_| ())
-            }
+            "soumettre" => super::soumettre_dossier(&app, &d, version, &q.auteur()).map(|_| ()),
             "retirer" => app
                 .store
                 .retirer_dossier(&numero, Some(version), ev("retrait", d.etat, Etat::Retiree))

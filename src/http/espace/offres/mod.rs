@@ -231,3 +231,113 @@ fn conflit_ou_erreur(e: StoreError, q: &Qui) -> Response<Body> {
 fn trouver_action<'a>(f: &'a Formation, a: &str) -> Option<&'a Action> {
     f.actions.iter().find(|x| x.numero == a)
 }
+
+/// What a submission came to.
+pub(in crate::http::espace) enum Soumis {
+    /// Blocking findings: the draft stays as it was, judged again.
+    Bloquee(Verdict),
+    /// Waiting for staff.
+    EnAttente(Dossier),
+    /// Online at once: every change is of a category the policy accepts, the scope decision
+    /// did not move.
+    EnLigne(Dossier),
+}
+
+/// Submits a dossier's working revision: judged again (the référentiels or the other offers
+/// may have changed); then, for an online offer whose changes the auto-acceptance policy
+/// covers and whose scope decision stays the same, put online at once (audited as the
+/// policy's decision, and drawn for a look by staff at the policy's rate); otherwise it
+/// waits for staff.
+pub(in crate::http::espace) fn soumettre_dossier(
+    app: &App,
+    d: &Dossier,
+    version: i64,
+    auteur: &str,
+) -> Result<Soumis, StoreError> {
+    let Some(rev) = d.travail.clone() else {
+        return Err(StoreError::Conflit(
+            "rien à soumettre : la version en ligne est à jour".into(),
+        ));
+    };
+    let verdict = saisie::juger(
+        &rev.formation,
+        &app.refs,
+        vec![],
+        &autres_de(app, &d.siret, &d.numero),
+    );
+    let etat = |a: Etat, b: Etat| crate::store::Changement {
+        champ: "etat".into(),
+        avant: a.code().into(),
+        apres: b.code().into(),
+    };
+    let objet = format!("offre {}", d.numero);
+    if verdict.bloquant() {
+        let n = Dossier {
+            travail: Some(Revision {
+                formation: rev.formation,
+                verdict: verdict.clone(),
+            }),
+            ..d.clone()
+        };
+        app.store.enregistrer_dossier(
+            &n,
+            Some(version),
+            Evenement::new(auteur, objet, "soumission-refusee"),
+        )?;
+        return Ok(Soumis::Bloquee(verdict));
+    }
+    let changements = match (d.en_ligne, app.store.offre(&d.numero)?) {
+        (true, Some(o)) => {
+            let meme_perimetre = o
+                .verdict
+                .diffusion
+                .iter()
+                .map(|x| (&x.action, x.diffusee))
+                .eq(verdict.diffusion.iter().map(|x| (&x.action, x.diffusee)));
+            let c = crate::politique::changements(&o.formation, &rev.formation);
+            (meme_perimetre && app.politique.accepte(&c)).then_some(c)
+        }
+        _ => None,
+    };
+    let soumis = Dossier {
+        etat: Etat::EnAttente,
+        soumis_le: Some(crate::store::now_ms()),
+        travail: Some(Revision {
+            formation: rev.formation,
+            verdict,
+        }),
+        ..d.clone()
+    };
+    let soumis = app.store.enregistrer_dossier(
+        &soumis,
+        Some(version),
+        Evenement::new(auteur, objet.clone(), "soumission")
+            .avec(vec![etat(d.etat, Etat::EnAttente)]),
+    )?;
+    let Some(changements) = changements else {
+        return Ok(Soumis::EnAttente(soumis));
+    };
+    let a_revoir = rand::random::<f64>() < app.politique.echantillon;
+    let detail = changements
+        .iter()
+        .map(|c| crate::store::Changement {
+            champ: format!("{} ({})", c.chemin, c.categorie),
+            avant: c.avant.clone(),
+            apres: c.apres.clone(),
+        })
+        .collect();
+    let e = Evenement::new(
+        "politique d'acceptation automatique",
+        objet,
+        "diffusion-automatique",
+    )
+    .avec(detail)
+    .motif(Some(format!("soumise par {auteur}")));
+    match app
+        .store
+        .diffuser_dossier(&d.numero, Some(soumis.modifie_le), e, a_revoir)?
+    {
+        Some(en_ligne) => Ok(Soumis::EnLigne(en_ligne)),
+        None => Ok(Soumis::EnAttente(soumis)),
+    }
+}
