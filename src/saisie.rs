@@ -859,6 +859,7 @@ pub fn que_faire(code: &str) -> &'static str {
         "doublon" => "Complétez l'offre existante plutôt que d'en créer une seconde.",
         "courriel-invalide" => "Vérifiez l'adresse électronique.",
         "lieu-inconnu" => "Choisissez un site déclaré dans « Mon établissement ».",
+        c if c.starts_with("carif-") => "Modifiez ce point, puis soumettez de nouveau l'offre.",
         _ => "Corrigez la valeur indiquée, puis enregistrez.",
     }
 }

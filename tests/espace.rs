@@ -927,7 +927,10 @@ fn feed_offers_hand_over_revisions_duplicates_and_files() {
     let p = staff.soumettre(
         &format!("/gestion/offres/{numero}"),
         &format!("/gestion/offres/{numero}/corriger"),
-        &[("motif", "Précisez le programme des modules")],
+        &[
+            ("motif_code", "intitule-imprecis"),
+            ("motif", "Précisez le programme des modules"),
+        ],
     );
     assert_eq!(p.status, 303, "{}", p.corps);
     let page = of.get(&url);
@@ -935,6 +938,37 @@ fn feed_offers_hand_over_revisions_duplicates_and_files() {
         page.corps.contains("Précisez le programme des modules")
             && page.corps.contains("à corriger")
     );
+    // The coded reason sits beside the field it concerns, with what to do.
+    let i = page.corps.find("id=\"intitule\"").unwrap();
+    let bloc = &page.corps[i..i + 900];
+    assert!(
+        bloc.contains("carif-intitule-imprecis") && bloc.contains("Intitulé imprécis"),
+        "{bloc}"
+    );
+    // Staff extend the list of reasons; a bad code is named.
+    let p = staff.soumettre(
+        "/gestion/motifs",
+        "/gestion/motifs",
+        &[
+            ("code", "Mauvais Code"),
+            ("libelle", "x"),
+            ("action", "y"),
+            ("champ", ""),
+        ],
+    );
+    assert_eq!(p.status, 422);
+    let p = staff.soumettre(
+        "/gestion/motifs",
+        "/gestion/motifs",
+        &[
+            ("code", "rythme-flou"),
+            ("libelle", "Rythme flou"),
+            ("action", "Dites les jours et horaires."),
+            ("champ", "heures_centre"),
+        ],
+    );
+    assert_eq!(p.status, 303);
+    assert!(staff.get("/gestion/motifs").corps.contains("Rythme flou"));
     assert_eq!(
         of.soumettre(&url, &format!("{url}/soumettre"), &[]).status,
         303

@@ -24,6 +24,7 @@ pub(super) fn routes() -> Router<Arc<App>> {
         .route("/gestion/demandes/{id}/{decision}", post(demande))
         .route("/gestion/organismes/activation", post(activation))
         .route("/gestion/comptes/lien", post(nouveau_lien))
+        .route("/gestion/motifs", get(motifs_page).post(motif))
         .route("/gestion/offres/{numero}", get(offre))
         .route("/gestion/offres/{numero}/{decision}", post(decision))
 }
@@ -322,6 +323,123 @@ async fn activation(State(app): State<Arc<App>>, req: Request) -> Response<Body>
     .await
 }
 
+/// The coded reasons staff give when sending an offer back, and a form to add or reword one.
+async fn motifs_page(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
+    let q = match equipe(&app, req.headers()).await {
+        Ok(q) => q,
+        Err(r) => return r,
+    };
+    bloquant(move || page_motifs(&app, &q, StatusCode::OK, None)).await
+}
+
+/// The fields a reason can point at (shown beside them in the organisation's forms).
+const CHAMPS_MOTIF: &[(&str, &str)] = &[
+    ("", "aucun (en tête de l'offre)"),
+    ("intitule", "intitulé"),
+    ("objectif", "objectifs"),
+    ("contenu", "contenu"),
+    ("resultats_attendus", "résultats attendus"),
+    ("certification", "certification"),
+    ("formacodes", "domaines Formacode"),
+    ("lieu", "lieu de l'action"),
+    ("financeurs", "financeurs"),
+    ("publics", "publics"),
+    ("prix_total", "prix"),
+    ("heures_centre", "durée"),
+    ("conditions_acces", "prérequis"),
+    ("debut", "dates des sessions"),
+    ("etat_recrutement", "recrutement des sessions"),
+];
+
+fn page_motifs(app: &App, q: &Qui, status: StatusCode, erreur: Option<&str>) -> Response<Body> {
+    let liste = match app.store.motifs() {
+        Ok(l) => l,
+        Err(e) => return erreur_stockage(&e),
+    };
+    prive(super::html::page(
+        status,
+        cadre_prive(
+            "Motifs de correction",
+            Some(q),
+            html! {
+                p.fil { a href="/gestion" { "Gestion" } " › motifs" }
+                h1 { "Motifs de correction" }
+                @if let Some(e) = erreur { p.erreur role="alert" { (e) } }
+                table.tableau-offres {
+                    thead { tr { th scope="col" { "Code" } th scope="col" { "Libellé" } th scope="col" { "Action à mener" } th scope="col" { "Champ" } } }
+                    tbody {
+                        @for m in &liste {
+                            tr { td { code { (m.code) } } td { (m.libelle) } td { (m.action) } td { (m.champ.as_deref().unwrap_or("")) } }
+                        }
+                    }
+                }
+                h2 { "Ajouter ou reformuler un motif" }
+                form.saisie method="post" action="/gestion/motifs" {
+                    (csrf(q))
+                    p.champ { label for="code" { "Code (minuscules, chiffres et tirets ; un code existant est reformulé)" } input id="code" name="code" required maxlength="40"; }
+                    p.champ { label for="libelle" { "Libellé" } input id="libelle" name="libelle" required maxlength="120"; }
+                    p.champ { label for="action" { "Action à mener" } input id="action" name="action" required maxlength="300"; }
+                    p.champ {
+                        label for="champ" { "Champ concerné" }
+                        select id="champ" name="champ" { @for (c, l) in CHAMPS_MOTIF { option value=(c) { (l) } } }
+                    }
+                    p { button type="submit" { "Enregistrer le motif" } }
+                }
+            },
+        ),
+    ))
+}
+
+async fn motif(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
+    let envoi = match formulaire(&app, req).await {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let q = envoi.qui;
+    if !q.equipe() {
+        return introuvable(Some(&q));
+    }
+    let get = |k: &str| {
+        field(&envoi.corps, k)
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
+    let (code, libelle, action, champ) = (get("code"), get("libelle"), get("action"), get("champ"));
+    bloquant(move || {
+        let code_ok = !code.is_empty()
+            && code.len() <= 40
+            && code
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let probleme = if !code_ok {
+            Some("code : de 1 à 40 minuscules, chiffres ou tirets")
+        } else if libelle.is_empty() || libelle.chars().count() > 120 {
+            Some("libellé : de 1 à 120 caractères")
+        } else if action.is_empty() || action.chars().count() > 300 {
+            Some("action à mener : de 1 à 300 caractères")
+        } else if !CHAMPS_MOTIF.iter().any(|(c, _)| *c == champ) {
+            Some("champ inconnu")
+        } else {
+            None
+        };
+        if let Some(p) = probleme {
+            return page_motifs(&app, &q, StatusCode::UNPROCESSABLE_ENTITY, Some(p));
+        }
+        let m = crate::store::Motif {
+            code,
+            libelle,
+            action,
+            champ: Some(champ).filter(|c| !c.is_empty()),
+        };
+        match app.store.enregistrer_motif(&m, &q.auteur()) {
+            Ok(()) => redirect("/gestion/motifs"),
+            Err(e) => erreur_stockage(&e),
+        }
+    })
+    .await
+}
+
 /// A new password link for an account (staff and admins: for anyone but admins, whose
 /// links come from `sofi user reset`).
 async fn nouveau_lien(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
@@ -385,6 +503,7 @@ async fn offre(State(app): State<Arc<App>>, p: RawPathParams, req: Request) -> R
         if d.is_none() && en_ligne.is_none() {
             return introuvable(Some(&q));
         }
+        let motifs = app.store.motifs().unwrap_or_default();
         let (f, v) = match (d.as_ref().and_then(|d| d.travail.clone()), &en_ligne) {
             (Some(r), _) => (r.formation, r.verdict),
             (None, Some(o)) => (o.formation.clone(), o.verdict.clone()),
@@ -442,7 +561,14 @@ async fn offre(State(app): State<Arc<App>>, p: RawPathParams, req: Request) -> R
                         }
                         form.saisie method="post" action={ "/gestion/offres/" (numero) "/corriger" } {
                             (csrf(&q)) input type="hidden" name="version" value=(d.modifie_le);
-                            p.champ { label for="motif" { "À corriger : ce que l'organisme doit faire" } textarea id="motif" name="motif" rows="3" required {} }
+                            fieldset {
+                                legend { "À corriger : motifs (" a href="/gestion/motifs" { "liste des motifs" } ")" }
+                                @for m in &motifs {
+                                    p { input type="checkbox" id={ "m-" (m.code) } name="motif_code" value=(m.code);
+                                        label for={ "m-" (m.code) } { " " (m.libelle) } " " small { "— " (m.action) } }
+                                }
+                            }
+                            p.champ { label for="motif" { "Commentaire pour l'organisme" } textarea id="motif" name="motif" rows="3" {} }
                             p { button.secondaire type="submit" { "Renvoyer à l'organisme" } }
                         }
                     }
@@ -476,6 +602,11 @@ async fn decision(State(app): State<Arc<App>>, p: RawPathParams, req: Request) -
         .chars()
         .take(2000)
         .collect();
+    let codes: Vec<String> = form_urlencoded::parse(&envoi.corps)
+        .filter(|(k, _)| k == "motif_code")
+        .map(|(_, v)| v.into_owned())
+        .take(20)
+        .collect();
     bloquant(move || {
         let objet = format!("offre {numero}");
         let etat = |a: Etat, b: Etat| crate::store::Changement {
@@ -508,26 +639,49 @@ async fn decision(State(app): State<Arc<App>>, p: RawPathParams, req: Request) -
                 Ok(_) => Ok(None),
                 Err(e) => Err(e),
             },
-            "corriger" if !motif.trim().is_empty() => match app.store.dossier(&numero) {
-                Ok(Some(d)) if d.etat == Etat::EnAttente => {
-                    let n = Dossier {
-                        etat: Etat::ACorriger,
-                        motifs: vec![motif.trim().to_string()],
-                        ..d.clone()
-                    };
-                    app.store
-                        .enregistrer_dossier(
-                            &n,
-                            version.or(Some(d.modifie_le)),
-                            Evenement::new(&q.auteur(), objet, "a-corriger")
-                                .avec(vec![etat(d.etat, Etat::ACorriger)])
-                                .motif(Some(motif.trim().to_string())),
-                        )
-                        .map(Some)
+            "corriger" if !motif.trim().is_empty() || !codes.is_empty() => {
+                match app.store.dossier(&numero) {
+                    Ok(Some(d)) if d.etat == Etat::EnAttente => {
+                        let liste = match app.store.motifs() {
+                            Ok(l) => l,
+                            Err(e) => return erreur_stockage(&e),
+                        };
+                        let texte = motif.trim().to_string();
+                        let mut donnes: Vec<crate::store::MotifDonne> = codes
+                            .iter()
+                            .filter_map(|c| liste.iter().find(|m| &m.code == c))
+                            .map(|m| crate::store::MotifDonne {
+                                motif: m.clone(),
+                                texte: texte.clone(),
+                            })
+                            .collect();
+                        if donnes.is_empty() {
+                            if let Some(autre) = liste.iter().find(|m| m.code == "autre") {
+                                donnes.push(crate::store::MotifDonne {
+                                    motif: autre.clone(),
+                                    texte: texte.clone(),
+                                });
+                            }
+                        }
+                        let n = Dossier {
+                            etat: Etat::ACorriger,
+                            motifs: donnes.clone(),
+                            ..d.clone()
+                        };
+                        app.store
+                            .enregistrer_dossier(
+                                &n,
+                                version.or(Some(d.modifie_le)),
+                                Evenement::new(&q.auteur(), objet, "a-corriger")
+                                    .avec(vec![etat(d.etat, Etat::ACorriger)])
+                                    .motif(Some(motif.trim().to_string())),
+                            )
+                            .map(Some)
+                    }
+                    Ok(_) => Ok(None),
+                    Err(e) => Err(e),
                 }
-                Ok(_) => Ok(None),
-                Err(e) => Err(e),
-            },
+            }
             "corriger" => {
                 return refus(
                     StatusCode::UNPROCESSABLE_ENTITY,

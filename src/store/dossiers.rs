@@ -68,7 +68,7 @@ pub struct Dossier {
     /// Whether a diffused revision is online (in `offres`).
     pub en_ligne: bool,
     /// Why staff sent it back (shown beside the fields).
-    pub motifs: Vec<String>,
+    pub motifs: Vec<MotifDonne>,
     pub cree_le: i64,
     pub modifie_le: i64,
     pub soumis_le: Option<i64>,
@@ -530,5 +530,138 @@ impl Store {
         }
         c.sain = c.problemes.is_empty();
         Ok(c)
+    }
+}
+
+/// A coded reason staff give when they send an offer back: what is wrong, what to do, and
+/// the form field it concerns (shown beside it). Staff extend the list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Motif {
+    pub code: String,
+    pub libelle: String,
+    /// "Action à mener".
+    pub action: String,
+    /// The form field it concerns (`intitule`, `objectif`, `debut`…), if one.
+    pub champ: Option<String>,
+}
+
+/// A reason given on one offer: the coded reason (as it was worded then) and staff's text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MotifDonne {
+    pub motif: Motif,
+    pub texte: String,
+}
+
+/// The reasons every Carif starts with.
+fn motifs_de_base() -> Vec<Motif> {
+    let m = |code: &str, libelle: &str, action: &str, champ: Option<&str>| Motif {
+        code: code.into(),
+        libelle: libelle.into(),
+        action: action.into(),
+        champ: champ.map(str::to_string),
+    };
+    vec![
+        m(
+            "intitule-imprecis",
+            "Intitulé imprécis",
+            "Dites dans l'intitulé le métier, la compétence ou la certification visés.",
+            Some("intitule"),
+        ),
+        m(
+            "objectifs-incomplets",
+            "Objectifs incomplets",
+            "Décrivez ce que la personne saura faire à la fin de la formation.",
+            Some("objectif"),
+        ),
+        m(
+            "contenu-insuffisant",
+            "Programme insuffisant",
+            "Détaillez le programme : modules, durées, modalités d'évaluation.",
+            Some("contenu"),
+        ),
+        m(
+            "certification-erronee",
+            "Certification erronée",
+            "Choisissez la fiche RNCP ou RS active que la formation prépare réellement.",
+            Some("certification"),
+        ),
+        m(
+            "dates-incoherentes",
+            "Dates incohérentes",
+            "Vérifiez les dates de début et de fin des sessions et leur durée.",
+            Some("debut"),
+        ),
+        m(
+            "financement-non-justifie",
+            "Financement non justifié",
+            "Ne déclarez que les financeurs qui ont conventionné l'action.",
+            Some("financeurs"),
+        ),
+        m(
+            "public-inadapte",
+            "Public inadapté",
+            "Indiquez les publics réellement visés par l'action.",
+            Some("publics"),
+        ),
+        m(
+            "prix-manquant",
+            "Prix manquant ou erroné",
+            "Indiquez le prix total TTC de l'action.",
+            Some("prix_total"),
+        ),
+        m(
+            "lieu-errone",
+            "Lieu erroné",
+            "Choisissez le site où la formation a lieu.",
+            Some("lieu"),
+        ),
+        m("autre", "Autre", "Voir le commentaire du Carif-Oref.", None),
+    ]
+}
+
+impl Store {
+    /// The coded reasons, by code (the base list until staff change it).
+    pub fn motifs(&self) -> Result<Vec<Motif>, StoreError> {
+        let a = self.a()?;
+        let mut v: Vec<Motif> = a
+            .motifs
+            .iter()
+            .values()
+            .map(|b| decode(&b?))
+            .collect::<Result<_, _>>()?;
+        if v.is_empty() {
+            v = motifs_de_base();
+        }
+        Ok(v)
+    }
+
+    /// Adds or rewords a coded reason, audited.
+    pub fn enregistrer_motif(&self, m: &Motif, auteur: &str) -> Result<(), StoreError> {
+        let a = self.a()?;
+        let base = if a.motifs.is_empty() {
+            motifs_de_base()
+        } else {
+            vec![]
+        };
+        let trees = [&a.motifs, &a.audit, &a.meta];
+        let r = trees
+            .as_slice()
+            .transaction(|t| {
+                for b in &base {
+                    t[0].insert(b.code.as_bytes(), encode(b).map_err(abort)?)?;
+                }
+                let avant: Option<Motif> = tget(&t[0], m.code.as_bytes())?;
+                t[0].insert(m.code.as_bytes(), encode(m).map_err(abort)?)?;
+                auditer(
+                    &t[2],
+                    &t[1],
+                    Evenement::new(auteur, format!("motif {}", m.code), "motif")
+                        .avec(super::audit::diff_json(&avant, &Some(m.clone()))),
+                )?;
+                Ok(())
+            })
+            .map_err(tx_err);
+        self.track_failure(r)?;
+        self.make_durable()
     }
 }

@@ -135,6 +135,8 @@ struct Trees {
     dossiers_siret: sled::Tree,
     /// Audit sequence number (big-endian) → `Evenement`; never edited or deleted.
     audit: sled::Tree,
+    /// Code → `Motif`, the coded reasons staff give.
+    motifs: sled::Tree,
 }
 
 impl Trees {
@@ -184,6 +186,7 @@ impl Trees {
             dossiers: db.open_tree("dossiers")?,
             dossiers_siret: db.open_tree("dossiers_siret")?,
             audit: db.open_tree("audit")?,
+            motifs: db.open_tree("motifs")?,
             db,
         })
     }

@@ -47,8 +47,9 @@ pub struct DossierJson {
     /// The scope decision per action.
     #[schema(value_type = Vec<Object>)]
     pub diffusion: Vec<DecisionAction>,
-    /// Why staff sent it back.
-    pub motifs: Vec<String>,
+    /// Why staff sent it back: coded reason, wording, what to do, staff's text.
+    #[schema(value_type = Vec<Object>)]
+    pub motifs: Vec<crate::store::MotifDonne>,
 }
 
 fn vue(app: &App, d: &Dossier) -> DossierJson {

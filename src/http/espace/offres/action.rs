@@ -4,25 +4,6 @@
 use super::champs::*;
 use super::*;
 
-const CHAMPS_ACTION: &[(&str, &str)] = &[
-    ("lieu", "lieu-de-formation"),
-    ("siret_formateur", "organisme-formateur"),
-    ("modalites_enseignement", "modalites-enseignement"),
-    ("entrees_sorties", "modalites-entrees-sorties"),
-    ("heures_centre", "nombre-heures-centre"),
-    ("heures_entreprise", "nombre-heures-entreprise"),
-    ("heures_centre", "nombre-heures-total"),
-    ("rythme", "rythme-formation"),
-    ("alternance", "modalites-alternance"),
-    ("prix_total", "prix-total-TTC"),
-    ("prix_total", "prix-horaire-TTC"),
-    ("niveau_obligatoire", "niveau-entree-obligatoire"),
-    ("conditions_acces", "conditions-specifiques"),
-    ("financeurs", "organisme-financeur"),
-    ("publics", "code-public-vise"),
-    ("date_information", "date-information"),
-];
-
 fn form_action(
     app: &App,
     c: &Contexte,

@@ -225,3 +225,99 @@ pub(super) fn etat_badge(d: Option<&Dossier>, f: &Formation) -> Markup {
     };
     html! { span class={ "etat etat-" (code) } { (libelle) } }
 }
+
+/// Form fields and the LHÉO elements they feed (most specific first).
+pub(super) const CHAMPS_FORMATION: &[(&str, &str)] = &[
+    ("intitule", "intitule-formation"),
+    ("objectif", "objectif-formation"),
+    ("contenu", "contenu-formation"),
+    ("resultats_attendus", "resultats-attendus"),
+    ("certification", "certification"),
+    ("formacodes", "domaine-formation"),
+    ("niveau_entree", "code-niveau-entree"),
+    ("niveau_sortie", "code-niveau-sortie"),
+    ("parcours", "parcours-de-formation"),
+    ("contact_email", "contact-formation/courriel"),
+    ("contact_nom", "contact-formation"),
+];
+
+/// Form fields and the LHÉO elements they feed (most specific first).
+pub(super) const CHAMPS_ACTION: &[(&str, &str)] = &[
+    ("lieu", "lieu-de-formation"),
+    ("siret_formateur", "organisme-formateur"),
+    ("modalites_enseignement", "modalites-enseignement"),
+    ("entrees_sorties", "modalites-entrees-sorties"),
+    ("heures_centre", "nombre-heures-centre"),
+    ("heures_entreprise", "nombre-heures-entreprise"),
+    ("heures_centre", "nombre-heures-total"),
+    ("rythme", "rythme-formation"),
+    ("alternance", "modalites-alternance"),
+    ("prix_total", "prix-total-TTC"),
+    ("prix_total", "prix-horaire-TTC"),
+    ("niveau_obligatoire", "niveau-entree-obligatoire"),
+    ("conditions_acces", "conditions-specifiques"),
+    ("financeurs", "organisme-financeur"),
+    ("publics", "code-public-vise"),
+    ("date_information", "date-information"),
+];
+
+/// Form fields and the LHÉO elements they feed (most specific first).
+pub(super) const CHAMPS_SESSION: &[(&str, &str)] = &[
+    ("debut", "periode/debut"),
+    ("fin", "periode/fin"),
+    ("debut", "periode"),
+    ("etat_recrutement", "etat-recrutement"),
+    ("places", "nb-places"),
+    ("inscription", "adresse-inscription"),
+    ("modalites_inscription", "modalites-inscription"),
+];
+
+/// Staff's reasons as findings beside the fields they concern (warnings: they do not block a
+/// new submission, the organisation answers them by changing the offer).
+pub(super) fn avec_motifs(mut v: Verdict, d: Option<&Dossier>, f: &Formation) -> Verdict {
+    let Some(d) = d else { return v };
+    let p = format!("formation[{}]", f.numero);
+    for m in &d.motifs {
+        let message = format!(
+            "Le Carif-Oref demande : {}. {}{}",
+            m.motif.libelle,
+            m.motif.action,
+            if m.texte.is_empty() {
+                String::new()
+            } else {
+                format!(" « {} »", m.texte)
+            }
+        );
+        let code = format!("carif-{}", m.motif.code);
+        let champ = m.motif.champ.as_deref().unwrap_or("");
+        let element = |t: &[(&'static str, &'static str)]| -> Option<&'static str> {
+            t.iter().find(|(c, _)| *c == champ).map(|(_, e)| *e)
+        };
+        let mut chemins = Vec::new();
+        if let Some(e) = element(CHAMPS_FORMATION) {
+            chemins.push(format!("{p}/{e}"));
+        } else if let Some(e) = element(CHAMPS_ACTION) {
+            chemins.extend(
+                f.actions
+                    .iter()
+                    .map(|a| format!("{p}/action[{}]/{e}", a.numero)),
+            );
+        } else if let Some(e) = element(CHAMPS_SESSION) {
+            for a in &f.actions {
+                chemins.extend(
+                    a.sessions
+                        .iter()
+                        .map(|s| format!("{p}/action[{}]/session[{}]/{e}", a.numero, s.numero)),
+                );
+            }
+        }
+        if chemins.is_empty() {
+            chemins.push(p.clone());
+        }
+        for c in chemins {
+            v.constats
+                .push(Constat::avertissement(&code, c, message.clone()));
+        }
+    }
+    v
+}

@@ -4,20 +4,6 @@
 use super::champs::*;
 use super::*;
 
-const CHAMPS_FORMATION: &[(&str, &str)] = &[
-    ("intitule", "intitule-formation"),
-    ("objectif", "objectif-formation"),
-    ("contenu", "contenu-formation"),
-    ("resultats_attendus", "resultats-attendus"),
-    ("certification", "certification"),
-    ("formacodes", "domaine-formation"),
-    ("niveau_entree", "code-niveau-entree"),
-    ("niveau_sortie", "code-niveau-sortie"),
-    ("parcours", "parcours-de-formation"),
-    ("contact_email", "contact-formation/courriel"),
-    ("contact_nom", "contact-formation"),
-];
-
 fn form_formation(
     app: &App,
     q: &Qui,
@@ -68,7 +54,7 @@ fn form_formation(
                 }
                 @if let Some(d) = &c.dossier {
                     @if !d.motifs.is_empty() {
-                        div.erreur role="alert" { p { strong { "Le Carif-Oref demande des corrections :" } } ul { @for m in &d.motifs { li { (m) } } } }
+                        div.erreur role="alert" { p { strong { "Le Carif-Oref demande des corrections :" } } ul { @for m in &d.motifs { li { strong { (m.motif.libelle) } " — " (m.motif.action) @if !m.texte.is_empty() { " « " (m.texte) " »" } } } } }
                     }
                 }
                 (decisions(&c.formation, &app.refs))

@@ -85,6 +85,8 @@ pub(super) fn charger(app: &App, qui: &Qui, numero: &str) -> Result<Option<Conte
         siret: siret.clone(),
         ..Default::default()
     });
+    // Staff's reasons beside the fields they concern.
+    let verdict = champs::avec_motifs(verdict, dossier.as_ref(), &formation);
     Ok(Some(Contexte {
         qui: qui.clone(),
         siret,

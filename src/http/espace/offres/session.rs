@@ -4,16 +4,6 @@
 use super::champs::*;
 use super::*;
 
-const CHAMPS_SESSION: &[(&str, &str)] = &[
-    ("debut", "periode/debut"),
-    ("fin", "periode/fin"),
-    ("debut", "periode"),
-    ("etat_recrutement", "etat-recrutement"),
-    ("places", "nb-places"),
-    ("inscription", "adresse-inscription"),
-    ("modalites_inscription", "modalites-inscription"),
-];
-
 fn form_session(
     app: &App,
     c: &Contexte,
