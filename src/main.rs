@@ -187,6 +187,13 @@ enum Cmd {
         #[arg(long, env = "SOFI_POLITIQUE")]
         politique: Option<PathBuf>,
     },
+    /// The audit trail as JSON Lines, oldest first: every change by a person (who, when, what,
+    /// before → after, why) since a date or an instant.
+    Audit {
+        /// `AAAA-MM-JJ` or an ISO instant (`2027-03-01T08:00:00Z`); default: everything.
+        #[arg(long)]
+        since: Option<String>,
+    },
     /// Back-office accounts: create one (the first admin) or issue a new password link. The
     /// one-time link is printed: there is no mail infrastructure.
     User {
@@ -425,6 +432,25 @@ fn run(cli: Cli) -> Result<i32> {
             )
         }
         Cmd::User { op } => user(&cli.data_dir, op),
+        Cmd::Audit { since } => {
+            let depuis = match since.as_deref() {
+                None => 0,
+                Some(s) => match sofi::diffusion::Depuis::parse(s) {
+                    Ok(sofi::diffusion::Depuis::Instant(t)) => t,
+                    _ => anyhow::bail!(
+                        "--since « {s} » : une date (2027-03-01) ou un horodatage ISO (2027-03-01T08:00:00Z)"
+                    ),
+                },
+            };
+            let store = Store::open(&cli.data_dir)?;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            for e in store.audit_depuis(depuis)? {
+                serde_json::to_writer(&mut out, &e?)?;
+                std::io::Write::write_all(&mut out, b"\n")?;
+            }
+            std::io::Write::flush(&mut out)?;
+            Ok(0)
+        }
         Cmd::Compact => {
             let t0 = Instant::now();
             let (avant, apres) = Store::open(&cli.data_dir)?.compact()?;

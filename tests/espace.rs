@@ -1299,6 +1299,12 @@ fn a_date_only_change_goes_online_without_staff() {
         None,
     );
     assert_eq!((st, j["etat"].as_str()), (200, Some("en_attente")), "{j}");
+    assert!(
+        of.get(&format!("/espace/formations/{numero}"))
+            .corps
+            .contains("diffusion-automatique"),
+        "the organisation sees its offer's history"
+    );
     let page = staff.get(&format!("/gestion/offres/{numero}"));
     assert!(
         page.corps
@@ -1317,6 +1323,43 @@ fn a_date_only_change_goes_online_without_staff() {
     let e = store.audit(Some(&format!("offre {numero}")), 50).unwrap();
     assert!(e.iter().any(|x| x.action == "diffusion-automatique"
         && x.auteur == "politique d'acceptation automatique"));
+    assert!(store.verify_backoffice().unwrap().sain);
+    drop(store);
+    // `sofi audit --since`: JSON Lines, oldest first, every step with its author.
+    let o = run(sofi()
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["audit", "--since", "2020-01-01"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lignes: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let etapes: Vec<(&str, &str)> = lignes
+        .iter()
+        .filter(|e| e["objet"] == format!("offre {numero}").as_str())
+        .map(|e| (e["action"].as_str().unwrap(), e["auteur"].as_str().unwrap()))
+        .collect();
+    assert!(
+        etapes
+            .iter()
+            .any(|(a, u)| *a == "creation-api" && u.contains("of@dates.fr")),
+        "{etapes:?}"
+    );
+    assert!(
+        etapes
+            .iter()
+            .any(|(a, u)| *a == "diffusion" && u.contains("staff@carif.fr")),
+        "{etapes:?}"
+    );
+    assert!(lignes
+        .windows(2)
+        .all(|w| w[0]["seq"].as_u64() < w[1]["seq"].as_u64()));
+    let o = run(sofi()
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["audit", "--since", "hier"]));
+    assert!(!o.status.success() && stderr(&o).contains("--since"));
 }
 
 /// The token shown once on the API tokens page.

@@ -207,3 +207,42 @@ pub fn base_url(headers: &hyper::HeaderMap) -> String {
         .unwrap_or("localhost");
     format!("http://{host}")
 }
+
+/// An instant (Unix ms) as people read it: `30/11/2026 17:42`, in the server's time zone.
+pub fn horodatage(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| {
+            t.to_zoned(jiff::tz::TimeZone::system())
+                .strftime("%d/%m/%Y %H:%M")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+/// An object's audit trail, newest first: who, when, what, before → after, why.
+pub fn historique(evenements: &[crate::store::Evenement]) -> Markup {
+    html! {
+        @if evenements.is_empty() {
+            p { "Aucun événement." }
+        } @else {
+            table.tableau-offres {
+                thead { tr { th scope="col" { "Quand" } th scope="col" { "Qui" } th scope="col" { "Quoi" } th scope="col" { "Avant → après" } } }
+                tbody {
+                    @for e in evenements {
+                        tr {
+                            td { (horodatage(e.horodatage)) }
+                            td { (e.auteur) }
+                            td { (e.action) @if let Some(m) = &e.motif { br; small { (m) } } }
+                            td {
+                                @for c in e.changements.iter().take(12) {
+                                    (c.champ) " : " (c.avant) " → " (c.apres) br;
+                                }
+                                @if e.changements.len() > 12 { "… (" (e.changements.len() - 12) " de plus)" }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -544,6 +544,10 @@ async fn offre(State(app): State<Arc<App>>, p: RawPathParams, req: Request) -> R
                 h2 { "Constats des règles" }
                 @if v.constats.is_empty() { p { "Aucun." } }
                 ul { @for c in &v.constats { li { @if c.gravite == Gravite::Bloquant { strong { "Erreur " } } @else { "Avertissement " } "[" (c.code) "] " (c.chemin) " : " (c.message) } } }
+                section aria-labelledby="t-historique" {
+                    h2 id="t-historique" { "Historique" }
+                    (historique(&app.store.audit(Some(&format!("offre {numero}")), 100).unwrap_or_default()))
+                }
                 h2 { "Contenu" }
                 dl {
                     dt { "Objectifs" } dd { (f.objectif) }

@@ -55,11 +55,16 @@ impl Evenement {
 }
 
 /// Appends an event to the audit trail inside the caller's transaction.
+/// The audit trail's trees inside a transaction: the events by sequence number, and the
+/// index by object (`objet \0 seq`), so that an offer's history is read without a scan.
+pub(super) type AuditTx<'a> = (&'a TransactionalTree, &'a TransactionalTree);
+
 pub(super) fn auditer(
     meta: &TransactionalTree,
-    audit: &TransactionalTree,
+    audit: AuditTx,
     mut e: Evenement,
 ) -> Result<u64, Tx> {
+    let (audit, par_objet) = audit;
     let seq = match meta.get(CLE_AUDIT)? {
         Some(v) => u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8])),
         None => 0,
@@ -68,21 +73,48 @@ pub(super) fn auditer(
     e.seq = seq;
     e.horodatage = now_ms();
     audit.insert(&seq.to_be_bytes(), encode(&e).map_err(abort)?)?;
+    let mut k = e.objet.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(&seq.to_be_bytes());
+    par_objet.insert(k, &[])?;
     Ok(seq)
 }
 
 impl Store {
-    /// The audit trail, newest first, filtered by object (prefix match) when given.
+    /// Every event at or after `depuis` (Unix ms), oldest first (for `sofi audit`).
+    pub fn audit_depuis(
+        &self,
+        depuis: i64,
+    ) -> Result<impl Iterator<Item = Result<Evenement, StoreError>>, StoreError> {
+        let a = self.a()?;
+        Ok(a.audit
+            .iter()
+            .values()
+            .map(|v| decode::<Evenement>(&v?))
+            .filter(move |e| e.as_ref().map_or(true, |e| e.horodatage >= depuis)))
+    }
+
+    /// The audit trail, newest first; only one object's events (through the index) when given.
     pub fn audit(&self, objet: Option<&str>, max: usize) -> Result<Vec<Evenement>, StoreError> {
         let a = self.a()?;
+        let Some(objet) = objet else {
+            return a
+                .audit
+                .iter()
+                .values()
+                .rev()
+                .take(max)
+                .map(|v| decode(&v?))
+                .collect();
+        };
+        // An object's events through the index, newest first.
+        let mut p = objet.as_bytes().to_vec();
+        p.push(0);
         let mut out = Vec::new();
-        for v in a.audit.iter().values().rev() {
-            let e: Evenement = decode(&v?)?;
-            if objet.is_none_or(|o| e.objet == o) {
-                out.push(e);
-                if out.len() >= max {
-                    break;
-                }
+        for k in a.audit_objet.scan_prefix(&p).keys().rev().take(max) {
+            let k = k?;
+            if let Some(v) = a.audit.get(&k[p.len()..])? {
+                out.push(decode(&v)?);
             }
         }
         Ok(out)

@@ -136,14 +136,20 @@ impl Store {
         f: impl Fn(&BackofficeTx) -> Result<R, Tx>,
     ) -> Result<R, StoreError> {
         let a = self.a()?;
-        let trees = [&a.dossiers, &a.dossiers_siret, &a.audit, &a.meta];
+        let trees = [
+            &a.dossiers,
+            &a.dossiers_siret,
+            &a.audit,
+            &a.meta,
+            &a.audit_objet,
+        ];
         let r = trees
             .as_slice()
             .transaction(|t| {
                 f(&BackofficeTx {
                     dossiers: &t[0],
                     dossiers_siret: &t[1],
-                    audit: &t[2],
+                    audit: (&t[2], &t[4]),
                     meta: &t[3],
                 })
             })
@@ -522,6 +528,12 @@ impl Store {
             .last()?
             .map(|(k, _)| u64::from_be_bytes(k.as_ref().try_into().unwrap_or([0; 8])))
             .unwrap_or(0);
+        if a.audit_objet.len() as u64 != n {
+            c.problemes.push(format!(
+                "index de l'audit par objet : {} entrées pour {n} événements",
+                a.audit_objet.len()
+            ));
+        }
         if n != c.audit || dernier != c.audit {
             c.problemes.push(format!(
                 "journal d'audit : {n} événements, dernier n° {dernier}, compteur {}",
@@ -643,7 +655,7 @@ impl Store {
         } else {
             vec![]
         };
-        let trees = [&a.motifs, &a.audit, &a.meta];
+        let trees = [&a.motifs, &a.audit, &a.meta, &a.audit_objet];
         let r = trees
             .as_slice()
             .transaction(|t| {
@@ -654,7 +666,7 @@ impl Store {
                 t[0].insert(m.code.as_bytes(), encode(m).map_err(abort)?)?;
                 auditer(
                     &t[2],
-                    &t[1],
+                    (&t[1], &t[3]),
                     Evenement::new(auteur, format!("motif {}", m.code), "motif")
                         .avec(super::audit::diff_json(&avant, &Some(m.clone()))),
                 )?;

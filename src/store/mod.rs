@@ -135,6 +135,8 @@ struct Trees {
     dossiers_siret: sled::Tree,
     /// Audit sequence number (big-endian) → `Evenement`; never edited or deleted.
     audit: sled::Tree,
+    /// Object `\0` audit sequence number → (): an object's history.
+    audit_objet: sled::Tree,
     /// Code → `Motif`, the coded reasons staff give.
     motifs: sled::Tree,
 }
@@ -186,6 +188,7 @@ impl Trees {
             dossiers: db.open_tree("dossiers")?,
             dossiers_siret: db.open_tree("dossiers_siret")?,
             audit: db.open_tree("audit")?,
+            audit_objet: db.open_tree("audit_objet")?,
             motifs: db.open_tree("motifs")?,
             db,
         })

@@ -137,6 +137,7 @@ impl Store {
             &a.etablissements,
             &a.audit,
             &a.meta,
+            &a.audit_objet,
         ];
         let r = trees
             .as_slice()
@@ -147,7 +148,7 @@ impl Store {
                     liens: &t[2],
                     demandes: &t[3],
                     etablissements: &t[4],
-                    audit: &t[5],
+                    audit: (&t[5], &t[7]),
                     meta: &t[6],
                 })
             })
@@ -305,14 +306,14 @@ impl Store {
     pub fn creer_jeton_api(&self, j: &JetonApi, auteur: &str) -> Result<String, StoreError> {
         let (clair, h) = crate::accounts::new_token();
         let a = self.a()?;
-        let trees = [&a.jetons, &a.audit, &a.meta];
+        let trees = [&a.jetons, &a.audit, &a.meta, &a.audit_objet];
         let r = trees
             .as_slice()
             .transaction(|t| {
                 tput(&t[0], &h, j)?;
                 auditer(
                     &t[2],
-                    &t[1],
+                    (&t[1], &t[3]),
                     Evenement::new(auteur, format!("compte {}", j.compte), "jeton-api").avec(vec![
                         Changement {
                             champ: "jeton".into(),
@@ -505,7 +506,7 @@ pub(super) struct PeopleTx<'a> {
     pub(super) liens: &'a TransactionalTree,
     pub(super) demandes: &'a TransactionalTree,
     pub(super) etablissements: &'a TransactionalTree,
-    pub(super) audit: &'a TransactionalTree,
+    pub(super) audit: super::audit::AuditTx<'a>,
     pub(super) meta: &'a TransactionalTree,
 }
 

@@ -16,7 +16,7 @@ pub(super) type Hook<'a> = dyn Fn(&BackofficeTx) -> Result<(), Tx> + 'a;
 pub(super) struct BackofficeTx<'a> {
     pub(super) dossiers: &'a TransactionalTree,
     pub(super) dossiers_siret: &'a TransactionalTree,
-    pub(super) audit: &'a TransactionalTree,
+    pub(super) audit: super::audit::AuditTx<'a>,
     pub(super) meta: &'a TransactionalTree,
 }
 
@@ -33,7 +33,7 @@ fn offer_trees(a: &Trees, backoffice: bool) -> Vec<&sled::Tree> {
         &a.attente,
     ];
     if backoffice {
-        t.extend([&a.dossiers, &a.dossiers_siret, &a.audit]);
+        t.extend([&a.dossiers, &a.dossiers_siret, &a.audit, &a.audit_objet]);
     }
     t
 }
@@ -43,7 +43,7 @@ fn run_hook(t: &[TransactionalTree], hook: Option<&Hook>) -> Result<(), Tx> {
         Some(h) => h(&BackofficeTx {
             dossiers: &t[8],
             dossiers_siret: &t[9],
-            audit: &t[10],
+            audit: (&t[10], &t[11]),
             meta: &t[6],
         }),
         None => Ok(()),

@@ -111,7 +111,15 @@ fn form_formation(
                 }
                 @if !lecture { p { button type="submit" { "Enregistrer la formation" } } }
             }
-            @if let Some(c) = ctx { (liste_actions(c)) (boutons_offre(c)) }
+            @if let Some(c) = ctx {
+                (liste_actions(c)) (boutons_offre(c))
+                @if c.dossier.is_some() {
+                    section aria-labelledby="titre-historique" {
+                        h2 id="titre-historique" { "Historique de l'offre" }
+                        (historique(&app.store.audit(Some(&format!("offre {}", c.formation.numero)), 50).unwrap_or_default()))
+                    }
+                }
+            }
         },
     )
 }
