@@ -1305,6 +1305,25 @@ fn a_date_only_change_goes_online_without_staff() {
             .contains("diffusion-automatique"),
         "the organisation sees its offer's history"
     );
+    // The queue: its age and deadlines, filters, and bulk acceptance.
+    let file = staff.get(&format!(
+        "/gestion?organisme={s}&formacode=31734&type=offres"
+    ));
+    assert!(
+        file.corps.contains(&numero)
+            && file.corps.contains("modification")
+            && file.corps.contains("Décider avant"),
+        "{}",
+        file.corps
+    );
+    assert!(!staff
+        .get("/gestion?source=fichier")
+        .corps
+        .contains(&format!("sel-{numero}")));
+    assert!(!staff
+        .get("/gestion?departement=85")
+        .corps
+        .contains(&format!("sel-{numero}")));
     let page = staff.get(&format!("/gestion/offres/{numero}"));
     assert!(
         page.corps
@@ -1318,8 +1337,28 @@ fn a_date_only_change_goes_online_without_staff() {
         "{}",
         page.corps
     );
+    let p = staff.soumettre(
+        "/gestion",
+        "/gestion/selection/accepter",
+        &[("sel", &numero)],
+    );
+    assert!(p.corps.contains("1 offre(s) acceptée(s)"), "{}", p.corps);
+    let p = staff.soumettre(
+        "/gestion",
+        "/gestion/selection/accepter",
+        &[("sel", &numero)],
+    );
+    assert!(
+        p.corps.contains("plus en attente"),
+        "a second decision is a clear conflict: {}",
+        p.corps
+    );
     drop(srv);
     let store = sofi::store::Store::open(&data).unwrap();
+    assert!(
+        store.file().unwrap().is_empty(),
+        "the queue follows the states"
+    );
     let e = store.audit(Some(&format!("offre {numero}")), 50).unwrap();
     assert!(e.iter().any(|x| x.action == "diffusion-automatique"
         && x.auteur == "politique d'acceptation automatique"));

@@ -132,7 +132,11 @@ async fn a_new_organisation_with_the_keyboard_only() {
     // 2. Staff accept it; the link is shown once.
     aller(&equipe, &base, "/gestion").await;
     capture(&equipe, "espace-4-gestion").await;
-    activer_au_clavier(&equipe, "form[action$='/accepter'] button").await;
+    activer_au_clavier(
+        &equipe,
+        "form[action^='/gestion/demandes/'][action$='/accepter'] button",
+    )
+    .await;
     apres(&equipe, "/gestion/demandes/").await;
     let lien = lien_affiche(&equipe).await;
     capture(&equipe, "espace-5-lien").await;
@@ -303,7 +307,11 @@ async fn a_new_organisation_with_the_keyboard_only() {
     })
     .await;
     aller(&equipe, &base, "/gestion").await;
-    activer_au_clavier(&equipe, "form[action$='/accepter'] button").await;
+    activer_au_clavier(
+        &equipe,
+        "form[action^='/gestion/demandes/'][action$='/accepter'] button",
+    )
+    .await;
     apres(&equipe, "/gestion/demandes/").await;
     let lien_b = lien_affiche(&equipe).await;
     choisir_mot_de_passe(&autre, &base, &lien_b, "le concurrent angevin").await;

@@ -25,6 +25,7 @@ pub(super) fn routes() -> Router<Arc<App>> {
         .route("/gestion/organismes/activation", post(activation))
         .route("/gestion/comptes/lien", post(nouveau_lien))
         .route("/gestion/motifs", get(motifs_page).post(motif))
+        .route("/gestion/selection/accepter", post(accepter_selection))
         .route("/gestion/offres/{numero}", get(offre))
         .route("/gestion/offres/{numero}/{decision}", post(decision))
 }
@@ -48,9 +49,33 @@ fn age(ms: i64) -> String {
     }
 }
 
+/// The queue's filters and order (`/gestion?…`): every state of the queue is a URL.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct FiltreFile {
+    /// `offres`, `demandes` or empty for both.
+    r#type: String,
+    departement: String,
+    /// SIRET.
+    organisme: String,
+    /// A Formacode code: the offers with it (or under it).
+    formacode: String,
+    /// `formulaire`, `api`, `fichier`, `flux`.
+    source: String,
+    /// `recent` for the newest first; oldest first otherwise.
+    tri: String,
+}
+
+/// Deadlines from reception: J+1 received, J+2 decided, J+3 diffused.
+const JOUR_MS: i64 = 24 * 3600 * 1000;
+
 async fn file(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
     let q = match equipe(&app, req.headers()).await {
         Ok(q) => q,
+        Err(r) => return r,
+    };
+    let filtre: FiltreFile = match lire(req.uri().query().unwrap_or("").as_bytes()) {
+        Ok(f) => f,
         Err(r) => return r,
     };
     bloquant(move || {
@@ -58,10 +83,34 @@ async fn file(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
             Ok(d) => d.into_iter().filter(|d| d.statut == StatutDemande::EnAttente).collect(),
             Err(e) => return erreur_stockage(&e),
         };
-        let attente = match app.store.dossiers_en(Etat::EnAttente) {
+        let mut attente = match app.store.file() {
             Ok(d) => d,
             Err(e) => return erreur_stockage(&e),
         };
+        let f = &filtre;
+        attente.retain(|x| {
+            (f.departement.is_empty() || x.departements.contains(&f.departement))
+                && (f.organisme.is_empty() || x.siret == f.organisme)
+                && (f.formacode.is_empty()
+                    || x.formacodes.iter().any(|c| {
+                        c == &f.formacode
+                            || app.refs.formacode_ancetres(c).contains(&f.formacode)
+                    }))
+                && (f.source.is_empty() || x.source == f.source)
+        });
+        let demandes: Vec<_> = if f.r#type == "offres" || !f.organisme.is_empty() || !f.formacode.is_empty() || !f.source.is_empty() {
+            vec![]
+        } else {
+            demandes
+        };
+        if f.r#type == "demandes" {
+            attente.clear();
+        }
+        if f.tri == "recent" {
+            attente.reverse();
+        }
+        let now = crate::store::now_ms();
+        let retard = |recu: i64, jours: i64| now > recu + jours * JOUR_MS;
         let a_revoir: Vec<Dossier> = match app.store.dossiers_en(Etat::Diffusee) {
             Ok(d) => d.into_iter().filter(|d| d.a_revoir).collect(),
             Err(e) => return erreur_stockage(&e),
@@ -91,21 +140,59 @@ async fn file(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
                         }
                     }
                 }
+                form.filtres method="get" action="/gestion" {
+                    p.champ { label for="f-type" { "Type" }
+                        select id="f-type" name="type" {
+                            option value="" { "tout" }
+                            option value="offres" selected[f.r#type == "offres"] { "offres" }
+                            option value="demandes" selected[f.r#type == "demandes"] { "demandes de référencement" }
+                        } }
+                    p.champ { label for="f-dep" { "Département" } input id="f-dep" name="departement" value=(f.departement) size="3"; }
+                    p.champ { label for="f-org" { "Organisme (SIRET)" } input id="f-org" name="organisme" value=(f.organisme); }
+                    p.champ { label for="f-fc" { "Domaine Formacode" } input id="f-fc" name="formacode" value=(f.formacode) size="6"; }
+                    p.champ { label for="f-src" { "Source" }
+                        select id="f-src" name="source" {
+                            option value="" { "toutes" }
+                            @for s in ["formulaire", "api", "fichier", "flux"] { option value=(s) selected[f.source == s] { (s) } }
+                        } }
+                    p.champ { label for="f-tri" { "Ordre" }
+                        select id="f-tri" name="tri" {
+                            option value="" { "les plus anciennes d'abord" }
+                            option value="recent" selected[f.tri == "recent"] { "les plus récentes d'abord" }
+                        } }
+                    p { button type="submit" { "Filtrer" } }
+                }
                 section aria-labelledby="t-offres" {
                     h2 id="t-offres" { "Offres soumises (" (attente.len()) ")" }
+                    p.aide { "Échéances depuis la réception : J+1 reçue, J+2 décidée, J+3 diffusée ; en rouge, une échéance dépassée." }
                     @if attente.is_empty() { p { "Aucune." } }
                     @else {
-                        table {
-                            thead { tr { th scope="col" { "Offre" } th scope="col" { "Organisme" } th scope="col" { "Soumise il y a" } } }
-                            tbody {
-                                @for d in &attente {
-                                    tr {
-                                        td { a href={ "/gestion/offres/" (d.numero) } { (d.travail.as_ref().map_or("", |r| r.formation.intitule.as_str())) } " " small { (d.numero) } }
-                                        td { (d.siret) }
-                                        td { (age(d.soumis_le.unwrap_or(d.modifie_le))) }
+                        form method="post" action="/gestion/selection/accepter" {
+                            (csrf(&q))
+                            table.tableau-offres {
+                                thead { tr {
+                                    th scope="col" { span.visuellement-cache { "Sélection" } }
+                                    th scope="col" { "Offre" } th scope="col" { "Organisme" } th scope="col" { "Nature" }
+                                    th scope="col" { "Âge" } th scope="col" { "Décider avant" } th scope="col" { "Diffuser avant" }
+                                } }
+                                tbody {
+                                    @for x in &attente {
+                                        tr {
+                                            td { @if !x.bloquant {
+                                                input type="checkbox" name="sel" value=(x.numero) id={ "sel-" (x.numero) } aria-label={ "sélectionner " (x.numero) };
+                                            } }
+                                            td { a href={ "/gestion/offres/" (x.numero) } { (if x.intitule.is_empty() { "(sans intitulé)" } else { x.intitule.as_str() }) } " " small { (x.numero) }
+                                                @if x.bloquant { br; span.constat.bloquant { "erreurs bloquantes" } } }
+                                            td { (x.raison_sociale) br; small { (x.siret) " · " (x.departements.join(", ")) " · " (x.source) } }
+                                            td { @if x.en_ligne { "modification" } @else { "nouvelle offre" } }
+                                            td { (age(x.soumis_le)) }
+                                            td .en-retard[retard(x.soumis_le, 2)] { (horodatage(x.soumis_le + 2 * JOUR_MS)) }
+                                            td .en-retard[retard(x.soumis_le, 3)] { (horodatage(x.soumis_le + 3 * JOUR_MS)) }
+                                        }
                                     }
                                 }
                             }
+                            p { button type="submit" { "Accepter la sélection" } }
                         }
                     }
                 }
@@ -319,6 +406,53 @@ async fn activation(State(app): State<Arc<App>>, req: Request) -> Response<Body>
             }
             Err(e) => erreur_stockage(&e),
         }
+    })
+    .await
+}
+
+/// Accepts the offers ticked in the queue, each in its own transaction, audited; one that
+/// someone else decided meanwhile, or that has blocking errors, is named, not forced.
+async fn accepter_selection(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
+    let envoi = match formulaire(&app, req).await {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let q = envoi.qui;
+    if !q.equipe() {
+        return introuvable(Some(&q));
+    }
+    let numeros: Vec<String> = form_urlencoded::parse(&envoi.corps)
+        .filter(|(k, _)| k == "sel")
+        .map(|(_, v)| v.into_owned())
+        .take(500)
+        .collect();
+    bloquant(move || {
+        let (mut faits, mut refus) = (Vec::new(), Vec::new());
+        for n in &numeros {
+            let en_attente = matches!(app.store.dossier(n), Ok(Some(ref d)) if d.etat == Etat::EnAttente);
+            if !en_attente {
+                refus.push(format!("{n} : plus en attente (décidée entre-temps)"));
+                continue;
+            }
+            let e = Evenement::new(&q.auteur(), format!("offre {n}"), "diffusion")
+                .motif(Some("acceptation groupée".into()));
+            match app.store.diffuser_dossier(n, None, e, false) {
+                Ok(Some(_)) => faits.push(n.clone()),
+                Ok(None) => refus.push(format!("{n} : rien à diffuser")),
+                Err(StoreError::Conflit(m)) => refus.push(format!("{n} : {m}")),
+                Err(e) => return erreur_stockage(&e),
+            }
+        }
+        ok(cadre_prive(
+            "Acceptation groupée",
+            Some(&q),
+            html! {
+                h1 { "Acceptation groupée" }
+                p.succes role="status" { (faits.len()) " offre(s) acceptée(s) et diffusée(s)." }
+                @if !refus.is_empty() { div.erreur role="alert" { ul { @for r in &refus { li { (r) } } } } }
+                p { a href="/gestion" { "Retour à la file" } }
+            },
+        ))
     })
     .await
 }

@@ -74,6 +74,8 @@ pub struct Dossier {
     pub soumis_le: Option<i64>,
     /// Put online by the auto-acceptance policy and drawn for a look by staff afterwards.
     pub a_revoir: bool,
+    /// How its working revision came: `formulaire`, `api`, `fichier`, `flux` (handed over).
+    pub source: String,
 }
 
 impl Dossier {
@@ -110,10 +112,80 @@ fn tget<T: DeserializeOwned>(t: &TransactionalTree, k: &[u8]) -> Result<Option<T
 }
 
 fn put_dossier(t: &BackofficeTx, d: &Dossier) -> Result<(), Tx> {
+    // The queue follows the state: out with the old entry, in with the new one.
+    if let Some(avant) = tget::<Dossier>(t.dossiers, d.numero.as_bytes())? {
+        if let Some(k) = cle_file(&avant) {
+            t.file.remove(k)?;
+        }
+    }
+    if let Some(k) = cle_file(d) {
+        t.file
+            .insert(k, encode(&ElementFile::de(d)).map_err(abort)?)?;
+    }
     t.dossiers
         .insert(d.numero.as_bytes(), encode(d).map_err(abort)?)?;
     t.dossiers_siret.insert(key2(&d.siret, &d.numero), &[])?;
     Ok(())
+}
+
+/// A dossier waiting for staff in the queue: submitted (big-endian ms) ++ numero.
+fn cle_file(d: &Dossier) -> Option<Vec<u8>> {
+    (d.etat == Etat::EnAttente).then(|| key_maj(d.soumis_le.unwrap_or(d.modifie_le), &d.numero))
+}
+
+/// What the staff queue shows and filters on, kept beside each waiting dossier so that the
+/// queue page reads no revision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ElementFile {
+    pub numero: String,
+    pub siret: String,
+    pub raison_sociale: String,
+    pub intitule: String,
+    pub departements: Vec<String>,
+    pub formacodes: Vec<String>,
+    /// How it came: `formulaire`, `api`, `fichier`.
+    pub source: String,
+    pub soumis_le: i64,
+    /// Whether a diffused revision is online (a revision, not a new offer).
+    pub en_ligne: bool,
+    /// Whether the rules find a blocking error (it cannot be accepted as is).
+    pub bloquant: bool,
+}
+
+impl ElementFile {
+    fn de(d: &Dossier) -> ElementFile {
+        let f = d.travail.as_ref().map(|r| &r.formation);
+        let mut departements: Vec<String> = f
+            .into_iter()
+            .flat_map(|f| &f.actions)
+            .flat_map(|a| &a.lieux)
+            .filter_map(|l| l.coordonnees.adresse.as_ref()?.departement.clone())
+            .collect();
+        departements.sort();
+        departements.dedup();
+        ElementFile {
+            numero: d.numero.clone(),
+            siret: d.siret.clone(),
+            raison_sociale: f
+                .map(|f| f.organisme.raison_sociale.clone())
+                .unwrap_or_default(),
+            intitule: f.map(|f| f.intitule.clone()).unwrap_or_default(),
+            departements,
+            formacodes: f
+                .map(|f| {
+                    f.domaine
+                        .formacodes
+                        .iter()
+                        .map(|c| c.code.clone())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            source: d.source.clone(),
+            soumis_le: d.soumis_le.unwrap_or(d.modifie_le),
+            en_ligne: d.en_ligne,
+            bloquant: d.travail.as_ref().is_some_and(|r| r.verdict.bloquant()),
+        }
+    }
 }
 
 /// The current dossier, checked against the version the caller read (`attendu`: its
@@ -142,6 +214,7 @@ impl Store {
             &a.audit,
             &a.meta,
             &a.audit_objet,
+            &a.file,
         ];
         let r = trees
             .as_slice()
@@ -151,6 +224,7 @@ impl Store {
                     dossiers_siret: &t[1],
                     audit: (&t[2], &t[4]),
                     meta: &t[3],
+                    file: &t[5],
                 })
             })
             .map_err(tx_err);
@@ -208,7 +282,17 @@ impl Store {
         Ok(out)
     }
 
-    /// Every dossier in a state (the staff queue), oldest change first.
+    /// The staff queue: every dossier waiting for a decision, oldest submission first.
+    pub fn file(&self) -> Result<Vec<ElementFile>, StoreError> {
+        self.a()?
+            .file
+            .iter()
+            .values()
+            .map(|v| decode(&v?))
+            .collect()
+    }
+
+    /// Every dossier in a state, oldest change first.
     pub fn dossiers_en(&self, etat: Etat) -> Result<Vec<Dossier>, StoreError> {
         let a = self.a()?;
         let mut v: Vec<Dossier> = a
@@ -386,6 +470,7 @@ impl Store {
                 modifie_le: now.max(avant.as_ref().map_or(0, |a| a.modifie_le + 1)),
                 soumis_le: Some(now),
                 a_revoir: false,
+                source: "fichier".into(),
             };
             put_dossier(t, &d)?;
             auditer(
@@ -440,6 +525,7 @@ impl Store {
             modifie_le: now,
             soumis_le: None,
             a_revoir: false,
+            source: "flux".into(),
         };
         let e = e.avec(vec![Changement {
             champ: "source".into(),

@@ -139,6 +139,8 @@ struct Trees {
     audit_objet: sled::Tree,
     /// Code → `Motif`, the coded reasons staff give.
     motifs: sled::Tree,
+    /// The staff queue: submitted (ms, big-endian) ++ numero → `ElementFile`.
+    file: sled::Tree,
 }
 
 impl Trees {
@@ -190,6 +192,7 @@ impl Trees {
             audit: db.open_tree("audit")?,
             audit_objet: db.open_tree("audit_objet")?,
             motifs: db.open_tree("motifs")?,
+            file: db.open_tree("file")?,
             db,
         })
     }

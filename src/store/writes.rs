@@ -18,6 +18,8 @@ pub(super) struct BackofficeTx<'a> {
     pub(super) dossiers_siret: &'a TransactionalTree,
     pub(super) audit: super::audit::AuditTx<'a>,
     pub(super) meta: &'a TransactionalTree,
+    /// The staff queue (see `dossiers::ElementFile`).
+    pub(super) file: &'a TransactionalTree,
 }
 
 /// The trees an offer's write touches, and the back-office's when a hook comes with it.
@@ -33,7 +35,13 @@ fn offer_trees(a: &Trees, backoffice: bool) -> Vec<&sled::Tree> {
         &a.attente,
     ];
     if backoffice {
-        t.extend([&a.dossiers, &a.dossiers_siret, &a.audit, &a.audit_objet]);
+        t.extend([
+            &a.dossiers,
+            &a.dossiers_siret,
+            &a.audit,
+            &a.audit_objet,
+            &a.file,
+        ]);
     }
     t
 }
@@ -45,6 +53,7 @@ fn run_hook(t: &[TransactionalTree], hook: Option<&Hook>) -> Result<(), Tx> {
             dossiers_siret: &t[9],
             audit: (&t[10], &t[11]),
             meta: &t[6],
+            file: &t[12],
         }),
         None => Ok(()),
     }

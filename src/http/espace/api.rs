@@ -320,6 +320,7 @@ pub(in crate::http) async fn creer(S(app): S<Arc<App>>, req: Request) -> Respons
             modifie_le: now,
             soumis_le: None,
             a_revoir: false,
+            source: "api".into(),
         };
         match app.store.enregistrer_dossier(
             &d,

@@ -326,6 +326,7 @@ pub(in crate::http::espace) async fn nouvelle(S(app): S<Arc<App>>, req: Request)
             modifie_le: now,
             soumis_le: None,
             a_revoir: false,
+            source: "formulaire".into(),
         };
         let ch = diff_json(&SaisieFormation::default(), &s);
         match app.store.enregistrer_dossier(
