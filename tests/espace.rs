@@ -1353,6 +1353,44 @@ fn a_date_only_change_goes_online_without_staff() {
         "a second decision is a clear conflict: {}",
         p.corps
     );
+    // Refused, with its reason, shown to the organisation.
+    let (st, _) = api(
+        &srv,
+        "PUT",
+        &format!("/api/v1/espace/offres/{numero}"),
+        &auth,
+        Some(offre("Cariste (nouvelle formule)", "2027-12-08").as_bytes()),
+    );
+    assert_eq!(st, 200);
+    let (_, j) = api(
+        &srv,
+        "POST",
+        &format!("/api/v1/espace/offres/{numero}/soumission"),
+        &auth,
+        None,
+    );
+    assert_eq!(j["etat"], "en_attente");
+    let p = staff.soumettre(
+        &format!("/gestion/offres/{numero}"),
+        &format!("/gestion/offres/{numero}/refuser"),
+        &[("motif", "Formation déjà proposée sous un autre numéro")],
+    );
+    assert_eq!(p.status, 303, "{}", p.corps);
+    let (_, j) = api(
+        &srv,
+        "GET",
+        &format!("/api/v1/espace/offres/{numero}"),
+        &auth,
+        None,
+    );
+    assert_eq!(j["etat"], "refusee", "{j}");
+    let page = of.get(&format!("/espace/formations/{numero}"));
+    assert!(
+        page.corps.contains("a refusé cette version")
+            && page
+                .corps
+                .contains("Formation déjà proposée sous un autre numéro")
+    );
     drop(srv);
     let store = sofi::store::Store::open(&data).unwrap();
     assert!(

@@ -709,6 +709,11 @@ async fn offre(State(app): State<Arc<App>>, p: RawPathParams, req: Request) -> R
                             p.champ { label for="motif" { "Commentaire pour l'organisme" } textarea id="motif" name="motif" rows="3" {} }
                             p { button.secondaire type="submit" { "Renvoyer à l'organisme" } }
                         }
+                        form.saisie method="post" action={ "/gestion/offres/" (numero) "/refuser" } {
+                            (csrf(&q)) input type="hidden" name="version" value=(d.modifie_le);
+                            p.champ { label for="motif-refus" { "Refuser cette version : pourquoi" } textarea id="motif-refus" name="motif" rows="2" required {} }
+                            p { button.secondaire type="submit" { "Refuser" } }
+                        }
                     }
                 } @else {
                     form.en-ligne method="post" action={ "/gestion/offres/" (numero) "/confier" } {
@@ -777,6 +782,46 @@ async fn decision(State(app): State<Arc<App>>, p: RawPathParams, req: Request) -
                 Ok(_) => Ok(None),
                 Err(e) => Err(e),
             },
+            "refuser" if !motif.trim().is_empty() => match app.store.dossier(&numero) {
+                Ok(Some(d)) if d.etat == Etat::EnAttente => {
+                    let autre = app
+                        .store
+                        .motifs()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .find(|m| m.code == "autre");
+                    let n = Dossier {
+                        etat: Etat::Refusee,
+                        motifs: autre
+                            .map(|m| crate::store::MotifDonne {
+                                motif: m,
+                                texte: motif.trim().to_string(),
+                            })
+                            .into_iter()
+                            .collect(),
+                        ..d.clone()
+                    };
+                    app.store
+                        .enregistrer_dossier(
+                            &n,
+                            version.or(Some(d.modifie_le)),
+                            Evenement::new(&q.auteur(), objet, "refus")
+                                .avec(vec![etat(d.etat, Etat::Refusee)])
+                                .motif(Some(motif.trim().to_string())),
+                        )
+                        .map(Some)
+                }
+                Ok(_) => Ok(None),
+                Err(e) => Err(e),
+            },
+            "refuser" => {
+                return refus(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Motif manquant",
+                    "Un refus dit pourquoi : saisissez un motif.",
+                    Some(&q),
+                )
+            }
             "corriger" if !motif.trim().is_empty() || !codes.is_empty() => {
                 match app.store.dossier(&numero) {
                     Ok(Some(d)) if d.etat == Etat::EnAttente => {

@@ -23,6 +23,9 @@ pub enum Etat {
     Expiree,
     /// Withdrawn by its organisation: out of search and feeds (a deletion in `?depuis=`).
     Retiree,
+    /// Refused by staff, with a reason: this revision will not be diffused (the organisation
+    /// may change it and submit again).
+    Refusee,
 }
 
 impl Etat {
@@ -34,6 +37,7 @@ impl Etat {
             Etat::ACorriger => "a_corriger",
             Etat::Expiree => "expiree",
             Etat::Retiree => "retiree",
+            Etat::Refusee => "refusee",
         }
     }
 
@@ -45,6 +49,7 @@ impl Etat {
             Etat::ACorriger => "à corriger",
             Etat::Expiree => "expirée",
             Etat::Retiree => "retirée",
+            Etat::Refusee => "refusée",
         }
     }
 }

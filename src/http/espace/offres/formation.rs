@@ -54,7 +54,7 @@ fn form_formation(
                 }
                 @if let Some(d) = &c.dossier {
                     @if !d.motifs.is_empty() {
-                        div.erreur role="alert" { p { strong { "Le Carif-Oref demande des corrections :" } } ul { @for m in &d.motifs { li { strong { (m.motif.libelle) } " — " (m.motif.action) @if !m.texte.is_empty() { " « " (m.texte) " »" } } } } }
+                        div.erreur role="alert" { p { strong { @if d.etat == Etat::Refusee { "Le Carif-Oref a refusé cette version :" } @else { "Le Carif-Oref demande des corrections :" } } } ul { @for m in &d.motifs { li { strong { (m.motif.libelle) } " — " (m.motif.action) @if !m.texte.is_empty() { " « " (m.texte) " »" } } } } }
                     }
                 }
                 (decisions(&c.formation, &app.refs))
@@ -155,7 +155,10 @@ fn liste_actions(c: &Contexte) -> Markup {
 fn boutons_offre(c: &Contexte) -> Markup {
     let Some(d) = &c.dossier else { return html! {} };
     let peut_soumettre = d.travail.is_some()
-        && matches!(d.etat, Etat::Brouillon | Etat::ACorriger | Etat::Retiree)
+        && matches!(
+            d.etat,
+            Etat::Brouillon | Etat::ACorriger | Etat::Retiree | Etat::Refusee
+        )
         && !c.verdict.bloquant();
     html! {
         section.soumission aria-labelledby="titre-soumission" {
