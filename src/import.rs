@@ -295,6 +295,30 @@ fn ecrire(
                 garde
             });
         }
+        // A suspended organisme's offers stay out until it is reinstated.
+        let suspendus =
+            store.suspendus_parmi(lot.iter().map(|(f, _)| f.organisme.siret.as_str()))?;
+        if !suspendus.is_empty() {
+            lot.retain(|(f, _)| {
+                let garde = !suspendus.contains(&f.organisme.siret);
+                if !garde {
+                    rapport.rejetees += 1;
+                    if rapport.rejets.len() < DETAILS_MAX {
+                        rapport.rejets.push(Rejet {
+                            numero: f.numero.clone(),
+                            ligne: 0,
+                            colonne: 0,
+                            erreurs: vec![Constat::bloquant(
+                                "organisme-suspendu",
+                                format!("formation[{}]", f.numero),
+                                format!("l'organisme {} est suspendu par le Carif-Oref : ses offres ne sont pas diffusées", f.organisme.siret),
+                            )],
+                        });
+                    }
+                }
+                garde
+            });
+        }
         for e in store.ecrire(lot, &opts.source)? {
             match e {
                 Ecrit::Cree => rapport.creees += 1,

@@ -815,6 +815,15 @@ fn feed_offers_hand_over_revisions_duplicates_and_files() {
             o.formation.intitule.clone(),
         )
     };
+    let autre_numero = {
+        let store = sofi::store::Store::open(&data).unwrap();
+        store
+            .numeros_par_organisme(&siret)
+            .unwrap()
+            .into_iter()
+            .find(|n| *n != numero)
+            .expect("the organisme has another offer")
+    };
     for (email, role, s) in [
         ("of@flux.fr", "responsable", Some(siret.as_str())),
         ("staff@carif.fr", "staff", None),
@@ -1112,6 +1121,67 @@ fn feed_offers_hand_over_revisions_duplicates_and_files() {
         flux.contains(&numero),
         "the withdrawal is in ?depuis=: {flux}"
     );
+
+    // Suspending the organisme: its offers become deletions in ?depuis=, its feed cannot
+    // bring them back; reinstating it rediffuses them.
+    let seq = srv.wait_health()["journal_seq"].as_u64().unwrap();
+    let p = staff.soumettre(
+        "/gestion",
+        "/gestion/organismes/suspension",
+        &[
+            ("operation", "suspendre"),
+            ("siret", &siret),
+            ("motif", "Déclaration d'activité caduque"),
+        ],
+    );
+    assert_eq!(p.status, 303, "{}", p.corps);
+    let (s, _) = call(
+        ureq::get(&srv.url(&format!("/api/v1/formations/{autre_numero}"))),
+        None,
+    );
+    assert_eq!(s, 404, "a suspended organisme's offer is not public");
+    let (_, r) = call(
+        ureq::get(&srv.url(&format!("/lheo/offres.xml?depuis={seq}"))),
+        None,
+    );
+    assert!(
+        r.into_string().unwrap().contains(&autre_numero),
+        "a deletion in ?depuis="
+    );
+    assert!(of
+        .get("/espace")
+        .corps
+        .contains("Votre organisme est suspendu"));
+    let (_, r) = call(
+        ureq::post(&srv.url("/api/v1/import?source=flux"))
+            .set("authorization", &format!("Bearer {}", srv.token.trim())),
+        Some(&std::fs::read(&fichier).unwrap()),
+    );
+    let rapport: serde_json::Value = r.into_json().unwrap();
+    assert!(
+        rapport["rejets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["erreurs"][0]["code"] == "organisme-suspendu"),
+        "{rapport}"
+    );
+    let (s, _) = call(
+        ureq::get(&srv.url(&format!("/api/v1/formations/{autre_numero}"))),
+        None,
+    );
+    assert_eq!(s, 404, "the feed does not bring it back");
+    let p = staff.soumettre(
+        "/gestion",
+        "/gestion/organismes/suspension",
+        &[("operation", "retablir"), ("siret", &siret)],
+    );
+    assert_eq!(p.status, 303, "{}", p.corps);
+    let (s, _) = call(
+        ureq::get(&srv.url(&format!("/api/v1/formations/{autre_numero}"))),
+        None,
+    );
+    assert_eq!(s, 200, "reinstated, its offers are back");
 
     // Forgotten password: staff issue a new link; once used, the old sessions are dead.
     let p = staff.soumettre(

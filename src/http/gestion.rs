@@ -26,6 +26,7 @@ pub(super) fn routes() -> Router<Arc<App>> {
         .route("/gestion/comptes/lien", post(nouveau_lien))
         .route("/gestion/motifs", get(motifs_page).post(motif))
         .route("/gestion/selection/accepter", post(accepter_selection))
+        .route("/gestion/organismes/suspension", post(suspension))
         .route("/gestion/offres/{numero}", get(offre))
         .route("/gestion/offres/{numero}/{decision}", post(decision))
 }
@@ -111,6 +112,10 @@ async fn file(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
         }
         let now = crate::store::now_ms();
         let retard = |recu: i64, jours: i64| now > recu + jours * JOUR_MS;
+        let suspendus = match app.store.suspensions() {
+            Ok(s) => s,
+            Err(e) => return erreur_stockage(&e),
+        };
         let a_revoir: Vec<Dossier> = match app.store.dossiers_en(Etat::Diffusee) {
             Ok(d) => d.into_iter().filter(|d| d.a_revoir).collect(),
             Err(e) => return erreur_stockage(&e),
@@ -209,6 +214,29 @@ async fn file(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
                                 }
                             }
                         }
+                    }
+                }
+                section aria-labelledby="t-suspensions" {
+                    h2 id="t-suspensions" { "Organismes suspendus (" (suspendus.len()) ")" }
+                    p.aide { "Suspendre un organisme retire toutes ses offres de la recherche, des pages et des flux (des suppressions dans ?depuis=) ; le rétablir les rediffuse." }
+                    ul {
+                        @for x in &suspendus {
+                            li {
+                                (x.siret) " — depuis le " (horodatage(x.le)) " : " (x.motif) " "
+                                form.en-ligne method="post" action="/gestion/organismes/suspension" {
+                                    (csrf(&q)) input type="hidden" name="siret" value=(x.siret);
+                                    input type="hidden" name="operation" value="retablir";
+                                    button.secondaire type="submit" { "Rétablir " (x.siret) }
+                                }
+                            }
+                        }
+                    }
+                    form.saisie method="post" action="/gestion/organismes/suspension" {
+                        (csrf(&q))
+                        input type="hidden" name="operation" value="suspendre";
+                        p.champ { label for="s-siret" { "SIRET à suspendre" } input id="s-siret" name="siret" required; }
+                        p.champ { label for="s-motif" { "Motif" } input id="s-motif" name="motif" required maxlength="500"; }
+                        p { button.secondaire type="submit" { "Suspendre l'organisme" } }
                     }
                 }
                 section aria-labelledby="t-activation" {
@@ -453,6 +481,59 @@ async fn accepter_selection(State(app): State<Arc<App>>, req: Request) -> Respon
                 p { a href="/gestion" { "Retour à la file" } }
             },
         ))
+    })
+    .await
+}
+
+/// Suspends an organisme (its offers leave the diffusion, kept aside) or reinstates it.
+async fn suspension(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
+    let envoi = match formulaire(&app, req).await {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let q = envoi.qui;
+    if !q.equipe() {
+        return introuvable(Some(&q));
+    }
+    let siret: String = field(&envoi.corps, "siret")
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_digit())
+        .collect();
+    let motif: String = field(&envoi.corps, "motif")
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .take(500)
+        .collect();
+    let operation = field(&envoi.corps, "operation").unwrap_or_default();
+    bloquant(move || {
+        let r = match operation.as_str() {
+            "suspendre" if motif.is_empty() => {
+                return refus(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Motif manquant",
+                    "Une suspension dit pourquoi : saisissez un motif.",
+                    Some(&q),
+                )
+            }
+            "suspendre" if !crate::rules::siret_valide(&siret) => {
+                return refus(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "SIRET invalide",
+                    &format!("« {siret} » n'est pas un SIRET valide"),
+                    Some(&q),
+                )
+            }
+            "suspendre" => app.store.suspendre(&siret, &motif, &q.auteur()),
+            "retablir" => app.store.retablir(&siret, &q.auteur()),
+            _ => return introuvable(Some(&q)),
+        };
+        match r {
+            Ok(_) => redirect("/gestion#t-suspensions"),
+            Err(StoreError::Conflit(m)) => refus(StatusCode::CONFLICT, "Impossible", &m, Some(&q)),
+            Err(e) => erreur_stockage(&e),
+        }
     })
     .await
 }

@@ -220,6 +220,8 @@ impl Store {
             &a.meta,
             &a.audit_objet,
             &a.file,
+            &a.suspensions,
+            &a.suspendues,
         ];
         let r = trees
             .as_slice()
@@ -230,6 +232,8 @@ impl Store {
                     audit: (&t[2], &t[4]),
                     meta: &t[3],
                     file: &t[5],
+                    suspensions: &t[6],
+                    suspendues: &t[7],
                 })
             })
             .map_err(tx_err);
@@ -360,6 +364,12 @@ impl Store {
         if rev.verdict.bloquant() {
             return Err(StoreError::Conflit(format!(
                 "l'offre {numero} a des erreurs bloquantes : elle ne peut pas être diffusée"
+            )));
+        }
+        if self.suspension(&d.siret)?.is_some() {
+            return Err(StoreError::Conflit(format!(
+                "l'organisme {} est suspendu : ses offres ne sont pas diffusées",
+                d.siret
             )));
         }
         let fait = std::sync::Mutex::new(None);
@@ -600,7 +610,9 @@ impl Store {
                             d.numero
                         ));
                     }
-                    if d.en_ligne != a.offres.contains_key(d.numero.as_bytes())? {
+                    // An online offer of a suspended organisme is kept aside, not in `offres`.
+                    let de_cote = a.suspendues.contains_key(key2(&d.siret, &d.numero))?;
+                    if d.en_ligne != (a.offres.contains_key(d.numero.as_bytes())? || de_cote) {
                         c.problemes.push(format!(
                             "offre {} : dite {} mais {} de la diffusion",
                             d.numero,

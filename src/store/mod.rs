@@ -24,6 +24,7 @@ mod durability;
 mod people;
 mod records;
 mod recovery;
+mod suspensions;
 mod writes;
 
 pub use audit::{diff_json, Changement, Evenement};
@@ -32,6 +33,7 @@ pub use dossiers::*;
 use durability::*;
 pub use people::*;
 pub use records::*;
+pub use suspensions::*;
 use writes::*;
 
 use crate::model::Formation;
@@ -141,6 +143,10 @@ struct Trees {
     motifs: sled::Tree,
     /// The staff queue: submitted (ms, big-endian) ++ numero → `ElementFile`.
     file: sled::Tree,
+    /// SIRET → `Suspension` of a suspended organisme.
+    suspensions: sled::Tree,
+    /// SIRET `\0` numero → `OffreSuspendue`: its offers, kept aside until it is reinstated.
+    suspendues: sled::Tree,
 }
 
 impl Trees {
@@ -193,6 +199,8 @@ impl Trees {
             audit_objet: db.open_tree("audit_objet")?,
             motifs: db.open_tree("motifs")?,
             file: db.open_tree("file")?,
+            suspensions: db.open_tree("suspensions")?,
+            suspendues: db.open_tree("suspendues")?,
             db,
         })
     }

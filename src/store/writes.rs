@@ -20,6 +20,9 @@ pub(super) struct BackofficeTx<'a> {
     pub(super) meta: &'a TransactionalTree,
     /// The staff queue (see `dossiers::ElementFile`).
     pub(super) file: &'a TransactionalTree,
+    /// Suspended organismes and their offers kept aside (see `suspensions`).
+    pub(super) suspensions: &'a TransactionalTree,
+    pub(super) suspendues: &'a TransactionalTree,
 }
 
 /// The trees an offer's write touches, and the back-office's when a hook comes with it.
@@ -41,6 +44,8 @@ fn offer_trees(a: &Trees, backoffice: bool) -> Vec<&sled::Tree> {
             &a.audit,
             &a.audit_objet,
             &a.file,
+            &a.suspensions,
+            &a.suspendues,
         ]);
     }
     t
@@ -54,6 +59,8 @@ fn run_hook(t: &[TransactionalTree], hook: Option<&Hook>) -> Result<(), Tx> {
             audit: (&t[10], &t[11]),
             meta: &t[6],
             file: &t[12],
+            suspensions: &t[13],
+            suspendues: &t[14],
         }),
         None => Ok(()),
     }

@@ -21,6 +21,7 @@ pub(in crate::http::espace) async fn tableau(S(app): S<Arc<App>>, req: Request) 
             Err(e) => return erreur_stockage(&e),
         };
         let etab = app.store.etablissement(&siret).ok().flatten();
+        let suspension = app.store.suspension(&siret).ok().flatten();
         let mut lignes: Vec<Ligne> = Vec::new();
         let jour = aujourdhui();
         for d in &dossiers {
@@ -68,6 +69,9 @@ pub(in crate::http::espace) async fn tableau(S(app): S<Arc<App>>, req: Request) 
                         }
                         button type="submit" { "Changer" }
                     }
+                }
+                @if let Some(x) = &suspension {
+                    p.erreur role="alert" { "Votre organisme est suspendu par le Carif-Oref depuis le " (horodatage(x.le)) " : " (x.motif) ". Ses offres ne sont pas diffusées." }
                 }
                 @if etab.as_ref().is_none_or(|e| e.raison_sociale.is_empty()) {
                     p.erreur role="alert" { "Commencez par décrire votre établissement : " a href="/espace/etablissement" { "Mon établissement" } "." }
