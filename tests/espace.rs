@@ -1461,6 +1461,43 @@ fn a_date_only_change_goes_online_without_staff() {
                 .corps
                 .contains("Formation déjà proposée sous un autre numéro")
     );
+    // Users, managed by staff: only admins manage staff; a deactivated account's sessions end.
+    let p = staff.soumettre(
+        "/gestion/comptes",
+        "/gestion/comptes",
+        &[
+            ("email", "chef@carif.fr"),
+            ("nom", "Chef"),
+            ("role", "admin"),
+        ],
+    );
+    assert_eq!(p.status, 403);
+    let p = staff.soumettre(
+        "/gestion/comptes",
+        "/gestion/comptes",
+        &[
+            ("email", "nouveau@of.fr"),
+            ("nom", "Nouveau"),
+            ("role", "organisme"),
+            ("sirets", &s),
+        ],
+    );
+    assert_eq!(p.status, 200, "{}", p.corps);
+    assert!(p.corps.contains("/espace/lien/"));
+    let page = staff.get("/gestion/comptes");
+    let i = page.corps.find("of@dates.fr").unwrap();
+    let id = valeur(&page.corps[i..], "id").unwrap();
+    let p = staff.soumettre(
+        "/gestion/comptes",
+        "/gestion/comptes",
+        &[("id", &id), ("role", "responsable"), ("actif", "0")],
+    );
+    assert_eq!(p.status, 303, "{}", p.corps);
+    assert_eq!(
+        of.get("/espace").status,
+        303,
+        "deactivated: its session ended"
+    );
     drop(srv);
     let store = sofi::store::Store::open(&data).unwrap();
     assert!(
