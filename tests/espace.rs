@@ -1122,6 +1122,42 @@ fn feed_offers_hand_over_revisions_duplicates_and_files() {
         "the withdrawal is in ?depuis=: {flux}"
     );
 
+    // The public page says when the offer was verified and takes error reports (no account,
+    // same-site only, limited per address), which become staff queue items.
+    let public = call(
+        ureq::get(&srv.url(&format!("/formation/{autre_numero}"))),
+        None,
+    )
+    .1
+    .into_string()
+    .unwrap();
+    assert!(
+        public.contains("Offre vérifiée par le Carif-Oref le"),
+        "{public}"
+    );
+    let rapport = |texte: &str, origine: &str| {
+        call(
+            ureq::post(&srv.url(&format!("/formation/{autre_numero}")))
+                .set("origin", origine)
+                .set("content-type", "application/x-www-form-urlencoded"),
+            Some(format!("texte={texte}").as_bytes()),
+        )
+        .0
+    };
+    assert_eq!(rapport("Le%20prix%20a%20chang%C3%A9%20%3Cb%3E", &base), 200);
+    assert_eq!(rapport("x", "http://evil.example"), 403);
+    assert_eq!(rapport("", &base), 422);
+    let file = staff.get("/gestion");
+    assert!(
+        file.corps.contains("Le prix a changé &lt;b&gt;"),
+        "escaped in the queue: {}",
+        file.corps
+    );
+    let i = file.corps.find("/gestion/signalements/").unwrap();
+    let action = file.corps[i..].split('"').next().unwrap().to_string();
+    assert_eq!(staff.soumettre("/gestion", &action, &[]).status, 303);
+    assert!(!staff.get("/gestion").corps.contains("Le prix a changé"));
+
     // Suspending the organisme: its offers become deletions in ?depuis=, its feed cannot
     // bring them back; reinstating it rediffuses them.
     let seq = srv.wait_health()["journal_seq"].as_u64().unwrap();

@@ -28,6 +28,7 @@ pub(super) fn routes() -> Router<Arc<App>> {
         .route("/gestion/selection/accepter", post(accepter_selection))
         .route("/gestion/organismes/suspension", post(suspension))
         .route("/gestion/comptes", get(comptes_page).post(compte))
+        .route("/gestion/signalements/{id}", post(signalement_traite))
         .route("/gestion/offres/{numero}", get(offre))
         .route("/gestion/offres/{numero}/{decision}", post(decision))
 }
@@ -113,6 +114,10 @@ async fn file(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
         }
         let now = crate::store::now_ms();
         let retard = |recu: i64, jours: i64| now > recu + jours * JOUR_MS;
+        let signalements = match app.store.signalements() {
+            Ok(s) => s,
+            Err(e) => return erreur_stockage(&e),
+        };
         let suspendus = match app.store.suspensions() {
             Ok(s) => s,
             Err(e) => return erreur_stockage(&e),
@@ -200,6 +205,20 @@ async fn file(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
                                 }
                             }
                             p { button type="submit" { "Accepter la sélection" } }
+                        }
+                    }
+                }
+                section aria-labelledby="t-signalements" {
+                    h2 id="t-signalements" { "Erreurs signalées par le public (" (signalements.len()) ")" }
+                    @if signalements.is_empty() { p { "Aucune." } }
+                    ul {
+                        @for x in &signalements {
+                            li {
+                                a href={ "/gestion/offres/" (x.numero) } { (x.numero) } " — il y a " (age(x.le)) " : « " (x.texte) " » "
+                                form.en-ligne method="post" action={ "/gestion/signalements/" (x.id) } {
+                                    (csrf(&q)) button.secondaire type="submit" { "Traité" }
+                                }
+                            }
                         }
                     }
                 }
@@ -658,6 +677,36 @@ async fn compte(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
             Err(e) => erreur_stockage(&e),
         }
     })
+    .await
+}
+
+/// Marks a public report handled (audited on its offer).
+async fn signalement_traite(
+    State(app): State<Arc<App>>,
+    p: RawPathParams,
+    req: Request,
+) -> Response<Body> {
+    let id: u64 = chemin(&p).pop().and_then(|i| i.parse().ok()).unwrap_or(0);
+    let envoi = match formulaire(&app, req).await {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let q = envoi.qui;
+    if !q.equipe() {
+        return introuvable(Some(&q));
+    }
+    bloquant(
+        move || match app.store.traiter_signalement(id, &q.auteur()) {
+            Ok(true) => redirect("/gestion#t-signalements"),
+            Ok(false) => refus(
+                StatusCode::CONFLICT,
+                "Déjà traité",
+                "Ce signalement a déjà été traité.",
+                Some(&q),
+            ),
+            Err(e) => erreur_stockage(&e),
+        },
+    )
     .await
 }
 

@@ -143,6 +143,8 @@ struct Trees {
     motifs: sled::Tree,
     /// The staff queue: submitted (ms, big-endian) ++ numero → `ElementFile`.
     file: sled::Tree,
+    /// Id → `Signalement`: errors reported by the public on an offer.
+    signalements: sled::Tree,
     /// SIRET → `Suspension` of a suspended organisme.
     suspensions: sled::Tree,
     /// SIRET `\0` numero → `OffreSuspendue`: its offers, kept aside until it is reinstated.
@@ -200,6 +202,7 @@ impl Trees {
             motifs: db.open_tree("motifs")?,
             file: db.open_tree("file")?,
             suspensions: db.open_tree("suspensions")?,
+            signalements: db.open_tree("signalements")?,
             suspendues: db.open_tree("suspendues")?,
             db,
         })

@@ -607,3 +607,75 @@ fn diff_compte(a: &Compte, b: &Compte) -> Vec<Changement> {
     );
     out
 }
+
+/// An error reported by someone reading an offer on the public site (no account): a queue
+/// item for staff.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Signalement {
+    pub id: u64,
+    pub numero: String,
+    pub texte: String,
+    pub le: i64,
+    pub traite: bool,
+}
+
+impl Store {
+    /// Records a report (not a person's write: the public has no account; the report is its
+    /// own record, and its handling by staff is audited).
+    pub fn signaler(&self, numero: &str, texte: &str) -> Result<u64, StoreError> {
+        let a = self.a()?;
+        let id = a.db.generate_id()? + 1;
+        let s = Signalement {
+            id,
+            numero: numero.to_string(),
+            texte: texte.to_string(),
+            le: now_ms(),
+            traite: false,
+        };
+        a.signalements.insert(id.to_be_bytes(), encode(&s)?)?;
+        self.make_durable()?;
+        Ok(id)
+    }
+
+    /// Reports not handled yet, oldest first.
+    pub fn signalements(&self) -> Result<Vec<Signalement>, StoreError> {
+        let a = self.a()?;
+        let mut v = Vec::new();
+        for x in a.signalements.iter().values() {
+            let s: Signalement = decode(&x?)?;
+            if !s.traite {
+                v.push(s);
+            }
+        }
+        Ok(v)
+    }
+
+    /// Staff mark a report handled, audited on the offer.
+    pub fn traiter_signalement(&self, id: u64, auteur: &str) -> Result<bool, StoreError> {
+        let a = self.a()?;
+        let trees = [&a.signalements, &a.audit, &a.meta, &a.audit_objet];
+        let r = trees
+            .as_slice()
+            .transaction(|t| {
+                let Some(mut s) = tget::<Signalement>(&t[0], &id.to_be_bytes())? else {
+                    return Ok(false);
+                };
+                if s.traite {
+                    return Ok(false);
+                }
+                s.traite = true;
+                tput(&t[0], &id.to_be_bytes(), &s)?;
+                auditer(
+                    &t[2],
+                    (&t[1], &t[3]),
+                    Evenement::new(auteur, format!("offre {}", s.numero), "signalement-traite")
+                        .motif(Some(s.texte.clone())),
+                )?;
+                Ok(true)
+            })
+            .map_err(tx_err);
+        let r = self.track_failure(r)?;
+        self.make_durable()?;
+        Ok(r)
+    }
+}

@@ -90,8 +90,95 @@ pub(super) fn routes() -> Router<Arc<App>> {
                     let base = base_url(&req);
                     bloquant(move || offre::page(&app, &numero, &base)).await
                 },
+            )
+            .post(signalement),
+        )
+}
+
+/// `POST /formation/{numero}`: someone reading an offer reports an error (no
+/// account, no cookie): same-site only, a short text, limited per address; it becomes an
+/// item of the staff queue.
+async fn signalement(
+    State(app): State<Arc<App>>,
+    params: RawPathParams,
+    req: Request,
+) -> Response<Body> {
+    let numero = params
+        .iter()
+        .next()
+        .map(|(_, v)| segment(v))
+        .unwrap_or_default();
+    let base = base_url(&req);
+    let canonique = format!("{base}/formation/{numero}");
+    let message = |status: StatusCode, titre: &str, texte: &str| {
+        page(
+            status,
+            page_erreur(
+                titre,
+                &canonique,
+                html! { (texte) },
+                html! { p { a href=(canonique) { "Retour à l'offre" } } },
             ),
         )
+    };
+    if let Some(p) = super::identity::cross_site(req.headers()) {
+        return message(StatusCode::FORBIDDEN, "Signalement refusé", &p);
+    }
+    let addr = req
+        .extensions()
+        .get::<super::identity::ClientAddr>()
+        .map(|a| a.0);
+    if let Err(attente) = app.identity.attempt_address(addr) {
+        let mut r = message(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Trop de signalements",
+            &format!("Réessayez dans {attente} secondes."),
+        );
+        r.headers_mut()
+            .insert("retry-after", attente.to_string().parse().expect("digits"));
+        return r;
+    }
+    let corps = match axum::body::to_bytes(req.into_body(), 8 << 10).await {
+        Ok(c) => c,
+        Err(_) => {
+            return message(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Signalement trop long",
+                "Un signalement fait au plus 1 000 caractères.",
+            )
+        }
+    };
+    let texte: String = form_urlencoded::parse(&corps)
+        .find(|(k, _)| k == "texte")
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_default();
+    if texte.is_empty() || texte.chars().count() > 1000 {
+        return message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Signalement vide ou trop long",
+            "Décrivez l'erreur en 1 000 caractères au plus.",
+        );
+    }
+    let existe = matches!(app.store.offre(&numero), Ok(Some(ref o)) if o.verdict.diffusable());
+    if !existe {
+        return message(
+            StatusCode::NOT_FOUND,
+            "Formation introuvable",
+            "Aucune formation diffusée ne porte ce numéro.",
+        );
+    }
+    match tokio::task::spawn_blocking(move || app.store.signaler(&numero, &texte)).await {
+        Ok(Ok(_)) => message(
+            StatusCode::OK,
+            "Merci",
+            "Votre signalement est transmis au Carif-Oref, qui vérifie auprès de l'organisme.",
+        ),
+        _ => message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Signalement impossible",
+            "Réessayez dans un instant.",
+        ),
+    }
 }
 
 /// The partner widget's script (loaded from other sites: CORS is the router's).

@@ -195,6 +195,7 @@ pub fn page(app: &App, numero: &str, base: &str) -> (StatusCode, Markup) {
         article.offre {
             h1 { (f.intitule) }
             p.organisme { "Par " (org_nom) }
+            p.verifiee { "Offre vérifiée par le Carif-Oref le " (date_fr(&jiff::Timestamp::from_millisecond(o.verifiee_le).map(|t| t.to_zoned(jiff::tz::TimeZone::system()).date().to_string()).unwrap_or_default())) "." }
             div.resume {
                 @if f.certifiante == "1" { span.badge { "Certifiante" } }
                 @if actions.iter().any(|a| a.a_distance()) { span.badge { "À distance" } }
@@ -229,6 +230,14 @@ pub fn page(app: &App, numero: &str, base: &str) -> (StatusCode, Markup) {
                 p { "SIRET " (org.siret) " · déclaration d'activité n° " (org.numero_activite) }
                 (coordonnees(&org.coordonnees))
                 @for c in &f.contacts { h3 { "Contact pour cette formation" } (coordonnees(&c.coordonnees)) }
+            }
+            section aria-labelledby="t-signaler" {
+                h2 id="t-signaler" { "Une erreur sur cette offre ?" }
+                form.signaler method="post" action={ "/formation/" (lien) } {
+                    label for="signalement" { "Dites-nous ce qui est faux (sans données personnelles) : le Carif-Oref vérifie auprès de l'organisme." }
+                    textarea id="signalement" name="texte" rows="3" maxlength="1000" required {}
+                    p { button type="submit" { "Signaler une erreur" } }
+                }
             }
         }
     };
