@@ -1459,6 +1459,19 @@ fn a_date_only_change_goes_online_without_staff() {
         "a second decision is a clear conflict: {}",
         p.corps
     );
+    // Freshness over the last 30 days: three diffusions (staff, policy, bulk), within J+1.
+    let page = staff.get("/gestion/fraicheur");
+    assert!(
+        page.corps
+            .contains("<th scope=\"row\">Offres diffusées</th><td>3</td>"),
+        "{}",
+        page.corps
+    );
+    assert!(page
+        .corps
+        .contains("<th scope=\"row\">Au-delà de J+3 (diffusion)</th><td>0</td>"));
+    assert!(page.corps.contains("<svg"));
+
     // Refused, with its reason, shown to the organisation.
     let (st, _) = api(
         &srv,

@@ -29,6 +29,7 @@ pub(super) fn routes() -> Router<Arc<App>> {
         .route("/gestion/organismes/suspension", post(suspension))
         .route("/gestion/comptes", get(comptes_page).post(compte))
         .route("/gestion/signalements/{id}", post(signalement_traite))
+        .route("/gestion/fraicheur", get(fraicheur))
         .route("/gestion/offres/{numero}", get(offre))
         .route("/gestion/offres/{numero}/{decision}", post(decision))
 }
@@ -131,7 +132,7 @@ async fn file(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
             Some(&q),
             html! {
                 h1 { "Ce qui attend une décision" }
-                p { a href="/gestion/comptes" { "Comptes" } " · " a href="/gestion/motifs" { "Motifs de correction" } }
+                p { a href="/gestion/comptes" { "Comptes" } " · " a href="/gestion/motifs" { "Motifs de correction" } " · " a href="/gestion/fraicheur" { "Fraîcheur de l'offre" } }
                 section aria-labelledby="t-demandes" {
                     h2 id="t-demandes" { "Demandes de référencement (" (demandes.len()) ")" }
                     @if demandes.is_empty() { p { "Aucune." } }
@@ -676,6 +677,103 @@ async fn compte(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
             Err(StoreError::Conflit(m)) => erreur(&m),
             Err(e) => erreur_stockage(&e),
         }
+    })
+    .await
+}
+
+/// Time from submission to diffusion of the offers diffused over the last 30 days, from the
+/// audit trail: median, 90th percentile, how many past J+2 and J+3, and their spread as an
+/// SVG bar chart with the figures as a table.
+async fn fraicheur(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
+    let q = match equipe(&app, req.headers()).await {
+        Ok(q) => q,
+        Err(r) => return r,
+    };
+    bloquant(move || {
+        let now = crate::store::now_ms();
+        let debut = now - 30 * JOUR_MS;
+        let mut soumis: std::collections::HashMap<String, i64> = Default::default();
+        let mut delais: Vec<i64> = Vec::new();
+        let evenements = match app.store.audit_depuis(debut - 30 * JOUR_MS) {
+            Ok(e) => e,
+            Err(e) => return erreur_stockage(&e),
+        };
+        for e in evenements {
+            let e = match e {
+                Ok(e) => e,
+                Err(e) => return erreur_stockage(&e),
+            };
+            let Some(numero) = e.objet.strip_prefix("offre ") else { continue };
+            match e.action.as_str() {
+                "soumission" | "soumission-api" | "depot-fichier" => {
+                    soumis.entry(numero.to_string()).or_insert(e.horodatage);
+                }
+                "diffusion" | "diffusion-automatique" => {
+                    if let Some(t) = soumis.remove(numero) {
+                        if e.horodatage >= debut {
+                            delais.push(e.horodatage - t);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        delais.sort_unstable();
+        let pct = |p: usize| delais.get((delais.len() * p / 100).min(delais.len().saturating_sub(1))).copied();
+        let duree = |ms: Option<i64>| match ms {
+            None => "—".to_string(),
+            Some(ms) if ms < 3_600_000 => format!("{} min", ms / 60_000),
+            Some(ms) if ms < JOUR_MS => format!("{:.1} h", ms as f64 / 3_600_000.0),
+            Some(ms) => format!("{:.1} j", ms as f64 / JOUR_MS as f64),
+        };
+        let tranches = [
+            ("moins d'un jour", 0, JOUR_MS),
+            ("1 à 2 jours", JOUR_MS, 2 * JOUR_MS),
+            ("2 à 3 jours", 2 * JOUR_MS, 3 * JOUR_MS),
+            ("plus de 3 jours", 3 * JOUR_MS, i64::MAX),
+        ];
+        let comptes: Vec<(&str, usize)> = tranches
+            .iter()
+            .map(|(l, a, b)| (*l, delais.iter().filter(|d| **d >= *a && **d < *b).count()))
+            .collect();
+        let max = comptes.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
+        let apres = |j: i64| delais.iter().filter(|d| **d > j * JOUR_MS).count();
+        let (flux, offres) = match app.store.compteurs() {
+            Ok(c) => (c.formations, c.en_attente),
+            Err(e) => return erreur_stockage(&e),
+        };
+        ok(cadre_prive(
+            "Fraîcheur de l'offre",
+            Some(&q),
+            html! {
+                p.fil { a href="/gestion" { "Gestion" } " › fraîcheur" }
+                h1 { "Délai de diffusion, 30 derniers jours" }
+                p { "Offres saisies par les organismes, de leur soumission à leur diffusion (acceptation par l'équipe ou politique d'acceptation automatique). Les offres reçues par flux sont diffusées dès leur réception : " (flux) " offre(s) en ligne, " (offres) " jamais diffusée(s)." }
+                table.tableau-offres {
+                    caption { "Délais" }
+                    tbody {
+                        tr { th scope="row" { "Offres diffusées" } td { (delais.len()) } }
+                        tr { th scope="row" { "Délai médian" } td { (duree(pct(50))) } }
+                        tr { th scope="row" { "90 % en moins de" } td { (duree(pct(90))) } }
+                        tr { th scope="row" { "Au-delà de J+2 (décision)" } td { (apres(2)) } }
+                        tr { th scope="row" { "Au-delà de J+3 (diffusion)" } td { (apres(3)) } }
+                    }
+                }
+                svg role="img" aria-labelledby="t-graphe" width="520" height=(comptes.len() * 36 + 10) viewBox={ "0 0 520 " (comptes.len() * 36 + 10) } {
+                    title id="t-graphe" { "Répartition des délais de diffusion" }
+                    @for (i, (l, n)) in comptes.iter().enumerate() {
+                        text x="0" y=(i * 36 + 24) font-size="14" { (l) }
+                        rect x="150" y=(i * 36 + 8) height="22" width=(1 + 300 * n / max) fill=(if i >= 3 { "#b3261e" } else if i == 2 { "#e0b400" } else { "#005a9c" }) {}
+                        text x=(160 + 300 * n / max) y=(i * 36 + 24) font-size="14" { (n) }
+                    }
+                }
+                table.tableau-offres {
+                    caption { "Répartition (les chiffres du graphique)" }
+                    thead { tr { th scope="col" { "Délai" } th scope="col" { "Offres" } } }
+                    tbody { @for (l, n) in &comptes { tr { td { (l) } td { (n) } } } }
+                }
+            },
+        ))
     })
     .await
 }
