@@ -1310,6 +1310,52 @@ fn a_date_only_change_goes_online_without_staff() {
     let base = srv.url("");
     let mut of = connecte(&base, "of@dates.fr", "mot de passe de test");
     let mut staff = connecte(&base, "staff@carif.fr", "mot de passe de test");
+    // Every staff route: an organisation's user gets 403, no session means the login page.
+    let jeton = csrf(&of.get("/espace").corps);
+    let lectures = [
+        "/gestion",
+        "/gestion/offres/ESP1",
+        "/gestion/motifs",
+        "/gestion/comptes",
+        "/gestion/fraicheur",
+    ];
+    let ecritures = [
+        "/gestion/demandes/1/accepter",
+        "/gestion/organismes/activation",
+        "/gestion/organismes/suspension",
+        "/gestion/offres/ESP1/accepter",
+        "/gestion/offres/ESP1/corriger",
+        "/gestion/selection/accepter",
+        "/gestion/comptes",
+        "/gestion/comptes/lien",
+        "/gestion/motifs",
+        "/gestion/signalements/1",
+    ];
+    let mut anonyme = Navigateur::new(&base);
+    for r in lectures {
+        assert_eq!(of.get(r).status, 403, "GET {r} as an organisation");
+        let p = anonyme.get(r);
+        assert_eq!(
+            (p.status, p.location.as_deref()),
+            (303, Some("/espace/connexion")),
+            "GET {r} without a session"
+        );
+    }
+    for r in ecritures {
+        let p = of.post_avec(
+            r,
+            &[
+                ("_csrf", &jeton),
+                ("siret", &s),
+                ("email", "x@y.fr"),
+                ("role", "admin"),
+            ],
+            Some(&base),
+        );
+        assert_eq!(p.status, 403, "POST {r} as an organisation");
+        let p = anonyme.post_avec(r, &[("siret", &s)], Some(&base));
+        assert_eq!(p.status, 303, "POST {r} without a session");
+    }
     let p = of.soumettre(
         "/espace/etablissement",
         "/espace/etablissement",

@@ -34,13 +34,23 @@ pub(super) fn routes() -> Router<Arc<App>> {
         .route("/gestion/offres/{numero}/{decision}", post(decision))
 }
 
-/// Staff only: anyone else gets the same 404 as for a page that does not exist.
+/// The answer to a logged-in person who is not staff: 403, saying the space is staff's.
+fn reserve(q: &Qui) -> Response<Body> {
+    refus(
+        StatusCode::FORBIDDEN,
+        "Réservé à l'équipe du Carif-Oref",
+        "Cet espace est celui de l'équipe du Carif-Oref : votre compte n'y a pas accès.",
+        Some(q),
+    )
+}
+
+/// Staff only: someone not logged in is sent to the login page, anyone else gets a 403.
 async fn equipe(app: &Arc<App>, headers: &hyper::HeaderMap) -> Result<Qui, Response<Body>> {
     let q = connecte(app, headers).await?;
     if q.equipe() {
         Ok(q)
     } else {
-        Err(introuvable(Some(&q)))
+        Err(reserve(&q))
     }
 }
 
@@ -312,7 +322,7 @@ async fn demande(State(app): State<Arc<App>>, p: RawPathParams, req: Request) ->
     };
     let q = envoi.qui;
     if !q.equipe() {
-        return introuvable(Some(&q));
+        return reserve(&q);
     }
     let motif: String = field(&envoi.corps, "motif")
         .unwrap_or_default()
@@ -369,7 +379,7 @@ async fn activation(State(app): State<Arc<App>>, req: Request) -> Response<Body>
     };
     let q = envoi.qui;
     if !q.equipe() {
-        return introuvable(Some(&q));
+        return reserve(&q);
     }
     let siret: String = field(&envoi.corps, "siret")
         .unwrap_or_default()
@@ -469,7 +479,7 @@ async fn accepter_selection(State(app): State<Arc<App>>, req: Request) -> Respon
     };
     let q = envoi.qui;
     if !q.equipe() {
-        return introuvable(Some(&q));
+        return reserve(&q);
     }
     let numeros: Vec<String> = form_urlencoded::parse(&envoi.corps)
         .filter(|(k, _)| k == "sel")
@@ -592,7 +602,7 @@ async fn compte(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
     };
     let q = envoi.qui;
     if !q.equipe() {
-        return introuvable(Some(&q));
+        return reserve(&q);
     }
     let get = |k: &str| {
         field(&envoi.corps, k)
@@ -791,7 +801,7 @@ async fn signalement_traite(
     };
     let q = envoi.qui;
     if !q.equipe() {
-        return introuvable(Some(&q));
+        return reserve(&q);
     }
     bloquant(
         move || match app.store.traiter_signalement(id, &q.auteur()) {
@@ -816,7 +826,7 @@ async fn suspension(State(app): State<Arc<App>>, req: Request) -> Response<Body>
     };
     let q = envoi.qui;
     if !q.equipe() {
-        return introuvable(Some(&q));
+        return reserve(&q);
     }
     let siret: String = field(&envoi.corps, "siret")
         .unwrap_or_default()
@@ -935,7 +945,7 @@ async fn motif(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
     };
     let q = envoi.qui;
     if !q.equipe() {
-        return introuvable(Some(&q));
+        return reserve(&q);
     }
     let get = |k: &str| {
         field(&envoi.corps, k)
@@ -988,7 +998,7 @@ async fn nouveau_lien(State(app): State<Arc<App>>, req: Request) -> Response<Bod
     };
     let q = envoi.qui;
     if !q.equipe() {
-        return introuvable(Some(&q));
+        return reserve(&q);
     }
     let email = field(&envoi.corps, "email").unwrap_or_default();
     bloquant(move || {
@@ -1141,7 +1151,7 @@ async fn decision(State(app): State<Arc<App>>, p: RawPathParams, req: Request) -
     };
     let q = envoi.qui;
     if !q.equipe() {
-        return introuvable(Some(&q));
+        return reserve(&q);
     }
     let version: Option<i64> = field(&envoi.corps, "version").and_then(|v| v.parse().ok());
     let motif: String = field(&envoi.corps, "motif")
