@@ -1219,6 +1219,18 @@ fn feed_offers_hand_over_revisions_duplicates_and_files() {
     );
     assert_eq!(s, 200, "reinstated, its offers are back");
 
+    // The organisme's history for staff: its suspension and reinstatement, with who and why.
+    let h = staff.get(&format!("/gestion/historique?objet=organisme+{siret}"));
+    assert_eq!(h.status, 200);
+    assert!(
+        h.corps.contains("suspension")
+            && h.corps.contains("retablissement")
+            && h.corps.contains("activité caduque"),
+        "{}",
+        h.corps
+    );
+    assert!(h.corps.contains("staff@carif.fr"));
+
     // Forgotten password: staff issue a new link; once used, the old sessions are dead.
     let p = staff.soumettre(
         "/gestion",

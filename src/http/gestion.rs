@@ -30,6 +30,7 @@ pub(super) fn routes() -> Router<Arc<App>> {
         .route("/gestion/comptes", get(comptes_page).post(compte))
         .route("/gestion/signalements/{id}", post(signalement_traite))
         .route("/gestion/fraicheur", get(fraicheur))
+        .route("/gestion/historique", get(historique_page))
         .route("/gestion/offres/{numero}", get(offre))
         .route("/gestion/offres/{numero}/{decision}", post(decision))
 }
@@ -142,7 +143,7 @@ async fn file(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
             Some(&q),
             html! {
                 h1 { "Ce qui attend une décision" }
-                p { a href="/gestion/comptes" { "Comptes" } " · " a href="/gestion/motifs" { "Motifs de correction" } " · " a href="/gestion/fraicheur" { "Fraîcheur de l'offre" } }
+                p { a href="/gestion/comptes" { "Comptes" } " · " a href="/gestion/motifs" { "Motifs de correction" } " · " a href="/gestion/fraicheur" { "Fraîcheur de l'offre" } " · " a href="/gestion/historique" { "Historique" } }
                 section aria-labelledby="t-demandes" {
                     h2 id="t-demandes" { "Demandes de référencement (" (demandes.len()) ")" }
                     @if demandes.is_empty() { p { "Aucune." } }
@@ -543,7 +544,8 @@ fn page_comptes(app: &App, q: &Qui, status: StatusCode, message: Option<Markup>)
                     tbody {
                         @for c in &comptes {
                             tr {
-                                td { (c.email) } td { (c.nom) } td { (c.role.libelle()) } td { (c.sirets.join(", ")) }
+                                td { a href={ "/gestion/historique?objet=compte+" (c.id) } { (c.email) } } td { (c.nom) } td { (c.role.libelle()) }
+                                td { @for s in &c.sirets { a href={ "/gestion/historique?objet=organisme+" (s) } { (s) } " " } }
                                 td { @if !c.actif { "désactivé" } @else if c.mot_de_passe.is_none() { "en attente d'activation" } @else { "actif" } }
                                 td {
                                     @if peut_gerer(q, c.role) && c.id != q.compte.id {
@@ -687,6 +689,52 @@ async fn compte(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
             Err(StoreError::Conflit(m)) => erreur(&m),
             Err(e) => erreur_stockage(&e),
         }
+    })
+    .await
+}
+
+/// One object's history, for staff: `?objet=organisme 123…`, `compte 7`, `offre ESP…`,
+/// `demande 3`, `motif code` (the audit trail's own names for what it records).
+async fn historique_page(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
+    let q = match equipe(&app, req.headers()).await {
+        Ok(q) => q,
+        Err(r) => return r,
+    };
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default)]
+    struct Objet {
+        objet: String,
+    }
+    let o: Objet = match lire(req.uri().query().unwrap_or("").as_bytes()) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let objet: String = o.objet.trim().chars().take(120).collect();
+    bloquant(move || {
+        let evenements = if objet.is_empty() {
+            app.store.audit(None, 200)
+        } else {
+            app.store.audit(Some(&objet), 500)
+        };
+        let evenements = match evenements {
+            Ok(e) => e,
+            Err(e) => return erreur_stockage(&e),
+        };
+        ok(cadre_prive(
+            "Historique",
+            Some(&q),
+            html! {
+                p.fil { a href="/gestion" { "Gestion" } " › historique" }
+                h1 { "Historique" @if !objet.is_empty() { " — " (objet) } }
+                form.filtres method="get" action="/gestion/historique" {
+                    p.champ { label for="objet" { "Objet (« organisme SIRET », « compte N », « offre NUMÉRO », « demande N »)" }
+                        input id="objet" name="objet" value=(objet) size="40"; }
+                    p { button type="submit" { "Afficher" } }
+                }
+                @if objet.is_empty() { p.aide { "Les 200 derniers événements, toutes catégories." } }
+                (historique(&evenements))
+            },
+        ))
     })
     .await
 }
