@@ -228,22 +228,14 @@ fn ecrire(
     if let (Some(store), Some(depot)) = (opts.store, &opts.depot) {
         for (f, v) in lot.drain(..) {
             if !depot.sirets.contains(&f.organisme.siret) {
-                rapport.rejetees += 1;
-                if rapport.rejets.len() < DETAILS_MAX {
-                    rapport.rejets.push(Rejet {
-                        numero: f.numero.clone(),
-                        ligne: 0,
-                        colonne: 0,
-                        erreurs: vec![Constat::bloquant(
+                rejeter(rapport, f.numero.clone(), Constat::bloquant(
                             "siret-autre-organisme",
                             format!("formation[{}]/organisme-formation-responsable/SIRET-organisme-formation", f.numero),
                             format!(
                                 "l'offre appartient au SIRET {}, que ce compte ne représente pas",
                                 f.organisme.siret
                             ),
-                        )],
-                    });
-                }
+                        ));
                 continue;
             }
             let numero = f.numero.clone();
@@ -278,19 +270,11 @@ fn ecrire(
             lot.retain(|(f, _)| {
                 let garde = !geres.contains(&f.numero);
                 if !garde {
-                    rapport.rejetees += 1;
-                    if rapport.rejets.len() < DETAILS_MAX {
-                        rapport.rejets.push(Rejet {
-                            numero: f.numero.clone(),
-                            ligne: 0,
-                            colonne: 0,
-                            erreurs: vec![Constat::bloquant(
+                    rejeter(rapport, f.numero.clone(), Constat::bloquant(
                                 "offre-geree-par-l-organisme",
                                 format!("formation[{}]", f.numero),
                                 "cette offre a été confiée à son organisme, qui la gère dans son espace : le flux ne la modifie plus",
-                            )],
-                        });
-                    }
+                            ));
                 }
                 garde
             });
@@ -302,19 +286,11 @@ fn ecrire(
             lot.retain(|(f, _)| {
                 let garde = !suspendus.contains(&f.organisme.siret);
                 if !garde {
-                    rapport.rejetees += 1;
-                    if rapport.rejets.len() < DETAILS_MAX {
-                        rapport.rejets.push(Rejet {
-                            numero: f.numero.clone(),
-                            ligne: 0,
-                            colonne: 0,
-                            erreurs: vec![Constat::bloquant(
+                    rejeter(rapport, f.numero.clone(), Constat::bloquant(
                                 "organisme-suspendu",
                                 format!("formation[{}]", f.numero),
                                 format!("l'organisme {} est suspendu par le Carif-Oref : ses offres ne sont pas diffusées", f.organisme.siret),
-                            )],
-                        });
-                    }
+                            ));
                 }
                 garde
             });
@@ -330,4 +306,18 @@ fn ecrire(
     }
     lot.clear();
     Ok(())
+}
+
+/// Counts an offer refused after reading (not by the rules: by whom it belongs to), with
+/// its reason in the report's details.
+fn rejeter(rapport: &mut Rapport, numero: String, constat: Constat) {
+    rapport.rejetees += 1;
+    if rapport.rejets.len() < DETAILS_MAX {
+        rapport.rejets.push(Rejet {
+            numero,
+            ligne: 0,
+            colonne: 0,
+            erreurs: vec![constat],
+        });
+    }
 }
