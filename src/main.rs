@@ -133,6 +133,15 @@ enum Cmd {
     },
     /// Rebuild the search index from the store.
     Reindex,
+    /// Judge the stored offers again with the rules and référentiels of this run (`serve`
+    /// does it by itself at start when they changed); a staff member's decisions stay.
+    Rejuger {
+        /// Even when the rules and the référentiels have not changed.
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Rewrite the file of offer bodies without the replaced and deleted ones (server stopped).
     #[command(alias = "compacter")]
     Compact,
@@ -299,6 +308,7 @@ fn run(cli: Cli) -> Result<i32> {
         } => {
             let refs = Referentiels::charger_depuis(cli.ref_dir.clone())?;
             let store = Store::open(&cli.data_dir)?;
+            store.noter_empreinte_si_vide(&sofi::rules::empreinte(&refs))?;
             let code = import_files(&fichiers, &refs, Some(&store), source, remplacer, json)?;
             store.flush()?;
             Ok(code)
@@ -458,6 +468,21 @@ fn run(cli: Cli) -> Result<i32> {
                 "corps des offres : {avant} → {apres} octets en {:.1} s",
                 t0.elapsed().as_secs_f64()
             );
+            Ok(0)
+        }
+        Cmd::Rejuger { force, json } => {
+            let refs = Referentiels::charger_depuis(cli.ref_dir.clone())?;
+            let store = Store::open(&cli.data_dir)?;
+            match rejuger(&store, &refs, force)? {
+                None if json => println!("{}", serde_json::json!({ "rejuge": false })),
+                None => eprintln!("règles et référentiels inchangés : rien à juger de nouveau (--force pour le faire quand même)"),
+                Some((b, s)) if json => println!(
+                    "{}",
+                    serde_json::json!({ "rejuge": true, "bilan": b, "secondes": s })
+                ),
+                Some((b, s)) => eprintln!("{}", bilan_rejugement(&b, s)),
+            }
+            store.flush()?;
             Ok(0)
         }
         Cmd::Reindex => {
@@ -712,6 +737,7 @@ fn serve(
     let refs = Arc::new(Referentiels::charger_depuis(ref_dir)?);
     tracing::info!("référentiels chargés en {} ms", t0.elapsed().as_millis());
     let store = Store::open(data_dir)?;
+    store.noter_empreinte_si_vide(&sofi::rules::empreinte(&refs))?;
     if demo && store.compteurs()?.formations == 0 {
         charger_demo(&store, &refs)?;
     }
@@ -783,6 +809,16 @@ fn serve(
             }
         })
     };
+    // Automatic decisions taken again if the rules or the référentiels changed, while the
+    // server already answers with the previous ones (the indexer follows the rewrites).
+    let rejugement = {
+        let (store, refs) = (store.clone(), app.refs.clone());
+        std::thread::spawn(move || match rejuger(&store, &refs, false) {
+            Ok(Some((b, s))) => tracing::info!("{}", bilan_rejugement(&b, s)),
+            Ok(None) => {}
+            Err(e) => tracing::warn!("décisions automatiques non recalculées : {e:#}"),
+        })
+    };
     // Searches, imports and feeds run on blocking threads; a few suffice on a small box, and
     // each idle one keeps allocator memory.
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -800,9 +836,33 @@ fn serve(
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = inbox.join();
     let _ = indexeur.join();
+    let _ = rejugement.join();
     tracing::info!("arrêt propre");
     store.flush()?;
     Ok(0)
+}
+
+/// Judges the stored offers again when the rules or the référentiels differ from the ones
+/// they were judged with (or always, with `force`); `None` when nothing was to do.
+fn rejuger(
+    store: &Store,
+    refs: &Referentiels,
+    force: bool,
+) -> Result<Option<(sofi::store::Rejugement, f64)>> {
+    let empreinte = sofi::rules::empreinte(refs);
+    if !force && store.empreinte_regles()?.as_deref() == Some(empreinte.as_str()) {
+        return Ok(None);
+    }
+    let t0 = Instant::now();
+    let b = store.rejuger(&empreinte, &|f, v| sofi::rules::rejuger(f, v, refs))?;
+    Ok(Some((b, t0.elapsed().as_secs_f64())))
+}
+
+fn bilan_rejugement(b: &sofi::store::Rejugement, secondes: f64) -> String {
+    format!(
+        "décisions automatiques recalculées en {secondes:.1} s : {} offres ({} sessions) jugées de nouveau, {} modifiées dont {} dont la diffusion change (journalisées et tracées), {} décidées par l'équipe laissées telles quelles, {} illisibles",
+        b.offres, b.sessions, b.modifiees, b.diffusion_changee, b.figees, b.illisibles
+    )
 }
 
 /// `sofi verify`: reads every offer back (each body against its fingerprint), replays the

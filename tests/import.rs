@@ -633,3 +633,198 @@ fn data_dir_from_env_and_after_subcommand() {
     }
     assert_eq!(v["formations"], 1);
 }
+
+/// A copy of the référentiels compiled in, to change one file of.
+fn copie_referentiels(dir: &Path) -> std::path::PathBuf {
+    let ref_dir = dir.join("ref");
+    std::fs::create_dir_all(&ref_dir).unwrap();
+    for (nom, octets) in sofi::referentiel::FICHIERS {
+        std::fs::write(ref_dir.join(nom), octets).unwrap();
+    }
+    ref_dir
+}
+
+#[test]
+fn automatic_decisions_are_taken_again_when_a_referentiel_changes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("donnees");
+    let offre = tmp.path().join("offre.xml");
+    generate(400, 7, &offre);
+    import(&data, &[&offre], &[]);
+    // An offer listed only because its certification is in Certif Info (private money).
+    let (numero, fiche) = {
+        let store = Store::open(&data).unwrap();
+        let trouvee = store
+            .offres()
+            .map(Result::unwrap)
+            .find_map(|o| {
+                let d = o
+                    .verdict
+                    .diffusion
+                    .iter()
+                    .find(|d| d.diffusee && d.motif.contains("Certif Info : fiche"))?;
+                let fiche = d
+                    .motif
+                    .split("fiche ")
+                    .nth(1)?
+                    .split(' ')
+                    .next()?
+                    .to_string();
+                (o.verdict.diffusion.iter().filter(|d| d.diffusee).count() == 1)
+                    .then(|| (o.formation.numero.clone(), fiche))
+            })
+            .expect("an offer listed for its Certif Info certification");
+        trouvee
+    };
+    let seq_avant = stats(&data)["journal_seq"].as_u64().unwrap();
+    let rejuger = |ref_dir: Option<&Path>, extra: &[&str]| {
+        let mut c = sofi();
+        c.arg("--data-dir").arg(&data);
+        if let Some(r) = ref_dir {
+            c.arg("--ref-dir").arg(r);
+        }
+        let out = run(c.arg("rejuger").arg("--json").args(extra));
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    // Same rules, same référentiels: nothing to do.
+    assert_eq!(rejuger(None, &[])["rejuge"], false);
+    let v = rejuger(None, &["--force"]);
+    assert_eq!(v["bilan"]["modifiees"], 0, "{v}");
+    assert_eq!(stats(&data)["journal_seq"].as_u64(), Some(seq_avant));
+
+    // The certification leaves Certif Info: the offer is no longer listed.
+    let ref_dir = copie_referentiels(tmp.path());
+    let ci = std::fs::read_to_string(ref_dir.join("certifinfo.csv")).unwrap();
+    let sans: String = ci
+        .lines()
+        .filter(|l| !l.starts_with(&format!("{fiche},")))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(sans.len() < ci.len());
+    std::fs::write(ref_dir.join("certifinfo.csv"), sans).unwrap();
+    let v = rejuger(Some(&ref_dir), &[]);
+    assert_eq!(v["rejuge"], true);
+    let b = &v["bilan"];
+    assert!(b["offres"].as_u64().unwrap() > 0, "{v}");
+    assert!(b["diffusion_changee"].as_u64().unwrap() >= 1, "{v}");
+    let store = Store::open(&data).unwrap();
+    let o = store.offre(&numero).unwrap().unwrap();
+    assert!(!o.verdict.diffusable(), "{:?}", o.verdict.diffusion);
+    // Journalled (the feed lists it as a deletion), and explained in the audit trail.
+    assert!(o.seq > seq_avant);
+    let histoire = store.audit(Some(&format!("offre {numero}")), 10).unwrap();
+    let e = histoire
+        .iter()
+        .find(|e| e.action == "decision-recalculee")
+        .expect("audited");
+    assert!(
+        e.changements
+            .iter()
+            .any(|c| c.avant.contains(&fiche) && c.apres.contains("sans certification")),
+        "{e:?}"
+    );
+    drop(store);
+    let depuis = run(sofi()
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--ref-dir")
+        .arg(&ref_dir)
+        .args(["export", "--depuis", &seq_avant.to_string()]));
+    let xml = stdout(&depuis);
+    assert!(xml.contains(&format!("numero=\"{numero}\"")), "{xml}");
+    assert!(!xml.contains(&format!("<formation numero=\"{numero}\"")));
+    // Done once: the same référentiels again find nothing to do.
+    assert_eq!(rejuger(Some(&ref_dir), &[])["rejuge"], false);
+    // Back to the shipped ones: listed again.
+    let v = rejuger(None, &[]);
+    assert!(
+        v["bilan"]["diffusion_changee"].as_u64().unwrap() >= 1,
+        "{v}"
+    );
+    let store = Store::open(&data).unwrap();
+    assert!(store.offre(&numero).unwrap().unwrap().verdict.diffusable());
+}
+
+#[test]
+fn a_staff_decision_is_not_taken_again() {
+    use sofi::store::{Acceptation, Dossier, Etat, Evenement, Revision};
+    let tmp = tempfile::tempdir().unwrap();
+    let offre = tmp.path().join("offre.xml");
+    generate(60, 3, &offre);
+    import(tmp.path(), &[&offre], &[]);
+    let store = Store::open(tmp.path()).unwrap();
+    let modele = store.offres().next().unwrap().unwrap();
+    // Two entered offers: one accepted by staff, one by the policy.
+    for (numero, acceptation) in [
+        ("ESP-1", Acceptation::Equipe),
+        ("ESP-2", Acceptation::Automatique { a_revoir: false }),
+    ] {
+        let mut f = modele.formation.clone();
+        f.numero = numero.into();
+        let d = Dossier {
+            numero: numero.into(),
+            siret: f.organisme.siret.clone(),
+            etat: Etat::EnAttente,
+            travail: Some(Revision {
+                formation: f,
+                verdict: modele.verdict.clone(),
+            }),
+            en_ligne: false,
+            motifs: vec![],
+            cree_le: 1,
+            modifie_le: 1,
+            soumis_le: Some(1),
+            a_revoir: false,
+            source: "formulaire".into(),
+        };
+        store
+            .enregistrer_dossier(
+                &d,
+                None,
+                Evenement::new("test", format!("offre {numero}"), "creation"),
+            )
+            .unwrap();
+        let par = if acceptation == Acceptation::Equipe {
+            "compte 2 (equipe@carif.fr)"
+        } else {
+            "politique"
+        };
+        store
+            .diffuser_dossier(
+                numero,
+                None,
+                Evenement::new(par, format!("offre {numero}"), "diffusion"),
+                acceptation,
+            )
+            .unwrap()
+            .unwrap();
+    }
+    assert_eq!(
+        store.decision("ESP-1").unwrap().unwrap().par.as_deref(),
+        Some("compte 2 (equipe@carif.fr)")
+    );
+    assert_eq!(store.decision("ESP-2").unwrap().unwrap().par, None);
+    // A rule that now blocks every offer: all are taken again but the staff's one.
+    let total = store.compteurs().unwrap().formations;
+    let bloque = |_: &sofi::model::Formation, v: &sofi::rules::Verdict| {
+        let mut v = v.clone();
+        v.constats.push(sofi::rules::Constat::bloquant(
+            "nouvelle-regle",
+            "formation",
+            "refusée par la nouvelle règle",
+        ));
+        v.diffusion.clear();
+        v
+    };
+    let b = store.rejuger("test-2", &bloque).unwrap();
+    assert_eq!(
+        (b.figees, b.offres, b.modifiees),
+        (1, total - 1, total - 1),
+        "{b:?}"
+    );
+    assert_eq!(b.diffusion_changee, total - 1);
+    assert!(store.offre("ESP-1").unwrap().unwrap().verdict.diffusable());
+    assert!(!store.offre("ESP-2").unwrap().unwrap().verdict.diffusable());
+    assert_eq!(store.empreinte_regles().unwrap().as_deref(), Some("test-2"));
+}

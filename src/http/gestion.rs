@@ -10,7 +10,9 @@ use super::respond::Body;
 use super::App;
 use crate::accounts::{Compte, Role};
 use crate::rules::Gravite;
-use crate::store::{Dossier, Etablissement, Etat, Evenement, Site, StatutDemande, StoreError};
+use crate::store::{
+    Acceptation, Dossier, Etablissement, Etat, Evenement, Site, StatutDemande, StoreError,
+};
 use axum::extract::{RawPathParams, Request, State};
 use axum::routing::{get, post};
 use axum::Router;
@@ -497,7 +499,7 @@ async fn accepter_selection(State(app): State<Arc<App>>, req: Request) -> Respon
             }
             let e = Evenement::new(&q.auteur(), format!("offre {n}"), "diffusion")
                 .motif(Some("acceptation groupée".into()));
-            match app.store.diffuser_dossier(n, None, e, false) {
+            match app.store.diffuser_dossier(n, None, e, Acceptation::Equipe) {
                 Ok(Some(_)) => faits.push(n.clone()),
                 Ok(None) => refus.push(format!("{n} : rien à diffuser")),
                 Err(StoreError::Conflit(m)) => refus.push(format!("{n} : {m}")),
@@ -1225,7 +1227,7 @@ async fn decision(State(app): State<Arc<App>>, p: RawPathParams, req: Request) -
                 version,
                 Evenement::new(&q.auteur(), objet, "diffusion")
                     .avec(vec![etat(Etat::EnAttente, Etat::Diffusee)]),
-                false,
+                Acceptation::Equipe,
             ),
             "vu" => match app.store.dossier(&numero) {
                 Ok(Some(d)) if d.a_revoir => {

@@ -94,6 +94,9 @@ pub struct Referentiels {
     /// LHÉO dictionaries: name → (code → label).
     pub dictionnaires: HashMap<String, Vec<(String, String)>>,
     pub nsf: HashMap<String, String>,
+    /// xxh3-128 of every file loaded (names and bytes), in hex: a store records the one its
+    /// offers were judged with, and a change of files makes `serve` judge them again.
+    pub empreinte: String,
 }
 
 macro_rules! embedded {
@@ -151,6 +154,18 @@ impl Source {
                 fichier: name.into(),
                 message: "absent".into(),
             })
+    }
+
+    /// The fingerprint of every file this source gives (see [`Referentiels::empreinte`]).
+    fn empreinte(&self) -> Result<String, RefError> {
+        let mut parts = Vec::new();
+        for (name, _) in FICHIERS {
+            parts.extend_from_slice(name.as_bytes());
+            parts.extend_from_slice(
+                &twox_hash::XxHash3_128::oneshot(&self.bytes(name)?).to_le_bytes(),
+            );
+        }
+        Ok(format!("{:032x}", twox_hash::XxHash3_128::oneshot(&parts)))
     }
 
     /// Calls `f` with each row as a header-indexed record.
@@ -238,6 +253,7 @@ impl Referentiels {
             r.certifinfo_par_rncp = par_rncp;
             r.certifinfo_par_rs = par_rs;
             r.rncp = rncp;
+            r.empreinte = src.empreinte()?;
             Ok(r)
         })
     }

@@ -26,6 +26,60 @@ const ANCIENNES_REGIONS: &[&str] = &[
     "21", "22", "23", "25", "26", "31", "41", "42", "43", "54", "72", "73", "74", "82", "83", "91",
 ];
 
+/// Version of the rules: bump it when a rule changes what it finds or decides, so that the
+/// stores judged by an older version are judged again (with the référentiels' fingerprint,
+/// see [`empreinte`]).
+pub const VERSION: u32 = 1;
+
+/// What the offers of a store were judged with: the rules' version and the référentiels'
+/// fingerprint. When it changes, `serve` and `sofi rejuger` judge the offers again.
+pub fn empreinte(r: &Referentiels) -> String {
+    format!("regles-{VERSION}-ref-{}", r.empreinte)
+}
+
+/// Findings made when an offer was read or entered, which the rules cannot make again from
+/// the stored offer: a judgement again keeps them.
+const CONSTATS_DE_SAISIE: &[&str] = &["attribut-inconnu", "element-inconnu", "doublon"];
+
+/// An offer judged again after the rules or the référentiels changed: the rules' findings and
+/// decisions are recomputed, the findings made on reading it are kept, and a finding that
+/// has not changed keeps its place in the file it came from (so that an unchanged judgement
+/// compares equal, and is not rewritten).
+pub fn rejuger(f: &Formation, avant: &Verdict, r: &Referentiels) -> Verdict {
+    let mut v = verifier(f, r);
+    for c in &mut v.constats {
+        if let Some(a) = avant.constats.iter().find(|a| {
+            a.code == c.code
+                && a.chemin == c.chemin
+                && a.message == c.message
+                && a.gravite == c.gravite
+        }) {
+            c.ligne = a.ligne;
+            c.colonne = a.colonne;
+        }
+    }
+    let mut constats: Vec<Constat> = avant
+        .constats
+        .iter()
+        .filter(|c| CONSTATS_DE_SAISIE.contains(&c.code.as_str()))
+        .cloned()
+        .collect();
+    // In the order the first judgement wrote them: reading's, then the rules'.
+    let lus = avant
+        .constats
+        .iter()
+        .take_while(|c| CONSTATS_DE_SAISIE.contains(&c.code.as_str()))
+        .count();
+    let apres = constats.split_off(lus);
+    constats.append(&mut v.constats);
+    constats.extend(apres);
+    v.constats = constats;
+    if v.bloquant() {
+        v.diffusion.clear();
+    }
+    v
+}
+
 /// Luhn check digit test (SIREN, SIRET).
 pub fn luhn(digits: &str) -> bool {
     digits.bytes().all(|b| b.is_ascii_digit())

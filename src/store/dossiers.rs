@@ -222,6 +222,7 @@ impl Store {
             &a.file,
             &a.suspensions,
             &a.suspendues,
+            &a.decisions,
         ];
         let r = trees
             .as_slice()
@@ -234,6 +235,7 @@ impl Store {
                     file: &t[5],
                     suspensions: &t[6],
                     suspendues: &t[7],
+                    decisions: &t[8],
                 })
             })
             .map_err(tx_err);
@@ -353,10 +355,14 @@ impl Store {
         numero: &str,
         attendu: Option<i64>,
         e: Evenement,
-        a_revoir: bool,
+        acceptation: Acceptation,
     ) -> Result<Option<Dossier>, StoreError> {
         let Some(d) = self.dossier(numero)? else {
             return Ok(None);
+        };
+        let (a_revoir, par) = match acceptation {
+            Acceptation::Equipe => (false, Some(e.auteur.clone())),
+            Acceptation::Automatique { a_revoir } => (a_revoir, None),
         };
         let Some(rev) = d.travail.clone() else {
             return Ok(None);
@@ -386,12 +392,23 @@ impl Store {
             d.a_revoir = a_revoir;
             d.modifie_le = now_ms().max(d.modifie_le + 1);
             put_dossier(t, &d)?;
+            let decision = Decision {
+                par: par.clone(),
+                le: d.modifie_le,
+            };
+            t.decisions
+                .insert(numero.as_bytes(), encode(&decision).map_err(abort)?)?;
             auditer(t.meta, t.audit, e.clone())?;
             *fait.lock().unwrap_or_else(|p| p.into_inner()) = Some(d);
             Ok(())
         };
         self.probe();
-        let r = self.ecrire_lot(&[(rev.formation, rev.verdict)], SOURCE_ESPACE, Some(&hook));
+        let r = self.ecrire_lot(
+            &[(rev.formation, rev.verdict)],
+            SOURCE_ESPACE,
+            Some(&hook),
+            None,
+        );
         self.track_failure(r)?;
         self.make_durable()?;
         Ok(fait.into_inner().unwrap_or_else(|p| p.into_inner()))
@@ -553,7 +570,12 @@ impl Store {
             Ok(())
         };
         self.probe();
-        let r = self.ecrire_lot(&[(o.formation, o.verdict)], SOURCE_ESPACE, Some(&hook));
+        let r = self.ecrire_lot(
+            &[(o.formation, o.verdict)],
+            SOURCE_ESPACE,
+            Some(&hook),
+            None,
+        );
         self.track_failure(r)?;
         self.make_durable()?;
         Ok(Some(d))

@@ -19,6 +19,7 @@
 
 mod audit;
 mod bodies;
+mod decisions;
 mod dossiers;
 mod durability;
 mod people;
@@ -29,6 +30,7 @@ mod writes;
 
 pub use audit::{diff_json, Changement, Evenement};
 use bodies::*;
+pub use decisions::*;
 pub use dossiers::*;
 use durability::*;
 pub use people::*;
@@ -149,6 +151,9 @@ struct Trees {
     suspensions: sled::Tree,
     /// SIRET `\0` numero → `OffreSuspendue`: its offers, kept aside until it is reinstated.
     suspendues: sled::Tree,
+    /// Numero → `Decision`: who put an entered offer's diffused revision online (a person's
+    /// decision is not recomputed when the rules or the référentiels change).
+    decisions: sled::Tree,
 }
 
 impl Trees {
@@ -204,6 +209,7 @@ impl Trees {
             suspensions: db.open_tree("suspensions")?,
             signalements: db.open_tree("signalements")?,
             suspendues: db.open_tree("suspendues")?,
+            decisions: db.open_tree("decisions")?,
             db,
         })
     }

@@ -140,7 +140,7 @@ impl Store {
                 Ok(())
             };
             self.probe();
-            let r = self.ecrire_lot(&[], SOURCE_ESPACE, Some(&hook));
+            let r = self.ecrire_lot(&[], SOURCE_ESPACE, Some(&hook), None);
             self.track_failure(r)?;
             self.make_durable()?;
             return Ok(0);
@@ -164,7 +164,7 @@ impl Store {
                 Ok(())
             };
             self.probe();
-            let r = self.ecrire_lot(lot, source, Some(&hook));
+            let r = self.ecrire_lot(lot, source, Some(&hook), None);
             self.track_failure(r)?;
         }
         self.make_durable()?;

@@ -23,6 +23,8 @@ pub(super) struct BackofficeTx<'a> {
     /// Suspended organismes and their offers kept aside (see `suspensions`).
     pub(super) suspensions: &'a TransactionalTree,
     pub(super) suspendues: &'a TransactionalTree,
+    /// Who decided each entered offer's diffusion (see `decisions`).
+    pub(super) decisions: &'a TransactionalTree,
 }
 
 /// The trees an offer's write touches, and the back-office's when a hook comes with it.
@@ -46,6 +48,7 @@ fn offer_trees(a: &Trees, backoffice: bool) -> Vec<&sled::Tree> {
             &a.file,
             &a.suspensions,
             &a.suspendues,
+            &a.decisions,
         ]);
     }
     t
@@ -61,6 +64,7 @@ fn run_hook(t: &[TransactionalTree], hook: Option<&Hook>) -> Result<(), Tx> {
             file: &t[12],
             suspensions: &t[13],
             suspendues: &t[14],
+            decisions: &t[15],
         }),
         None => Ok(()),
     }
@@ -88,15 +92,19 @@ impl Store {
         source: &str,
     ) -> Result<Vec<Ecrit>, StoreError> {
         self.probe();
-        let r = self.ecrire_lot(lot, source, None);
+        let r = self.ecrire_lot(lot, source, None, None);
         self.track_failure(r)
     }
 
+    /// `attendus`: the journal sequence number each offer had when the caller read it; when
+    /// one has changed since, nothing is written and the batch fails with `Conflit` (a
+    /// judgement again must not overwrite a newer version).
     pub(super) fn ecrire_lot(
         &self,
         lot: &[(Formation, Verdict)],
         source: &str,
         hook: Option<&Hook>,
+        attendus: Option<&[u64]>,
     ) -> Result<Vec<Ecrit>, StoreError> {
         let a = self.a()?;
         let now = now_ms();
@@ -162,7 +170,19 @@ impl Store {
                     }
                 }
                 meta.insert(CLE_CORPS_FIN, &fin_engagee.to_be_bytes())?;
-                for ((formation, verdict), place) in lot.iter().zip(&places) {
+                for (i, ((formation, verdict), place)) in lot.iter().zip(&places).enumerate() {
+                    if let Some(attendu) = attendus.and_then(|a| a.get(i)) {
+                        let seq = match offres.get(formation.numero.as_bytes())? {
+                            Some(b) => decode::<OfferRecord>(&b).map_err(abort)?.seq,
+                            None => 0,
+                        };
+                        if seq != *attendu {
+                            return Err(abort(StoreError::Conflit(format!(
+                                "l'offre {} a changé pendant qu'elle était jugée",
+                                formation.numero
+                            ))));
+                        }
+                    }
                     let Some((pos, len, empreinte)) = *place else {
                         issues.push(Ecrit::Inchange);
                         continue;

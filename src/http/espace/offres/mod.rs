@@ -26,7 +26,8 @@ use crate::referentiel::Referentiels;
 use crate::rules::{Constat, Gravite, Verdict};
 use crate::saisie::{self, SaisieAction, SaisieFormation, SaisieSession};
 use crate::store::{
-    diff_json, Dossier, Etablissement, Etat, Evenement, Revision, StoreError, SOURCE_ESPACE,
+    diff_json, Acceptation, Dossier, Etablissement, Etat, Evenement, Revision, StoreError,
+    SOURCE_ESPACE,
 };
 
 /// An offer as an organisation route sees it, after the ownership check.
@@ -335,10 +336,12 @@ pub(in crate::http::espace) fn soumettre_dossier(
     )
     .avec(detail)
     .motif(Some(format!("soumise par {auteur}")));
-    match app
-        .store
-        .diffuser_dossier(&d.numero, Some(soumis.modifie_le), e, a_revoir)?
-    {
+    match app.store.diffuser_dossier(
+        &d.numero,
+        Some(soumis.modifie_le),
+        e,
+        Acceptation::Automatique { a_revoir },
+    )? {
         Some(en_ligne) => Ok(Soumis::EnLigne(en_ligne)),
         None => Ok(Soumis::EnAttente(soumis)),
     }
