@@ -1529,6 +1529,20 @@ fn a_date_only_change_goes_online_without_staff() {
         .corps
         .contains("<th scope=\"row\">Au-delà de J+3 (diffusion)</th><td>0</td>"));
     assert!(page.corps.contains("<svg"));
+    assert!(page
+        .corps
+        .contains("Offres reçues par flux, 30 derniers jours"));
+    // Per offer: received, decided (by whom), diffused.
+    let page = staff.get(&format!("/gestion/offres/{numero}"));
+    let parcours = &page.corps[page
+        .corps
+        .find("Reçue, décidée, diffusée")
+        .expect("parcours")..];
+    assert!(
+        parcours.contains("<dt>Décidée</dt><dd>") && parcours.contains("acceptée par compte"),
+        "{parcours}"
+    );
+    assert!(parcours.contains("cette version depuis le"), "{parcours}");
 
     // Refused, with its reason, shown to the organisation.
     let (st, _) = api(

@@ -246,3 +246,53 @@ pub fn historique(evenements: &[crate::store::Evenement]) -> Markup {
         }
     }
 }
+
+/// An offer's way through the pipeline — received, decided, diffused — with the deadline
+/// of each step still to come (J+2 decided, J+3 diffused, counted from its reception).
+/// For an entered offer and an imported one alike (an import is decided by the rules
+/// on reception, and diffused in the same write).
+pub fn parcours(
+    d: Option<&crate::store::Dossier>,
+    o: Option<&crate::store::OffreStockee>,
+    decision: Option<&crate::store::Decision>,
+) -> Markup {
+    use crate::store::Etat;
+    const JOUR: i64 = 86_400_000;
+    let attente = d.filter(|d| d.etat == Etat::EnAttente);
+    let recue = attente
+        .and_then(|d| d.soumis_le)
+        .or(o.map(|o| o.recue_le))
+        .or(d.map(|d| d.soumis_le.unwrap_or(d.cree_le)));
+    html! {
+        dl.parcours {
+            dt { "Reçue" }
+            dd { @match recue { Some(t) => (horodatage(t)), None => "pas encore soumise" }
+                @if attente.is_none() { @if let Some(d) = d.filter(|d| d.source != "flux") { " (saisie par l'organisme, " (d.source) ")" } @else if let Some(o) = o { " (flux " (o.source) ")" } } }
+            dt { "Décidée" }
+            dd {
+                @if let (Some(_), Some(t)) = (attente, recue) {
+                    "en attente — à décider avant le " (horodatage(t + 2 * JOUR)) " (J+2)"
+                } @else if let Some(x) = decision {
+                    (horodatage(x.le)) " — "
+                    @match &x.par { Some(p) => { "acceptée par " (p) }, None => "acceptée par la politique d'acceptation automatique" }
+                } @else if let Some(o) = o {
+                    (horodatage(o.verifiee_le)) " — par les règles, à la réception"
+                } @else { "—" }
+            }
+            dt { "Diffusée" }
+            dd {
+                @if let (Some(_), Some(t)) = (attente, recue) {
+                    @if o.is_some() { "la version précédente reste en ligne ; " }
+                    "à diffuser avant le " (horodatage(t + 3 * JOUR)) " (J+3)"
+                } @else if let Some(o) = o {
+                    @if o.verdict.diffusable() {
+                        "cette version depuis le " (horodatage(o.modifiee_le))
+                        @if let Some(p) = o.diffusee_le { @if p < o.modifiee_le { " (en ligne depuis le " (horodatage(p)) ")" } }
+                    } @else {
+                        "non diffusée (hors du périmètre ou bloquée par une erreur)"
+                    }
+                } @else { "non" }
+            }
+        }
+    }
+}

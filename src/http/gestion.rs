@@ -798,9 +798,25 @@ async fn fraicheur(State(app): State<Arc<App>>, req: Request) -> Response<Body> 
             .collect();
         let max = comptes.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
         let apres = |j: i64| delais.iter().filter(|d| **d > j * JOUR_MS).count();
-        let (flux, offres) = match app.store.compteurs() {
-            Ok(c) => (c.formations, c.en_attente),
+        // Imported offers: received and diffused in the same write when the rules list them.
+        let receptions = match app.store.receptions_depuis(debut) {
+            Ok(r) => r,
             Err(e) => return erreur_stockage(&e),
+        };
+        let flux: Vec<_> = receptions
+            .iter()
+            .filter(|(s, _, _)| s != crate::store::SOURCE_ESPACE)
+            .collect();
+        let mut delais_flux: Vec<i64> = flux
+            .iter()
+            .filter_map(|(_, r, d)| Some(d.as_ref()? - r))
+            .collect();
+        delais_flux.sort_unstable();
+        let non_diffusees = flux.len() - delais_flux.len();
+        let pct_flux = |p: usize| {
+            delais_flux
+                .get((delais_flux.len() * p / 100).min(delais_flux.len().saturating_sub(1)))
+                .copied()
         };
         ok(cadre_prive(
             "Fraîcheur de l'offre",
@@ -808,7 +824,7 @@ async fn fraicheur(State(app): State<Arc<App>>, req: Request) -> Response<Body> 
             html! {
                 p.fil { a href="/gestion" { "Gestion" } " › fraîcheur" }
                 h1 { "Délai de diffusion, 30 derniers jours" }
-                p { "Offres saisies par les organismes, de leur soumission à leur diffusion (acceptation par l'équipe ou politique d'acceptation automatique). Les offres reçues par flux sont diffusées dès leur réception : " (flux) " offre(s) en ligne, " (offres) " jamais diffusée(s)." }
+                p { "Offres saisies par les organismes, de leur soumission à leur diffusion (acceptation par l'équipe ou politique d'acceptation automatique)." }
                 table.tableau-offres {
                     caption { "Délais" }
                     tbody {
@@ -831,6 +847,19 @@ async fn fraicheur(State(app): State<Arc<App>>, req: Request) -> Response<Body> 
                     caption { "Répartition (les chiffres du graphique)" }
                     thead { tr { th scope="col" { "Délai" } th scope="col" { "Offres" } } }
                     tbody { @for (l, n) in &comptes { tr { td { (l) } td { (n) } } } }
+                }
+                h2 { "Offres reçues par flux, 30 derniers jours" }
+                p { "Reçues d'un fichier LHÉO (import, boîte de dépôt) : les règles décident à la réception, et une offre retenue est diffusée dans la même écriture." }
+                table.tableau-offres {
+                    caption { "Délais des flux" }
+                    tbody {
+                        tr { th scope="row" { "Offres reçues" } td { (flux.len()) } }
+                        tr { th scope="row" { "Diffusées" } td { (delais_flux.len()) } }
+                        tr { th scope="row" { "Délai médian" } td { (duree(pct_flux(50))) } }
+                        tr { th scope="row" { "90 % en moins de" } td { (duree(pct_flux(90))) } }
+                        tr { th scope="row" { "Au-delà de J+3 (diffusion)" } td { (delais_flux.iter().filter(|d| **d > 3 * JOUR_MS).count()) } }
+                        tr { th scope="row" { "Jamais diffusées (hors périmètre ou bloquées)" } td { (non_diffusees) } }
+                    }
                 }
             },
         ))
@@ -1115,6 +1144,10 @@ async fn offre(State(app): State<Arc<App>>, p: RawPathParams, req: Request) -> R
                 h1 { (f.intitule) }
                 p { "Offre " code { (numero) } " de l'organisme " (f.organisme.raison_sociale) " (" (f.organisme.siret) ")"
                     @if let Some(d) = &d { " — état : " strong { (d.etat.libelle()) } } }
+                section aria-labelledby="t-parcours" {
+                    h2 id="t-parcours" { "Reçue, décidée, diffusée" }
+                    (parcours(d.as_ref(), en_ligne.as_ref(), app.store.decision(&numero).ok().flatten().as_ref()))
+                }
                 @if let (Some(d), Some(o)) = (&d, &en_ligne) {
                     @if d.travail.is_some() {
                         @let changements = crate::politique::changements(&o.formation, &f);

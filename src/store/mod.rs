@@ -421,6 +421,27 @@ impl Store {
             .collect()
     }
 
+    /// Offers first received at or after `depuis` (Unix ms), from any source: when each was
+    /// received and first diffused (`None`: not yet), read from the fiches only.
+    pub fn receptions_depuis(
+        &self,
+        depuis: i64,
+    ) -> Result<Vec<(String, i64, Option<i64>)>, StoreError> {
+        let a = self.a()?;
+        let mut r = Vec::new();
+        // Received since then implies changed since then.
+        for k in a.par_maj.range((depuis as u64).to_be_bytes()..).keys() {
+            let k = k?;
+            if let Some(b) = a.offres.get(&k[8..])? {
+                let f: OfferRecord = decode(&b)?;
+                if f.recue_le >= depuis {
+                    r.push((f.source, f.recue_le, f.diffusee_le));
+                }
+            }
+        }
+        Ok(r)
+    }
+
     /// Offers received but never diffused, and when the oldest of them was received (ms).
     pub fn en_attente(&self) -> Result<(usize, Option<i64>), StoreError> {
         let a = self.a()?;

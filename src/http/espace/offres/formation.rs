@@ -113,6 +113,10 @@ fn form_formation(
             }
             @if let Some(c) = ctx {
                 (liste_actions(c)) (boutons_offre(c))
+                section aria-labelledby="titre-parcours" {
+                    h2 id="titre-parcours" { "Reçue, décidée, diffusée" }
+                    (parcours(c.dossier.as_ref(), app.store.offre(&c.formation.numero).ok().flatten().as_ref(), app.store.decision(&c.formation.numero).ok().flatten().as_ref()))
+                }
                 @if c.dossier.is_some() {
                     section aria-labelledby="titre-historique" {
                         h2 id="titre-historique" { "Historique de l'offre" }

@@ -24,8 +24,12 @@ pub(in crate::http::espace) async fn tableau(S(app): S<Arc<App>>, req: Request) 
         let suspension = app.store.suspension(&siret).ok().flatten();
         let mut lignes: Vec<Ligne> = Vec::new();
         let jour = aujourdhui();
+        let mut expirees = 0;
         for d in &dossiers {
             let diffusee = app.store.offre(&d.numero).ok().flatten();
+            if d.etat_du_jour(diffusee.as_ref().map(|o| &o.formation), &jour) == Etat::Expiree {
+                expirees += 1;
+            }
             let f = match (&d.travail, &diffusee) {
                 (Some(r), _) => r.formation.clone(),
                 (None, Some(o)) => o.formation.clone(),
@@ -72,6 +76,9 @@ pub(in crate::http::espace) async fn tableau(S(app): S<Arc<App>>, req: Request) 
                 }
                 @if let Some(x) = &suspension {
                     p.erreur role="alert" { "Votre organisme est suspendu par le Carif-Oref depuis le " (horodatage(x.le)) " : " (x.motif) ". Ses offres ne sont pas diffusées." }
+                }
+                @if expirees > 0 {
+                    p.erreur role="alert" { (expirees) " offre(s) expirée(s) : plus aucune session ouverte, elles ne sont plus proposées aux candidats. Ajoutez une session, ou retirez l'offre." }
                 }
                 @if etab.as_ref().is_none_or(|e| e.raison_sociale.is_empty()) {
                     p.erreur role="alert" { "Commencez par décrire votre établissement : " a href="/espace/etablissement" { "Mon établissement" } "." }
