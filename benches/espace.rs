@@ -7,7 +7,9 @@
 //!   store transaction with its audit event → fsync): p50 and p99 of 200 POSTs, for the
 //!   organisme with the most offers in the store;
 //! - an accepted revision: time from staff's "accept" answer until the search finds it and
-//!   until `/lheo/offres.xml?depuis=` carries it.
+//!   until `/lheo/offres.xml?depuis=` carries it;
+//! - the staff queue with 10,000 offers waiting (`SOFI_BENCH_FILE` to change): p50 and p99
+//!   of 300 GETs of its first page, a filtered page, a far page, and one review page.
 
 mod commun;
 
@@ -168,6 +170,7 @@ fn main() {
         let (siret, offres) = n.into_iter().max_by_key(|(_, v)| *v).unwrap();
         eprintln!("organisme {siret}: {offres} offers");
         comptes(&store, &siret);
+        remplir_file(&store);
         siret
     };
     let c = store_counts(&data);
@@ -344,6 +347,35 @@ fn main() {
         303
     );
     let mut equipe = connexion(&base, "equipe@bench.fr");
+    // The staff queue, full.
+    let mut file: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
+    let premiere = equipe.get("/gestion").1;
+    assert!(premiere.contains("rel=\"next\""), "the queue is paged");
+    for _ in 0..300 {
+        for (nom, u) in [
+            ("file, page 1", "/gestion"),
+            ("file, dép. 44", "/gestion?departement=44&type=offres"),
+            ("file, page 50", "/gestion?tri=recent&page=50"),
+            ("revue d'une offre", "/gestion/offres/BENCH-FILE-5"),
+        ] {
+            let t = Instant::now();
+            let (s, _) = equipe.get(u);
+            file.entry(nom).or_default().push(t.elapsed());
+            assert_eq!(s, 200, "{u}");
+        }
+    }
+    println!(
+        "  staff queue with {} offers waiting:",
+        premiere
+            .split("Offres soumises (")
+            .nth(1)
+            .and_then(|s| s.split(')').next())
+            .unwrap_or("?")
+    );
+    for (nom, m) in file {
+        let (p50, p99) = percentiles(m);
+        println!("  {nom:<18} p50 {p50:6.2} ms   p99 {p99:6.2} ms");
+    }
     let numero = url.rsplit('/').next().unwrap().to_string();
     let page = equipe.get(&format!("/gestion/offres/{numero}")).1;
     let (csrf_e, v) = (valeur(&page, "_csrf"), valeur(&page, "version"));
@@ -402,6 +434,57 @@ fn main() {
         let _ = std::fs::remove_dir_all(&dir);
     }
     let _ = siret;
+}
+
+/// Offers waiting in the staff queue (`SOFI_BENCH_FILE`, default 10,000): copies of stored
+/// offers, submitted over the last four days, as organisations would.
+fn remplir_file(store: &Store) {
+    use sofi::store::{Dossier, Etat, Evenement, Revision};
+    let voulu: usize = std::env::var("SOFI_BENCH_FILE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000);
+    let deja = store.file().unwrap().len();
+    if deja >= voulu {
+        return;
+    }
+    let t = Instant::now();
+    let now = sofi::store::now_ms();
+    for (i, o) in store.offres().take(voulu - deja).enumerate() {
+        let o = o.unwrap();
+        let numero = format!("BENCH-FILE-{}", deja + i);
+        let mut formation = o.formation;
+        formation.numero = numero.clone();
+        let soumis = now - (i as i64 * 4 * 86_400_000 / voulu as i64);
+        let d = Dossier {
+            numero: numero.clone(),
+            siret: formation.organisme.siret.clone(),
+            etat: Etat::EnAttente,
+            travail: Some(Revision {
+                formation,
+                verdict: o.verdict,
+            }),
+            en_ligne: false,
+            motifs: vec![],
+            cree_le: soumis,
+            modifie_le: soumis,
+            soumis_le: Some(soumis),
+            a_revoir: false,
+            source: ["formulaire", "api", "fichier"][i % 3].into(),
+        };
+        store
+            .enregistrer_dossier(
+                &d,
+                None,
+                Evenement::new("bench", format!("offre {numero}"), "soumission"),
+            )
+            .unwrap();
+    }
+    eprintln!(
+        "{} offers put in the staff queue in {:.0} s",
+        voulu - deja,
+        t.elapsed().as_secs_f64()
+    );
 }
 
 fn store_counts(data: &Path) -> u64 {

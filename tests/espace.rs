@@ -1441,7 +1441,7 @@ fn a_date_only_change_goes_online_without_staff() {
     // Drawn for a look (the policy's rate is 1 here), audited as the policy's decision.
     let file = staff.get("/gestion");
     assert!(
-        file.corps.contains("tirées pour un coup d") && file.corps.contains(&numero),
+        file.corps.contains("tirées pour un coup d'œil (1)") && file.corps.contains(&numero),
         "{}",
         file.corps
     );

@@ -81,6 +81,32 @@ struct FiltreFile {
     source: String,
     /// `recent` for the newest first; oldest first otherwise.
     tri: String,
+    /// Page of the submitted offers, from 1 (`PAR_PAGE` each).
+    page: usize,
+}
+
+/// Submitted offers per page of the queue.
+const PAR_PAGE: usize = 100;
+
+impl FiltreFile {
+    /// This queue's URL at another page.
+    fn url_page(&self, page: usize) -> String {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [
+            ("type", &self.r#type),
+            ("departement", &self.departement),
+            ("organisme", &self.organisme),
+            ("formacode", &self.formacode),
+            ("source", &self.source),
+            ("tri", &self.tri),
+        ] {
+            if !v.is_empty() {
+                q.append_pair(k, v);
+            }
+        }
+        q.append_pair("page", &page.to_string());
+        format!("/gestion?{}", q.finish())
+    }
 }
 
 /// Deadlines from reception: J+1 received, J+2 decided, J+3 diffused.
@@ -136,10 +162,14 @@ async fn file(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
             Ok(s) => s,
             Err(e) => return erreur_stockage(&e),
         };
-        let a_revoir: Vec<Dossier> = match app.store.dossiers_en(Etat::Diffusee) {
-            Ok(d) => d.into_iter().filter(|d| d.a_revoir).collect(),
+        let a_revoir = match app.store.a_revoir() {
+            Ok(d) => d,
             Err(e) => return erreur_stockage(&e),
         };
+        let pages = attente.len().div_ceil(PAR_PAGE).max(1);
+        let page = f.page.clamp(1, pages);
+        let total = attente.len();
+        let attente = &attente[((page - 1) * PAR_PAGE).min(total)..(page * PAR_PAGE).min(total)];
         ok(cadre_prive(
             "Gestion de l'offre",
             Some(&q),
@@ -189,7 +219,7 @@ async fn file(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
                     p { button type="submit" { "Filtrer" } }
                 }
                 section aria-labelledby="t-offres" {
-                    h2 id="t-offres" { "Offres soumises (" (attente.len()) ")" }
+                    h2 id="t-offres" { "Offres soumises (" (total) ")" }
                     p.aide { "Échéances depuis la réception : J+1 reçue, J+2 décidée, J+3 diffusée ; en rouge, une échéance dépassée." }
                     @if attente.is_empty() { p { "Aucune." } }
                     @else {
@@ -202,7 +232,7 @@ async fn file(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
                                     th scope="col" { "Âge" } th scope="col" { "Décider avant" } th scope="col" { "Diffuser avant" }
                                 } }
                                 tbody {
-                                    @for x in &attente {
+                                    @for x in attente {
                                         tr {
                                             td { @if !x.bloquant {
                                                 input type="checkbox" name="sel" value=(x.numero) id={ "sel-" (x.numero) } aria-label={ "sélectionner " (x.numero) };
@@ -219,6 +249,13 @@ async fn file(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
                                 }
                             }
                             p { button type="submit" { "Accepter la sélection" } }
+                        }
+                        @if pages > 1 {
+                            nav.pagination aria-label="Pages de la file" {
+                                @if page > 1 { a href=(f.url_page(page - 1)) rel="prev" { "‹ précédentes" } " " }
+                                "page " (page) " sur " (pages) " (" (PAR_PAGE) " par page)"
+                                @if page < pages { " " a href=(f.url_page(page + 1)) rel="next" { "suivantes ›" } }
+                            }
                         }
                     }
                 }
@@ -243,7 +280,7 @@ async fn file(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
                         @for d in &a_revoir {
                             li {
                                 a href={ "/gestion/offres/" (d.numero) } { (d.numero) }
-                                " — " (d.siret) ", il y a " (age(d.modifie_le)) " "
+                                " — " (d.siret) ", il y a " (age(d.soumis_le)) " "
                                 form.en-ligne method="post" action={ "/gestion/offres/" (d.numero) "/vu" } {
                                     (csrf(&q)) button.secondaire type="submit" { "Vu" }
                                 }

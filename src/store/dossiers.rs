@@ -119,11 +119,11 @@ fn tget<T: DeserializeOwned>(t: &TransactionalTree, k: &[u8]) -> Result<Option<T
 fn put_dossier(t: &BackofficeTx, d: &Dossier) -> Result<(), Tx> {
     // The queue follows the state: out with the old entry, in with the new one.
     if let Some(avant) = tget::<Dossier>(t.dossiers, d.numero.as_bytes())? {
-        if let Some(k) = cle_file(&avant) {
+        for k in cle_file(&avant).into_iter().chain(cle_revoir(&avant)) {
             t.file.remove(k)?;
         }
     }
-    if let Some(k) = cle_file(d) {
+    for k in cle_file(d).into_iter().chain(cle_revoir(d)) {
         t.file
             .insert(k, encode(&ElementFile::de(d)).map_err(abort)?)?;
     }
@@ -136,6 +136,15 @@ fn put_dossier(t: &BackofficeTx, d: &Dossier) -> Result<(), Tx> {
 /// A dossier waiting for staff in the queue: submitted (big-endian ms) ++ numero.
 fn cle_file(d: &Dossier) -> Option<Vec<u8>> {
     (d.etat == Etat::EnAttente).then(|| key_maj(d.soumis_le.unwrap_or(d.modifie_le), &d.numero))
+}
+
+/// Keys of the sampled auto-accepted offers, after the queue's in the same tree (a time's
+/// first byte is 0 for the next 2,000 centuries).
+const REVOIR: &[u8] = b"~revoir\0";
+
+/// An auto-accepted dossier drawn for a look by staff: `REVOIR` ++ numero.
+fn cle_revoir(d: &Dossier) -> Option<Vec<u8>> {
+    d.a_revoir.then(|| [REVOIR, d.numero.as_bytes()].concat())
 }
 
 /// What the staff queue shows and filters on, kept beside each waiting dossier so that the
@@ -186,7 +195,11 @@ impl ElementFile {
                 })
                 .unwrap_or_default(),
             source: d.source.clone(),
-            soumis_le: d.soumis_le.unwrap_or(d.modifie_le),
+            soumis_le: if d.etat == Etat::EnAttente {
+                d.soumis_le.unwrap_or(d.modifie_le)
+            } else {
+                d.modifie_le
+            },
             en_ligne: d.en_ligne,
             bloquant: d.travail.as_ref().is_some_and(|r| r.verdict.bloquant()),
         }
@@ -297,24 +310,21 @@ impl Store {
     pub fn file(&self) -> Result<Vec<ElementFile>, StoreError> {
         self.a()?
             .file
-            .iter()
+            .range(..REVOIR)
             .values()
             .map(|v| decode(&v?))
             .collect()
     }
 
-    /// Every dossier in a state, oldest change first.
-    pub fn dossiers_en(&self, etat: Etat) -> Result<Vec<Dossier>, StoreError> {
-        let a = self.a()?;
-        let mut v: Vec<Dossier> = a
-            .dossiers
-            .iter()
+    /// The auto-accepted offers drawn for a look by staff (their `soumis_le` is when they
+    /// went online).
+    pub fn a_revoir(&self) -> Result<Vec<ElementFile>, StoreError> {
+        self.a()?
+            .file
+            .scan_prefix(REVOIR)
             .values()
-            .map(|b| decode::<Dossier>(&b?))
-            .filter(|d| d.as_ref().map_or(true, |d| d.etat == etat))
-            .collect::<Result<_, _>>()?;
-        v.sort_by_key(|d| d.modifie_le);
-        Ok(v)
+            .map(|v| decode(&v?))
+            .collect()
     }
 
     /// Saves a dossier (a draft, a submission, a decision that does not put it online) with
