@@ -186,6 +186,55 @@ fn categorie(chemin: &str, nouvelles: &[String]) -> &'static str {
 /// A change's place in words: `actions[0].sessions[1].periode.debut` → `action F_A1 ›
 /// session F_A1_S2 › periode.debut`, with the numeros of the revision `f`.
 pub fn libelle_chemin(f: &Formation, chemin: &str) -> String {
+    let brut = chemin_brut(f, chemin);
+    // The last segment in words, when it is one a person enters.
+    match CHAMPS.iter().find(|(c, _)| brut.ends_with(c)) {
+        Some((c, l)) => format!("{}{l}", &brut[..brut.len() - c.len()]),
+        None => brut,
+    }
+}
+
+/// Fields' paths (their end) and their names in the forms, most specific first.
+const CHAMPS: &[(&str, &str)] = &[
+    ("periode.debut", "début de la session"),
+    ("periode.fin", "fin de la session"),
+    ("etat_recrutement", "état du recrutement"),
+    ("modalites_inscription", "modalités d'inscription"),
+    ("prix_total_ttc", "prix total TTC"),
+    ("prix_horaire_ttc", "prix horaire TTC"),
+    ("nombre_heures_centre", "heures en centre"),
+    ("nombre_heures_entreprise", "heures en entreprise"),
+    ("nombre_heures_total", "heures au total"),
+    ("conditions_specifiques", "conditions d'accès"),
+    ("rythme", "rythme"),
+    ("resultats_attendus", "résultats attendus"),
+    ("intitule", "intitulé"),
+    ("objectif", "objectifs"),
+    ("contenu", "contenu (programme)"),
+    ("code_niveau_entree", "niveau d'entrée"),
+    ("code_niveau_sortie", "niveau de sortie"),
+    ("parcours", "parcours"),
+];
+
+/// A value as the forms show it: a LHÉO date `AAAAMMJJ` as `JJ/MM/AAAA` (month or year
+/// precision as `MM/AAAA`, `AAAA`), anything else as it is.
+pub fn libelle_valeur(v: &str) -> String {
+    let d = v.as_bytes();
+    if d.len() != 8
+        || !d.iter().all(u8::is_ascii_digit)
+        || !(v.starts_with("19") || v.starts_with("20"))
+    {
+        return v.to_string();
+    }
+    match (&v[4..6], &v[6..8]) {
+        ("00", _) => v[..4].to_string(),
+        (m, "00") => format!("{m}/{}", &v[..4]),
+        (m, j) => format!("{j}/{m}/{}", &v[..4]),
+    }
+}
+
+/// A change's path with its action and session numbers (`action X › session Y › rest`).
+fn chemin_brut(f: &Formation, chemin: &str) -> String {
     let index = |r: &str, clef: &str| -> Option<(usize, usize)> {
         let r2 = r.strip_prefix(clef)?;
         let fin = r2.find(']')?;
@@ -226,6 +275,15 @@ fn session_champ(chemin: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_read_as_in_the_forms() {
+        assert_eq!(libelle_valeur("20271208"), "08/12/2027");
+        assert_eq!(libelle_valeur("20271000"), "10/2027");
+        assert_eq!(libelle_valeur("20270000"), "2027");
+        assert_eq!(libelle_valeur("12345678"), "12345678");
+        assert_eq!(libelle_valeur("Cariste"), "Cariste");
+    }
     use crate::model::{Action, Periode, Session};
 
     fn offre() -> Formation {

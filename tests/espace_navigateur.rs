@@ -11,34 +11,6 @@ use common::navigateur::*;
 use common::*;
 use fantoccini::Client;
 
-/// The main content's text (read by script: no element handle to go stale mid-navigation).
-async fn texte(c: &Client) -> String {
-    js(
-        c,
-        "const m = document.querySelector('main'); return m ? m.innerText : ''",
-    )
-    .await
-    .as_str()
-    .unwrap_or("")
-    .to_string()
-}
-
-async fn aller(c: &Client, base: &str, chemin: &str) {
-    c.goto(&format!("{base}{chemin}")).await.unwrap();
-}
-
-/// Waits for a page whose address contains `motif` after a keyboard submit.
-async fn apres(c: &Client, motif: &str) {
-    attendre_url(c, motif).await;
-    attendre("page chargée", || async {
-        js(c, "return document.readyState === 'complete' ? 1 : 0")
-            .await
-            .as_u64()
-            == Some(1)
-    })
-    .await;
-}
-
 fn siret(prefixe: &str) -> String {
     (0..10)
         .map(|d| format!("{prefixe}{d}"))

@@ -1196,8 +1196,8 @@ async fn offre(State(app): State<Arc<App>>, p: RawPathParams, req: Request) -> R
                                     @for c in &changements {
                                         tr {
                                             td { (crate::politique::libelle_chemin(&f, &c.chemin)) }
-                                            td { (c.avant) }
-                                            td { (c.apres) }
+                                            td { (crate::politique::libelle_valeur(&c.avant)) }
+                                            td { (crate::politique::libelle_valeur(&c.apres)) }
                                             td { @if app.politique.automatiques.contains(&c.categorie) { "acceptée d'office (" (c.categorie) ")" } @else { strong { "à vérifier" } } }
                                         }
                                     }

@@ -210,5 +210,33 @@ pub async fn activer_au_clavier(c: &Client, css: &str) {
     touche(c, ENTREE).await;
 }
 
+/// The main content's text (read by script: no element handle to go stale mid-navigation).
+pub async fn texte(c: &Client) -> String {
+    js(
+        c,
+        "const m = document.querySelector('main'); return m ? m.innerText : ''",
+    )
+    .await
+    .as_str()
+    .unwrap_or("")
+    .to_string()
+}
+
+pub async fn aller(c: &Client, base: &str, chemin: &str) {
+    c.goto(&format!("{base}{chemin}")).await.unwrap();
+}
+
+/// Waits for a page whose address contains `motif` after a keyboard submit.
+pub async fn apres(c: &Client, motif: &str) {
+    attendre_url(c, motif).await;
+    attendre("page chargée", || async {
+        js(c, "return document.readyState === 'complete' ? 1 : 0")
+            .await
+            .as_u64()
+            == Some(1)
+    })
+    .await;
+}
+
 #[allow(unused_imports)]
 use InputSource as _;
