@@ -1582,6 +1582,55 @@ fn a_date_only_change_goes_online_without_staff() {
                 .corps
                 .contains("Formation déjà proposée sous un autre numéro")
     );
+    // An offer whose last session has ended: expired, and its organisation is told.
+    let passee = |debut: &str, fin: &str| {
+        offre("Magasinier", debut).replace("\"fin\":\"2027-12-20\"", &format!("\"fin\":\"{fin}\""))
+    };
+    let (st, j) = api(
+        &srv,
+        "POST",
+        "/api/v1/espace/offres",
+        &auth,
+        Some(passee("2027-11-02", "2027-11-30").as_bytes()),
+    );
+    assert_eq!(st, 201, "{j}");
+    let vieille = j["numero"].as_str().unwrap().to_string();
+    api(
+        &srv,
+        "POST",
+        &format!("/api/v1/espace/offres/{vieille}/soumission"),
+        &auth,
+        None,
+    );
+    let p = staff.soumettre(
+        &format!("/gestion/offres/{vieille}"),
+        &format!("/gestion/offres/{vieille}/accepter"),
+        &[],
+    );
+    assert_eq!(p.status, 303, "{}", p.corps);
+    assert!(!of.get("/espace").corps.contains("expirée(s)"));
+    let (st, j) = api(
+        &srv,
+        "PUT",
+        &format!("/api/v1/espace/offres/{vieille}"),
+        &auth,
+        Some(passee("2025-11-03", "2025-11-28").as_bytes()),
+    );
+    assert_eq!(st, 200, "{j}");
+    let (_, j) = api(
+        &srv,
+        "POST",
+        &format!("/api/v1/espace/offres/{vieille}/soumission"),
+        &auth,
+        None,
+    );
+    assert_eq!(
+        j["etat"], "expiree",
+        "dates only, online at once, and already over: {j}"
+    );
+    let tableau = of.get("/espace").corps;
+    assert!(tableau.contains("1 offre(s) expirée(s)"), "{tableau}");
+
     // Users, managed by staff: only admins manage staff; a deactivated account's sessions end.
     let p = staff.soumettre(
         "/gestion/comptes",
