@@ -363,3 +363,83 @@ fn inbox_imports_dropped_files_and_health_reports_waiting_offers() {
     assert!(h["plus_ancienne_non_diffusee_s"].as_i64().unwrap() >= 0);
     assert!(h["journal_seq"].as_u64().unwrap() >= 1);
 }
+
+/// A feed with no formation — an empty store, a filter that matches nothing, nothing new
+/// since, deletions only — is `<lheo-plus>` (LHÉO's `offres` needs one formation at least),
+/// valid for two XSD validators and the DTD, and `sofi import` reads it back.
+#[test]
+fn feeds_without_formation_are_valid_lheo() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&tmp.path().join("srv"), false);
+    let auth = format!("Bearer {}", server.token.trim());
+    let n = std::cell::Cell::new(0);
+    let flux = |q: &str| -> String {
+        let (status, r) = call(
+            ureq::get(&server.url(&format!("/lheo/offres.xml{q}"))),
+            None,
+        );
+        assert_eq!(status, 200, "{q}");
+        let corps = String::from_utf8(bytes(r)).unwrap();
+        n.set(n.get() + 1);
+        let f = tmp.path().join(format!("flux-{}.xml", n.get()));
+        std::fs::write(&f, &corps).unwrap();
+        valide_partout(&f);
+        // What Sofi writes, Sofi reads.
+        let (code, rep) = import(&tmp.path().join("relu"), &[&f], &["--source", "relu"]);
+        assert_eq!(code, 0, "{rep}");
+        corps
+    };
+    // An empty store.
+    let vide = flux("");
+    assert!(
+        vide.contains("<lheo-plus xmlns=\"http://lheo.gouv.fr/2.3\">"),
+        "{vide}"
+    );
+    let out = tmp.path().join("export-vide.xml");
+    let o = run(sofi()
+        .arg("--data-dir")
+        .arg(tmp.path().join("autre"))
+        .args(["export", "-o"])
+        .arg(&out));
+    assert!(o.status.success(), "{}", stderr(&o));
+    valide_partout(&out);
+
+    let (status, _) = call(
+        ureq::post(&server.url("/api/v1/import?source=flux")).set("Authorization", &auth),
+        Some(
+            std::fs::read(lheo("samples/trefle/daeu.xml"))
+                .unwrap()
+                .as_slice(),
+        ),
+    );
+    assert_eq!(status, 200);
+    let (_, r) = call(ureq::get(&server.url("/lheo/offres.xml")), None);
+    let seq: u64 = r.header("x-sofi-journal").unwrap().parse().unwrap();
+    assert!(String::from_utf8(bytes(r)).unwrap().contains("<lheo xmlns"));
+    // A filter that matches nothing, and nothing new since the last pull.
+    assert!(flux("?departement=971").contains("<lheo-plus"));
+    assert!(flux(&format!("?depuis={seq}")).contains("<lheo-plus"));
+    // Deletions only.
+    let (status, _) = call(
+        ureq::delete(&server.url("/api/v1/formations/15_464888")).set("Authorization", &auth),
+        None,
+    );
+    assert_eq!(status, 200);
+    let suppressions = flux(&format!("?depuis={seq}"));
+    assert!(
+        suppressions.contains("<lheo-plus")
+            && suppressions.contains("<extra info=\"formation\" numero=\"15_464888\"/>"),
+        "{suppressions}"
+    );
+    // A partner applying it deletes the offer.
+    let partenaire = tmp.path().join("partenaire");
+    import(
+        &partenaire,
+        &[&lheo("samples/trefle/daeu.xml")],
+        &["--source", "sofi"],
+    );
+    let f = tmp.path().join("suppressions.xml");
+    std::fs::write(&f, &suppressions).unwrap();
+    import(&partenaire, &[&f], &["--source", "sofi"]);
+    assert_eq!(stats(&partenaire)["formations"], 0);
+}

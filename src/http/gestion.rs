@@ -126,12 +126,12 @@ async fn file(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
             Ok(d) => d.into_iter().filter(|d| d.statut == StatutDemande::EnAttente).collect(),
             Err(e) => return erreur_stockage(&e),
         };
-        let mut attente = match app.store.file() {
+        let file = match app.store.file() {
             Ok(d) => d,
             Err(e) => return erreur_stockage(&e),
         };
         let f = &filtre;
-        attente.retain(|x| {
+        let mut attente: Vec<&crate::store::ElementFile> = file.iter().filter(|x| {
             (f.departement.is_empty() || x.departements.contains(&f.departement))
                 && (f.organisme.is_empty() || x.siret == f.organisme)
                 && (f.formacode.is_empty()
@@ -140,7 +140,7 @@ async fn file(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
                             || app.refs.formacode_ancetres(c).contains(&f.formacode)
                     }))
                 && (f.source.is_empty() || x.source == f.source)
-        });
+        }).collect();
         let demandes: Vec<_> = if f.r#type == "offres" || !f.organisme.is_empty() || !f.formacode.is_empty() || !f.source.is_empty() {
             vec![]
         } else {

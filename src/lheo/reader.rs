@@ -84,6 +84,9 @@ fn attributs_demesures(e: &BytesStart) -> Option<String> {
 #[derive(PartialEq)]
 enum State {
     BeforeRoot,
+    /// Inside `<lheo-plus>`, outside its `<lheo>` (what Sofi writes when a feed has no
+    /// formation: see `LheoWriter`).
+    InPlus,
     InRoot,
     InOffres,
     Done,
@@ -141,6 +144,8 @@ pub struct Decoupeur<R: Read> {
     /// Inside `lheo/extras[@info="suppressions"]`.
     dans_suppressions: bool,
     suppressions: Vec<String>,
+    /// The `<lheo>` being read is inside a `<lheo-plus>`.
+    plus: bool,
     version: Option<Version>,
     fini: bool,
     /// Sizes of the last bande, to allocate the next one once.
@@ -164,6 +169,7 @@ impl<R: Read> Decoupeur<R> {
             depth_outside: 0,
             dans_suppressions: false,
             suppressions: Vec::new(),
+            plus: false,
             version: None,
             fini: false,
             capacites: (16 * 1024, 1024),
@@ -250,10 +256,10 @@ impl<R: Read> Decoupeur<R> {
                     }
                     match self.state {
                         State::BeforeRoot => {
-                            if name != "lheo" {
+                            if name != "lheo" && name != "lheo-plus" {
                                 return Some(Err(self.fatal(
                                     start,
-                                    format!("racine <{name}> : un flux d'offres LHÉO commence par <lheo>"),
+                                    format!("racine <{name}> : un flux d'offres LHÉO commence par <lheo> (ou <lheo-plus>)"),
                                     &name,
                                     None,
                                 )));
@@ -272,6 +278,14 @@ impl<R: Read> Decoupeur<R> {
                                     }
                                 }
                             }
+                            self.state = if name == "lheo-plus" {
+                                State::InPlus
+                            } else {
+                                State::InRoot
+                            };
+                        }
+                        State::InPlus if name == "lheo" && self.depth_outside == 0 => {
+                            self.plus = true;
                             self.state = State::InRoot;
                         }
                         State::InRoot if name == "offres" && self.depth_outside == 0 => {
@@ -296,7 +310,7 @@ impl<R: Read> Decoupeur<R> {
                                 .ok()
                                 .flatten()
                                 .map(|a| a.value.into_owned());
-                            if self.state == State::InRoot
+                            if matches!(self.state, State::InRoot | State::InPlus)
                                 && self.depth_outside == 0
                                 && name == "extras"
                                 && info.as_deref() == Some(b"suppressions")
@@ -326,7 +340,10 @@ impl<R: Read> Decoupeur<R> {
                         let name = local(e.name().as_ref());
                         match (&self.state, name.as_str()) {
                             (State::InOffres, "offres") => self.state = State::InRoot,
-                            (State::InRoot, "lheo") => self.state = State::Done,
+                            (State::InRoot, "lheo") if self.plus => self.state = State::InPlus,
+                            (State::InRoot, "lheo") | (State::InPlus, "lheo-plus") => {
+                                self.state = State::Done
+                            }
                             _ => {}
                         }
                     }
@@ -347,7 +364,7 @@ impl<R: Read> Decoupeur<R> {
                         State::Done => None,
                         State::BeforeRoot => Some(Err(self.fatal(
                             start,
-                            "document vide : aucun élément <lheo>".into(),
+                            "document vide : aucun élément <lheo> ni <lheo-plus>".into(),
                             "",
                             None,
                         ))),
@@ -367,6 +384,7 @@ impl<R: Read> Decoupeur<R> {
     fn chemin_hors_offre(&self) -> &'static str {
         match self.state {
             State::BeforeRoot => "",
+            State::InPlus => "lheo-plus",
             State::InRoot => "lheo",
             State::InOffres => "lheo/offres",
             State::Done => "lheo",

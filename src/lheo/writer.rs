@@ -6,17 +6,34 @@ use crate::model::*;
 use quick_xml::escape::escape;
 use std::io::{self, Write};
 
+/// Writes `<lheo><offres>` once the first formation comes. `offres` needs at least one
+/// `formation` in LHÉO: a document with none (an empty store, a filter that matches
+/// nothing, an incremental feed with nothing new or only deletions) is written as
+/// `<lheo-plus>`, LHÉO's own root whose `lheo` may be absent and which carries `extras`.
 pub struct LheoWriter<W: Write> {
     w: W,
     depth: usize,
+    /// `<lheo><offres>` written.
+    ouvert: bool,
 }
 
 impl<W: Write> LheoWriter<W> {
-    /// Writes the prologue and opens `<lheo><offres>`.
+    /// Writes the prologue.
     pub fn new(mut w: W) -> io::Result<Self> {
         w.write_all(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")?;
-        write!(w, "<lheo xmlns=\"{NS_23}\">\n  <offres>\n")?;
-        Ok(LheoWriter { w, depth: 2 })
+        Ok(LheoWriter {
+            w,
+            depth: 2,
+            ouvert: false,
+        })
+    }
+
+    fn ouvrir(&mut self) -> io::Result<()> {
+        if !self.ouvert {
+            write!(self.w, "<lheo xmlns=\"{NS_23}\">\n  <offres>\n")?;
+            self.ouvert = true;
+        }
+        Ok(())
     }
 
     /// Closes the document and hands back the output.
@@ -24,9 +41,14 @@ impl<W: Write> LheoWriter<W> {
         self.finish_with_suppressions(&[])
     }
 
-    /// Closes the document, listing deleted offers in `lheo/extras` (see `diffusion`).
+    /// Closes the document, listing deleted offers in `extras` (see `diffusion`): in
+    /// `lheo` after `offres`, or in `lheo-plus` when no formation was written.
     pub fn finish_with_suppressions(mut self, numeros: &[String]) -> io::Result<W> {
-        self.w.write_all(b"  </offres>\n")?;
+        if self.ouvert {
+            self.w.write_all(b"  </offres>\n")?;
+        } else {
+            writeln!(self.w, "<lheo-plus xmlns=\"{NS_23}\">")?;
+        }
         if !numeros.is_empty() {
             self.w.write_all(b"  <extras info=\"suppressions\">\n")?;
             for n in numeros {
@@ -38,7 +60,11 @@ impl<W: Write> LheoWriter<W> {
             }
             self.w.write_all(b"  </extras>\n")?;
         }
-        self.w.write_all(b"</lheo>\n")?;
+        self.w.write_all(if self.ouvert {
+            b"</lheo>\n"
+        } else {
+            b"</lheo-plus>\n"
+        })?;
         self.w.flush()?;
         Ok(self.w)
     }
@@ -167,6 +193,7 @@ impl<W: Write> LheoWriter<W> {
         f: &Formation,
         garder: impl Fn(usize, &Action) -> bool,
     ) -> io::Result<()> {
+        self.ouvrir()?;
         self.open(
             "formation",
             &Self::keyed(&f.numero, &f.datecrea, &f.datemaj, &f.attrs),

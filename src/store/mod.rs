@@ -215,6 +215,9 @@ impl Trees {
     }
 }
 
+/// The staff queue as read at a generation of the `file` tree.
+type FileLue = (u64, Arc<Vec<ElementFile>>);
+
 #[derive(Clone)]
 pub struct Store {
     /// `None` only while sled is being reopened after a failure it does not recover from
@@ -239,6 +242,10 @@ pub struct Store {
     reopen_count: Arc<std::sync::atomic::AtomicU64>,
     /// When [`Store::probe`] last probed (Unix ms).
     derniere_sonde: Arc<std::sync::atomic::AtomicI64>,
+    /// The staff queue as last read, and the generation of `file` it was read at (see
+    /// [`Store::file`]).
+    file_cache: Arc<Mutex<Option<FileLue>>>,
+    file_generation: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// sled's cache in MiB (`sofi --cache-mo`, default 4). Records are small, so 4 MiB of them is
@@ -346,6 +353,8 @@ impl Store {
             damaged_offers: Arc::default(),
             reopen_count: Arc::default(),
             derniere_sonde: Arc::default(),
+            file_cache: Arc::default(),
+            file_generation: Arc::default(),
         })
     }
 

@@ -151,7 +151,7 @@ impl Store {
         let fin_engagee = *fin;
         // 2. Fiches, indexes, organismes, journal and counters, in one transaction.
         let trees = offer_trees(&a, hook.is_some());
-        trees
+        let r = trees
             .as_slice()
             .transaction(|t| {
                 let [offres, par_org, par_maj, par_src, orgs, journal, meta, attente, ..] =
@@ -290,7 +290,11 @@ impl Store {
                 run_hook(t, hook)?;
                 Ok(issues)
             })
-            .map_err(tx_err)
+            .map_err(tx_err);
+        if hook.is_some() {
+            self.file_changee();
+        }
+        r
     }
 
     /// Removes offers (journalled), in one transaction. Returns how many existed.
@@ -317,7 +321,7 @@ impl Store {
         }
         let sans_offre = self.organismes_sans_offre(&partants, &Default::default())?;
         let trees = offer_trees(&a, hook.is_some());
-        trees
+        let r = trees
             .as_slice()
             .transaction(|t| {
                 let [offres, par_org, par_maj, par_src, orgs, journal, meta, attente, ..] =
@@ -366,7 +370,11 @@ impl Store {
                 run_hook(t, hook)?;
                 Ok(n)
             })
-            .map_err(tx_err)
+            .map_err(tx_err);
+        if hook.is_some() {
+            self.file_changee();
+        }
+        r
     }
 
     /// The organismes left without any offer once the offers in `partants` (SIRET, numero)

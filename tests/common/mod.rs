@@ -225,3 +225,34 @@ pub fn xmllint_valid(path: &Path) {
     assert!(out.status.success(), "{}", &err[..err.len().min(3000)]);
     assert!(err.contains("validates"), "{err}");
 }
+
+/// A feed as a strict partner checks it: the XSD with libxml2 (`xmllint`), the XSD again with
+/// a second, independent XSD 1.0 implementation (Python's `xmlschema`, Debian's
+/// `python3-xmlschema`), and the official DTD.
+pub fn valide_partout(path: &Path) {
+    xmllint_valid(path);
+    let dtd = lheo("lheo-2.3/schema/lheo.dtd");
+    let out = Command::new("xmllint")
+        .args(["--noout", "--dtdvalid"])
+        .arg(&dtd)
+        .arg(path)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "DTD: {}", &err[..err.len().min(3000)]);
+    let out = Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            "import sys, xmlschema; xmlschema.XMLSchema10(sys.argv[1]).validate(sys.argv[2])",
+        ])
+        .arg(lheo("lheo-2.3/schema/lheo.xsd"))
+        .arg(path)
+        .output()
+        .expect("python3-xmlschema is installed (.ci/run installs it)");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "xmlschema: {}",
+        &err[err.len().saturating_sub(3000)..]
+    );
+}
