@@ -344,11 +344,54 @@ impl LheoDate {
             .map_err(|_| format!("« {s} » n'est pas une date du calendrier"))
     }
 
+    /// Parses an end date: a month (`AAAAMM00`) or a year (`AAAA0000`) ends on its last day,
+    /// so that a session `20261015`–`20261000` ends after it starts.
+    pub fn parse_fin(s: &str) -> Result<LheoDate, String> {
+        let d = LheoDate::parse(s)?;
+        Ok(match d {
+            LheoDate::Date(x) if s.ends_with("0000") => LheoDate::Date(x.last_of_year()),
+            LheoDate::Date(x) if s.ends_with("00") => LheoDate::Date(x.last_of_month()),
+            d => d,
+        })
+    }
+
     pub fn date(self) -> Option<jiff::civil::Date> {
         match self {
             LheoDate::Date(d) => Some(d),
             LheoDate::Inconnue => None,
         }
+    }
+}
+
+/// `AAAAMMJJ` in French, with LHÉO's conventions (`AAAAMM00`: a month).
+pub fn lheo_date_fr(d: &str) -> String {
+    const MOIS: [&str; 12] = [
+        "janvier",
+        "février",
+        "mars",
+        "avril",
+        "mai",
+        "juin",
+        "juillet",
+        "août",
+        "septembre",
+        "octobre",
+        "novembre",
+        "décembre",
+    ];
+    if d.len() != 8 || d == "00000000" || d == "99999999" {
+        return "date non communiquée".into();
+    }
+    let (y, m, j) = (
+        &d[..4],
+        d[4..6].parse::<usize>().unwrap_or(0),
+        d[6..].parse::<u32>().unwrap_or(0),
+    );
+    match (m, j) {
+        (0, _) => format!("année {y}"),
+        (m, 0) if m <= 12 => format!("{} {y}", MOIS[m - 1]),
+        (m, j) if m <= 12 => format!("{j} {} {y}", MOIS[m - 1]),
+        _ => d.to_string(),
     }
 }
 

@@ -828,3 +828,60 @@ fn a_staff_decision_is_not_taken_again() {
     assert!(!store.offre("ESP-2").unwrap().unwrap().verdict.diffusable());
     assert_eq!(store.empreinte_regles().unwrap().as_deref(), Some("test-2"));
 }
+
+/// LHÉO writes an end known to the month or the year as `AAAAMM00` / `AAAA0000`: read as the
+/// period's last day (not "inversée"), shown as "octobre 2026", written back unchanged.
+#[test]
+fn month_and_year_end_dates_are_lheo_and_round_trip() {
+    let tmp = tempfile::tempdir().unwrap();
+    let avec = |debut: &str, fin: &str| {
+        daeu()
+            .replace(
+                "<debut>20181001</debut>",
+                &format!("<debut>{debut}</debut>"),
+            )
+            .replace("<fin>20190524</fin>", &format!("<fin>{fin}</fin>"))
+    };
+    let mois = write(tmp.path(), "mois.xml", avec("20261015", "20261000"));
+    let (code, rep) = import(tmp.path(), &[&mois], &[]);
+    assert_eq!(
+        (code, &rep[0]["rapport"]["rejetees"]),
+        (0, &0.into()),
+        "{rep}"
+    );
+    let export = exporter(tmp.path());
+    let export = String::from_utf8(export).unwrap();
+    assert!(
+        export.contains("<fin>20261000</fin>"),
+        "written back unchanged"
+    );
+    // A real inversion is still one, and the message reads as dates.
+    let inversee = write(tmp.path(), "inv.xml", avec("20261015", "20260930"));
+    let (_, rep) = import(tmp.path(), &[&inversee], &[]);
+    let rejet = rep[0]["rapport"]["rejets"][0]["erreurs"][0].to_string();
+    assert!(
+        rejet.contains("session-inversee") && rejet.contains("30 septembre 2026"),
+        "{rep}"
+    );
+    // Shown as such on the offer's page; the year precision too.
+    let annee = write(tmp.path(), "annee.xml", avec("20261015", "20270000"));
+    let d2 = tmp.path().join("d2");
+    import(&d2, &[&annee], &[]);
+    let srv = Server::start(tmp.path(), false);
+    let (st, r) = call(ureq::get(&srv.url("/formation/15_464888")), None);
+    assert_eq!(st, 200);
+    let page = r.into_string().unwrap();
+    assert!(
+        page.contains("Du 15 octobre 2026, jusqu&#39;en octobre 2026")
+            || page.contains("Du 15 octobre 2026, jusqu'en octobre 2026"),
+        "{page}"
+    );
+    drop(srv);
+    let srv = Server::start(&d2, false);
+    let (_, r) = call(ureq::get(&srv.url("/formation/15_464888")), None);
+    let page = r.into_string().unwrap();
+    assert!(
+        page.contains("jusqu&#39;en 2027") || page.contains("jusqu'en 2027"),
+        "{page}"
+    );
+}

@@ -708,7 +708,10 @@ fn session(c: &mut Ctx, ap: &str, s: &Session) {
     }
     let pp = format!("{sp}/periode");
     let debut = c.date(&pp, "debut", &s.periode.debut);
-    let fin = c.date(&pp, "fin", &s.periode.fin);
+    // Month or year precision (`AAAAMM00`, `AAAA0000`): compared as its last day.
+    let fin = c
+        .date(&pp, "fin", &s.periode.fin)
+        .and_then(|_| LheoDate::parse_fin(&s.periode.fin).ok());
     if let (Some(LheoDate::Date(d)), Some(LheoDate::Date(f))) = (debut, fin) {
         if f < d {
             c.err(
@@ -716,7 +719,8 @@ fn session(c: &mut Ctx, ap: &str, s: &Session) {
                 &pp,
                 format!(
                     "la session se termine ({}) avant de commencer ({})",
-                    s.periode.fin, s.periode.debut
+                    crate::model::lheo_date_fr(&s.periode.fin),
+                    crate::model::lheo_date_fr(&s.periode.debut)
                 ),
             );
         } else if (f - d).get_days() > 365 * 6 {

@@ -701,7 +701,7 @@ pub fn debut(s: &Session) -> i64 {
 }
 
 pub fn fin(s: &Session) -> i64 {
-    match LheoDate::parse(&s.periode.fin) {
+    match LheoDate::parse_fin(&s.periode.fin) {
         Ok(LheoDate::Date(d)) => jour(d),
         _ => JOUR_INCONNU_FIN,
     }

@@ -4,7 +4,7 @@
 
 use super::{date_fr, gabarit, json_ld, page_erreur};
 use crate::http::App;
-use crate::model::{Action, Adresse, Coordonnees, LheoDate, Node};
+use crate::model::{lheo_date_fr, Action, Adresse, Coordonnees, LheoDate, Node};
 use hyper::StatusCode;
 use maud::{html, Markup};
 use serde_json::json;
@@ -94,8 +94,10 @@ fn action(app: &App, a: &Action) -> Markup {
                 @for s in &a.sessions {
                     li {
                         @match (date_lheo(&s.periode.debut), date_lheo(&s.periode.fin)) {
-                            (Some(d), Some(f)) => { "Du " (date_fr(&d)) " au " (date_fr(&f)) }
-                            (Some(d), None) => { "À partir du " (date_fr(&d)) }
+                            // Month or year precision (`AAAAMM00`) reads as such.
+                            (Some(_), Some(_)) if s.periode.fin.ends_with("00") => { "Du " (lheo_date_fr(&s.periode.debut)) ", jusqu'en " (lheo_date_fr(&s.periode.fin).trim_start_matches("année ")) }
+                            (Some(_), Some(_)) => { "Du " (lheo_date_fr(&s.periode.debut)) " au " (lheo_date_fr(&s.periode.fin)) }
+                            (Some(_), None) => { "À partir du " (lheo_date_fr(&s.periode.debut)) }
                             _ => { "Dates à préciser" }
                         }
                         @if let Some(m) = &s.modalites_inscription { " — inscription : " (m) }
@@ -163,7 +165,10 @@ pub fn page(app: &App, numero: &str, base: &str) -> (StatusCode, Markup) {
                     "@type": "CourseInstance",
                     "courseMode": if a.a_distance() { "online" } else { "onsite" },
                     "startDate": date_lheo(&s.periode.debut),
-                    "endDate": date_lheo(&s.periode.fin),
+                    "endDate": match LheoDate::parse_fin(&s.periode.fin) {
+                        Ok(LheoDate::Date(d)) => Some(d.to_string()),
+                        _ => None,
+                    },
                     "location": {"@type": "Place", "address": {"@type": "PostalAddress",
                         "streetAddress": lieu.lignes.join(", "), "postalCode": lieu.codepostal,
                         "addressLocality": lieu.ville, "addressCountry": "FR"}},

@@ -173,34 +173,7 @@ fn sauver(
 
 /// `AAAAMMJJ` in French, with LHÉO's conventions (`AAAAMM00`: a month).
 pub(super) fn date_lisible(d: &str) -> String {
-    const MOIS: [&str; 12] = [
-        "janvier",
-        "février",
-        "mars",
-        "avril",
-        "mai",
-        "juin",
-        "juillet",
-        "août",
-        "septembre",
-        "octobre",
-        "novembre",
-        "décembre",
-    ];
-    if d.len() != 8 || d == "00000000" || d == "99999999" {
-        return "date non communiquée".into();
-    }
-    let (y, m, j) = (
-        &d[..4],
-        d[4..6].parse::<usize>().unwrap_or(0),
-        d[6..].parse::<u32>().unwrap_or(0),
-    );
-    match (m, j) {
-        (0, _) => format!("année {y}"),
-        (m, 0) if m <= 12 => format!("{} {y}", MOIS[m - 1]),
-        (m, j) if m <= 12 => format!("{j} {} {y}", MOIS[m - 1]),
-        _ => d.to_string(),
-    }
+    crate::model::lheo_date_fr(d)
 }
 
 /// Loads the offer of a POST and checks it can be edited here.
