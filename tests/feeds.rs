@@ -443,3 +443,47 @@ fn feeds_without_formation_are_valid_lheo() {
     import(&partenaire, &[&f], &["--source", "sofi"]);
     assert_eq!(stats(&partenaire)["formations"], 0);
 }
+
+/// The scope rule holds on the JSON API too: an action the rule does not list is neither
+/// returned nor named by `/api/v1/formations/{numero}`.
+#[test]
+fn the_api_returns_only_listed_actions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gen = tmp.path().join("g.xml");
+    generate(2000, 5, &gen);
+    let d = tmp.path().join("d");
+    import(&d, &[&gen], &[]);
+    let (numero, cachee) = {
+        let store = Store::open(&d).unwrap();
+        let trouvee = store
+            .offres()
+            .map(Result::unwrap)
+            .find_map(|o| {
+                let non = o.verdict.diffusion.iter().find(|x| !x.diffusee)?;
+                o.verdict
+                    .diffusable()
+                    .then(|| (o.formation.numero.clone(), non.action.clone()))
+            })
+            .expect("an offer with a listed action and one that is not");
+        trouvee
+    };
+    let srv = Server::start(&d, false);
+    let (st, r) = call(
+        ureq::get(&srv.url(&format!("/api/v1/formations/{numero}"))),
+        None,
+    );
+    assert_eq!(st, 200);
+    let corps = r.into_string().unwrap();
+    let j: serde_json::Value = serde_json::from_str(&corps).unwrap();
+    let actions = j["formation"]["actions"].as_array().unwrap();
+    assert!(!actions.is_empty());
+    assert!(
+        !corps.contains(&format!("\"{cachee}\"")) && !corps.contains(&format!("[{cachee}]")),
+        "the unlisted action {cachee} leaks: {corps}"
+    );
+    assert!(j["verdict"]["diffusion"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|d| d["diffusee"] == true));
+}

@@ -68,13 +68,41 @@ pub struct OffreJson<'a> {
 }
 
 impl<'a> OffreJson<'a> {
+    /// Only the actions the scope rule lists leave the server, with their findings and
+    /// decisions: an action that is not listed is not named either.
     pub fn de(o: &'a OffreStockee, organisme: Option<&'a OrganismeResume>) -> Self {
+        let listee = |a: &Action| {
+            o.verdict
+                .diffusion
+                .iter()
+                .any(|d| d.diffusee && d.action == a.numero)
+        };
+        let cachees: Vec<String> = o
+            .formation
+            .actions
+            .iter()
+            .filter(|a| !listee(a))
+            .map(|a| format!("/action[{}]", a.numero))
+            .collect();
+        let mut formation = FormationJson::de(&o.formation);
+        formation.actions = o
+            .formation
+            .actions
+            .iter()
+            .filter(|a| listee(a))
+            .map(ActionJson::de)
+            .collect();
         OffreJson {
-            formation: FormationJson::de(&o.formation),
+            formation,
             organisme,
             verdict: VerdictJson {
-                constats: &o.verdict.constats,
-                diffusion: &o.verdict.diffusion,
+                constats: o
+                    .verdict
+                    .constats
+                    .iter()
+                    .filter(|c| !cachees.iter().any(|x| c.chemin.contains(x.as_str())))
+                    .collect(),
+                diffusion: o.verdict.diffusion.iter().filter(|d| d.diffusee).collect(),
             },
             source: &o.source,
             recue_le: o.recue_le,
@@ -88,9 +116,9 @@ impl<'a> OffreJson<'a> {
 #[derive(Serialize, ToSchema)]
 pub struct VerdictJson<'a> {
     #[schema(value_type = Vec<Object>)]
-    pub constats: &'a [Constat],
+    pub constats: Vec<&'a Constat>,
     #[schema(value_type = Vec<Object>)]
-    pub diffusion: &'a [DecisionAction],
+    pub diffusion: Vec<&'a DecisionAction>,
 }
 
 #[derive(Serialize, ToSchema)]
