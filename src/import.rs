@@ -32,6 +32,8 @@ pub struct Rejet {
 pub struct NonDiffusion {
     pub numero: String,
     pub motif: String,
+    /// Its warnings: an offer that is stored but not diffused is fixed from them.
+    pub avertissements: Vec<Constat>,
 }
 
 /// What an import did, for the CLI summary and the HTTP answer.
@@ -164,6 +166,7 @@ pub fn importer(
                     rapport.non_diffusions.push(NonDiffusion {
                         numero: lue.formation.numero.clone(),
                         motif: motif.to_string(),
+                        avertissements: verdict.avertissements().cloned().collect(),
                     });
                 }
             }

@@ -701,6 +701,9 @@ fn afficher(path: &Path, r: &Rapport, dt: f64, stocke: bool) {
     }
     for nd in &r.non_diffusions {
         let _ = writeln!(out, "  non diffusée {} : {}", nd.numero, nd.motif);
+        for a in &nd.avertissements {
+            let _ = writeln!(out, "    {a}");
+        }
     }
     if let Some(e) = &r.erreur_fatale {
         let _ = writeln!(out, "  ARRÊT : {}:{e}", path.display());

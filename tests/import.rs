@@ -695,14 +695,24 @@ fn automatic_decisions_are_taken_again_when_a_referentiel_changes() {
 
     // The certification leaves Certif Info: the offer is no longer listed.
     let ref_dir = copie_referentiels(tmp.path());
-    let ci = std::fs::read_to_string(ref_dir.join("certifinfo.csv")).unwrap();
-    let sans: String = ci
-        .lines()
-        .filter(|l| !l.starts_with(&format!("{fiche},")))
-        .map(|l| format!("{l}\n"))
+    // The fiche goes, and so does any that replaced it (it would stand for it).
+    let chemin = ref_dir.join("certifinfo.csv");
+    let mut lecteur = csv::Reader::from_path(&chemin).unwrap();
+    let entetes = lecteur.headers().unwrap().clone();
+    let col = |n: &str| entetes.iter().position(|h| h == n).unwrap();
+    let (code, ancien) = (col("code_certifinfo"), col("code_certifinfo_ancien"));
+    let lignes: Vec<csv::StringRecord> = lecteur.records().map(Result::unwrap).collect();
+    let gardees: Vec<&csv::StringRecord> = lignes
+        .iter()
+        .filter(|r| r[code] != fiche && r[ancien] != fiche)
         .collect();
-    assert!(sans.len() < ci.len());
-    std::fs::write(ref_dir.join("certifinfo.csv"), sans).unwrap();
+    assert!(gardees.len() < lignes.len());
+    let mut w = csv::Writer::from_path(&chemin).unwrap();
+    w.write_record(&entetes).unwrap();
+    for r in gardees {
+        w.write_record(r).unwrap();
+    }
+    w.flush().unwrap();
     let v = rejuger(Some(&ref_dir), &[]);
     assert_eq!(v["rejuge"], true);
     let b = &v["bilan"];
@@ -883,5 +893,96 @@ fn month_and_year_end_dates_are_lheo_and_round_trip() {
     assert!(
         page.contains("jusqu&#39;en 2027") || page.contains("jusqu'en 2027"),
         "{page}"
+    );
+}
+
+/// Référentiel judgements: a replaced Certif Info code stands for the fiche that replaced it,
+/// an unknown one is "absent du référentiel chargé" (the table shipped is an extract), an
+/// inactive RNCP fiche and a commune that is no longer one are warned of; and the warnings
+/// of an offer that is stored but not diffused are in the report, not just counted.
+#[test]
+fn referentiel_judgements_and_warnings_of_offers_not_diffused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let variante = |numero: &str, rncp: &str, ci: &str, financeur: &str| {
+        daeu_as(numero)
+            .replace(
+                "<code-RNCP>28217</code-RNCP>",
+                &format!("<code-RNCP>{rncp}</code-RNCP>"),
+            )
+            .replace(
+                "<code-CERTIFINFO>21072</code-CERTIFINFO>",
+                &format!("<code-CERTIFINFO>{ci}</code-CERTIFINFO>"),
+            )
+            .replacen(
+                "<code-INSEE-commune>31555</code-INSEE-commune>",
+                "<code-INSEE-commune>08007</code-INSEE-commune>",
+                1,
+            )
+            .replace(
+                "<code-financeur>2</code-financeur>",
+                &format!("<code-financeur>{financeur}</code-financeur>"),
+            )
+    };
+    let f = write(
+        tmp.path(),
+        "r.xml",
+        doc(
+            " xmlns=\"http://lheo.gouv.fr/2.3\"",
+            &[
+                // Privately funded, with a Certif Info code replaced by a current certification.
+                variante("REMPLACE", "181", "108299", "10"),
+                // Privately funded, with a code the loaded table does not have.
+                variante("ABSENT", "181", "99999998", "10"),
+            ],
+        ),
+    );
+    let (code, rep) = import(tmp.path(), &[&f], &[]);
+    assert_eq!(code, 0, "{rep}");
+    let r = &rep[0]["rapport"];
+    assert_eq!(r["rejetees"], 0, "{rep}");
+    let store = Store::open(tmp.path()).unwrap();
+    let remplace = store.offre("REMPLACE").unwrap().unwrap();
+    let codes = |v: &sofi::rules::Verdict| -> Vec<String> {
+        v.constats
+            .iter()
+            .map(|c| format!("{} {}", c.code, c.message))
+            .collect()
+    };
+    let c = codes(&remplace.verdict);
+    for attendu in [
+        "certifinfo-remplace code Certif Info 108299 remplacé par la fiche 12650",
+        "rncp-inactive fiche RNCP 181",
+        "commune-absorbee Les Alleux (08007) n'est plus une commune : elle fait partie de",
+    ] {
+        assert!(c.iter().any(|x| x.starts_with(attendu)), "{attendu}: {c:?}");
+    }
+    assert!(
+        remplace.verdict.diffusable(),
+        "listed through the fiche that replaced its code: {:?}",
+        remplace.verdict.diffusion
+    );
+    // Not diffused: its reason and its warnings, in the report.
+    let nd = r["non_diffusions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["numero"] == "ABSENT")
+        .unwrap_or_else(|| panic!("{rep}"));
+    let avertissements = nd["avertissements"].to_string();
+    assert!(
+        avertissements.contains("absent du référentiel chargé"),
+        "{avertissements}"
+    );
+    drop(store);
+    let out = run(sofi()
+        .arg("--data-dir")
+        .arg(tmp.path().join("autre"))
+        .arg("import")
+        .arg(&f));
+    assert!(
+        stdout(&out).contains("non diffusée ABSENT")
+            && stdout(&out).contains("absent du référentiel chargé"),
+        "{}",
+        stdout(&out)
     );
 }

@@ -36,6 +36,8 @@ pub struct CertifInfo {
     /// 0 publiée, 11 habilitation, 4 formation préparatoire et non certifiante.
     pub etat_code: String,
     pub certificateur: String,
+    /// The code this fiche replaced (`code_certifinfo_ancien`).
+    pub ancien: Option<String>,
 }
 
 impl CertifInfo {
@@ -64,6 +66,8 @@ pub struct Commune {
     pub lon: Option<f64>,
     pub population: u32,
     pub actuelle: bool,
+    /// For a commune that is no longer one (déléguée, associée): the commune it belongs to.
+    pub parent: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -91,6 +95,8 @@ pub struct Referentiels {
     pub communes_par_cp: HashMap<String, Vec<String>>,
     pub departements: HashMap<String, Departement>,
     pub regions: HashMap<String, String>,
+    /// A Certif Info code no longer in the table → the fiche that replaced it.
+    pub certifinfo_remplaces: HashMap<String, String>,
     /// LHÉO dictionaries: name → (code → label).
     pub dictionnaires: HashMap<String, Vec<(String, String)>>,
     pub nsf: HashMap<String, String>,
@@ -249,6 +255,13 @@ impl Referentiels {
             r.communes = communes;
             r.communes_par_cp = par_cp;
             let (ci, par_rncp, par_rs, rncp) = certifs.join().expect("certifications loader")?;
+            r.certifinfo_remplaces = ci
+                .values()
+                .filter_map(|c| {
+                    let a = c.ancien.as_ref()?;
+                    (!ci.contains_key(a)).then(|| (a.clone(), c.code.clone()))
+                })
+                .collect();
             r.certifinfo = ci;
             r.certifinfo_par_rncp = par_rncp;
             r.certifinfo_par_rs = par_rs;
@@ -344,6 +357,7 @@ impl Referentiels {
                 lon: r.get("longitude")?.parse().ok(),
                 population: r.get("population")?.parse().unwrap_or(0),
                 actuelle,
+                parent: non_empty(r.s("commune_parent_code")?).filter(|p| *p != code),
             };
             if actuelle {
                 for cp in &c.codes_postaux {
@@ -388,6 +402,7 @@ impl Referentiels {
                 code_rs: non_empty(digits(r.get("code_rs")?)),
                 etat_code: r.s("etat_code")?,
                 certificateur: r.s("certificateur")?,
+                ancien: non_empty(r.s("code_certifinfo_ancien")?),
             };
             if let Some(n) = &c.code_rncp {
                 par_rncp.entry(n.clone()).or_default().push(code.clone());
@@ -458,7 +473,12 @@ impl Referentiels {
             }
         };
         if let Some(ci) = &c.code_certifinfo {
-            push(&ci.trim().to_string());
+            let ci = ci.trim();
+            // A replaced code stands for the fiche that replaced it.
+            match self.certifinfo_remplaces.get(ci) {
+                Some(n) if !self.certifinfo.contains_key(ci) => push(n),
+                _ => push(&ci.to_string()),
+            }
         }
         if let Some(r) = &c.code_rncp {
             for code in self

@@ -29,7 +29,7 @@ const ANCIENNES_REGIONS: &[&str] = &[
 /// Version of the rules: bump it when a rule changes what it finds or decides, so that the
 /// stores judged by an older version are judged again (with the référentiels' fingerprint,
 /// see [`empreinte`]).
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// What the offers of a store were judged with: the rules' version and the référentiels'
 /// fingerprint. When it changes, `serve` and `sofi rejuger` judge the offers again.
@@ -251,12 +251,28 @@ impl Ctx<'_> {
                     &format!("{p}/code-INSEE-commune"),
                     format!("code INSEE « {c} » : 5 caractères attendus"),
                 );
-            } else if !self.r.communes.contains_key(c.as_str()) {
-                self.warn(
-                    "commune-inconnue",
-                    &format!("{p}/code-INSEE-commune"),
-                    format!("code INSEE « {c} » inconnu du Code officiel géographique"),
-                );
+            } else {
+                match self.r.communes.get(c.as_str()) {
+                    None => self.warn(
+                        "commune-inconnue",
+                        &format!("{p}/code-INSEE-commune"),
+                        format!("code INSEE « {c} » inconnu du Code officiel géographique"),
+                    ),
+                    Some(x) if !x.actuelle => {
+                        let parent = x
+                            .parent
+                            .as_ref()
+                            .and_then(|p| self.r.communes.get(p))
+                            .map(|p| format!(" : elle fait partie de {} ({})", p.nom, p.code_insee))
+                            .unwrap_or_default();
+                        self.warn(
+                            "commune-absorbee",
+                            &format!("{p}/code-INSEE-commune"),
+                            format!("{} ({c}) n'est plus une commune{parent} ; indiquez le code de la commune actuelle", x.nom),
+                        )
+                    }
+                    Some(_) => {}
+                }
             }
         }
         if let Some(r) = &a.region {
@@ -487,17 +503,27 @@ fn certifications(c: &mut Ctx, p: &str, f: &Formation) {
                     &format!("{cp}/code-RNCP"),
                     format!("code RNCP « {rncp} » : chiffres, éventuellement précédés de RNCP"),
                 );
-            } else if !c.r.rncp.contains_key(&crate::referentiel::digits(rncp))
-                && !c
-                    .r
-                    .certifinfo_par_rncp
-                    .contains_key(&crate::referentiel::digits(rncp))
-            {
-                c.warn(
-                    "rncp-inconnu",
-                    &format!("{cp}/code-RNCP"),
-                    format!("fiche RNCP {rncp} inconnue des référentiels"),
-                );
+            } else {
+                let n = crate::referentiel::digits(rncp);
+                match c.r.rncp.get(&n) {
+                    None if !c.r.certifinfo_par_rncp.contains_key(&n) => c.warn(
+                        "rncp-inconnu",
+                        &format!("{cp}/code-RNCP"),
+                        format!(
+                            "fiche RNCP {rncp} absente des référentiels chargés ({} fiches RNCP, extrait de 2021, et Certif Info)",
+                            c.r.rncp.len()
+                        ),
+                    ),
+                    Some(f) if !f.actif => c.warn(
+                        "rncp-inactive",
+                        &format!("{cp}/code-RNCP"),
+                        format!(
+                            "fiche RNCP {rncp} « {} » inactive : la certification n'est plus enregistrée, vérifiez celle que la formation prépare",
+                            f.intitule
+                        ),
+                    ),
+                    _ => {}
+                }
             }
         }
         if let Some(ci) = &cert.code_certifinfo {
@@ -508,11 +534,29 @@ fn certifications(c: &mut Ctx, p: &str, f: &Formation) {
                     format!("code Certif Info « {ci} » : chiffres attendus"),
                 );
             } else if !c.r.certifinfo.contains_key(ci.as_str()) {
-                c.warn(
-                    "certifinfo-inconnu",
-                    &format!("{cp}/code-CERTIFINFO"),
-                    format!("code Certif Info {ci} absent de Certif Info"),
-                );
+                match c
+                    .r
+                    .certifinfo_remplaces
+                    .get(ci.as_str())
+                    .and_then(|n| c.r.certifinfo.get(n))
+                {
+                    Some(n) => c.warn(
+                        "certifinfo-remplace",
+                        &format!("{cp}/code-CERTIFINFO"),
+                        format!(
+                            "code Certif Info {ci} remplacé par la fiche {} « {} » : indiquez le code en vigueur",
+                            n.code, n.intitule
+                        ),
+                    ),
+                    None => c.warn(
+                        "certifinfo-inconnu",
+                        &format!("{cp}/code-CERTIFINFO"),
+                        format!(
+                            "code Certif Info {ci} absent du référentiel chargé ({} fiches, un extrait de Certif Info)",
+                            c.r.certifinfo.len()
+                        ),
+                    ),
+                }
             }
         }
         if let Some(rs) = &cert.code_rs {
