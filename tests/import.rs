@@ -986,3 +986,62 @@ fn referentiel_judgements_and_warnings_of_offers_not_diffused() {
         stdout(&out)
     );
 }
+
+/// Values kept as received (rare 2.3 elements) are checked against their XSD types: a bad
+/// optional element is dropped with a warning naming it, a good one is kept and written back
+/// in schema order, and the export stays valid.
+#[test]
+fn kept_elements_are_checked_against_the_schema_and_reordered() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ajouts = "<cycle><type-cycle>1</type-cycle><annee-cycle>1</annee-cycle></cycle>\
+        <recrutement><nb-places>douze</nb-places><modalite-recrutement>1</modalite-recrutement></recrutement>\
+        <recrutement><modalite-recrutement>42</modalite-recrutement></recrutement>\
+        <contact-session><coordonnees><nom>Accueil</nom><telfixe><numtel>0240000000000000000000000000000</numtel></telfixe></coordonnees></contact-session>";
+    let x = daeu().replace(
+        "</adresse-inscription>\n</session>",
+        &format!("</adresse-inscription>\n{ajouts}\n</session>"),
+    );
+    let f = write(tmp.path(), "kept.xml", x);
+    let (code, rep) = import(tmp.path(), &[&f], &[]);
+    assert_eq!(code, 0, "{rep}");
+    assert_eq!(rep[0]["rapport"]["stockees"], 1, "{rep}");
+    let store = Store::open(tmp.path()).unwrap();
+    let o = store.offre("15_464888").unwrap().unwrap();
+    let warnings: Vec<String> = o
+        .verdict
+        .constats
+        .iter()
+        .filter(|c| c.code == "valeur-invalide")
+        .map(|c| format!("{} {}", c.chemin, c.message))
+        .collect();
+    for attendu in [
+        "« douze » n'est pas un nombre entier",
+        "« 42 » n'est pas une valeur de la liste",
+        "25 caractères au plus",
+    ] {
+        assert!(
+            warnings.iter().any(|w| w.contains(attendu)),
+            "{attendu}: {warnings:?}"
+        );
+    }
+    assert!(
+        o.verdict.constats.iter().all(|c| c.ligne.is_some()),
+        "placed in the file"
+    );
+    drop(store);
+    let export = String::from_utf8(exporter(tmp.path())).unwrap();
+    let out = tmp.path().join("export.xml");
+    std::fs::write(&out, &export).unwrap();
+    valide_xsd_et_dtd(&out);
+    let r = export
+        .find("<recrutement>")
+        .expect("the good recrutement kept");
+    let c = export.find("<cycle>").expect("the cycle kept");
+    assert!(r < c, "schema order: recrutement before cycle");
+    assert!(!export.contains("douze") && !export.contains("<modalite-recrutement>42"));
+    assert_eq!(export.matches("<recrutement>").count(), 1);
+    assert!(
+        export.contains("<contact-session>") && !export.contains("<numtel>0240000000000"),
+        "the contact kept, without its too long phone number"
+    );
+}

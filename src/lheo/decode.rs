@@ -47,6 +47,25 @@ struct Dec<'a> {
 }
 
 impl Dec<'_> {
+    /// Keeps an element as received once checked against the schema (see
+    /// [`super::schema`]): a bad one is dropped, and so are its bad optional descendants,
+    /// each with a warning at its place in the file.
+    fn garder(&mut self, n: XNode, chemin: &Chemin) -> Option<Node> {
+        let pos = (self.lc)(n.pos);
+        let mut node = verbatim(n);
+        let mut avertissements = Vec::new();
+        let bon = super::schema::Schema::lheo().nettoyer(
+            &mut node,
+            &chemin.to_string(),
+            &mut avertissements,
+        );
+        for (ou, message) in avertissements {
+            self.constats
+                .push(Constat::avertissement("valeur-invalide", ou, message).at_pos(pos));
+        }
+        bon.then_some(node)
+    }
+
     fn inattendu(&mut self, n: &XNode, chemin: &Chemin) {
         self.constats.push(
             Constat::avertissement(
@@ -170,18 +189,18 @@ pub fn decode_formation(n: XNode, lc: &dyn Fn(u64) -> (u32, u32)) -> (Formation,
             "code-niveau-entree" => f.code_niveau_entree = take(c),
             "objectif-general-formation" => f.objectif_general = opt(c),
             "certification" => f.certifications.push(certification(c, &p, &mut d)),
-            "code-type-formation" => f.types_formation.push(verbatim(c)),
+            "code-type-formation" => f.types_formation.extend(d.garder(c, &p)),
             "code-niveau-sortie" => f.code_niveau_sortie = opt(c),
-            "url-formation" => f.url = Some(verbatim(c)),
+            "url-formation" => f.url = d.garder(c, &p),
             "action" => {
                 let a = action(c, &p, &mut d);
                 f.actions.push(a);
             }
             "organisme-formation-responsable" => f.organisme = organisme(c, &p, &mut d),
             "identifiant-module" | "positionnement" | "sous-modules" | "modules-prerequis" => {
-                f.modules.push(verbatim(c))
+                f.modules.extend(d.garder(c, &p))
             }
-            "extras" => f.extras.push(verbatim(c)),
+            "extras" => f.extras.extend(d.garder(c, &p)),
             _ => d.inattendu(&c, &p),
         }
     }
@@ -196,7 +215,7 @@ fn domaine(n: XNode, p: &Chemin, d: &mut Dec) -> DomaineFormation {
             "code-FORMACODE" => dom.formacodes.push(code(c)),
             "code-NSF" => dom.nsf.push(take(c)),
             "code-ROME" => dom.rome.push(code(c)),
-            "extras" => dom.extras.push(verbatim(c)),
+            "extras" => dom.extras.extend(d.garder(c, &p)),
             _ => d.inattendu(&c, &p),
         }
     }
@@ -213,7 +232,7 @@ fn certification(n: XNode, p: &Chemin, d: &mut Dec) -> Certification {
             "code-RS" => cert.code_rs = opt(c),
             "code-CPF" => cert.code_cpf = opt(c),
             "reference-code-FORMACODE" => cert.reference_formacode = opt(c),
-            "extras" => cert.extras.push(verbatim(c)),
+            "extras" => cert.extras.extend(d.garder(c, &p)),
             _ => d.inattendu(&c, &p),
         }
     }
@@ -227,7 +246,7 @@ fn contact(n: XNode, p: &Chemin, d: &mut Dec) -> Contact {
         match &*c.name {
             "type-contact" => ct.type_contact = opt(c),
             "coordonnees" => ct.coordonnees = coordonnees(c, &p, d),
-            "extras" => ct.extras.push(verbatim(c)),
+            "extras" => ct.extras.extend(d.garder(c, &p)),
             _ => d.inattendu(&c, &p),
         }
     }
@@ -247,12 +266,12 @@ fn coordonnees(n: XNode, p: &Chemin, d: &mut Dec) -> Coordonnees {
             "prenom" => co.prenom = opt(c),
             "ligne" => co.lignes.push(take(c)),
             "adresse" => co.adresse = Some(adresse(c, &p, d)),
-            "telfixe" => co.telfixe = Some(verbatim(c)),
-            "portable" => co.portable = Some(verbatim(c)),
-            "fax" => co.fax = Some(verbatim(c)),
+            "telfixe" => co.telfixe = d.garder(c, &p),
+            "portable" => co.portable = d.garder(c, &p),
+            "fax" => co.fax = d.garder(c, &p),
             "courriel" => co.courriel = opt(c),
-            "web" => co.web = Some(verbatim(c)),
-            "extras" => co.extras.push(verbatim(c)),
+            "web" => co.web = d.garder(c, &p),
+            "extras" => co.extras.extend(d.garder(c, &p)),
             _ => d.inattendu(&c, &p),
         }
     }
@@ -279,13 +298,13 @@ fn adresse(n: XNode, p: &Chemin, d: &mut Dec) -> Adresse {
                     match &*gc.name {
                         "latitude" => g.latitude = take(gc),
                         "longitude" => g.longitude = take(gc),
-                        "extras" => g.extras.push(verbatim(gc)),
+                        "extras" => g.extras.extend(d.garder(gc, &p)),
                         _ => d.inattendu(&gc, &p.enfant("geolocalisation")),
                     }
                 }
                 a.geolocalisation = Some(g);
             }
-            "extras" => a.extras.push(verbatim(c)),
+            "extras" => a.extras.extend(d.garder(c, &p)),
             _ => d.inattendu(&c, &p),
         }
     }
@@ -298,7 +317,7 @@ fn adresse_bloc(n: XNode, p: &Chemin, d: &mut Dec) -> AdresseBloc {
     for c in n.children {
         match &*c.name {
             "adresse" => b.adresse = adresse(c, &p, d),
-            "extras" => b.extras.push(verbatim(c)),
+            "extras" => b.extras.extend(d.garder(c, &p)),
             _ => d.inattendu(&c, &p),
         }
     }
@@ -331,21 +350,21 @@ fn action(n: XNode, p: &Chemin, d: &mut Dec) -> Action {
                 let mut l = Lieu::default();
                 for lc in c.children {
                     match &*lc.name {
-                        "SIRET-lieu-formation" => l.siret = Some(verbatim(lc)),
-                        "code-UAI-lieu-formation" => l.uai = Some(verbatim(lc)),
+                        "SIRET-lieu-formation" => l.siret = d.garder(lc, &p),
+                        "code-UAI-lieu-formation" => l.uai = d.garder(lc, &p),
                         "coordonnees" => l.coordonnees = coordonnees(lc, &lp, d),
-                        "extras" => l.extras.push(verbatim(lc)),
+                        "extras" => l.extras.extend(d.garder(lc, &p)),
                         _ => d.inattendu(&lc, &lp),
                     }
                 }
                 a.lieux.push(l);
             }
             "modalites-entrees-sorties" => a.modalites_entrees_sorties = take(c),
-            "url-action" => a.url = Some(verbatim(c)),
+            "url-action" => a.url = d.garder(c, &p),
             "duree-cycle" => a.duree_cycle = opt(c),
             "session" => a.sessions.push(session(c, &p, d)),
             "adresse-information" => a.adresse_information = Some(adresse_bloc(c, &p, d)),
-            "date-information" => a.dates_information.push(verbatim(c)),
+            "date-information" => a.dates_information.extend(d.garder(c, &p)),
             "restauration" => a.restauration = opt(c),
             "hebergement" => a.hebergement = opt(c),
             "transport" => a.transport = opt(c),
@@ -354,7 +373,7 @@ fn action(n: XNode, p: &Chemin, d: &mut Dec) -> Action {
             "modalites-recrutement" => a.modalites_recrutement = opt(c),
             "modalites-pedagogiques" => a.modalites_pedagogiques = opt(c),
             "code-modalite-pedagogique" => a.codes_modalite_pedagogique.push(code(c)),
-            "equipement" => a.equipements.push(verbatim(c)),
+            "equipement" => a.equipements.extend(d.garder(c, &p)),
             "frais-restants" => a.frais_restants = opt(c),
             "code-perimetre-recrutement" => a.code_perimetre_recrutement = opt(c),
             "infos-perimetre-recrutement" => a.infos_perimetre_recrutement = opt(c),
@@ -367,7 +386,7 @@ fn action(n: XNode, p: &Chemin, d: &mut Dec) -> Action {
             "detail-conditions-prise-en-charge" => a.detail_conditions_prise_en_charge = opt(c),
             "conventionnement" => a.conventionnement = opt(c),
             "duree-conventionnee" => a.duree_conventionnee = d.nombre(&c, &p),
-            "organisme-formateur" => a.organismes_formateurs.push(verbatim(c)),
+            "organisme-formateur" => a.organismes_formateurs.extend(d.garder(c, &p)),
             "organisme-financeur" => {
                 let fp = p.enfant("organisme-financeur");
                 let mut fin = Financeur::default();
@@ -375,14 +394,14 @@ fn action(n: XNode, p: &Chemin, d: &mut Dec) -> Action {
                     match &*fc.name {
                         "code-financeur" => fin.code_financeur = take(fc),
                         "nb-places-financees" => fin.nb_places_financees = d.nombre(&fc, &fp),
-                        "extras" => fin.extras.push(verbatim(fc)),
+                        "extras" => fin.extras.extend(d.garder(fc, &p)),
                         _ => d.inattendu(&fc, &fp),
                     }
                 }
                 a.financeurs.push(fin);
             }
-            "enseignement" => a.enseignements.push(verbatim(c)),
-            "extras" => a.extras.push(verbatim(c)),
+            "enseignement" => a.enseignements.extend(d.garder(c, &p)),
+            "extras" => a.extras.extend(d.garder(c, &p)),
             _ => d.inattendu(&c, &p),
         }
     }
@@ -407,27 +426,41 @@ fn session(n: XNode, p: &Chemin, d: &mut Dec) -> Session {
                     match &*pc.name {
                         "debut" => s.periode.debut = take(pc),
                         "fin" => s.periode.fin = take(pc),
-                        "extras" => s.periode.extras.push(verbatim(pc)),
+                        "extras" => s.periode.extras.extend(d.garder(pc, &p)),
                         _ => d.inattendu(&pc, &p.enfant("periode")),
                     }
                 }
             }
             "adresse-inscription" => s.adresse_inscription = adresse_bloc(c, &p, d),
             "modalites-inscription" => s.modalites_inscription = opt(c),
-            "periode-inscription" => s.periode_inscription = Some(verbatim(c)),
+            "periode-inscription" => s.periode_inscription = d.garder(c, &p),
             "etat-recrutement" => s.etat_recrutement = opt(c),
             "recrutement"
             | "url-session"
             | "contact-session"
             | "reference-certification"
             | "blocs-competences"
-            | "cycle" => s.details.push(verbatim(c)),
-            "extras" => s.extras.push(verbatim(c)),
+            | "cycle" => s.details.extend(d.garder(c, &p)),
+            "extras" => s.extras.extend(d.garder(c, &p)),
             _ => d.inattendu(&c, &p),
         }
     }
+    // Written back in schema order, whatever order they came in (stable: repeated
+    // elements keep theirs).
+    s.details
+        .sort_by_key(|n| DETAILS_SESSION.iter().position(|x| *x == n.name));
     s
 }
+
+/// The session's elements kept as received, in the order `session` has them in LHÉO 2.3.
+const DETAILS_SESSION: &[&str] = &[
+    "recrutement",
+    "url-session",
+    "contact-session",
+    "reference-certification",
+    "blocs-competences",
+    "cycle",
+];
 
 fn organisme(n: XNode, p: &Chemin, d: &mut Dec) -> Organisme {
     let p = p.enfant("organisme-formation-responsable");
@@ -442,7 +475,7 @@ fn organisme(n: XNode, p: &Chemin, d: &mut Dec) -> Organisme {
                 for sc in c.children {
                     match &*sc.name {
                         "SIRET" => o.siret = take(sc),
-                        "extras" => o.siret_extras.push(verbatim(sc)),
+                        "extras" => o.siret_extras.extend(d.garder(sc, &p)),
                         _ => d.inattendu(&sc, &p.enfant("SIRET-organisme-formation")),
                     }
                 }
@@ -454,16 +487,16 @@ fn organisme(n: XNode, p: &Chemin, d: &mut Dec) -> Organisme {
                 for cc in c.children {
                     match &*cc.name {
                         "coordonnees" => o.coordonnees = coordonnees(cc, &cp, d),
-                        "extras" => o.coordonnees_extras.push(verbatim(cc)),
+                        "extras" => o.coordonnees_extras.extend(d.garder(cc, &p)),
                         _ => d.inattendu(&cc, &cp),
                     }
                 }
             }
             "contact-organisme" => o.contacts.push(contact(c, &p, d)),
             "renseignements-specifiques" => o.renseignements_specifiques = opt(c),
-            "potentiel" => o.potentiel = Some(verbatim(c)),
-            "code-UAI-organisme-formation" => o.uai = Some(verbatim(c)),
-            "extras" => o.extras.push(verbatim(c)),
+            "potentiel" => o.potentiel = d.garder(c, &p),
+            "code-UAI-organisme-formation" => o.uai = d.garder(c, &p),
+            "extras" => o.extras.extend(d.garder(c, &p)),
             _ => d.inattendu(&c, &p),
         }
     }

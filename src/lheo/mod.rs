@@ -4,6 +4,7 @@
 pub mod decode;
 mod elements;
 pub mod reader;
+pub mod schema;
 pub mod writer;
 
 pub use reader::{LheoReader, OffreLue};

@@ -230,16 +230,7 @@ pub fn xmllint_valid(path: &Path) {
 /// a second, independent XSD 1.0 implementation (Python's `xmlschema`, Debian's
 /// `python3-xmlschema`), and the official DTD.
 pub fn valide_partout(path: &Path) {
-    xmllint_valid(path);
-    let dtd = lheo("lheo-2.3/schema/lheo.dtd");
-    let out = Command::new("xmllint")
-        .args(["--noout", "--dtdvalid"])
-        .arg(&dtd)
-        .arg(path)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "DTD: {}", &err[..err.len().min(3000)]);
+    valide_xsd_et_dtd(path);
     let out = Command::new("/usr/bin/python3")
         .args([
             "-c",
@@ -255,4 +246,21 @@ pub fn valide_partout(path: &Path) {
         "xmlschema: {}",
         &err[err.len().saturating_sub(3000)..]
     );
+}
+
+/// libxml2's XSD validator and the official DTD. (`xmlschema` 1.10 refuses text inside
+/// `extra`, whose type extends `xs:anyType` with no content of its own: XSD 1.0 gives it
+/// anyType's mixed content, as libxml2 does, and real Intercarif records carry such text;
+/// so the three-way check is for documents without it.)
+pub fn valide_xsd_et_dtd(path: &Path) {
+    xmllint_valid(path);
+    let dtd = lheo("lheo-2.3/schema/lheo.dtd");
+    let out = Command::new("xmllint")
+        .args(["--noout", "--dtdvalid"])
+        .arg(&dtd)
+        .arg(path)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "DTD: {}", &err[..err.len().min(3000)]);
 }
