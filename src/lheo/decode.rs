@@ -51,14 +51,14 @@ impl Dec<'_> {
     /// [`super::schema`]): a bad one is dropped, and so are its bad optional descendants,
     /// each with a warning at its place in the file.
     fn garder(&mut self, n: XNode, chemin: &Chemin) -> Option<Node> {
-        let pos = (self.lc)(n.pos);
+        let octet = n.pos;
         let mut node = verbatim(n);
         let mut avertissements = Vec::new();
-        let bon = super::schema::Schema::lheo().nettoyer(
-            &mut node,
-            &chemin.to_string(),
-            &mut avertissements,
-        );
+        let bon = super::schema::Schema::lheo().nettoyer(&mut node, chemin, &mut avertissements);
+        if avertissements.is_empty() {
+            return bon.then_some(node);
+        }
+        let pos = (self.lc)(octet);
         for (ou, message) in avertissements {
             self.constats
                 .push(Constat::avertissement("valeur-invalide", ou, message).at_pos(pos));

@@ -56,7 +56,20 @@ enum Contenu {
 }
 
 pub struct Schema {
-    elements: HashMap<String, Contenu>,
+    elements: rustc_hash::FxHashMap<String, Contenu>,
+}
+
+/// Where an element is, written out only when a warning needs it (most kept elements are
+/// fine).
+struct Lieu<'a> {
+    parent: &'a dyn std::fmt::Display,
+    nom: &'a str,
+}
+
+impl std::fmt::Display for Lieu<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.parent, self.nom)
+    }
 }
 
 fn attr(e: &quick_xml::events::BytesStart, nom: &str) -> Option<String> {
@@ -222,7 +235,7 @@ impl Schema {
                 _ => {}
             }
         }
-        let mut elements = HashMap::new();
+        let mut elements = rustc_hash::FxHashMap::default();
         for (element, t) in types {
             let base = extensions.get(&t).map(|b| b.as_str()).unwrap_or("");
             let contenu = if base == "xs:anyType" || libres.contains(&t) {
@@ -250,15 +263,22 @@ impl Schema {
         let Some(Contenu::Simple(s)) = self.elements.get(element) else {
             return None;
         };
-        let v: String = match s.base {
-            Base::String => valeur.to_string(),
-            _ => valeur.split_whitespace().collect::<Vec<_>>().join(" "),
+        // Whitespace collapsed for tokens and numbers; no copy when there is none to collapse
+        // (this runs on every kept value of every offer read).
+        let v: std::borrow::Cow<str> = match s.base {
+            Base::String => valeur.into(),
+            _ if !valeur.contains(char::is_whitespace) => valeur.into(),
+            _ => valeur
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .into(),
         };
         let n = v.chars().count();
         if s.base == Base::Long && v.parse::<i64>().is_err() {
             return Some(format!("« {} » n'est pas un nombre entier", court(&v)));
         }
-        if !s.valeurs.is_empty() && !s.valeurs.contains(&v) {
+        if !s.valeurs.is_empty() && !s.valeurs.iter().any(|x| *x == v) {
             return Some(format!(
                 "« {} » n'est pas une valeur de la liste ({})",
                 court(&v),
@@ -302,22 +322,38 @@ impl Schema {
     pub fn nettoyer(
         &self,
         n: &mut Node,
-        chemin: &str,
+        chemin: &dyn std::fmt::Display,
         avertissements: &mut Vec<(String, String)>,
     ) -> bool {
-        let ici = format!("{chemin}/{}", n.name);
-        match self.elements.get(&n.name) {
+        let nom = std::mem::take(&mut n.name);
+        let ici = Lieu {
+            parent: chemin,
+            nom: &nom,
+        };
+        let bon = self.nettoyer_sous(n, &nom, &ici, avertissements);
+        n.name = nom;
+        bon
+    }
+
+    fn nettoyer_sous(
+        &self,
+        n: &mut Node,
+        nom: &str,
+        ici: &Lieu,
+        avertissements: &mut Vec<(String, String)>,
+    ) -> bool {
+        match self.elements.get(nom) {
             None => {
                 avertissements.push((
-                    ici,
-                    format!("élément <{}> inconnu de LHÉO : ignoré", n.name),
+                    ici.to_string(),
+                    format!("élément <{nom}> inconnu de LHÉO : ignoré"),
                 ));
                 false
             }
             Some(Contenu::Libre) => true,
-            Some(Contenu::Simple(_)) => match self.erreur_valeur(&n.name, &n.text) {
+            Some(Contenu::Simple(_)) => match self.erreur_valeur(nom, &n.text) {
                 Some(m) => {
-                    avertissements.push((ici, format!("{m} : élément ignoré")));
+                    avertissements.push((ici.to_string(), format!("{m} : élément ignoré")));
                     false
                 }
                 None => true,
@@ -328,22 +364,32 @@ impl Schema {
                     if !seq.iter().any(|e| e.nom == c.name) {
                         avertissements.push((
                             format!("{ici}/{}", c.name),
-                            format!("élément <{}> inattendu dans <{}> : ignoré", c.name, n.name),
+                            format!("élément <{}> inattendu dans <{nom}> : ignoré", c.name),
                         ));
                         return false;
                     }
-                    self.nettoyer(c, &ici, avertissements)
+                    let sous = std::mem::take(&mut c.name);
+                    let lieu = Lieu {
+                        parent: ici,
+                        nom: &sous,
+                    };
+                    let bon = self.nettoyer_sous(c, &sous, &lieu, avertissements);
+                    c.name = sous;
+                    bon
                 });
                 // Schema order (stable: repeated elements keep theirs).
-                enfants.sort_by_key(|c| seq.iter().position(|e| e.nom == c.name));
+                let rang = |c: &Node| seq.iter().position(|e| e.nom == c.name);
+                if !enfants.is_sorted_by_key(rang) {
+                    enfants.sort_by_key(rang);
+                }
                 for e in seq {
                     let nb = enfants.iter().filter(|c| c.name == e.nom).count() as u32;
                     if let Some(max) = e.max.filter(|m| nb > *m) {
                         avertissements.push((
                             format!("{ici}/{}", e.nom),
                             format!(
-                                "{nb} <{}> dans <{}>, {max} au plus : les suivants sont ignorés",
-                                e.nom, n.name
+                                "{nb} <{}> dans <{nom}>, {max} au plus : les suivants sont ignorés",
+                                e.nom
                             ),
                         ));
                         let mut vus = 0;
@@ -357,10 +403,10 @@ impl Schema {
                     }
                     if nb < e.min {
                         avertissements.push((
-                            ici.clone(),
+                            ici.to_string(),
                             format!(
-                                "<{}> obligatoire manquant (ou ignoré) dans <{}> : élément ignoré",
-                                e.nom, n.name
+                                "<{}> obligatoire manquant (ou ignoré) dans <{nom}> : élément ignoré",
+                                e.nom
                             ),
                         ));
                         n.children = enfants;
