@@ -1045,3 +1045,47 @@ fn kept_elements_are_checked_against_the_schema_and_reordered() {
         "the contact kept, without its too long phone number"
     );
 }
+
+/// `id` / `idref` point within one document: two sources both sending `id="f1"`, or an
+/// `idref` whose `id` is on an element rebuilt from the model, would make a feed invalid.
+#[test]
+fn ids_of_the_files_do_not_reach_the_feed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let avec_ids = |numero: &str| {
+        daeu_as(numero)
+            .replacen("<formation ", "<formation id=\"f1\" ", 1)
+            .replacen("<adresse>", "<adresse id=\"a1\">", 1)
+            .replacen("<coordonnees>", "<coordonnees idref=\"a1\">", 1)
+    };
+    let a = write(
+        tmp.path(),
+        "a.xml",
+        doc(" xmlns=\"http://lheo.gouv.fr/2.3\"", &[avec_ids("A1")]),
+    );
+    let b = write(
+        tmp.path(),
+        "b.xml",
+        doc(" xmlns=\"http://lheo.gouv.fr/2.3\"", &[avec_ids("B1")]),
+    );
+    assert!(std::fs::read_to_string(&a)
+        .unwrap()
+        .contains("idref=\"a1\""));
+    let d = tmp.path().join("d");
+    for f in [&a, &b] {
+        let (code, rep) = import(&d, &[f], &[]);
+        assert_eq!(
+            (code, &rep[0]["rapport"]["stockees"]),
+            (0, &1.into()),
+            "{rep}"
+        );
+    }
+    let export = exporter(&d);
+    let out = tmp.path().join("export.xml");
+    std::fs::write(&out, &export).unwrap();
+    let texte = String::from_utf8(export).unwrap();
+    assert!(
+        !texte.contains(" id=\"") && !texte.contains("idref="),
+        "{texte}"
+    );
+    valide_xsd_et_dtd(&out);
+}

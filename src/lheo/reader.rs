@@ -758,11 +758,18 @@ fn filtrer_attributs(
     lc: &dyn Fn(u64) -> (u32, u32),
     constats: &mut Vec<Constat>,
 ) -> XNode {
+    if ancetres.iter().any(|n| n.name == "extra") {
+        return node;
+    }
+    // `id` and `idref` (xs:ID, xs:IDREF) point within one document: a feed merges offers
+    // of many files, where two may use the same id, and some elements are rebuilt from the
+    // model without theirs; an `idref` left pointing at nothing, or an id twice, would make
+    // the feed invalid. They are dropped on reading (silently: they are valid LHÉO).
+    node.attrs.retain(|(k, _)| k != "id" && k != "idref");
     if node
         .attrs
         .iter()
         .all(|(k, _)| attribut_connu(&node.name, k))
-        || ancetres.iter().any(|n| n.name == "extra")
     {
         return node;
     }
