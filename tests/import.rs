@@ -1089,3 +1089,66 @@ fn ids_of_the_files_do_not_reach_the_feed() {
     );
     valide_xsd_et_dtd(&out);
 }
+
+/// The offer page shows what a job-seeker needs: a closed session as closed, every place of
+/// an action, each phone number and web address as its own link.
+#[test]
+fn the_offer_page_shows_closed_sessions_every_place_and_each_link() {
+    let tmp = tempfile::tempdir().unwrap();
+    let x = daeu();
+    let lieu_debut = x.find("<lieu-de-formation>").unwrap();
+    let lieu_fin = x.find("</lieu-de-formation>").unwrap() + "</lieu-de-formation>".len();
+    let nantes = x[lieu_debut..lieu_fin]
+        .replace("<ville>Toulouse</ville>", "<ville>Nantes</ville>")
+        .replace(
+            "<codepostal>31000</codepostal>",
+            "<codepostal>44000</codepostal>",
+        )
+        .replace(
+            "<code-INSEE-commune>31555</code-INSEE-commune>",
+            "<code-INSEE-commune>44109</code-INSEE-commune>",
+        )
+        .replace(
+            "<departement>31</departement>",
+            "<departement>44</departement>",
+        )
+        .replace("<region>73</region>", "<region>52</region>");
+    let x = format!("{}{nantes}{}", &x[..lieu_fin], &x[lieu_fin..])
+        .replace(
+            "</numtel>\n</telfixe>",
+            "</numtel>\n<numtel>02 40 00 00 01</numtel>\n</telfixe>",
+        )
+        .replace(
+            "</adresse-inscription>\n</session>",
+            "</adresse-inscription>\n<etat-recrutement>2</etat-recrutement>\n</session>",
+        )
+        .replace(
+            "</urlweb>\n</url-action>",
+            "</urlweb>\n<urlweb>https://exemple.fr/daeu</urlweb>\n</url-action>",
+        );
+    let f = write(tmp.path(), "page.xml", x);
+    let (code, rep) = import(tmp.path(), &[&f], &[]);
+    assert_eq!(
+        (code, &rep[0]["rapport"]["stockees"]),
+        (0, &1.into()),
+        "{rep}"
+    );
+    let srv = Server::start(tmp.path(), false);
+    let (st, r) = call(ureq::get(&srv.url("/formation/15_464888")), None);
+    assert_eq!(st, 200);
+    let page = r.into_string().unwrap();
+    assert!(page.contains("recrutement fermé"), "{page}");
+    assert!(
+        page.contains("<dt>Lieux</dt>") && page.contains("Nantes"),
+        "{page}"
+    );
+    assert!(
+        page.contains("href=\"tel:0240000001\""),
+        "each number its own link: {page}"
+    );
+    assert!(
+        page.contains("href=\"https://exemple.fr/daeu\""),
+        "each address its own link"
+    );
+    assert!(page.contains("href=\"http://www.meformerenregion.fr/"));
+}

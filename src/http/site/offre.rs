@@ -9,20 +9,6 @@ use hyper::StatusCode;
 use maud::{html, Markup};
 use serde_json::json;
 
-fn texte_noeud(n: &Node) -> String {
-    let mut s = n.text.trim().to_string();
-    for c in &n.children {
-        let t = texte_noeud(c);
-        if !t.is_empty() {
-            if !s.is_empty() {
-                s.push(' ');
-            }
-            s.push_str(&t);
-        }
-    }
-    s
-}
-
 fn date_lheo(d: &str) -> Option<String> {
     match LheoDate::parse(d) {
         Ok(LheoDate::Date(d)) => Some(d.to_string()),
@@ -38,14 +24,47 @@ fn adresse(a: &Adresse) -> Markup {
     }
 }
 
+/// The texts of the descendants named `nom` (each `numtel` of a `telfixe`, each `urlweb` of
+/// a `web` or `url-…`), each its own value.
+fn valeurs<'a>(n: &'a Node, nom: &'a str) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    if n.name == nom && !n.text.trim().is_empty() {
+        out.push(n.text.trim());
+    }
+    for c in &n.children {
+        out.extend(valeurs(c, nom));
+    }
+    out
+}
+
+/// Each web address its own link (only `http(s)` ones are links).
+fn liens(n: &Node) -> Markup {
+    html! {
+        @for (i, u) in valeurs(n, "urlweb").into_iter().enumerate() {
+            @if i > 0 { ", " }
+            @if u.starts_with("http://") || u.starts_with("https://") { a href=(u) rel="nofollow" { (u) } } @else { (u) }
+        }
+    }
+}
+
+/// Each phone number its own `tel:` link.
+fn telephones(n: &Node) -> Markup {
+    html! {
+        @for (i, t) in valeurs(n, "numtel").into_iter().enumerate() {
+            @if i > 0 { ", " }
+            a href={ "tel:" (t.chars().filter(|c| c.is_ascii_digit() || *c == '+').collect::<String>()) } { (t) }
+        }
+    }
+}
+
 fn coordonnees(c: &Coordonnees) -> Markup {
     html! {
         @if let Some(a) = &c.adresse { p { (adresse(a)) } }
         ul.contact {
-            @if let Some(t) = &c.telfixe { li { "Téléphone : " (texte_noeud(t)) } }
-            @if let Some(t) = &c.portable { li { "Portable : " (texte_noeud(t)) } }
+            @if let Some(t) = &c.telfixe { li { "Téléphone : " (telephones(t)) } }
+            @if let Some(t) = &c.portable { li { "Portable : " (telephones(t)) } }
             @if let Some(m) = &c.courriel { li { "Courriel : " a href=(format!("mailto:{m}")) { (m) } } }
-            @if let Some(w) = &c.web { @let u = texte_noeud(w); li { "Site : " @if u.starts_with("http") { a href=(u) rel="nofollow" { (u) } } @else { (u) } } }
+            @if let Some(w) = &c.web { li { "Site : " (liens(w)) } }
         }
     }
 }
@@ -58,6 +77,12 @@ fn paragraphes(t: &str) -> Markup {
 fn action(app: &App, a: &Action) -> Markup {
     let refs = &app.refs;
     let lieu = a.lieux.iter().find_map(|l| l.coordonnees.adresse.as_ref());
+    let lieux: Vec<&Coordonnees> = a
+        .lieux
+        .iter()
+        .map(|l| &l.coordonnees)
+        .filter(|c| c.adresse.is_some())
+        .collect();
     html! {
         section.action aria-label=(format!("Action {}", a.numero)) {
             h3 {
@@ -65,8 +90,15 @@ fn action(app: &App, a: &Action) -> Markup {
                 @if a.a_distance() { " — à distance" }
             }
             dl {
-                dt { "Lieu" }
-                dd { @if let Some(l) = lieu { (adresse(l)) } @else { "non précisé" } }
+                dt { @if lieux.len() > 1 { "Lieux" } @else { "Lieu" } }
+                dd {
+                    @if lieux.is_empty() { "non précisé" }
+                    @for (i, c) in lieux.iter().enumerate() {
+                        @if i > 0 { br; br; }
+                        @if let Some(ad) = &c.adresse { (adresse(ad)) }
+                        @if let Some(t) = &c.telfixe { br; "Téléphone : " (telephones(t)) }
+                    }
+                }
                 dt { "Rythme" } dd { (a.rythme) }
                 @if let Some(h) = a.nombre_heures_total { dt { "Durée" } dd { (h) " heures" @if let Some(c) = a.nombre_heures_centre { " dont " (c) " en centre" } @if let Some(e) = a.nombre_heures_entreprise { ", " (e) " en entreprise" } } }
                 dt { "Entrées" } dd { @if a.entrees_permanentes() { "entrées et sorties permanentes" } @else { "à dates fixes" } }
@@ -86,7 +118,9 @@ fn action(app: &App, a: &Action) -> Markup {
                     }
                     @if a.prise_en_charge_frais_possible == "1" { p { "Une prise en charge des frais est possible." } }
                 }
+                @if let Some(d) = &a.duree_indicative { dt { "Durée indicative" } dd { (d) } }
                 @if let Some(p) = &a.prix_total_ttc { dt { "Prix" } dd { (p) " € TTC" } }
+                @if let Some(u) = &a.url { dt { "En savoir plus" } dd { (liens(u)) } }
                 @if let Some(p) = &a.acces_handicapes { dt { "Accessibilité" } dd { (p) } }
             }
             h4 { "Sessions" }
@@ -100,7 +134,14 @@ fn action(app: &App, a: &Action) -> Markup {
                             (Some(_), None) => { "À partir du " (lheo_date_fr(&s.periode.debut)) }
                             _ => { "Dates à préciser" }
                         }
+                        @match s.etat_recrutement.as_deref() {
+                            Some("2") => { " " strong.recrutement-ferme { "— recrutement fermé" } }
+                            Some("3") => { " " strong.recrutement-ferme { "— recrutement suspendu" } }
+                            Some("1") => { " — recrutement ouvert" }
+                            _ => {}
+                        }
                         @if let Some(m) = &s.modalites_inscription { " — inscription : " (m) }
+                        @for u in s.details.iter().filter(|d| d.name == "url-session") { br; "En savoir plus : " (liens(u)) }
                         br;
                         span.inscription { "S'inscrire : " (s.adresse_inscription.adresse.ville) " (" (s.adresse_inscription.adresse.codepostal) ")" }
                     }
@@ -211,6 +252,7 @@ pub fn page(app: &App, numero: &str, base: &str) -> (StatusCode, Markup) {
                 (paragraphes(&f.objectif))
                 @if !f.resultats_attendus.is_empty() { h3 { "À l'issue de la formation" } (paragraphes(&f.resultats_attendus)) }
                 @if !f.contenu.is_empty() { h3 { "Programme" } (paragraphes(&f.contenu)) }
+                @if let Some(u) = &f.url { p { "En savoir plus : " (liens(u)) } }
             }
             @if !f.certifications.is_empty() || !f.domaine.formacodes.is_empty() {
                 section {
