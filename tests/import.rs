@@ -1138,6 +1138,11 @@ fn the_offer_page_shows_closed_sessions_every_place_and_each_link() {
     assert_eq!(st, 200);
     let page = r.into_string().unwrap();
     assert!(page.contains("recrutement fermé"), "{page}");
+    // Its conditions arrive HTML-escaped (`&lt;br /&gt;`): read, not shown as tags.
+    assert!(
+        page.contains("dossier à constituer<br><br>avoir interrompu") && !page.contains("&lt;br"),
+        "{page}"
+    );
     assert!(
         page.contains("<dt>Lieux</dt>") && page.contains("Nantes"),
         "{page}"

@@ -12,6 +12,7 @@
 mod offre;
 mod recherche;
 mod stats;
+mod texte_riche;
 
 use super::html::cadre;
 use super::params::segment;

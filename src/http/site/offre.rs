@@ -69,9 +69,9 @@ fn coordonnees(c: &Coordonnees) -> Markup {
     }
 }
 
-/// Paragraphs of a LHÉO text (line breaks kept).
+/// Paragraphs of a LHÉO text (line breaks kept, its allowed formatting read).
 fn paragraphes(t: &str) -> Markup {
-    html! { @for p in t.split('\n').map(str::trim).filter(|p| !p.is_empty()) { p { (p) } } }
+    super::texte_riche::texte_riche(t)
 }
 
 fn action(app: &App, a: &Action) -> Markup {
@@ -105,8 +105,8 @@ fn action(app: &App, a: &Action) -> Markup {
                 dt { "Qui peut s'inscrire ?" }
                 dd {
                     ul { @for p in &a.publics { li { (refs.formacode_libelle(&p.code).unwrap_or(&p.code)) } } }
-                    @if let Some(i) = &a.info_public_vise { p { (i) } }
-                    @if !a.conditions_specifiques.is_empty() && a.conditions_specifiques != "-" { p { "Conditions : " (a.conditions_specifiques) } }
+                    @if let Some(i) = &a.info_public_vise { (paragraphes(i)) }
+                    @if !a.conditions_specifiques.is_empty() && a.conditions_specifiques != "-" { p { "Conditions :" } (paragraphes(&a.conditions_specifiques)) }
                 }
                 dt { "Qui finance ?" }
                 dd {
