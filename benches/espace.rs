@@ -179,7 +179,7 @@ fn main() {
         .local_addr()
         .unwrap()
         .port();
-    let mut serveur = std::process::Command::new(env!("CARGO_BIN_EXE_sofi"))
+    let serveur = std::process::Command::new(env!("CARGO_BIN_EXE_sofi"))
         .arg("--data-dir")
         .arg(&data)
         .args([
@@ -191,6 +191,8 @@ fn main() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    // Stopped however the bench ends (a failed assertion must not leave it holding the store).
+    let serveur = Arrete(serveur);
     let base = format!("http://127.0.0.1:{port}");
     let t = Instant::now();
     while ureq::get(&format!("{base}/health")).call().is_err() {
@@ -435,8 +437,7 @@ fn main() {
         ms(recherche),
         ms(flux)
     );
-    let _ = serveur.kill();
-    let _ = serveur.wait();
+    drop(serveur);
     if garder.is_none() {
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -492,6 +493,16 @@ fn remplir_file(store: &Store) {
         voulu - deja,
         t.elapsed().as_secs_f64()
     );
+}
+
+/// The bench's server, killed when dropped.
+struct Arrete(std::process::Child);
+
+impl Drop for Arrete {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 fn store_counts(data: &Path) -> u64 {
