@@ -363,22 +363,24 @@ impl LheoDate {
     }
 }
 
+/// The months in French, for dates written out.
+pub const MOIS: [&str; 12] = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+];
+
 /// `AAAAMMJJ` in French, with LHÉO's conventions (`AAAAMM00`: a month).
 pub fn lheo_date_fr(d: &str) -> String {
-    const MOIS: [&str; 12] = [
-        "janvier",
-        "février",
-        "mars",
-        "avril",
-        "mai",
-        "juin",
-        "juillet",
-        "août",
-        "septembre",
-        "octobre",
-        "novembre",
-        "décembre",
-    ];
     if d.len() != 8 || d == "00000000" || d == "99999999" {
         return "date non communiquée".into();
     }

@@ -828,25 +828,7 @@ fn feed_offers_hand_over_revisions_duplicates_and_files() {
         ("of@flux.fr", "responsable", Some(siret.as_str())),
         ("staff@carif.fr", "staff", None),
     ] {
-        let mut c = sofi();
-        c.arg("--data-dir")
-            .arg(&data)
-            .args(["user", "add", "--email", email, "--role", role]);
-        if let Some(s) = s {
-            c.args(["--siret", s]);
-        }
-        let o = run(&mut c);
-        assert!(o.status.success(), "{}", stderr(&o));
-        let lien = lien_de(&stdout(&o));
-        let store = sofi::store::Store::open(&data).unwrap();
-        let jeton = lien.rsplit('/').next().unwrap();
-        store
-            .utiliser_lien(
-                jeton,
-                &sofi::accounts::hash_password("mot de passe de test"),
-            )
-            .unwrap()
-            .unwrap();
+        compte_actif(&data, email, role, s);
     }
     let srv = Server::start_avec(&data, false, &[("SOFI_COOKIE_NON_SECURISE", "true")]);
     let base = srv.url("");
@@ -1292,24 +1274,7 @@ fn a_date_only_change_goes_online_without_staff() {
         ("of@dates.fr", "responsable", Some(s.as_str())),
         ("staff@carif.fr", "staff", None),
     ] {
-        let mut c = sofi();
-        c.arg("--data-dir")
-            .arg(&data)
-            .args(["user", "add", "--email", email, "--role", role]);
-        if let Some(x) = x {
-            c.args(["--siret", x]);
-        }
-        let o = run(&mut c);
-        assert!(o.status.success(), "{}", stderr(&o));
-        let lien = lien_de(&stdout(&o));
-        let store = sofi::store::Store::open(&data).unwrap();
-        store
-            .utiliser_lien(
-                lien.rsplit('/').next().unwrap(),
-                &sofi::accounts::hash_password("mot de passe de test"),
-            )
-            .unwrap()
-            .unwrap();
+        compte_actif(&data, email, role, x);
     }
     let srv = Server::start_avec(
         &data,

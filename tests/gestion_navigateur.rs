@@ -22,11 +22,6 @@ fn siret(prefixe: &str) -> String {
         .unwrap()
 }
 
-fn lien_de(s: &str) -> String {
-    let i = s.find("/espace/lien/").expect("a one-time link");
-    s[i..i + "/espace/lien/".len() + 64].to_string()
-}
-
 async fn connexion(c: &Client, base: &str, email: &str) {
     aller(c, base, "/espace/connexion").await;
     remplir(c, "#email", email).await;
@@ -48,6 +43,24 @@ async fn changements(c: &Client) -> Vec<Vec<String>> {
     )
     .await;
     serde_json::from_value(v).unwrap()
+}
+
+/// From the formation's page, the first session of its first action gets a new start date,
+/// saved; back on the formation's page.
+async fn changer_debut(org: &Client, base: &str, url_formation: &str, debut: &str) {
+    aller(org, base, url_formation).await;
+    activer_au_clavier(org, "main a[href*='/actions/']:not([href$='nouvelle'])").await;
+    apres(org, "/actions/").await;
+    activer_au_clavier(
+        org,
+        "table.table-sessions a[href*='/sessions/']:not([href$='nouvelle'])",
+    )
+    .await;
+    apres(org, "/sessions/").await;
+    remplir(org, "#debut", debut).await;
+    activer_au_clavier(org, "form.saisie > p > button[type=submit]").await;
+    apres(org, "/sessions/").await;
+    aller(org, base, url_formation).await;
 }
 
 fn journal_seq(srv: &Server) -> u64 {
@@ -99,24 +112,7 @@ async fn staff_review_a_revision_by_difference() {
         ("camille@cariste.fr", "responsable", Some(s.as_str())),
         ("dominique@carif.fr", "staff", None),
     ] {
-        let mut c = sofi();
-        c.arg("--data-dir")
-            .arg(&data)
-            .args(["user", "add", "--email", email, "--role", role]);
-        if let Some(x) = x {
-            c.args(["--siret", x]);
-        }
-        let o = run(&mut c);
-        assert!(o.status.success(), "{}", stderr(&o));
-        let lien = lien_de(&stdout(&o));
-        sofi::store::Store::open(&data)
-            .unwrap()
-            .utiliser_lien(
-                lien.rsplit('/').next().unwrap(),
-                &sofi::accounts::hash_password("mot de passe de test"),
-            )
-            .unwrap()
-            .unwrap();
+        compte_actif(&data, email, role, x);
     }
     let srv = Server::start(&data, false);
     let base = srv.url("");
@@ -186,18 +182,7 @@ async fn staff_review_a_revision_by_difference() {
     remplir(&org, "#intitule", "Cariste chariots élévateurs").await;
     activer_au_clavier(&org, "form.saisie > p > button[type=submit]").await;
     apres(&org, &url_formation).await;
-    activer_au_clavier(&org, "main a[href*='/actions/']:not([href$='nouvelle'])").await;
-    apres(&org, "/actions/").await;
-    activer_au_clavier(
-        &org,
-        "table.table-sessions a[href*='/sessions/']:not([href$='nouvelle'])",
-    )
-    .await;
-    apres(&org, "/sessions/").await;
-    remplir(&org, "#debut", "08/12/2027").await;
-    activer_au_clavier(&org, "form.saisie > p > button[type=submit]").await;
-    apres(&org, "/sessions/").await;
-    aller(&org, &base, &url_formation).await;
+    changer_debut(&org, &base, &url_formation, "08/12/2027").await;
     activer_au_clavier(&org, "form[action$='/soumettre'] button").await;
     apres(&org, &url_formation).await;
     assert!(
@@ -326,19 +311,7 @@ async fn staff_review_a_revision_by_difference() {
     capture(&equipe, "gestion-6-acceptee-et-historique").await;
 
     // 8. A date-only change goes online at once, without staff.
-    aller(&org, &base, &url_formation).await;
-    activer_au_clavier(&org, "main a[href*='/actions/']:not([href$='nouvelle'])").await;
-    apres(&org, "/actions/").await;
-    activer_au_clavier(
-        &org,
-        "table.table-sessions a[href*='/sessions/']:not([href$='nouvelle'])",
-    )
-    .await;
-    apres(&org, "/sessions/").await;
-    remplir(&org, "#debut", "15/12/2027").await;
-    activer_au_clavier(&org, "form.saisie > p > button[type=submit]").await;
-    apres(&org, "/sessions/").await;
-    aller(&org, &base, &url_formation).await;
+    changer_debut(&org, &base, &url_formation, "15/12/2027").await;
     activer_au_clavier(&org, "form[action$='/soumettre'] button").await;
     apres(&org, &url_formation).await;
     let t = texte(&org).await;

@@ -50,6 +50,9 @@ pub struct Rejugement {
     pub illisibles: u64,
 }
 
+/// One offer judged again: its sessions, and the offer with its new verdict when it changed.
+type Juge = (u64, Option<(OffreStockee, Verdict)>);
+
 /// Who a judgement again is by, in the audit trail.
 const AUTEUR: &str = "sofi (règles ou référentiels changés)";
 
@@ -114,36 +117,32 @@ impl Store {
                 break;
             };
             apres = Bound::Excluded(dernier.to_vec());
-            // Judged on both cores; only the changed ones come back.
-            let juges: Vec<Result<Option<(OffreStockee, Verdict)>, StoreError>> = fiches
+            let (a_juger, gelees): (Vec<_>, Vec<_>) = fiches
+                .iter()
+                .partition(|(k, _)| !figees.contains(k.as_ref()));
+            bilan.figees += gelees.len() as u64;
+            // Judged on both cores; only the changed ones come back, with each one's sessions.
+            let juges: Vec<Result<Juge, StoreError>> = a_juger
                 .par_iter()
-                .filter(|(k, _)| !figees.contains(k.as_ref()))
                 .map(|(k, v)| {
                     let o = self.lire(k, v)?;
+                    let sessions = o.formation.sessions().count() as u64;
                     let verdict = juger(&o.formation, &o.verdict);
-                    Ok((verdict != o.verdict).then_some((o, verdict)))
+                    Ok((sessions, (verdict != o.verdict).then_some((o, verdict))))
                 })
                 .collect();
-            bilan.figees += fiches
-                .iter()
-                .filter(|(k, _)| figees.contains(k.as_ref()))
-                .count() as u64;
             let mut changees = Vec::new();
             for j in juges {
                 bilan.offres += 1;
                 match j {
-                    Ok(Some(c)) => changees.push(c),
-                    Ok(None) => {}
+                    Ok((sessions, changee)) => {
+                        bilan.sessions += sessions;
+                        changees.extend(changee);
+                    }
                     Err(StoreError::DamagedBody { .. }) => bilan.illisibles += 1,
                     Err(e) => return Err(e),
                 }
             }
-            bilan.sessions += fiches
-                .iter()
-                .filter(|(k, _)| !figees.contains(k.as_ref()))
-                .filter_map(|(_, v)| decode::<OfferRecord>(v).ok())
-                .map(|f| f.sessions)
-                .sum::<u64>();
             // One transaction per source (a fiche keeps its source).
             changees.sort_by(|(x, _), (y, _)| x.source.cmp(&y.source));
             for groupe in changees.chunk_by(|(x, _), (y, _)| x.source == y.source) {

@@ -264,3 +264,28 @@ pub fn valide_xsd_et_dtd(path: &Path) {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "DTD: {}", &err[..err.len().min(3000)]);
 }
+
+/// The password of the accounts `compte_actif` makes.
+pub const MOT_DE_PASSE_TEST: &str = "mot de passe de test";
+
+/// An active back-office account, made as an admin would (`sofi user add`, server stopped),
+/// its one-time link used with `MOT_DE_PASSE_TEST`.
+pub fn compte_actif(data: &Path, email: &str, role: &str, siret: Option<&str>) {
+    let mut c = sofi();
+    c.arg("--data-dir")
+        .arg(data)
+        .args(["user", "add", "--email", email, "--role", role]);
+    if let Some(s) = siret {
+        c.args(["--siret", s]);
+    }
+    let o = run(&mut c);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let sortie = stdout(&o);
+    let i = sortie.find("/espace/lien/").expect("a one-time link");
+    let jeton = &sortie[i + "/espace/lien/".len()..i + "/espace/lien/".len() + 64];
+    sofi::store::Store::open(data)
+        .unwrap()
+        .utiliser_lien(jeton, &sofi::accounts::hash_password(MOT_DE_PASSE_TEST))
+        .unwrap()
+        .unwrap();
+}

@@ -83,17 +83,22 @@ pub(super) fn routes() -> Router<Arc<App>> {
             "/formation/{*numero}",
             get(
                 |State(app): State<Arc<App>>, params: RawPathParams, req: Request| async move {
-                    let numero = params
-                        .iter()
-                        .next()
-                        .map(|(_, v)| segment(v))
-                        .unwrap_or_default();
+                    let numero = numero_du_chemin(&params);
                     let base = base_url(&req);
                     bloquant(move || offre::page(&app, &numero, &base)).await
                 },
             )
             .post(signalement),
         )
+}
+
+/// The offer's numero in `/formation/{*numero}`, decoded.
+fn numero_du_chemin(params: &RawPathParams) -> String {
+    params
+        .iter()
+        .next()
+        .map(|(_, v)| segment(v))
+        .unwrap_or_default()
 }
 
 /// `POST /formation/{numero}`: someone reading an offer reports an error (no
@@ -104,11 +109,7 @@ async fn signalement(
     params: RawPathParams,
     req: Request,
 ) -> Response<Body> {
-    let numero = params
-        .iter()
-        .next()
-        .map(|(_, v)| segment(v))
-        .unwrap_or_default();
+    let numero = numero_du_chemin(&params);
     let base = base_url(&req);
     let canonique = format!("{base}/formation/{numero}");
     let message = |status: StatusCode, titre: &str, texte: &str| {
@@ -262,20 +263,7 @@ pub fn page_erreur(titre: &str, canonique: &str, message: Markup, suite: Markup)
 
 /// A date in French: `2027-03-01` → `1 mars 2027`.
 pub fn date_fr(iso: &str) -> String {
-    const MOIS: [&str; 12] = [
-        "janvier",
-        "février",
-        "mars",
-        "avril",
-        "mai",
-        "juin",
-        "juillet",
-        "août",
-        "septembre",
-        "octobre",
-        "novembre",
-        "décembre",
-    ];
+    use crate::model::MOIS;
     match iso.parse::<jiff::civil::Date>() {
         Ok(d) => format!(
             "{} {} {}",
