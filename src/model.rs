@@ -242,6 +242,94 @@ impl Action {
     }
 }
 
+/// How a training is followed: the `voie` filter and facet. Initial training is told apart
+/// by the 2.3 `session/cycle` (`type-cycle` 0: formation initiale, 1: contrat
+/// d'apprentissage); without a cycle a session is continuing training.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Voie {
+    Continue = 1,
+    Scolaire = 2,
+    Apprentissage = 3,
+    Universitaire = 4,
+}
+
+impl Voie {
+    pub const TOUTES: [Voie; 4] = [
+        Voie::Continue,
+        Voie::Scolaire,
+        Voie::Apprentissage,
+        Voie::Universitaire,
+    ];
+
+    /// The parameter value (`?voie=apprentissage`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Voie::Continue => "continue",
+            Voie::Scolaire => "scolaire",
+            Voie::Apprentissage => "apprentissage",
+            Voie::Universitaire => "universitaire",
+        }
+    }
+
+    pub fn libelle(self) -> &'static str {
+        match self {
+            Voie::Continue => "Formation continue",
+            Voie::Scolaire => "Voie scolaire",
+            Voie::Apprentissage => "Apprentissage",
+            Voie::Universitaire => "Voie universitaire",
+        }
+    }
+
+    pub fn de_code(c: &str) -> Option<Voie> {
+        Voie::TOUTES.into_iter().find(|v| v.code() == c)
+    }
+
+    pub fn de_nombre(n: u64) -> Option<Voie> {
+        Voie::TOUTES.into_iter().find(|v| *v as u64 == n)
+    }
+
+    /// The voie of session `s` of formation `f`: apprenticeship when a cycle is a contrat
+    /// d'apprentissage (or its alternance is one); initial when a cycle is formation
+    /// initiale — universitaire when the organisme is a university (its name says so) or
+    /// the training leads past bac+2, scolaire otherwise; continuing training without a cycle.
+    pub fn de_session(f: &Formation, s: &Session) -> Voie {
+        let cycles: Vec<&Node> = s.details.iter().filter(|d| d.name == "cycle").collect();
+        if cycles.is_empty() {
+            return Voie::Continue;
+        }
+        let apprentissage = cycles.iter().any(|c| {
+            c.child_texts("type-cycle").any(|t| t.trim() == "1")
+                || c.children
+                    .iter()
+                    .filter(|a| a.name == "alternance")
+                    .any(|a| a.child_texts("type-alternance").any(|t| t.trim() == "1"))
+        });
+        if apprentissage {
+            return Voie::Apprentissage;
+        }
+        if !cycles
+            .iter()
+            .any(|c| c.child_texts("type-cycle").any(|t| t.trim() == "0"))
+        {
+            return Voie::Continue;
+        }
+        let nom = format!("{} {}", f.organisme.nom, f.organisme.raison_sociale).to_lowercase();
+        let universite = ["universit", "iut ", "institut universitaire", "insa "]
+            .iter()
+            .any(|m| nom.contains(m));
+        // dict-niveaux: 7 and 8 (old scale), 16 to 18 (2019 scale: licence and above).
+        let superieur = matches!(
+            f.code_niveau_sortie.as_deref(),
+            Some("7" | "8" | "16" | "17" | "18")
+        );
+        if universite || superieur {
+            Voie::Universitaire
+        } else {
+            Voie::Scolaire
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Financeur {
     pub code_financeur: String,

@@ -1157,3 +1157,209 @@ fn the_offer_page_shows_closed_sessions_every_place_and_each_link() {
     );
     assert!(page.contains("href=\"http://www.meformerenregion.fr/"));
 }
+
+/// The daeu offer as an apprenticeship given in Toulouse, Nantes and Angers: 2.3 cycle,
+/// admission, contacts with names and types, an information date, a ROME code, a UAI with
+/// a wrong check letter.
+fn daeu_apprentissage() -> String {
+    let x = daeu().replace("http://www.lheo.org/2.2", "http://lheo.gouv.fr/2.3");
+    let lieu_debut = x.find("<lieu-de-formation>").unwrap();
+    let lieu_fin = x.find("</lieu-de-formation>").unwrap() + "</lieu-de-formation>".len();
+    let ailleurs = |ville: &str, cp: &str, insee: &str, dep: &str| {
+        x[lieu_debut..lieu_fin]
+            .replace("<ville>Toulouse</ville>", &format!("<ville>{ville}</ville>"))
+            .replace(
+                "<codepostal>31000</codepostal>",
+                &format!("<codepostal>{cp}</codepostal>"),
+            )
+            .replace(
+                "<code-INSEE-commune>31555</code-INSEE-commune>",
+                &format!("<code-INSEE-commune>{insee}</code-INSEE-commune>"),
+            )
+            .replace(
+                "<departement>31</departement>",
+                &format!("<departement>{dep}</departement>"),
+            )
+            .replace("<region>73</region>", "<region>52</region>")
+            .replace("<geolocalisation>\n<latitude>43.6</latitude>\n<longitude>1.433333</longitude>\n</geolocalisation>\n", "")
+    };
+    let nantes = ailleurs("Nantes", "44000", "44109", "44").replace(
+        "<lieu-de-formation>",
+        "<lieu-de-formation>\n<code-UAI-lieu-formation><code-UAI>0440001M</code-UAI></code-UAI-lieu-formation>",
+    );
+    let angers = ailleurs("Angers", "49000", "49007", "49");
+    let session = "<recrutement><modalite-recrutement>3</modalite-recrutement><nb-places>24</nb-places></recrutement>\
+        <contact-session><type-contact>14</type-contact><coordonnees><nom>Martin</nom><prenom>Léa</prenom><courriel>lea.martin@exemple.fr</courriel></coordonnees></contact-session>\
+        <cycle><type-cycle>1</type-cycle><annee-cycle>1</annee-cycle><capacite-simultanee>24</capacite-simultanee>\
+        <alternance><type-alternance>1</type-alternance><rythme-alternance><unite-rythme-alternance>3</unite-rythme-alternance>\
+        <unites-entreprise>3</unites-entreprise><unites-centre>1</unites-centre></rythme-alternance></alternance></cycle>";
+    format!("{}{nantes}{angers}{}", &x[..lieu_fin], &x[lieu_fin..])
+        .replace("<debut>20181001</debut>", "<debut>20990901</debut>")
+        .replace("<fin>20190524</fin>", "<fin>21000600</fin>")
+        .replace(
+            "</adresse-inscription>\n</session>",
+            &format!("</adresse-inscription>\n{session}\n</session>"),
+        )
+        .replace(
+            "<code-NSF>410</code-NSF>",
+            "<code-NSF>410</code-NSF>\n<code-ROME>K2111</code-ROME>",
+        )
+        .replace(
+            "<resultats-attendus>DAEU A</resultats-attendus>",
+            "<resultats-attendus>Poursuite d'études en géomorphologie</resultats-attendus>",
+        )
+        .replace(
+            "<contact-formation>\n<coordonnees>",
+            "<contact-formation>\n<type-contact>3</type-contact>\n<coordonnees>\n<civilite>Madame</civilite>\n<nom>Durand</nom>\n<prenom>Anne</prenom>",
+        )
+        .replace(
+            "</adresse-information>",
+            "</adresse-information>\n<date-information><date>20990315</date></date-information>",
+        )
+        .replace(
+            "</potentiel>\n</organisme-formateur>",
+            "</potentiel>\n<code-UAI-formateur><code-UAI>0440001A</code-UAI></code-UAI-formateur>\n</organisme-formateur>",
+        )
+}
+
+#[test]
+fn initial_training_is_read_searched_by_voie_place_and_code_and_shown() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = write(tmp.path(), "apprentissage.xml", daeu_apprentissage());
+    let (code, rep) = import(tmp.path(), &[&f], &[]);
+    assert_eq!(
+        (code, &rep[0]["rapport"]["stockees"]),
+        (0, &1.into()),
+        "{rep}"
+    );
+    let store = Store::open(tmp.path()).unwrap();
+    let o = store.offre("15_464888").unwrap().unwrap();
+    let uai: Vec<&str> = o
+        .verdict
+        .constats
+        .iter()
+        .filter(|c| c.chemin.contains("code-UAI"))
+        .map(|c| c.message.as_str())
+        .collect();
+    assert!(
+        uai.iter()
+            .any(|m| m.contains("0440001A") && m.contains("devrait être M")),
+        "the bad check letter named: {:?}",
+        o.verdict.constats
+    );
+    drop(store);
+    let export = String::from_utf8(exporter(tmp.path())).unwrap();
+    assert!(export.contains("0440001M") && !export.contains("0440001A"));
+    let out = tmp.path().join("export.xml");
+    std::fs::write(&out, &export).unwrap();
+    valide_xsd_et_dtd(&out);
+
+    // An organisation that declared itself in its space, with no offer yet.
+    let store = Store::open(tmp.path()).unwrap();
+    let declare = sofi::store::Etablissement {
+        siret: "44306184100047".into(),
+        numero_activite: "52440000144".into(),
+        raison_sociale: "Lycée des métiers Test".into(),
+        site_principal: sofi::store::Site {
+            nom: "Site principal".into(),
+            adresse: "1 rue de la Paix".into(),
+            codepostal: "44000".into(),
+            ville: "Nantes".into(),
+            code_insee: "44109".into(),
+            ..Default::default()
+        },
+        formacodes: vec!["31054".into()],
+        ..Default::default()
+    };
+    store.enregistrer_etablissement(&declare, "test").unwrap();
+    drop(store);
+
+    let srv = Server::start(tmp.path(), false);
+    let total = |q: &str| -> u64 {
+        let (st, r) = call(ureq::get(&srv.url(&format!("/api/v1/recherche?{q}"))), None);
+        let v: serde_json::Value = r.into_json().unwrap();
+        assert_eq!(st, 200, "{q}: {v}");
+        v["total"].as_u64().unwrap()
+    };
+    // The voie filter and its facet.
+    assert_eq!(total("voie=apprentissage"), 3, "one group per place");
+    assert_eq!(total("voie=scolaire"), 0);
+    assert_eq!(total("voie=continue"), 0);
+    let (_, r) = call(ureq::get(&srv.url("/api/v1/recherche?q=")), None);
+    let v: serde_json::Value = r.into_json().unwrap();
+    let voie = v["facettes"]["voie"].as_array().unwrap();
+    assert!(
+        voie.iter()
+            .any(|x| x["valeur"] == "apprentissage" && x["nombre"] == 3),
+        "{voie:?}"
+    );
+    // Every place of the action is found.
+    for commune in ["44109", "49007", "31555"] {
+        assert_eq!(total(&format!("commune={commune}")), 1, "{commune}");
+    }
+    // ROME and NSF, as filters and typed in q; the expected results are searchable.
+    assert_eq!(total("rome=K2111"), 3);
+    assert_eq!(total("q=K2111"), 3);
+    assert_eq!(total("rome=M1607"), 0);
+    assert_eq!(total("nsf=41"), 3);
+    assert_eq!(total("q=nsf410"), 3);
+    assert_eq!(total("nsf=31"), 0);
+    assert_eq!(total("q=g%C3%A9omorphologie"), 3);
+    // An establishment by its UAI.
+    assert_eq!(total("q=0440001M"), 3);
+    for (q, parametre) in [
+        ("voie=alternance", "voie"),
+        ("rome=Z1234", "rome"),
+        ("nsf=12a", "nsf"),
+    ] {
+        let (st, r) = call(ureq::get(&srv.url(&format!("/api/v1/recherche?{q}"))), None);
+        let v: serde_json::Value = r.into_json().unwrap();
+        assert_eq!(
+            (st, v["erreur"]["parametre"].as_str()),
+            (400, Some(parametre)),
+            "{v}"
+        );
+    }
+
+    let (st, r) = call(ureq::get(&srv.url("/formation/15_464888")), None);
+    assert_eq!(st, 200);
+    let page = r.into_string().unwrap();
+    for attendu in [
+        "Apprentissage",
+        "Référent Apprentissage",
+        "Léa Martin",
+        "Référent pédagogique",
+        "Madame Anne Durand",
+        "Admission : dossier",
+        "24 places",
+        "3 semaines en entreprise, 1 semaine en centre",
+        "1re année",
+        "jusqu'en juin 2100",
+        "15 mars 2099",
+        "Organisme formateur",
+        "UAI 0440001M",
+        "/organisme/19311383400389",
+    ] {
+        assert!(page.contains(attendu), "{attendu}: {page}");
+    }
+    let (st, r) = call(ureq::get(&srv.url("/organisme/19311383400389")), None);
+    assert_eq!(st, 200);
+    let page = r.into_string().unwrap();
+    assert!(
+        page.contains("7331P001531") && page.contains("/formation/15_464888"),
+        "{page}"
+    );
+    let (st, r) = call(ureq::get(&srv.url("/organisme/44306184100047")), None);
+    assert_eq!(st, 200, "an organisme page without any offer");
+    let page = r.into_string().unwrap();
+    assert!(
+        page.contains("Lycée des métiers Test")
+            && page.contains("1 rue de la Paix")
+            && page.contains("Aucune formation de cet organisme"),
+        "{page}"
+    );
+    let (st, _) = call(ureq::get(&srv.url("/organisme/12345678901234")), None);
+    assert_eq!(st, 404);
+    let (st, _) = call(ureq::get(&srv.url("/organisme/..%2F..%2Fetc")), None);
+    assert_eq!(st, 404);
+}

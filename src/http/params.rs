@@ -168,6 +168,20 @@ impl Departement {
     }
 }
 
+/// A voie: `continue`, `scolaire`, `apprentissage` or `universitaire`.
+#[derive(Debug, Clone, Copy)]
+pub struct VoieParam(pub crate::model::Voie);
+
+impl<'de> Deserialize<'de> for VoieParam {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        valeur(d, |v| {
+            crate::model::Voie::de_code(v)
+                .map(VoieParam)
+                .ok_or_else(|| "continue, scolaire, apprentissage ou universitaire attendu".into())
+        })
+    }
+}
+
 /// A financeur: a LHÉO `dict-financeurs` code, or `cpf` (eligible to the CPF).
 #[derive(Debug, Clone)]
 pub enum Financeur {
@@ -344,6 +358,18 @@ pub struct Recherche {
     #[serde(default)]
     #[param(value_type = Option<Vec<String>>, pattern = "^[0-9]{14}$")]
     pub organisme: Vec<Siret>,
+    /// How the training is followed: `continue`, `scolaire`, `apprentissage`, `universitaire`.
+    #[serde(default)]
+    #[param(value_type = Option<Vec<String>>)]
+    pub voie: Vec<VoieParam>,
+    /// ROME métier code (`M1607`): the offer's own or its certification's.
+    #[serde(default)]
+    #[param(value_type = Option<Vec<String>>, pattern = "^[A-Na-n][0-9]{4}$")]
+    pub rome: Vec<String>,
+    /// NSF speciality or domain (`311`, `31`).
+    #[serde(default)]
+    #[param(value_type = Option<Vec<String>>)]
+    pub nsf: Vec<String>,
     /// Order: relevance (default), start date, or distance (needs a place).
     #[param(value_type = Option<SortOrder>)]
     pub tri: Option<SortOrder>,
@@ -429,6 +455,29 @@ impl Recherche {
             .iter()
             .map(|s| s.0.parse().unwrap_or(0))
             .collect();
+        r.voies = self.voie.iter().map(|v| v.0 as u64).collect();
+        for code in &self.rome {
+            match crate::search::query::code_rome(code.trim()) {
+                Some(c) if refs.rome.contains_key(&c) => r.romes.push(c),
+                Some(c) => return Err(bad("rome", format!("« {c} » : code ROME inconnu"))),
+                None => {
+                    return Err(bad(
+                        "rome",
+                        format!(
+                            "« {} » : code ROME attendu (une lettre et 4 chiffres, M1607)",
+                            code.trim()
+                        ),
+                    ))
+                }
+            }
+        }
+        for code in &self.nsf {
+            let c = code.trim().to_ascii_lowercase();
+            if !refs.nsf.contains_key(&c) {
+                return Err(bad("nsf", format!("« {c} » : code NSF inconnu (311, 31…)")));
+            }
+            r.nsf.push(c);
+        }
         r.tri = match self.tri {
             None | Some(SortOrder::Pertinence) => Tri::Pertinence,
             Some(SortOrder::Date) => Tri::Date,

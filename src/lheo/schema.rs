@@ -312,6 +312,10 @@ impl Schema {
                 return Some(format!("« {} » : date AAAAMMJJ attendue", court(&v)));
             }
         }
+        // Beyond the XSD (which only says 8 characters): a UAI carries its check letter.
+        if element == "code-UAI" {
+            return crate::rules::erreur_uai(&v);
+        }
         None
     }
 
@@ -440,7 +444,8 @@ mod tests {
         assert!(s.erreur_valeur("modalite-recrutement", "42").is_some());
         assert!(s.erreur_valeur("modalite-recrutement", " 2 ").is_none());
         assert!(s.erreur_valeur("code-UAI", "044123").is_some());
-        assert!(s.erreur_valeur("code-UAI", "0441234A").is_none());
+        assert!(s.erreur_valeur("code-UAI", "0441234C").is_none());
+        assert!(s.erreur_valeur("code-UAI", "0441234A").is_some());
         assert!(s.erreur_valeur("langue-formation", "FRA").is_some());
         assert!(s.erreur_valeur("langue-formation", "fr").is_none());
         assert!(s.erreur_valeur("numtel", &"0".repeat(26)).is_some());

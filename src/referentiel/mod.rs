@@ -100,6 +100,8 @@ pub struct Referentiels {
     /// LHÉO dictionaries: name → (code → label).
     pub dictionnaires: HashMap<String, Vec<(String, String)>>,
     pub nsf: HashMap<String, String>,
+    /// ROME 4.0 fiches: code → label (the `rome` filter and its labels).
+    pub rome: HashMap<String, String>,
     /// xxh3-128 of every file loaded (names and bytes), in hex: a store records the one its
     /// offers were judged with, and a change of files makes `serve` judge them again.
     pub empreinte: String,
@@ -124,6 +126,7 @@ pub const FICHIERS: &[(&str, &[u8])] = embedded!(
     "regions.csv",
     "lheo-dictionnaires.csv",
     "nsf.csv",
+    "rome.csv",
 );
 
 /// The départements of the region Sofi serves (Pays de la Loire).
@@ -331,6 +334,10 @@ impl Referentiels {
         })?;
         src.rows("nsf.csv", |row| {
             r.nsf.insert(row.s("code")?, row.s("libelle")?);
+            Ok(())
+        })?;
+        src.rows("rome.csv", |row| {
+            r.rome.insert(row.s("code_rome")?, row.s("libelle")?);
             Ok(())
         })
     }

@@ -3,7 +3,9 @@
 //! not; the diffusion decision says, per action, whether it is listed and why.
 //!
 //! Scope rule: a publicly funded action is listed; a privately funded one only if its
-//! formation leads to a certification indexed in Certif Info.
+//! formation leads to a certification indexed in Certif Info. Initial training (a session
+//! whose 2.3 `cycle` is formation initiale or contrat d'apprentissage: schools,
+//! universities, CFA) is public by nature and listed.
 //!
 //! (One file past 600 lines: one short function per rule, in LHÉO element order, so the
 //! list of rules reads as the schema does.)
@@ -29,7 +31,7 @@ const ANCIENNES_REGIONS: &[&str] = &[
 /// Version of the rules: bump it when a rule changes what it finds or decides, so that the
 /// stores judged by an older version are judged again (with the référentiels' fingerprint,
 /// see [`empreinte`]).
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// What the offers of a store were judged with: the rules' version and the référentiels'
 /// fingerprint. When it changes, `serve` and `sofi rejuger` judge the offers again.
@@ -78,6 +80,40 @@ pub fn rejuger(f: &Formation, avant: &Verdict, r: &Referentiels) -> Verdict {
         v.diffusion.clear();
     }
     v
+}
+
+/// The check letter of a UAI (code of an education establishment) from its first seven
+/// characters: their value modulo 23, as a letter of `ABCDEFGHJKLMNPRSTUVWXYZ` (no I, O,
+/// Q). `None` when they are not seven digits (Corsica's `02A…` has no numeric value).
+pub fn cle_uai(sept: &str) -> Option<char> {
+    const LETTRES: &[u8; 23] = b"ABCDEFGHJKLMNPRSTUVWXYZ";
+    if sept.len() != 7 || !sept.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = sept.parse().ok()?;
+    Some(LETTRES[(n % 23) as usize] as char)
+}
+
+/// Why `uai` is not a UAI: 8 characters, the département on three (`044`, `02A`), four
+/// digits, and the check letter.
+pub fn erreur_uai(uai: &str) -> Option<String> {
+    let b = uai.as_bytes();
+    let forme = b.len() == 8
+        && b[..2].iter().all(|x| x.is_ascii_digit())
+        && (b[2].is_ascii_digit() || b[2] == b'A' || b[2] == b'B')
+        && b[3..7].iter().all(|x| x.is_ascii_digit())
+        && b[7].is_ascii_uppercase();
+    if !forme {
+        return Some(format!(
+            "code UAI « {uai} » : 7 chiffres et une lettre de contrôle attendus (0440001M)"
+        ));
+    }
+    match cle_uai(&uai[..7]) {
+        Some(cle) if cle != b[7] as char => Some(format!(
+            "code UAI « {uai} » : la lettre de contrôle devrait être {cle}"
+        )),
+        _ => None,
+    }
 }
 
 /// Luhn check digit test (SIREN, SIRET).
@@ -855,6 +891,21 @@ pub fn decision(f: &Formation, a: &Action, r: &Referentiels) -> DecisionAction {
             motif: format!("financement public : {}", publics.join(", ")),
         };
     }
+    if let Some(voie) = a
+        .sessions
+        .iter()
+        .map(|s| Voie::de_session(f, s))
+        .find(|v| *v != Voie::Continue)
+    {
+        return DecisionAction {
+            action: a.numero.clone(),
+            diffusee: true,
+            motif: format!(
+                "formation initiale ({}) : publique par nature",
+                voie.libelle().to_lowercase()
+            ),
+        };
+    }
     let prives = if a.financeurs.is_empty() {
         "aucun financeur déclaré".to_string()
     } else {
@@ -885,5 +936,19 @@ pub fn decision(f: &Formation, a: &Action, r: &Referentiels) -> DecisionAction {
                 "financement privé ({prives}) sans certification indexée dans Certif Info"
             ),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uai_check_letter() {
+        assert_eq!(erreur_uai("0681761V"), None);
+        assert_eq!(erreur_uai("0440001M"), None);
+        assert!(erreur_uai("0440001A").unwrap().contains("devrait être M"));
+        assert!(erreur_uai("044123").is_some());
+        assert!(erreur_uai("02A0001X").is_none());
     }
 }

@@ -8,7 +8,7 @@
 
 use super::analyse::{analyseur, plier};
 use super::config::Config;
-use crate::model::{Action, Adresse, Formation, LheoDate, Session};
+use crate::model::{Action, Adresse, Formation, LheoDate, Session, Voie};
 use crate::referentiel::{digits, Referentiels};
 use crate::store::{OffreStockee, Store, StoreError};
 use std::path::Path;
@@ -31,7 +31,7 @@ pub enum IndexError {
 
 /// Version of the document layout: a different one in an existing index forces a rebuild.
 /// (5: tantivy 0.27 and its frostem stemmer, which replaced rust-stemmers.)
-pub const VERSION_SCHEMA: &str = "sofi-index-5";
+pub const VERSION_SCHEMA: &str = "sofi-index-6";
 
 /// Start of an unknown start date (`00000000`): the distant past, so it is always "open".
 pub const JOUR_INCONNU_DEBUT: i64 = 0;
@@ -140,6 +140,11 @@ pub struct Champs {
     pub certifications: Field,
     pub niveau: Field,
     pub siret: Field,
+    /// [`Voie`] numbers of the session.
+    pub voies: Field,
+    /// Exact codes a filter matches on the group's first document: `rome:M1607`,
+    /// `nsf:311` (and the NSF's parents `nsf:31`, `nsf:3`), `uai:0440001M`.
+    pub codes: Field,
 }
 
 fn schema() -> (Schema, Champs) {
@@ -184,6 +189,8 @@ fn schema() -> (Schema, Champs) {
         certifications: b.add_u64_field("certifications", num()),
         niveau: b.add_u64_field("niveau", num()),
         siret: b.add_u64_field("siret", num() | STORED),
+        voies: b.add_u64_field("voies", num()),
+        codes: b.add_text_field("codes", STRING),
     };
     (b.build(), c)
 }
@@ -494,21 +501,33 @@ impl Moteur {
         };
         let siret: u64 = f.organisme.siret.parse().unwrap_or(0);
         let niv = niveau(f.code_niveau_sortie.as_deref());
+        let codes = codes_rome_nsf(f, &self.refs);
         let mut n = 0;
         for (i, a) in f.actions.iter().enumerate() {
             if !o.verdict.diffusion.get(i).is_some_and(|d| d.diffusee) {
                 continue;
             }
             // Sessions by place, so that each group (action × commune) is a run of
-            // consecutive documents. An action without sessions still gets one document,
-            // with unknown dates that every date filter lets through, as rolling entry.
-            let mut sessions: Vec<(Option<&Session>, Place)> = a
+            // consecutive documents: an action given in three towns has its sessions in
+            // each. An action without sessions still gets one document, with unknown dates
+            // that every date filter lets through, as rolling entry.
+            // Voies are the action's (a group's values are read from its first document).
+            let mut voies: Vec<Voie> = a.sessions.iter().map(|s| Voie::de_session(f, s)).collect();
+            voies.sort_unstable();
+            voies.dedup();
+            if voies.is_empty() {
+                voies.push(Voie::Continue);
+            }
+            let mut sessions: Vec<(Option<&Session>, Place)> = Vec::new();
+            for s in a
                 .sessions
                 .iter()
-                .map(|s| (Some(s), lieu(a, Some(s), &self.refs)))
-                .collect();
-            if sessions.is_empty() {
-                sessions.push((None, lieu(a, None, &self.refs)));
+                .map(Some)
+                .chain(a.sessions.is_empty().then_some(None))
+            {
+                for l in lieux(a, s, &self.refs) {
+                    sessions.push((s, l));
+                }
             }
             sessions.sort_by_key(|(_, l)| l.commune);
             for (k, (s, lieu)) in sessions.iter().enumerate() {
@@ -532,6 +551,12 @@ impl Moteur {
                     d.add_text(c.intitule, &f.intitule);
                     d.add_text(c.thesaurus, &thesaurus);
                     d.add_text(c.objectif, &f.objectif);
+                    if !f.resultats_attendus.is_empty() && f.resultats_attendus != "-" {
+                        d.add_text(c.objectif, &f.resultats_attendus);
+                    }
+                    for code in &codes {
+                        d.add_text(c.codes, code);
+                    }
                     d.add_text(c.objectif_debut, debut_texte(&f.objectif, LONGUEUR_EXTRAIT));
                     d.add_text(c.contenu, &f.contenu);
                     d.add_text(c.organisme, &org);
@@ -565,6 +590,9 @@ impl Moteur {
                 }
                 for cert in &certs {
                     d.add_u64(c.certifications, *cert);
+                }
+                for v in &voies {
+                    d.add_u64(c.voies, *v as u64);
                 }
                 w.add_document(d)?;
                 n += 1;
@@ -749,19 +777,96 @@ fn place_of(a: &Adresse, refs: &Referentiels) -> Place {
     }
 }
 
-/// Where a session takes place: the action's place, else its registration address.
+/// Where a session takes place: the action's first known place, else its registration
+/// address.
 pub fn lieu(a: &Action, s: Option<&Session>, refs: &Referentiels) -> Place {
-    a.lieux
+    lieux(a, s, refs).swap_remove(0)
+}
+
+/// Every place a session takes place in: each of the action's places in a known commune
+/// (one per commune), else its registration address; never empty.
+pub fn lieux(a: &Action, s: Option<&Session>, refs: &Referentiels) -> Vec<Place> {
+    let mut out: Vec<Place> = Vec::new();
+    for p in a
+        .lieux
         .iter()
         .filter_map(|l| l.coordonnees.adresse.as_ref())
         .map(|ad| place_of(ad, refs))
-        .find(|p| p.commune.is_some())
-        .or_else(|| s.map(|s| place_of(&s.adresse_inscription.adresse, refs)))
-        .unwrap_or(Place {
-            commune: None,
-            departement: None,
-            pos: None,
-        })
+    {
+        if p.commune.is_some() && !out.iter().any(|x| x.commune == p.commune) {
+            out.push(p);
+        }
+    }
+    if out.is_empty() {
+        out.push(
+            s.map(|s| place_of(&s.adresse_inscription.adresse, refs))
+                .unwrap_or(Place {
+                    commune: None,
+                    departement: None,
+                    pos: None,
+                }),
+        );
+    }
+    out
+}
+
+/// The codes an offer is found by: ROME and NSF, its own (`domaine-formation`) and those
+/// Certif Info gives its certifications (an NSF code also under its parents); the UAI of
+/// its establishments.
+fn codes_rome_nsf(f: &Formation, refs: &Referentiels) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut rome: Vec<&str> = f.domaine.rome.iter().map(|c| c.code.as_str()).collect();
+    let mut nsf: Vec<&str> = f.domaine.nsf.iter().map(|c| c.as_str()).collect();
+    let fiches: Vec<_> = f
+        .certifications
+        .iter()
+        .flat_map(|c| refs.fiches_certifinfo(c))
+        .collect();
+    for fiche in &fiches {
+        rome.extend(fiche.codes_rome.iter().map(|c| c.as_str()));
+        if !fiche.code_nsf.is_empty() {
+            nsf.push(&fiche.code_nsf);
+        }
+    }
+    for r in rome {
+        out.push(format!("rome:{}", r.trim().to_ascii_uppercase()));
+    }
+    // UAI of the organisme, of its places and of the organismes formateurs.
+    let texte_uai = |n: &crate::model::Node| {
+        n.children
+            .iter()
+            .find(|c| c.name == "code-UAI")
+            .map(|c| c.text.trim().to_ascii_uppercase())
+    };
+    let mut uais: Vec<String> = f.organisme.uai.iter().filter_map(texte_uai).collect();
+    for a in &f.actions {
+        uais.extend(
+            a.lieux
+                .iter()
+                .filter_map(|l| l.uai.as_ref())
+                .filter_map(texte_uai),
+        );
+        for o in &a.organismes_formateurs {
+            uais.extend(
+                o.children
+                    .iter()
+                    .filter(|c| c.name == "code-UAI-formateur")
+                    .filter_map(texte_uai),
+            );
+        }
+    }
+    out.extend(uais.into_iter().map(|u| format!("uai:{u}")));
+    for n in nsf {
+        let n = n.trim().to_ascii_lowercase();
+        for k in 1..=n.len() {
+            if n.is_char_boundary(k) {
+                out.push(format!("nsf:{}", &n[..k]));
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 fn certifications(f: &Formation, refs: &Referentiels) -> Vec<u64> {

@@ -14,7 +14,7 @@
 //! found from a document by arithmetic and a small bitmap that stays in cache: a match costs
 //! one memory fetch, which the query issues ahead for a whole batch of matches.
 //!
-//! The few-valued dimensions (département, niveau, certifiante, distance, publics,
+//! The few-valued dimensions (département, niveau, certifiante, distance, voie, publics,
 //! financeurs) make ~8 of a group's ~12 counted ids. Split in two halves (the first four;
 //! publics and financeurs), they take few distinct combinations: 70 and 1,020 at 1M
 //! sessions, where the six together took 26,717. Each combination is a *profil*: a group
@@ -42,14 +42,15 @@ pub const D_DEPARTEMENT: usize = 0;
 pub const D_NIVEAU: usize = 1;
 pub const D_CERTIFIANTE: usize = 2;
 pub const D_DISTANCE: usize = 3;
-pub const D_PUBLIC: usize = 4;
-pub const D_FINANCEUR: usize = 5;
-pub const D_ORGANISME: usize = 6;
-pub const D_FORMACODE: usize = 7;
-pub const D_CERTIFICATION: usize = 8;
-pub const D_LIEU: usize = 9;
-pub const D_DATES: usize = 10;
-pub const NB_DIMS: usize = 11;
+pub const D_VOIE: usize = 4;
+pub const D_PUBLIC: usize = 5;
+pub const D_FINANCEUR: usize = 6;
+pub const D_ORGANISME: usize = 7;
+pub const D_FORMACODE: usize = 8;
+pub const D_CERTIFICATION: usize = 9;
+pub const D_LIEU: usize = 10;
+pub const D_DATES: usize = 11;
+pub const NB_DIMS: usize = 12;
 
 pub const DRAPEAU_DISTANCE: u8 = 1;
 pub const DRAPEAU_PERMANENTE: u8 = 2;
@@ -407,8 +408,9 @@ impl Vue {
         let distance = ff.bool("a_distance")?;
         let permanente = ff.bool("permanente")?;
         let certifiante = ff.bool("certifiante")?;
-        let multi: [(usize, Column<u64>); 7] = [
+        let multi: [(usize, Column<u64>); 8] = [
             (D_FORMACODE, ff.u64("formacodes")?),
+            (D_VOIE, ff.u64("voies")?),
             (D_DEPARTEMENT, ff.u64("departement")?),
             (D_PUBLIC, ff.u64("publics")?),
             (D_FINANCEUR, ff.u64("financeurs")?),

@@ -10,6 +10,8 @@
 //! - `/sitemap.xml`, `/robots.txt`, `/static/site.css`, `/static/site.js`.
 
 mod offre;
+mod offre_details;
+mod organisme;
 mod recherche;
 mod stats;
 mod texte_riche;
@@ -89,6 +91,16 @@ pub(super) fn routes() -> Router<Arc<App>> {
                 },
             )
             .post(signalement),
+        )
+        .route(
+            "/organisme/{siret}",
+            get(
+                |State(app): State<Arc<App>>, params: RawPathParams, req: Request| async move {
+                    let siret = numero_du_chemin(&params);
+                    let base = base_url(&req);
+                    bloquant(move || organisme::page(&app, &siret, &base)).await
+                },
+            ),
         )
 }
 

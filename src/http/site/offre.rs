@@ -2,9 +2,10 @@
 //! where and when, who can attend, who pays for whom, the organisation and how to register),
 //! with schema.org `Course` / `CourseInstance` JSON-LD.
 
+use super::offre_details;
 use super::{date_fr, gabarit, json_ld, page_erreur};
 use crate::http::App;
-use crate::model::{lheo_date_fr, Action, Adresse, Coordonnees, LheoDate, Node};
+use crate::model::{lheo_date_fr, Action, Adresse, Coordonnees, Formation, LheoDate, Node, Voie};
 use hyper::StatusCode;
 use maud::{html, Markup};
 use serde_json::json;
@@ -37,18 +38,25 @@ fn valeurs<'a>(n: &'a Node, nom: &'a str) -> Vec<&'a str> {
     out
 }
 
-/// Each web address its own link (only `http(s)` ones are links).
-fn liens(n: &Node) -> Markup {
+/// A web address, as a link when it is an `http(s)` one.
+pub(super) fn lien(u: &str) -> Markup {
+    html! {
+        @if u.starts_with("http://") || u.starts_with("https://") { a href=(u) rel="nofollow" { (u) } } @else { (u) }
+    }
+}
+
+/// Each web address its own link.
+pub(super) fn liens(n: &Node) -> Markup {
     html! {
         @for (i, u) in valeurs(n, "urlweb").into_iter().enumerate() {
             @if i > 0 { ", " }
-            @if u.starts_with("http://") || u.starts_with("https://") { a href=(u) rel="nofollow" { (u) } } @else { (u) }
+            (lien(u))
         }
     }
 }
 
 /// Each phone number its own `tel:` link.
-fn telephones(n: &Node) -> Markup {
+pub(super) fn telephones(n: &Node) -> Markup {
     html! {
         @for (i, t) in valeurs(n, "numtel").into_iter().enumerate() {
             @if i > 0 { ", " }
@@ -74,14 +82,13 @@ fn paragraphes(t: &str) -> Markup {
     super::texte_riche::texte_riche(t)
 }
 
-fn action(app: &App, a: &Action) -> Markup {
+fn action(app: &App, f: &Formation, a: &Action) -> Markup {
     let refs = &app.refs;
     let lieu = a.lieux.iter().find_map(|l| l.coordonnees.adresse.as_ref());
-    let lieux: Vec<&Coordonnees> = a
+    let lieux: Vec<&crate::model::Lieu> = a
         .lieux
         .iter()
-        .map(|l| &l.coordonnees)
-        .filter(|c| c.adresse.is_some())
+        .filter(|l| l.coordonnees.adresse.is_some())
         .collect();
     html! {
         section.action aria-label=(format!("Action {}", a.numero)) {
@@ -93,11 +100,16 @@ fn action(app: &App, a: &Action) -> Markup {
                 dt { @if lieux.len() > 1 { "Lieux" } @else { "Lieu" } }
                 dd {
                     @if lieux.is_empty() { "non précisé" }
-                    @for (i, c) in lieux.iter().enumerate() {
+                    @for (i, l) in lieux.iter().enumerate() {
                         @if i > 0 { br; br; }
-                        @if let Some(ad) = &c.adresse { (adresse(ad)) }
-                        @if let Some(t) = &c.telfixe { br; "Téléphone : " (telephones(t)) }
+                        @if let Some(ad) = &l.coordonnees.adresse { (adresse(ad)) }
+                        @if let Some(t) = &l.coordonnees.telfixe { br; "Téléphone : " (telephones(t)) }
+                        @if let Some(u) = offre_details::uai(&l.uai) { br; "UAI " (u) }
                     }
+                }
+                @let voies: std::collections::BTreeSet<Voie> = a.sessions.iter().map(|s| Voie::de_session(f, s)).collect();
+                @if voies.iter().any(|v| *v != Voie::Continue) {
+                    dt { "Voie" } dd.voie { (voies.iter().map(|v| v.libelle()).collect::<Vec<_>>().join(", ")) }
                 }
                 dt { "Rythme" } dd { (a.rythme) }
                 @if let Some(h) = a.nombre_heures_total { dt { "Durée" } dd { (h) " heures" @if let Some(c) = a.nombre_heures_centre { " dont " (c) " en centre" } @if let Some(e) = a.nombre_heures_entreprise { ", " (e) " en entreprise" } } }
@@ -122,6 +134,8 @@ fn action(app: &App, a: &Action) -> Markup {
                 @if let Some(p) = &a.prix_total_ttc { dt { "Prix" } dd { (p) " € TTC" } }
                 @if let Some(u) = &a.url { dt { "En savoir plus" } dd { (liens(u)) } }
                 @if let Some(p) = &a.acces_handicapes { dt { "Accessibilité" } dd { (p) } }
+                (offre_details::action(refs, a))
+                (offre_details::formateurs(refs, a))
             }
             h4 { "Sessions" }
             ul.sessions {
@@ -142,6 +156,7 @@ fn action(app: &App, a: &Action) -> Markup {
                         }
                         @if let Some(m) = &s.modalites_inscription { " — inscription : " (m) }
                         @for u in s.details.iter().filter(|d| d.name == "url-session") { br; "En savoir plus : " (liens(u)) }
+                        (offre_details::session(refs, s))
                         br;
                         span.inscription { "S'inscrire : " (s.adresse_inscription.adresse.ville) " (" (s.adresse_inscription.adresse.codepostal) ")" }
                     }
@@ -269,14 +284,20 @@ pub fn page(app: &App, numero: &str, base: &str) -> (StatusCode, Markup) {
             }
             section {
                 h2 { "Où et quand" }
-                @for a in &actions { (action(app, a)) }
+                @for a in &actions { (action(app, f, a)) }
             }
             section {
                 h2 { "L'organisme de formation" }
                 p { strong { (org_nom) } @if org.raison_sociale != *org_nom { " (" (org.raison_sociale) ")" } }
-                p { "SIRET " (org.siret) " · déclaration d'activité n° " (org.numero_activite) }
+                p { "SIRET " (org.siret) " · déclaration d'activité n° " (org.numero_activite) @if let Some(u) = offre_details::uai(&org.uai) { " · UAI " (u) } }
+                p { a href={ "/organisme/" (org.siret) } { "Toutes les formations de cet organisme" } }
                 (coordonnees(&org.coordonnees))
-                @for c in &f.contacts { h3 { "Contact pour cette formation" } (coordonnees(&c.coordonnees)) }
+                @if !org.contacts.is_empty() { ul.contacts { @for c in &org.contacts { (offre_details::contact(refs, c)) } } }
+                @if !f.contacts.is_empty() {
+                    h3 { "Contact pour cette formation" }
+                    ul.contacts { @for c in &f.contacts { (offre_details::contact(refs, c)) } }
+                    @for c in &f.contacts { @if let Some(a) = &c.coordonnees.adresse { p { (adresse(a)) } } }
+                }
             }
             section aria-labelledby="t-signaler" {
                 h2 id="t-signaler" { "Une erreur sur cette offre ?" }

@@ -432,7 +432,7 @@ pub fn resultats(app: &App, query: &str, base: &str) -> (StatusCode, Markup) {
         div.mise-en-page {
             aside.facettes aria-label="Affiner" {
                 h2 { "Affiner" }
-                @for (nom, titre) in [("debut", "Début"), ("departement", "Département"), ("formacode", "Domaine"), ("financeur", "Financement"), ("public", "Public"), ("certifiante", "Certification"), ("niveau", "Niveau de sortie"), ("a_distance", "À distance")] {
+                @for (nom, titre) in [("debut", "Début"), ("departement", "Département"), ("formacode", "Domaine"), ("financeur", "Financement"), ("public", "Public"), ("certifiante", "Certification"), ("niveau", "Niveau de sortie"), ("voie", "Voie"), ("a_distance", "À distance")] {
                     @if let Some(v) = rep.facettes.get(nom) { (facette(&p, nom, titre, v)) }
                 }
             }

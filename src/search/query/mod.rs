@@ -12,7 +12,9 @@ use serde::Serialize;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::Arc;
-use tantivy::query::{BooleanQuery, BoostQuery, EnableScoring, Occur, Query, TermQuery};
+use tantivy::query::{
+    BooleanQuery, BoostQuery, ConstScoreQuery, EnableScoring, Occur, Query, TermQuery,
+};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, DocId, DocSet, Score, Searcher, Term};
 
@@ -55,6 +57,14 @@ pub struct Requete {
     pub niveaux: Vec<u64>,
     pub a_distance: Option<bool>,
     pub organismes: Vec<u64>,
+    /// [`crate::model::Voie`] numbers.
+    pub voies: Vec<u64>,
+    /// ROME codes (`M1607`): an offer matches when one is its own or its certification's.
+    pub romes: Vec<String>,
+    /// NSF codes (`311`, or a domain `31`).
+    pub nsf: Vec<String>,
+    /// UAI of an establishment (`0440001M`).
+    pub uais: Vec<String>,
     pub tri: Tri,
     pub page: usize,
     pub par_page: usize,
@@ -81,6 +91,10 @@ impl Requete {
             niveaux: vec![],
             a_distance: None,
             organismes: vec![],
+            voies: vec![],
+            romes: vec![],
+            nsf: vec![],
+            uais: vec![],
             tri: Tri::Pertinence,
             page: 1,
             par_page,
@@ -101,14 +115,16 @@ impl Requete {
             D_NIVEAU => self.niveaux.clone(),
             D_DISTANCE => booleen(self.a_distance),
             D_ORGANISME => self.organismes.clone(),
+            D_VOIE => self.voies.clone(),
             _ => vec![],
         }
     }
 }
 
 /// The dimensions a query can filter on by value.
-const DIMS_FILTRES: [usize; 9] = [
+const DIMS_FILTRES: [usize; 10] = [
     D_DEPARTEMENT,
+    D_VOIE,
     D_NIVEAU,
     D_ORGANISME,
     D_CERTIFIANTE,
@@ -128,6 +144,7 @@ pub const FACETTES: &[(&str, usize)] = &[
     ("certifiante", D_CERTIFIANTE),
     ("niveau", D_NIVEAU),
     ("a_distance", D_DISTANCE),
+    ("voie", D_VOIE),
     ("organisme", D_ORGANISME),
 ];
 
@@ -158,8 +175,15 @@ impl FilterSet {
 }
 
 impl Moteur {
-    /// The text part of a query; `None` when there are no words (every document matches).
-    fn requete_texte(&self, searcher: &Searcher, mots_q: &[String]) -> Option<Box<dyn Query>> {
+    /// The text part of a query, with its ROME and NSF filters (exact terms of the group's
+    /// first document, which add nothing to the score); `None` when there are neither
+    /// (every document matches).
+    fn requete_texte(
+        &self,
+        searcher: &Searcher,
+        mots_q: &[String],
+        r: &Requete,
+    ) -> Option<Box<dyn Query>> {
         let champs = [
             (self.champs.intitule, self.config.champs.intitule),
             (self.champs.thesaurus, self.config.champs.thesaurus),
@@ -220,6 +244,26 @@ impl Moteur {
             }
             clauses.push((Occur::Must, Box::new(BooleanQuery::new(alternatives))));
         }
+        let codes = |prefixe: &str, valeurs: &[String]| -> Option<(Occur, Box<dyn Query>)> {
+            let termes: Vec<(Occur, Box<dyn Query>)> = valeurs
+                .iter()
+                .map(|v| {
+                    let t = Term::from_field_text(self.champs.codes, &format!("{prefixe}:{v}"));
+                    let q: Box<dyn Query> = Box::new(TermQuery::new(t, IndexRecordOption::Basic));
+                    (Occur::Should, q)
+                })
+                .collect();
+            (!termes.is_empty()).then(|| {
+                let q: Box<dyn Query> = Box::new(ConstScoreQuery::new(
+                    Box::new(BooleanQuery::new(termes)),
+                    0.0,
+                ));
+                (Occur::Must, q)
+            })
+        };
+        clauses.extend(codes("rome", &r.romes));
+        clauses.extend(codes("nsf", &r.nsf));
+        clauses.extend(codes("uai", &r.uais));
         (!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
     }
 
@@ -261,11 +305,38 @@ impl Moteur {
                 r.organismes.push(b.parse().unwrap_or(0));
                 continue;
             }
+            if let Some(code) = code_rome(b).filter(|c| self.refs.rome.contains_key(c)) {
+                r.romes.push(code);
+                continue;
+            }
+            if b.len() == 8 && crate::rules::erreur_uai(&up).is_none() {
+                r.uais.push(up);
+                continue;
+            }
+            if let Some(code) = up
+                .strip_prefix("NSF")
+                .map(|n| n.trim_start_matches(':').to_ascii_lowercase())
+                .filter(|n| self.refs.nsf.contains_key(n))
+            {
+                r.nsf.push(code);
+                continue;
+            }
             restants.extend(mots(brut));
         }
         restants
     }
+}
 
+/// A ROME code (`M1607`, any case): a letter A to N and four digits.
+pub fn code_rome(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    (b.len() == 5
+        && (b'A'..=b'N').contains(&b[0].to_ascii_uppercase())
+        && b[1..].iter().all(|x| x.is_ascii_digit()))
+    .then(|| s.to_ascii_uppercase())
+}
+
+impl Moteur {
     fn filtres(&self, req: &Requete) -> (FilterSet, Vec<String>) {
         let mut r = req.clone();
         let mots_q = self.extraire_codes(&mut r);
@@ -283,7 +354,7 @@ impl Moteur {
         let (f, mots_q) = self.filtres(req);
         let r = &f.r;
         let searcher = self.reader.searcher();
-        let query = self.requete_texte(&searcher, &mots_q);
+        let query = self.requete_texte(&searcher, &mots_q, &f.r);
         // Only the head of the ranking is kept: enough for the page, grown (by a second pass,
         // without facets) if the per-organisme cap pushes the page further.
         let cap = self.config.defauts.max_par_organisme;
@@ -403,7 +474,7 @@ impl Moteur {
     pub fn compter(&self, req: &Requete) -> tantivy::Result<u64> {
         let (f, mots_q) = self.filtres(req);
         let searcher = self.reader.searcher();
-        let query = self.requete_texte(&searcher, &mots_q);
+        let query = self.requete_texte(&searcher, &mots_q, &f.r);
         Ok(self
             .collecter(&searcher, query.as_deref(), &f, false, 0)?
             .tete

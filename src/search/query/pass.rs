@@ -539,6 +539,7 @@ impl Moteur {
             D_FINANCEUR => Some(c.financeurs),
             D_NIVEAU => Some(c.niveau),
             D_ORGANISME => Some(c.siret),
+            D_VOIE => Some(c.voies),
             _ => None,
         };
         let filtres: Vec<(usize, Option<tantivy::schema::Field>, Vec<u64>)> = DIMS_FILTRES

@@ -198,6 +198,10 @@ impl Moteur {
                 (c.into(), l.into(), None)
             }
             D_NIVEAU => (v.to_string(), format!("Niveau {v}"), None),
+            D_VOIE => match crate::model::Voie::de_nombre(v) {
+                Some(voie) => (voie.code().into(), voie.libelle().into(), None),
+                None => (v.to_string(), v.to_string(), None),
+            },
             D_ORGANISME => {
                 let s = format!("{v:014}");
                 (s.clone(), s, None)

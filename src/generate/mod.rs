@@ -17,6 +17,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::io::{self, Write};
 
+mod initiale;
+
 pub use crate::referentiel::DEPARTEMENTS_REGION as DEPARTEMENTS_PDL;
 
 pub struct Parametres {
@@ -35,6 +37,9 @@ struct OrgGen {
     web: String,
     tel: String,
     numero: String,
+    /// Establishments of initial training (see `initiale`): their UAI and voie.
+    uai: Option<String>,
+    voie: Option<Voie>,
 }
 
 /// A theme for non-certifying training: a Formacode and how to name it.
@@ -157,7 +162,12 @@ pub struct Generateur<'a> {
     communes: Vec<&'a Commune>,
     certifs: Vec<&'a CertifInfo>,
     themes: Vec<Theme>,
+    /// Training organisations, then (from `n_orgs`) establishments of initial training.
     orgs: Vec<OrgGen>,
+    n_orgs: usize,
+    /// Initial training draws from its own stream, so that the continuing-training offer
+    /// is the same with or without it.
+    rng_init: ChaCha8Rng,
 }
 
 impl<'a> Generateur<'a> {
@@ -252,8 +262,12 @@ impl<'a> Generateur<'a> {
                     rng.gen_range(0..100)
                 ),
                 numero: format!("OF_{:05}", i + 1),
+                uai: None,
+                voie: None,
             });
         }
+        let mut rng_init = ChaCha8Rng::seed_from_u64(p.seed ^ 0x1417_1a1e);
+        orgs.extend(initiale::etablissements(&communes, &mut rng_init));
         Generateur {
             refs,
             rng,
@@ -262,6 +276,8 @@ impl<'a> Generateur<'a> {
             certifs,
             themes,
             orgs,
+            n_orgs,
+            rng_init,
         }
     }
 
@@ -334,10 +350,33 @@ impl<'a> Generateur<'a> {
     }
 
     fn formation(&mut self, n: u64, restant: &mut u64) -> Formation {
-        let org = self.rng.gen_range(0..self.orgs.len());
-        let certifiante = self.rng.gen_bool(0.65) && !self.certifs.is_empty();
+        if self.orgs.len() > self.n_orgs && self.rng_init.gen_bool(initiale::PART) {
+            std::mem::swap(&mut self.rng, &mut self.rng_init);
+            let f = self.formation_initiale(n, restant);
+            std::mem::swap(&mut self.rng, &mut self.rng_init);
+            return f;
+        }
+        self.formation_de(n, restant, None)
+    }
+
+    /// A formation of organisation `impose.0` leading to certification `impose.1`, or of a
+    /// random organisation.
+    fn formation_de(
+        &mut self,
+        n: u64,
+        restant: &mut u64,
+        impose: Option<(usize, &'a CertifInfo)>,
+    ) -> Formation {
+        let org = match impose {
+            Some((o, _)) => o,
+            None => self.rng.gen_range(0..self.n_orgs),
+        };
+        let certifiante = impose.is_some() || (self.rng.gen_bool(0.65) && !self.certifs.is_empty());
         let (intitule, formacode, certification, niveau_sortie, ais) = if certifiante {
-            let c = self.certifs[self.rng.gen_range(0..self.certifs.len())];
+            let c = match impose {
+                Some((_, c)) => c,
+                None => self.certifs[self.rng.gen_range(0..self.certifs.len())],
+            };
             let niveau = c.niveau.unwrap_or(3).clamp(1, 8);
             (
                 cut(&c.intitule, 255),
