@@ -57,6 +57,27 @@ pub struct Rapport {
     /// Set when the file could not be read to its end (XML error, truncation).
     pub erreur_fatale: Option<String>,
     pub octets: u64,
+    /// The document was a `lheo-index`: summaries, compared with the store.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<RapportIndex>,
+}
+
+/// What a `lheo-index` document lists, against what the store holds. An index carries no
+/// offer: the offers it points to are imported from their own files (`sofi import` follows
+/// the local `file` references).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RapportIndex {
+    pub resumes: u64,
+    pub organismes: u64,
+    /// Summarised offers the store holds with the same or a later `datemaj`.
+    pub a_jour: u64,
+    /// New or changed offers, to fetch.
+    pub a_recuperer: u64,
+    /// The first [`DETAILS_MAX`] of them.
+    pub details: Vec<crate::lheo::ResumeOffre>,
+    /// The `file` references of all of them (for `sofi import` to follow the local ones).
+    #[serde(skip)]
+    pub fichiers: Vec<String>,
 }
 
 impl Rapport {
@@ -94,8 +115,8 @@ pub struct Depot<'a> {
 enum Lu {
     Offre(Box<OffreLue>),
     Fatal(String),
-    /// Read to the end; the deletions listed by the feed.
-    Fin(Vec<String>),
+    /// Read to the end; the deletions listed by the feed, an index's summaries.
+    Fin(crate::lheo::FinDocument),
 }
 
 /// Reads, checks and (unless checking only) stores one input.
@@ -113,6 +134,7 @@ pub fn importer(
     let (tx, rx) = std::sync::mpsc::sync_channel::<Lu>(LOT * 2);
     let mut vus: HashSet<String> = HashSet::new();
     let mut suppressions: Vec<String> = Vec::new();
+    let mut index = None;
     std::thread::scope(|s| -> Result<(), ImportError> {
         let reader = input.reader;
         s.spawn(move || {
@@ -126,7 +148,7 @@ pub fn importer(
                     return;
                 }
             }
-            let _ = tx.send(Lu::Fin(r.prendre_suppressions()));
+            let _ = tx.send(Lu::Fin(r.prendre_fin()));
         });
         let mut lot: Vec<(Formation, Verdict)> = Vec::with_capacity(LOT);
         for item in rx {
@@ -136,8 +158,9 @@ pub fn importer(
                     rapport.erreur_fatale = Some(e);
                     break;
                 }
-                Lu::Fin(s) => {
-                    suppressions = s;
+                Lu::Fin(fin) => {
+                    suppressions = fin.suppressions;
+                    index = fin.index;
                     break;
                 }
             };
@@ -179,6 +202,9 @@ pub fn importer(
         ecrire(opts, &mut lot, &mut rapport)?;
         Ok(())
     })?;
+    if let Some((resumes, organismes)) = index {
+        rapport.index = Some(comparer_index(resumes, organismes, opts.store)?);
+    }
     rapport.octets = lus.load(Ordering::Relaxed);
     progression(rapport.octets);
     if let (Some(store), true, None) = (opts.store, rapport.succes(), &opts.depot) {
@@ -195,6 +221,45 @@ pub fn importer(
         rapport.retirees = store.supprimer(&absents, Operation::Retrait)? as u64;
     }
     Ok(rapport)
+}
+
+/// An index's summaries against the store: an offer is up to date when the store holds it
+/// with the same or a later `datemaj` (AAAAMMJJ strings compare as dates).
+fn comparer_index(
+    resumes: Vec<crate::lheo::ResumeOffre>,
+    organismes: u64,
+    store: Option<&Store>,
+) -> Result<RapportIndex, ImportError> {
+    let mut r = RapportIndex {
+        resumes: resumes.len() as u64,
+        organismes,
+        ..Default::default()
+    };
+    for resume in resumes {
+        let stockee = match store {
+            Some(s) if !resume.numero.is_empty() => s.offre(&resume.numero)?,
+            _ => None,
+        };
+        let a_jour = stockee.is_some_and(|o| match (&o.formation.datemaj, &resume.datemaj) {
+            (_, None) => true,
+            (Some(a), Some(b)) => a >= b,
+            (None, Some(_)) => false,
+        });
+        if a_jour {
+            r.a_jour += 1;
+        } else {
+            r.a_recuperer += 1;
+            if let Some(f) = &resume.file {
+                if !r.fichiers.contains(f) {
+                    r.fichiers.push(f.clone());
+                }
+            }
+            if r.details.len() < DETAILS_MAX {
+                r.details.push(resume);
+            }
+        }
+    }
+    Ok(r)
 }
 
 /// Reader findings + rules, every finding located in the file when the reader could not.

@@ -603,7 +603,12 @@ fn import_files(
 ) -> Result<i32> {
     let mut code = 0;
     let mut rapports = Vec::new();
-    for path in fichiers {
+    // The files given, then those a `lheo-index` among them points to (not further).
+    let mut a_lire: std::collections::VecDeque<(PathBuf, bool)> =
+        fichiers.iter().map(|p| (p.clone(), false)).collect();
+    let mut suivis: Vec<PathBuf> = Vec::new();
+    while let Some((path, suivi)) = a_lire.pop_front() {
+        let path = &path;
         let t0 = Instant::now();
         let input = match open_input(path) {
             Ok(i) => i,
@@ -640,6 +645,17 @@ fn import_files(
         if store.is_none() && rapport.rejetees > 0 {
             code = 1;
         }
+        if let (Some(index), false) = (&rapport.index, suivi) {
+            for f in fichiers_locaux(path, &index.fichiers) {
+                let donne = fichiers
+                    .iter()
+                    .any(|g| g.canonicalize().ok().as_ref() == Some(&f));
+                if !suivis.contains(&f) && !donne {
+                    suivis.push(f.clone());
+                    a_lire.push_back((f, true));
+                }
+            }
+        }
         if json {
             rapports.push(serde_json::json!({"fichier": path, "secondes": dt, "rapport": rapport}));
         } else {
@@ -652,10 +668,45 @@ fn import_files(
     Ok(code)
 }
 
+/// The `file` references of an index that are files beside it (relative paths that stay in
+/// its folder and exist); addresses (`http://…`) are not fetched.
+fn fichiers_locaux(index: &Path, refs: &[String]) -> Vec<PathBuf> {
+    let Some(dossier) = index.parent().and_then(|d| {
+        let d = if d.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            d
+        };
+        d.canonicalize().ok()
+    }) else {
+        return Vec::new();
+    };
+    refs.iter()
+        .filter(|f| !f.contains("://") && !Path::new(f.as_str()).is_absolute())
+        .filter_map(|f| dossier.join(f).canonicalize().ok())
+        .filter(|p| p.starts_with(&dossier) && p.is_file())
+        .collect()
+}
+
 fn afficher(path: &Path, r: &Rapport, dt: f64, stocke: bool) {
     let mut out = std::io::stdout().lock();
     let mo = r.octets as f64 / 1e6;
     let _ = writeln!(out, "{} :", path.display());
+    if let Some(i) = &r.index {
+        let _ = writeln!(
+            out,
+            "  index LHÉO    {} résumés d'offres, {} organismes ; {} à jour, {} à récupérer",
+            i.resumes, i.organismes, i.a_jour, i.a_recuperer
+        );
+        for d in &i.details {
+            let ou = d
+                .file
+                .as_deref()
+                .or(d.href.as_deref())
+                .unwrap_or("sans adresse");
+            let _ = writeln!(out, "    à récupérer {} ({ou})", d.numero);
+        }
+    }
     let _ = writeln!(out, "  lues          {}", r.lues);
     if stocke {
         let _ = writeln!(

@@ -1363,3 +1363,65 @@ fn initial_training_is_read_searched_by_voie_place_and_code_and_shown() {
     let (st, _) = call(ureq::get(&srv.url("/organisme/..%2F..%2Fetc")), None);
     assert_eq!(st, 404);
 }
+
+/// A `lheo-index` lists summaries: `sofi import` compares them with the store and follows
+/// the `file` references that are files beside it (not addresses, not outside its folder).
+#[test]
+fn an_index_is_compared_with_the_store_and_its_local_files_followed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let lot = tmp.path().join("lot");
+    std::fs::create_dir_all(&lot).unwrap();
+    write(&lot, "daeu.xml", daeu());
+    write(tmp.path(), "dehors.xml", doc("", &[daeu_as("DEHORS")]));
+    let index = write(
+        &lot,
+        "index.xml",
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<lheo-index xmlns="http://www.lheo.org/2.2"><resumes-offres>
+<resume-offre numero="15_464888" datemaj="20180911" file="daeu.xml"><intitule-formation>DAEU</intitule-formation></resume-offre>
+<resume-offre numero="AILLEURS" file="http://www.intercariforef.org/formations/1.xml"/>
+<resume-offre numero="DEHORS" file="../dehors.xml"/>
+</resumes-offres><resumes-organismes><resume-organisme><nom-organisme>UT2J</nom-organisme></resume-organisme></resumes-organismes></lheo-index>
+"#,
+    );
+    let (code, rep) = import(&data, &[&index], &[]);
+    assert_eq!(code, 0, "{rep}");
+    let i = &rep[0]["rapport"]["index"];
+    assert_eq!(
+        (i["resumes"].as_u64(), i["organismes"].as_u64()),
+        (Some(3), Some(1)),
+        "{rep}"
+    );
+    assert_eq!(
+        (i["a_jour"].as_u64(), i["a_recuperer"].as_u64()),
+        (Some(0), Some(3)),
+        "{rep}"
+    );
+    assert_eq!(rep[0]["rapport"]["lues"], 0, "an index carries no offer");
+    assert_eq!(
+        rep.as_array().unwrap().len(),
+        2,
+        "the local file followed, only it: {rep}"
+    );
+    assert_eq!(rep[1]["rapport"]["stockees"], 1, "{rep}");
+    let store = Store::open(&data).unwrap();
+    assert!(store.offre("15_464888").unwrap().is_some());
+    assert!(
+        store.offre("DEHORS").unwrap().is_none(),
+        "nothing read outside the index's folder"
+    );
+    drop(store);
+    let (_, rep) = import(&data, &[&index], &[]);
+    let i = &rep[0]["rapport"]["index"];
+    assert_eq!(
+        (i["a_jour"].as_u64(), i["a_recuperer"].as_u64()),
+        (Some(1), Some(2)),
+        "{rep}"
+    );
+    assert_eq!(
+        rep.as_array().unwrap().len(),
+        1,
+        "nothing left to follow locally"
+    );
+}

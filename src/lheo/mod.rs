@@ -7,7 +7,7 @@ pub mod reader;
 pub mod schema;
 pub mod writer;
 
-pub use reader::{LheoReader, OffreLue};
+pub use reader::{FinDocument, LheoReader, OffreLue, ResumeOffre};
 pub use writer::LheoWriter;
 
 use std::fs::File;

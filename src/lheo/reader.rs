@@ -53,6 +53,26 @@ impl XNode {
     }
 }
 
+/// One `resume-offre` of a `lheo-index` document: a summary pointing at a full offer.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct ResumeOffre {
+    pub numero: String,
+    /// Last change of the offer it summarises (`AAAAMMJJ`).
+    pub datemaj: Option<String>,
+    /// Where the full offer is: a file (`file`) or an address (`href`).
+    pub file: Option<String>,
+    pub href: Option<String>,
+}
+
+/// What a document said besides its offers, known once it is read to its end.
+#[derive(Debug, Default)]
+pub struct FinDocument {
+    /// Numeros listed as deleted by an incremental Sofi feed.
+    pub suppressions: Vec<String>,
+    /// A `lheo-index` document: its summaries, and how many `resume-organisme` it holds.
+    pub index: Option<(Vec<ResumeOffre>, u64)>,
+}
+
 /// One offer as read: decoded formation plus what the reader noticed (bad numbers, unknown
 /// elements, over-long text, …). The rules add their own findings later.
 #[derive(Debug)]
@@ -87,6 +107,8 @@ enum State {
     /// Inside `<lheo-plus>`, outside its `<lheo>` (what Sofi writes when a feed has no
     /// formation: see `LheoWriter`).
     InPlus,
+    /// Inside `<lheo-index>`: summaries, no offer (see [`ResumeOffre`]).
+    InIndex,
     InRoot,
     InOffres,
     Done,
@@ -146,6 +168,8 @@ pub struct Decoupeur<R: Read> {
     suppressions: Vec<String>,
     /// The `<lheo>` being read is inside a `<lheo-plus>`.
     plus: bool,
+    /// Read from a `lheo-index`: summaries and the number of `resume-organisme`.
+    resumes: Option<(Vec<ResumeOffre>, u64)>,
     version: Option<Version>,
     fini: bool,
     /// Sizes of the last bande, to allocate the next one once.
@@ -170,15 +194,19 @@ impl<R: Read> Decoupeur<R> {
             dans_suppressions: false,
             suppressions: Vec::new(),
             plus: false,
+            resumes: None,
             version: None,
             fini: false,
             capacites: (16 * 1024, 1024),
         }
     }
 
-    /// Takes the numeros listed as deleted by an incremental feed, once the document is read.
-    pub fn prendre_suppressions(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.suppressions)
+    /// Takes what the document said besides its offers, once it is read.
+    pub fn prendre_fin(&mut self) -> FinDocument {
+        FinDocument {
+            suppressions: std::mem::take(&mut self.suppressions),
+            index: self.resumes.take(),
+        }
     }
 
     /// The LHÉO version announced by the root namespace, once the root is read.
@@ -256,10 +284,10 @@ impl<R: Read> Decoupeur<R> {
                     }
                     match self.state {
                         State::BeforeRoot => {
-                            if name != "lheo" && name != "lheo-plus" {
+                            if name != "lheo" && name != "lheo-plus" && name != "lheo-index" {
                                 return Some(Err(self.fatal(
                                     start,
-                                    format!("racine <{name}> : un flux d'offres LHÉO commence par <lheo> (ou <lheo-plus>)"),
+                                    format!("racine <{name}> : un flux d'offres LHÉO commence par <lheo> (ou <lheo-plus>, <lheo-index>)"),
                                     &name,
                                     None,
                                 )));
@@ -278,15 +306,48 @@ impl<R: Read> Decoupeur<R> {
                                     }
                                 }
                             }
-                            self.state = if name == "lheo-plus" {
-                                State::InPlus
-                            } else {
-                                State::InRoot
+                            self.state = match name.as_str() {
+                                "lheo-plus" => State::InPlus,
+                                "lheo-index" => {
+                                    self.resumes = Some((Vec::new(), 0));
+                                    State::InIndex
+                                }
+                                _ => State::InRoot,
                             };
                         }
                         State::InPlus if name == "lheo" && self.depth_outside == 0 => {
                             self.plus = true;
                             self.state = State::InRoot;
+                        }
+                        // The lists of summaries are read through; each summary is taken
+                        // from its attributes and its content skipped.
+                        State::InIndex
+                            if self.depth_outside == 0
+                                && (name == "resumes-offres" || name == "resumes-organismes") => {}
+                        State::InIndex => {
+                            if self.depth_outside == 0 {
+                                if let Some((resumes, organismes)) = &mut self.resumes {
+                                    let attr = |k: &str| -> Option<String> {
+                                        e.try_get_attribute(k)
+                                            .ok()
+                                            .flatten()
+                                            .and_then(|a| a.unescape_value().ok())
+                                            .map(|v| v.trim().to_string())
+                                            .filter(|v| !v.is_empty())
+                                    };
+                                    match name.as_str() {
+                                        "resume-offre" => resumes.push(ResumeOffre {
+                                            numero: attr("numero").unwrap_or_default(),
+                                            datemaj: attr("datemaj"),
+                                            file: attr("file"),
+                                            href: attr("href"),
+                                        }),
+                                        "resume-organisme" => *organismes += 1,
+                                        _ => {}
+                                    }
+                                }
+                            }
+                            self.depth_outside += 1;
                         }
                         State::InRoot if name == "offres" && self.depth_outside == 0 => {
                             self.state = State::InOffres;
@@ -341,9 +402,9 @@ impl<R: Read> Decoupeur<R> {
                         match (&self.state, name.as_str()) {
                             (State::InOffres, "offres") => self.state = State::InRoot,
                             (State::InRoot, "lheo") if self.plus => self.state = State::InPlus,
-                            (State::InRoot, "lheo") | (State::InPlus, "lheo-plus") => {
-                                self.state = State::Done
-                            }
+                            (State::InRoot, "lheo")
+                            | (State::InPlus, "lheo-plus")
+                            | (State::InIndex, "lheo-index") => self.state = State::Done,
                             _ => {}
                         }
                     }
@@ -385,6 +446,7 @@ impl<R: Read> Decoupeur<R> {
         match self.state {
             State::BeforeRoot => "",
             State::InPlus => "lheo-plus",
+            State::InIndex => "lheo-index",
             State::InRoot => "lheo",
             State::InOffres => "lheo/offres",
             State::Done => "lheo",

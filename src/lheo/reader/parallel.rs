@@ -15,9 +15,9 @@ impl<R: Read> LheoReader<R> {
         }
     }
 
-    /// Takes the numeros listed as deleted by an incremental feed, once the document is read.
-    pub fn prendre_suppressions(&mut self) -> Vec<String> {
-        self.decoupeur.prendre_suppressions()
+    /// Takes what the document said besides its offers, once it is read.
+    pub fn prendre_fin(&mut self) -> FinDocument {
+        self.decoupeur.prendre_fin()
     }
 
     /// The LHÉO version announced by the root namespace, once the root is read.
@@ -44,7 +44,7 @@ pub(super) const EN_VOL: usize = 64;
 pub(super) enum Message {
     Tape(Tape),
     Erreur(LheoError),
-    Fin(Vec<String>),
+    Fin(FinDocument),
 }
 
 /// The reader on two threads: [`Decoupeur`] on its own, [`decoder`] on the caller's. Tokenizing
@@ -58,7 +58,7 @@ pub fn lire_en_parallele<R: Read + Send + 'static>(input: R) -> LecteurParallele
     LecteurParallele {
         rx: Some(rx),
         fil: Some(fil),
-        suppressions: Vec::new(),
+        fin: FinDocument::default(),
         fini: false,
     }
 }
@@ -73,21 +73,21 @@ pub(super) fn decouper<R: Read>(mut d: Decoupeur<R>, tx: SyncSender<Message>) {
             return;
         }
     }
-    let _ = tx.send(Message::Fin(d.prendre_suppressions()));
+    let _ = tx.send(Message::Fin(d.prendre_fin()));
 }
 
 /// Iterator over the offers read by [`lire_en_parallele`].
 pub struct LecteurParallele {
     pub(super) rx: Option<Receiver<Message>>,
     pub(super) fil: Option<std::thread::JoinHandle<()>>,
-    pub(super) suppressions: Vec<String>,
+    pub(super) fin: FinDocument,
     pub(super) fini: bool,
 }
 
 impl LecteurParallele {
-    /// Takes the numeros listed as deleted by an incremental feed, once the document is read.
-    pub fn prendre_suppressions(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.suppressions)
+    /// Takes what the document said besides its offers, once it is read.
+    pub fn prendre_fin(&mut self) -> FinDocument {
+        std::mem::take(&mut self.fin)
     }
 }
 
@@ -106,7 +106,7 @@ impl Iterator for LecteurParallele {
             }
             Ok(Message::Fin(s)) => {
                 self.fini = true;
-                self.suppressions = s;
+                self.fin = s;
                 None
             }
             // The first stage panicked: reported, not swallowed.
