@@ -345,8 +345,8 @@ fn one_bad_offer_does_not_reject_the_others() {
     assert_eq!(code, 0, "rejected offers are not a failure of the import");
     let r = &rep[0]["rapport"];
     assert_eq!(r["lues"], 9);
-    assert_eq!(r["rejetees"], 6);
-    assert_eq!(r["stockees"], 3);
+    assert_eq!(r["rejetees"], 5);
+    assert_eq!(r["stockees"], 4);
     let codes: BTreeSet<(String, String)> = r["rejets"]
         .as_array()
         .unwrap()
@@ -362,7 +362,6 @@ fn one_bad_offer_does_not_reject_the_others() {
         ("BAD_DATE", "date-invalide"),
         ("INVERSEE", "session-inversee"),
         ("BAD_FIN", "code-inconnu"),
-        ("BAD_NUM", "nombre-invalide"),
         ("BAD_SIRET", "siret-invalide"),
         ("ABSURDE", "date-invalide"),
     ]
@@ -391,6 +390,73 @@ fn one_bad_offer_does_not_reject_the_others() {
         .iter()
         .any(|c| c.code == "formacode-inconnu"));
     assert!(store.offre("BAD_DATE").unwrap().is_none());
+    // A bad optional number is dropped with a warning; the offer stays.
+    let num = store
+        .offre("BAD_NUM")
+        .unwrap()
+        .expect("stored without its bad number");
+    assert_eq!(num.formation.actions[0].nombre_heures_total, None);
+    assert!(num
+        .verdict
+        .constats
+        .iter()
+        .any(|c| c.code == "nombre-invalide" && c.message.contains("beaucoup")));
+}
+
+/// Optional values of the model that their XSD type refuses are dropped and named, the
+/// offer kept, and the export stays valid.
+#[test]
+fn bad_optional_values_of_the_model_are_dropped_and_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let long = "x".repeat(300);
+    let x = daeu()
+        .replace(
+            "<langue-formation>fr</langue-formation>",
+            "<langue-formation>FRA</langue-formation>",
+        )
+        .replace(
+            "<restauration>Non</restauration>",
+            &format!("<restauration>Non</restauration>\n<hebergement>{long}</hebergement>"),
+        )
+        .replace(
+            "<nombre-heures-centre>",
+            "<prix-horaire-TTC>12,50 euros</prix-horaire-TTC>\n<nombre-heures-centre>",
+        )
+        .replace(
+            "<code-niveau-sortie>5</code-niveau-sortie>",
+            "<code-niveau-sortie>42</code-niveau-sortie>",
+        );
+    let f = write(tmp.path(), "optionnels.xml", x);
+    let (code, rep) = import(tmp.path(), &[&f], &[]);
+    assert_eq!(
+        (code, &rep[0]["rapport"]["stockees"]),
+        (0, &1.into()),
+        "{rep}"
+    );
+    let store = Store::open(tmp.path()).unwrap();
+    let o = store.offre("15_464888").unwrap().unwrap();
+    let a = &o.formation.actions[0];
+    assert!(a.langues.is_empty() && a.hebergement.is_none() && a.prix_horaire_ttc.is_none());
+    assert_eq!(o.formation.code_niveau_sortie, None);
+    let noms: Vec<&str> = o
+        .verdict
+        .constats
+        .iter()
+        .filter(|c| c.code == "valeur-invalide")
+        .map(|c| c.chemin.rsplit('/').next().unwrap())
+        .collect();
+    for el in [
+        "langue-formation",
+        "hebergement",
+        "prix-horaire-TTC",
+        "code-niveau-sortie",
+    ] {
+        assert!(noms.contains(&el), "{el} named: {noms:?}");
+    }
+    drop(store);
+    let out = tmp.path().join("export.xml");
+    std::fs::write(&out, exporter(tmp.path())).unwrap();
+    valide_xsd_et_dtd(&out);
 }
 
 #[test]
@@ -446,9 +512,9 @@ fn malformed_documents_give_clear_errors() {
             "UTF-8",
         ),
         (
-            "lheo-index.xml",
-            b"<lheo-index xmlns=\"http://www.lheo.org/2.2\"/>".to_vec(),
-            "racine <lheo-index>",
+            "catalogue.xml",
+            b"<catalogue xmlns=\"http://www.lheo.org/2.2\"/>".to_vec(),
+            "racine <catalogue>",
         ),
     ];
     for (name, content, expect) in cases {

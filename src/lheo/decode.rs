@@ -77,18 +77,44 @@ impl Dec<'_> {
         );
     }
 
+    /// An optional number (hours, places): a bad one is dropped with a warning.
     fn nombre(&mut self, n: &XNode, chemin: &Chemin) -> Option<u32> {
         let t = n.text.trim();
         match t.parse::<u32>() {
             Ok(v) => Some(v),
             Err(_) => {
                 self.constats.push(
-                    Constat::bloquant(
+                    Constat::avertissement(
                         "nombre-invalide",
                         format!("{chemin}/{}", n.name),
-                        format!("« {} » n'est pas un nombre entier positif", short(t)),
+                        format!(
+                            "« {} » n'est pas un nombre entier positif : élément ignoré",
+                            short(t)
+                        ),
                     )
                     .at_pos((self.lc)(n.pos)),
+                );
+                None
+            }
+        }
+    }
+
+    /// An optional leaf: present but empty counts as absent (an empty element is not valid
+    /// LHÉO); a value its XSD type refuses is dropped with a warning, so that it never
+    /// reaches a feed.
+    fn opt(&mut self, n: XNode, chemin: &Chemin) -> Option<String> {
+        let (pos, nom) = (n.pos, n.name.clone());
+        let t = opt(n)?;
+        match super::schema::Schema::lheo().erreur_valeur(&nom, &t) {
+            None => Some(t),
+            Some(message) => {
+                self.constats.push(
+                    Constat::avertissement(
+                        "valeur-invalide",
+                        format!("{chemin}/{nom}"),
+                        format!("{message} : élément ignoré"),
+                    )
+                    .at_pos((self.lc)(pos)),
                 );
                 None
             }
@@ -187,10 +213,10 @@ pub fn decode_formation(n: XNode, lc: &dyn Fn(u64) -> (u32, u32)) -> (Formation,
             "contact-formation" => f.contacts.push(contact(c, &p, &mut d)),
             "parcours-de-formation" => f.parcours = take(c),
             "code-niveau-entree" => f.code_niveau_entree = take(c),
-            "objectif-general-formation" => f.objectif_general = opt(c),
+            "objectif-general-formation" => f.objectif_general = d.opt(c, &p),
             "certification" => f.certifications.push(certification(c, &p, &mut d)),
             "code-type-formation" => f.types_formation.extend(d.garder(c, &p)),
-            "code-niveau-sortie" => f.code_niveau_sortie = opt(c),
+            "code-niveau-sortie" => f.code_niveau_sortie = d.opt(c, &p),
             "url-formation" => f.url = d.garder(c, &p),
             "action" => {
                 let a = action(c, &p, &mut d);
@@ -227,11 +253,11 @@ fn certification(n: XNode, p: &Chemin, d: &mut Dec) -> Certification {
     let mut cert = Certification::default();
     for c in n.children {
         match &*c.name {
-            "code-RNCP" => cert.code_rncp = opt(c),
-            "code-CERTIFINFO" => cert.code_certifinfo = opt(c),
-            "code-RS" => cert.code_rs = opt(c),
-            "code-CPF" => cert.code_cpf = opt(c),
-            "reference-code-FORMACODE" => cert.reference_formacode = opt(c),
+            "code-RNCP" => cert.code_rncp = d.opt(c, &p),
+            "code-CERTIFINFO" => cert.code_certifinfo = d.opt(c, &p),
+            "code-RS" => cert.code_rs = d.opt(c, &p),
+            "code-CPF" => cert.code_cpf = d.opt(c, &p),
+            "reference-code-FORMACODE" => cert.reference_formacode = d.opt(c, &p),
             "extras" => cert.extras.extend(d.garder(c, &p)),
             _ => d.inattendu(&c, &p),
         }
@@ -244,7 +270,7 @@ fn contact(n: XNode, p: &Chemin, d: &mut Dec) -> Contact {
     let mut ct = Contact::default();
     for c in n.children {
         match &*c.name {
-            "type-contact" => ct.type_contact = opt(c),
+            "type-contact" => ct.type_contact = d.opt(c, &p),
             "coordonnees" => ct.coordonnees = coordonnees(c, &p, d),
             "extras" => ct.extras.extend(d.garder(c, &p)),
             _ => d.inattendu(&c, &p),
@@ -261,15 +287,15 @@ fn coordonnees(n: XNode, p: &Chemin, d: &mut Dec) -> Coordonnees {
     };
     for c in n.children {
         match &*c.name {
-            "civilite" => co.civilite = opt(c),
-            "nom" => co.nom = opt(c),
-            "prenom" => co.prenom = opt(c),
+            "civilite" => co.civilite = d.opt(c, &p),
+            "nom" => co.nom = d.opt(c, &p),
+            "prenom" => co.prenom = d.opt(c, &p),
             "ligne" => co.lignes.push(take(c)),
             "adresse" => co.adresse = Some(adresse(c, &p, d)),
             "telfixe" => co.telfixe = d.garder(c, &p),
             "portable" => co.portable = d.garder(c, &p),
             "fax" => co.fax = d.garder(c, &p),
-            "courriel" => co.courriel = opt(c),
+            "courriel" => co.courriel = d.opt(c, &p),
             "web" => co.web = d.garder(c, &p),
             "extras" => co.extras.extend(d.garder(c, &p)),
             _ => d.inattendu(&c, &p),
@@ -283,15 +309,15 @@ fn adresse(n: XNode, p: &Chemin, d: &mut Dec) -> Adresse {
     let mut a = Adresse::default();
     for c in n.children {
         match &*c.name {
-            "denomination" => a.denomination = opt(c),
+            "denomination" => a.denomination = d.opt(c, &p),
             "ligne" => a.lignes.push(take(c)),
             "codepostal" => a.codepostal = take(c),
             "ville" => a.ville = take(c),
-            "departement" => a.departement = opt(c),
-            "code-INSEE-commune" => a.code_insee_commune = opt(c),
-            "code-INSEE-canton" => a.code_insee_canton = opt(c),
-            "region" => a.region = opt(c),
-            "pays" => a.pays = opt(c),
+            "departement" => a.departement = d.opt(c, &p),
+            "code-INSEE-commune" => a.code_insee_commune = d.opt(c, &p),
+            "code-INSEE-canton" => a.code_insee_canton = d.opt(c, &p),
+            "region" => a.region = d.opt(c, &p),
+            "pays" => a.pays = d.opt(c, &p),
             "geolocalisation" => {
                 let mut g = Geolocalisation::default();
                 for gc in c.children {
@@ -339,7 +365,7 @@ fn action(n: XNode, p: &Chemin, d: &mut Dec) -> Action {
         match &*c.name {
             "rythme-formation" => a.rythme = take(c),
             "code-public-vise" => a.publics.push(code(c)),
-            "info-public-vise" => a.info_public_vise = opt(c),
+            "info-public-vise" => a.info_public_vise = d.opt(c, &p),
             "niveau-entree-obligatoire" => a.niveau_entree_obligatoire = take(c),
             "modalites-alternance" => a.modalites_alternance = take(c),
             "modalites-enseignement" => a.modalites_enseignement = take(c),
@@ -361,30 +387,32 @@ fn action(n: XNode, p: &Chemin, d: &mut Dec) -> Action {
             }
             "modalites-entrees-sorties" => a.modalites_entrees_sorties = take(c),
             "url-action" => a.url = d.garder(c, &p),
-            "duree-cycle" => a.duree_cycle = opt(c),
+            "duree-cycle" => a.duree_cycle = d.opt(c, &p),
             "session" => a.sessions.push(session(c, &p, d)),
             "adresse-information" => a.adresse_information = Some(adresse_bloc(c, &p, d)),
             "date-information" => a.dates_information.extend(d.garder(c, &p)),
-            "restauration" => a.restauration = opt(c),
-            "hebergement" => a.hebergement = opt(c),
-            "transport" => a.transport = opt(c),
-            "acces-handicapes" => a.acces_handicapes = opt(c),
-            "langue-formation" => a.langues.push(take(c)),
-            "modalites-recrutement" => a.modalites_recrutement = opt(c),
-            "modalites-pedagogiques" => a.modalites_pedagogiques = opt(c),
+            "restauration" => a.restauration = d.opt(c, &p),
+            "hebergement" => a.hebergement = d.opt(c, &p),
+            "transport" => a.transport = d.opt(c, &p),
+            "acces-handicapes" => a.acces_handicapes = d.opt(c, &p),
+            "langue-formation" => a.langues.extend(d.opt(c, &p)),
+            "modalites-recrutement" => a.modalites_recrutement = d.opt(c, &p),
+            "modalites-pedagogiques" => a.modalites_pedagogiques = d.opt(c, &p),
             "code-modalite-pedagogique" => a.codes_modalite_pedagogique.push(code(c)),
             "equipement" => a.equipements.extend(d.garder(c, &p)),
-            "frais-restants" => a.frais_restants = opt(c),
-            "code-perimetre-recrutement" => a.code_perimetre_recrutement = opt(c),
-            "infos-perimetre-recrutement" => a.infos_perimetre_recrutement = opt(c),
-            "prix-horaire-TTC" => a.prix_horaire_ttc = opt(c),
-            "prix-total-TTC" => a.prix_total_ttc = opt(c),
-            "duree-indicative" => a.duree_indicative = opt(c),
+            "frais-restants" => a.frais_restants = d.opt(c, &p),
+            "code-perimetre-recrutement" => a.code_perimetre_recrutement = d.opt(c, &p),
+            "infos-perimetre-recrutement" => a.infos_perimetre_recrutement = d.opt(c, &p),
+            "prix-horaire-TTC" => a.prix_horaire_ttc = d.opt(c, &p),
+            "prix-total-TTC" => a.prix_total_ttc = d.opt(c, &p),
+            "duree-indicative" => a.duree_indicative = d.opt(c, &p),
             "nombre-heures-centre" => a.nombre_heures_centre = d.nombre(&c, &p),
             "nombre-heures-entreprise" => a.nombre_heures_entreprise = d.nombre(&c, &p),
             "nombre-heures-total" => a.nombre_heures_total = d.nombre(&c, &p),
-            "detail-conditions-prise-en-charge" => a.detail_conditions_prise_en_charge = opt(c),
-            "conventionnement" => a.conventionnement = opt(c),
+            "detail-conditions-prise-en-charge" => {
+                a.detail_conditions_prise_en_charge = d.opt(c, &p)
+            }
+            "conventionnement" => a.conventionnement = d.opt(c, &p),
             "duree-conventionnee" => a.duree_conventionnee = d.nombre(&c, &p),
             "organisme-formateur" => a.organismes_formateurs.extend(d.garder(c, &p)),
             "organisme-financeur" => {
@@ -432,9 +460,9 @@ fn session(n: XNode, p: &Chemin, d: &mut Dec) -> Session {
                 }
             }
             "adresse-inscription" => s.adresse_inscription = adresse_bloc(c, &p, d),
-            "modalites-inscription" => s.modalites_inscription = opt(c),
+            "modalites-inscription" => s.modalites_inscription = d.opt(c, &p),
             "periode-inscription" => s.periode_inscription = d.garder(c, &p),
-            "etat-recrutement" => s.etat_recrutement = opt(c),
+            "etat-recrutement" => s.etat_recrutement = d.opt(c, &p),
             "recrutement"
             | "url-session"
             | "contact-session"
@@ -493,7 +521,7 @@ fn organisme(n: XNode, p: &Chemin, d: &mut Dec) -> Organisme {
                 }
             }
             "contact-organisme" => o.contacts.push(contact(c, &p, d)),
-            "renseignements-specifiques" => o.renseignements_specifiques = opt(c),
+            "renseignements-specifiques" => o.renseignements_specifiques = d.opt(c, &p),
             "potentiel" => o.potentiel = d.garder(c, &p),
             "code-UAI-organisme-formation" => o.uai = d.garder(c, &p),
             "extras" => o.extras.extend(d.garder(c, &p)),
