@@ -6,7 +6,9 @@
 #
 # The binaries are copies of target/release/deps/search-* from the two builds; the store is
 # SOFI_BENCH_GARDER's (default /tmp/sb1m, made by a first `SOFI_BENCH_GARDER=/tmp/sb1m
-# SOFI_BENCH_SESSIONS=1000000 cargo bench --bench search`). SOFI_BENCH_SESSIONS picks
+# SOFI_BENCH_SESSIONS=1000000 cargo bench --bench search`); AB_GARDER_BASE / AB_GARDER_NEW give
+# each binary its own copy of it, when the two index layouts differ (each keeps its index
+# instead of rebuilding it every run). SOFI_BENCH_SESSIONS picks
 # another size (its store made the same way); AB_HTTP=1 also runs the HTTP part and
 # compares its throughput (req/s: higher is better).
 set -euo pipefail
@@ -19,7 +21,10 @@ for _ in $(seq "$n"); do
     [ "$b" = new ] && bin=$new
     http=(SOFI_BENCH_SANS_HTTP=1)
     [ "${AB_HTTP:-}" = 1 ] && http=()
-    env SOFI_BENCH_GARDER="${SOFI_BENCH_GARDER:-/tmp/sb1m}" \
+    garder=${SOFI_BENCH_GARDER:-/tmp/sb1m}
+    [ "$b" = base ] && garder=${AB_GARDER_BASE:-$garder}
+    [ "$b" = new ] && garder=${AB_GARDER_NEW:-$garder}
+    env SOFI_BENCH_GARDER="$garder" \
       SOFI_BENCH_SESSIONS="${SOFI_BENCH_SESSIONS:-1000000}" \
       SOFI_BENCH_SANS_REINDEX=1 "${http[@]}" SOFI_BENCH_DETAIL=1 \
       SOFI_BENCH_ROUNDS="${SOFI_BENCH_ROUNDS:-10}" "$@" "$bin" 2>&1 |

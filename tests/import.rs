@@ -1387,6 +1387,31 @@ fn initial_training_is_read_searched_by_voie_place_and_code_and_shown() {
         );
     }
 
+    // The site shows a filter without facet with its label, removable.
+    let (st, r) = call(
+        ureq::get(&srv.url("/recherche?rome=K2111&voie=apprentissage")),
+        None,
+    );
+    assert_eq!(st, 200);
+    let page = r.into_string().unwrap();
+    assert!(
+        page.contains("Métier K2111") && page.contains("href=\"/recherche?voie=apprentissage\""),
+        "{page}"
+    );
+    assert!(page.contains("Apprentissage"), "the voie facet: {page}");
+
+    let (st, r) = call(ureq::get(&srv.url("/api/v1/formations/15_464888")), None);
+    assert_eq!(st, 200);
+    let v: serde_json::Value = r.into_json().unwrap();
+    let s = &v["formation"]["actions"][0]["sessions"][0];
+    assert_eq!(s["voie"], "apprentissage", "{s}");
+    assert_eq!(s["recrutements"][0]["modalite_recrutement"], "3", "{s}");
+    assert_eq!(
+        s["cycles"][0]["alternance"]["unites_entreprise"], "3",
+        "{s}"
+    );
+    assert_eq!(s["cycles"][0]["annees"][0], "1", "{s}");
+
     let (st, r) = call(ureq::get(&srv.url("/formation/15_464888")), None);
     assert_eq!(st, 200);
     let page = r.into_string().unwrap();

@@ -90,7 +90,7 @@ impl<'a> OffreJson<'a> {
             .actions
             .iter()
             .filter(|a| listee(a))
-            .map(ActionJson::de)
+            .map(|a| ActionJson::de(&o.formation, a))
             .collect();
         OffreJson {
             formation,
@@ -166,7 +166,7 @@ impl<'a> FormationJson<'a> {
             certifications: f.certifications.iter().map(CertificationJson::de).collect(),
             contacts: f.contacts.iter().map(ContactJson::de).collect(),
             url: f.url.as_ref().and_then(text_of),
-            actions: f.actions.iter().map(ActionJson::de).collect(),
+            actions: f.actions.iter().map(|a| ActionJson::de(f, a)).collect(),
             organisme: OrganismeJson {
                 numero_activite: &f.organisme.numero_activite,
                 siret: &f.organisme.siret,
@@ -373,7 +373,7 @@ pub struct ActionJson<'a> {
 }
 
 impl<'a> ActionJson<'a> {
-    fn de(a: &'a Action) -> Self {
+    fn de(f: &Formation, a: &'a Action) -> Self {
         ActionJson {
             numero: &a.numero,
             datecrea: a.datecrea.as_deref(),
@@ -390,7 +390,7 @@ impl<'a> ActionJson<'a> {
             modalites_entrees_sorties: &a.modalites_entrees_sorties,
             url: a.url.as_ref().and_then(text_of),
             duree_cycle: a.duree_cycle.as_deref(),
-            sessions: a.sessions.iter().map(SessionJson::de).collect(),
+            sessions: a.sessions.iter().map(|s| SessionJson::de(f, s)).collect(),
             adresse_information: a.adresse_information.as_ref().map(AdresseJson::from_bloc),
             restauration: a.restauration.as_deref(),
             hebergement: a.hebergement.as_deref(),
@@ -432,10 +432,81 @@ pub struct SessionJson<'a> {
     pub adresse_inscription: AdresseJson<'a>,
     pub modalites_inscription: Option<&'a str>,
     pub etat_recrutement: Option<&'a str>,
+    /// How it is followed: `continue`, `scolaire`, `apprentissage`, `universitaire`.
+    pub voie: &'static str,
+    /// Admission (LHÉO 2.3 `recrutement`).
+    pub recrutements: Vec<RecrutementJson>,
+    /// Initial training's cycles (LHÉO 2.3 `cycle`).
+    pub cycles: Vec<CycleJson>,
+}
+
+/// The text of the child `nom` of `n`, if any.
+fn enfant(n: &Node, nom: &str) -> Option<String> {
+    n.children
+        .iter()
+        .find(|c| c.name == nom)
+        .map(|c| c.text.trim().to_string())
+        .filter(|t| !t.is_empty())
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RecrutementJson {
+    /// `dict-modalite-recrutement` code (2 concours, 3 dossier, 8 entretien…).
+    pub modalite_recrutement: Option<String>,
+    pub nb_places: Option<String>,
+    pub code_perimetre_recrutement: Option<String>,
+    pub urlweb: Option<String>,
+    pub commentaire: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CycleJson {
+    /// `dict-type-cycle`: 0 formation initiale, 1 contrat d'apprentissage.
+    pub type_cycle: Option<String>,
+    pub annees: Vec<String>,
+    pub capacite_simultanee: Option<String>,
+    pub capacite_cumulee: Option<String>,
+    pub effectif_minimal: Option<String>,
+    pub alternance: Option<AlternanceJson>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AlternanceJson {
+    /// `dict-type-alternance`: 0 tout contrat, 1 apprentissage, 2 professionnalisation.
+    pub type_alternance: Option<String>,
+    /// `dict-unite-rythme` (3: semaine) and the units in company and in the centre.
+    pub unite_rythme: Option<String>,
+    pub unites_entreprise: Option<String>,
+    pub unites_centre: Option<String>,
+}
+
+impl CycleJson {
+    fn de(c: &Node) -> Self {
+        let alternance = c.children.iter().find(|a| a.name == "alternance").map(|a| {
+            let r = a.children.iter().find(|r| r.name == "rythme-alternance");
+            AlternanceJson {
+                type_alternance: enfant(a, "type-alternance"),
+                unite_rythme: r.and_then(|r| enfant(r, "unite-rythme-alternance")),
+                unites_entreprise: r.and_then(|r| enfant(r, "unites-entreprise")),
+                unites_centre: r.and_then(|r| enfant(r, "unites-centre")),
+            }
+        });
+        CycleJson {
+            type_cycle: enfant(c, "type-cycle"),
+            annees: c
+                .child_texts("annee-cycle")
+                .map(|t| t.trim().to_string())
+                .collect(),
+            capacite_simultanee: enfant(c, "capacite-simultanee"),
+            capacite_cumulee: enfant(c, "capacite-cumulee"),
+            effectif_minimal: enfant(c, "effectif-minimal"),
+            alternance,
+        }
+    }
 }
 
 impl<'a> SessionJson<'a> {
-    fn de(s: &'a Session) -> Self {
+    fn de(f: &Formation, s: &'a Session) -> Self {
         SessionJson {
             numero: &s.numero,
             datecrea: s.datecrea.as_deref(),
@@ -447,6 +518,25 @@ impl<'a> SessionJson<'a> {
             adresse_inscription: AdresseJson::from_bloc(&s.adresse_inscription),
             modalites_inscription: s.modalites_inscription.as_deref(),
             etat_recrutement: s.etat_recrutement.as_deref(),
+            voie: crate::model::Voie::de_session(f, s).code(),
+            recrutements: s
+                .details
+                .iter()
+                .filter(|d| d.name == "recrutement")
+                .map(|r| RecrutementJson {
+                    modalite_recrutement: enfant(r, "modalite-recrutement"),
+                    nb_places: enfant(r, "nb-places"),
+                    code_perimetre_recrutement: enfant(r, "code-perimetre-recrutement"),
+                    urlweb: enfant(r, "urlweb"),
+                    commentaire: enfant(r, "commentaire"),
+                })
+                .collect(),
+            cycles: s
+                .details
+                .iter()
+                .filter(|d| d.name == "cycle")
+                .map(CycleJson::de)
+                .collect(),
         }
     }
 }

@@ -382,6 +382,45 @@ fn elargissements(app: &App, p: &[(String, String)], el: &[Widening]) -> Markup 
     }
 }
 
+/// The filters that have no facet (a ROME métier, an NSF speciality, a certification), each
+/// shown with its label and a link that removes it.
+fn filtres_sans_facette(app: &App, p: &[(String, String)]) -> Markup {
+    let actifs: Vec<(String, String)> = p
+        .iter()
+        .filter_map(|(k, v)| {
+            let libelle = match k.as_str() {
+                "rome" => {
+                    let c = v.trim().to_ascii_uppercase();
+                    let l = app.refs.rome.get(&c).map(String::as_str).unwrap_or("");
+                    format!("Métier {c} {l}")
+                }
+                "nsf" => {
+                    let c = v.trim().to_ascii_lowercase();
+                    let l = app.refs.nsf.get(&c).map(String::as_str).unwrap_or("");
+                    format!("Spécialité NSF {c} {}", l.to_lowercase())
+                }
+                "certification" => format!("Certification {v}"),
+                _ => return None,
+            };
+            let reste: Vec<(String, String)> = p
+                .iter()
+                .filter(|x| !(x.0 == *k && x.1 == *v) && x.0 != "page")
+                .cloned()
+                .collect();
+            Some((libelle.trim().to_string(), url(&reste)))
+        })
+        .collect();
+    html! {
+        @if !actifs.is_empty() {
+            p.filtres-actifs {
+                @for (libelle, sans) in &actifs {
+                    a.puce href=(sans) aria-label={ "Retirer le filtre " (libelle) } { (libelle) " ✕" } " "
+                }
+            }
+        }
+    }
+}
+
 pub fn resultats(app: &App, query: &str, base: &str) -> (StatusCode, Markup) {
     let p = nettoyer(app, query);
     let canonique = format!("{base}{}", url(&p));
@@ -454,6 +493,7 @@ pub fn resultats(app: &App, query: &str, base: &str) -> (StatusCode, Markup) {
                         button type="submit" { "Trier" }
                     }
                 }
+                (filtres_sans_facette(app, &p))
                 @if rep.total == 0 {
                     div.vide {
                         p { "Aucune formation ne correspond à cette recherche." }

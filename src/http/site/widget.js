@@ -7,7 +7,7 @@
   "use strict";
   var script = document.currentScript;
   var origin = script && script.src ? new URL(script.src).origin : location.origin;
-  var FORCES = ["formacode", "departement", "commune", "rayon", "financeur", "public", "certifiante", "niveau", "a_distance", "organisme"];
+  var FORCES = ["formacode", "departement", "commune", "rayon", "financeur", "public", "certifiante", "niveau", "a_distance", "organisme", "voie", "rome", "nsf"];
   var CSS = [
     ":host{all:initial;display:block;font-family:system-ui,sans-serif;color:#1b1b1b;line-height:1.45}",
     "*{box-sizing:border-box}",
