@@ -164,7 +164,7 @@ fn cycle(refs: &Referentiels, c: &Node) -> Markup {
         @if let Some(a) = alternance {
             " · " (texte(a, "type-alternance").map(|t| libelle(refs, "dict-type-alternance", t)).unwrap_or("Alternance"))
             @if let Some(r) = enfants(a, "rythme-alternance").next() {
-                @let unite = texte(r, "unite-rythme-alternance").map(|u| unite(u)).unwrap_or(("unité", "unités"));
+                @let unite = texte(r, "unite-rythme-alternance").map(unite).unwrap_or(("unité", "unités"));
                 " — rythme : "
                 (quantite(texte(r, "unites-entreprise"), unite)) " en entreprise, "
                 (quantite(texte(r, "unites-centre"), unite)) " en centre"
