@@ -138,6 +138,44 @@ async fn site_and_widget_in_a_real_browser() {
     c.back().await.unwrap();
     attendre_url(&c, "/recherche").await;
 
+    // Apprenticeship: the voie facet, an offer with its rhythm, its establishment's page.
+    c.goto(&format!("{base}/recherche?q=")).await.unwrap();
+    js(
+        &c,
+        "document.querySelectorAll('details.facette').forEach(d => d.open = true); return 1",
+    )
+    .await;
+    cliquer(&c, "details.facette a.valeur[href*='voie=apprentissage']").await;
+    attendre_url(&c, "voie=apprentissage").await;
+    cliquer(&c, ".resultat h3 a").await;
+    attendre_url(&c, "/formation/").await;
+    let texte = js(
+        &c,
+        "return document.querySelector('article.offre').innerText",
+    )
+    .await;
+    let texte = texte.as_str().unwrap_or_default().to_string();
+    assert!(
+        texte.contains("Contrat d'apprentissage")
+            && texte.contains("en entreprise")
+            && texte.contains("Admission"),
+        "{texte}"
+    );
+    capture(&c, "offre-apprentissage").await;
+    cliquer(&c, "a[href^='/organisme/']").await;
+    attendre_url(&c, "/organisme/").await;
+    let texte = js(
+        &c,
+        "return document.querySelector('article.organisme').innerText",
+    )
+    .await;
+    let texte = texte.as_str().unwrap_or_default().to_string();
+    assert!(
+        texte.contains("UAI") && texte.contains("Formations diffusées"),
+        "{texte}"
+    );
+    capture(&c, "organisme").await;
+
     // Keyboard only: Tab from the top reaches a result link.
     c.goto(&format!("{base}/recherche?q=formation"))
         .await
