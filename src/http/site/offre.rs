@@ -166,6 +166,21 @@ fn action(app: &App, f: &Formation, a: &Action) -> Markup {
     }
 }
 
+/// A `dict-niveaux` code of the 2019 scale in a few words (its label is a paragraph).
+fn niveau_en_mots(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "11" => "niveau 1 (savoirs de base)",
+        "12" => "niveau 2",
+        "13" => "niveau 3 (CAP, BEP)",
+        "14" => "niveau 4 (bac)",
+        "15" => "niveau 5 (bac+2)",
+        "16" => "niveau 6 (bac+3, bac+4)",
+        "17" => "niveau 7 (bac+5)",
+        "18" => "niveau 8 (doctorat)",
+        _ => return None,
+    })
+}
+
 pub fn page(app: &App, numero: &str, base: &str) -> (StatusCode, Markup) {
     let lien = form_urlencoded::byte_serialize(numero.as_bytes()).collect::<String>();
     let canonique = format!("{base}/formation/{lien}");
@@ -207,7 +222,12 @@ pub fn page(app: &App, numero: &str, base: &str) -> (StatusCode, Markup) {
     let niveau = f
         .code_niveau_sortie
         .as_deref()
-        .and_then(|c| refs.libelle("dict-niveaux", c));
+        .and_then(|c| niveau_en_mots(c).or(refs.libelle("dict-niveaux", c)));
+    let voies: std::collections::BTreeSet<Voie> = actions
+        .iter()
+        .flat_map(|a| a.sessions.iter().map(|s| Voie::de_session(f, s)))
+        .filter(|v| *v != Voie::Continue)
+        .collect();
     let instances: Vec<serde_json::Value> = actions
         .iter()
         .flat_map(|a| {
@@ -260,6 +280,7 @@ pub fn page(app: &App, numero: &str, base: &str) -> (StatusCode, Markup) {
             div.resume {
                 @if f.certifiante == "1" { span.badge { "Certifiante" } }
                 @if actions.iter().any(|a| a.a_distance()) { span.badge { "À distance" } }
+                @for v in &voies { span.badge { (v.libelle()) } }
                 @if let Some(n) = niveau { span.badge { "Niveau de sortie : " (n) } }
             }
             section {
