@@ -187,6 +187,8 @@ fn main() {
             "--listen",
             &format!("127.0.0.1:{port}"),
             "--cookie-non-securise",
+            "--anonyme-par-minute",
+            "100000000",
         ])
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -262,14 +262,23 @@ fn main() {
         return;
     }
     // HTTP throughput on loopback.
-    let app = Arc::new(sofi::http::App::new(
-        store.clone(),
-        refs.clone(),
-        "bench".into(),
-        1 << 30,
-        Some(Arc::new(moteur)),
-        sofi::http::Limits::default(),
-    ));
+    let app = Arc::new(
+        sofi::http::App::new(
+            store.clone(),
+            refs.clone(),
+            "bench".into(),
+            1 << 30,
+            Some(Arc::new(moteur)),
+            sofi::http::Limits::default(),
+        )
+        // One client address makes every request: no anonymous quota in the way (the layer
+        // still runs and counts usage).
+        .with_partenaires(sofi::http::partenaires::Reglages {
+            anonyme_par_minute: u32::MAX,
+            anonyme_par_jour: u32::MAX,
+            flux_anonymes: true,
+        }),
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(8)

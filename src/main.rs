@@ -195,6 +195,16 @@ enum Cmd {
         /// dates, recruitment, new sessions and contacts go online at once, 5 % sampled.
         #[arg(long, env = "SOFI_POLITIQUE")]
         politique: Option<PathBuf>,
+        /// Requests per minute an address may make without a partner key (API and feeds;
+        /// the site's pages are never limited).
+        #[arg(long, env = "SOFI_ANONYME_PAR_MINUTE", default_value_t = sofi::http::partenaires::Reglages::default().anonyme_par_minute)]
+        anonyme_par_minute: u32,
+        /// Requests per day an address may make without a partner key.
+        #[arg(long, env = "SOFI_ANONYME_PAR_JOUR", default_value_t = sofi::http::partenaires::Reglages::default().anonyme_par_jour)]
+        anonyme_par_jour: u32,
+        /// The LHÉO feeds answer only with a partner key (401 without).
+        #[arg(long, env = "SOFI_FLUX_AVEC_CLE", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
+        flux_avec_cle: bool,
     },
     /// The audit trail as JSON Lines, oldest first: every change by a person (who, when, what,
     /// before → after, why) since a date or an instant.
@@ -396,6 +406,9 @@ fn run(cli: Cli) -> Result<i32> {
             session_inactivite,
             session_duree,
             politique,
+            anonyme_par_minute,
+            anonyme_par_jour,
+            flux_avec_cle,
         } => {
             if let Some(t) = test_thresholds {
                 sofi::search::set_thresholds(t);
@@ -438,6 +451,11 @@ fn run(cli: Cli) -> Result<i32> {
                     token,
                     identity,
                     politique,
+                    partenaires: sofi::http::partenaires::Reglages {
+                        anonyme_par_minute: anonyme_par_minute.max(1),
+                        anonyme_par_jour: anonyme_par_jour.max(1),
+                        flux_anonymes: !flux_avec_cle,
+                    },
                 },
             )
         }
@@ -771,6 +789,7 @@ struct Service {
     token: String,
     identity: sofi::http::identity::Identity,
     politique: sofi::politique::Politique,
+    partenaires: sofi::http::partenaires::Reglages,
 }
 
 fn serve(
@@ -784,6 +803,7 @@ fn serve(
         token,
         identity,
         politique,
+        partenaires,
     }: Service,
 ) -> Result<i32> {
     let addr = sofi::http::parse_listen_address(listen).map_err(anyhow::Error::msg)?;
@@ -816,6 +836,7 @@ fn serve(
     // Feeds and uploads hold blocking threads while their clients read or send: they get
     // their own, beyond the eight that searches and pages share.
     let fils_bloquants = 8 + limits.feeds + limits.uploads;
+    let stop_usage = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let app = Arc::new(
         sofi::http::App::new(
             store.clone(),
@@ -826,9 +847,29 @@ fn serve(
             limits,
         )
         .with_identity(identity)
-        .with_politique(politique),
+        .with_politique(politique)
+        .with_partenaires(partenaires),
     );
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    app.partenaires.recharger(&store)?;
+    // Partner usage is counted in memory and added to the daily aggregates every few
+    // seconds (and once more at the end).
+    let usage = {
+        let (stop, app) = (stop_usage.clone(), app.clone());
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for _ in 0..50 {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                if let Err(e) = app.partenaires.vider(&app.store) {
+                    tracing::warn!("usage des partenaires non enregistré : {e}");
+                }
+            }
+        })
+    };
+    let stop = stop_usage;
     let inbox = sofi::inbox::Inbox::new(data_dir, store.clone(), refs)?;
     tracing::info!("boîte de dépôt : {}", inbox.dir.display());
     let inbox = {
@@ -891,6 +932,7 @@ fn serve(
     let _ = inbox.join();
     let _ = indexeur.join();
     let _ = rejugement.join();
+    let _ = usage.join();
     tracing::info!("arrêt propre");
     store.flush()?;
     Ok(0)

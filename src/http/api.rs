@@ -5,6 +5,7 @@
 
 use super::offer_json::OffreJson;
 use super::params;
+use super::partenaires::Acces;
 use super::respond::{
     bad_param, error, etag_of, full, internal, json_with_etag, not_modified, unavailable, Body,
     Erreur,
@@ -45,18 +46,22 @@ pub(super) async fn recherche(app: Arc<App>, req: Request) -> Response<Body> {
     };
     let aujourdhui = jour(jiff::Zoned::now().date());
     let query = req.uri().query().unwrap_or("").to_string();
-    let r = match params::parse::<params::Recherche>(&query)
+    let acces = req.extensions().get::<Acces>();
+    let mut r = match params::parse::<params::Recherche>(&query)
         .and_then(|p| p.requete(&moteur, aujourdhui))
     {
         Ok(r) => r,
         Err(e) => return bad_param(e),
     };
+    // A partner key's forced filters (asking wider never widens them).
+    super::partenaires::imposer(acces, &app.refs, &mut r);
+    let cle = acces.and_then(|a| a.0.as_ref()).map_or(0, |c| c.id);
     // Same query, same index state, same day → same results: a validator without hashing
     // the body (weak: `duree_ms` differs from one answer to the next).
     let etag = {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        (&query, moteur.state_id(), aujourdhui).hash(&mut h);
+        (&query, moteur.state_id(), aujourdhui, cle).hash(&mut h);
         format!("W/\"{:016x}\"", h.finish())
             .parse::<headers::ETag>()
             .expect("valid ETag")
@@ -66,9 +71,21 @@ pub(super) async fn recherche(app: Arc<App>, req: Request) -> Response<Body> {
         return json_with_etag(req.headers(), etag, Vec::new());
     }
     let t0 = std::time::Instant::now();
+    let acces = acces.cloned();
+    let refs = app.refs.clone();
     let res = tokio::task::spawn_blocking(move || {
-        let reponse = moteur.rechercher(&r)?;
-        let elargir = moteur.widen(&r, reponse.total);
+        let mut reponse = moteur.rechercher(&r)?;
+        super::partenaires::filtrer_facettes(acces.as_ref(), &refs, &mut reponse.facettes);
+        // Widening would step out of a key's forced filters: not offered then.
+        let force = acces
+            .as_ref()
+            .and_then(|a| a.0.as_ref())
+            .is_some_and(|c| !c.departements.is_empty() || !c.formacodes.is_empty());
+        let elargir = if force {
+            Vec::new()
+        } else {
+            moteur.widen(&r, reponse.total)
+        };
         tantivy::Result::Ok(RechercheReponse {
             reponse,
             elargir,
@@ -104,8 +121,11 @@ fn moteur_absent() -> Response<Body> {
         (status = 404, description = "Aucune formation diffusée de ce numéro", body = Erreur),
     ))]
 pub(super) async fn formation(app: Arc<App>, req: Request, numero: String) -> Response<Body> {
+    let acces = req.extensions().get::<Acces>();
     match app.store.offre(&numero) {
-        Ok(Some(o)) if o.verdict.diffusable() => {
+        Ok(Some(o))
+            if o.verdict.diffusable() && super::partenaires::admet_offre(acces, &app.refs, &o) =>
+        {
             let org = app
                 .store
                 .organisme(&o.formation.organisme.siret)

@@ -27,6 +27,8 @@ pub struct App {
     pub identity: super::identity::Identity,
     /// Which submitted changes go online without staff.
     pub politique: crate::politique::Politique,
+    /// Partner keys, quotas and usage of the read routes other sites call.
+    pub partenaires: super::partenaires::Partenaires,
 }
 
 /// What one client can hold, so that slow or stuck ones cannot starve the others: beyond a
@@ -79,12 +81,19 @@ impl App {
             limits,
             identity: Default::default(),
             politique: Default::default(),
+            partenaires: super::partenaires::Partenaires::new(Default::default()),
         }
     }
 
     /// The same, with this auto-acceptance policy.
     pub fn with_politique(mut self, p: crate::politique::Politique) -> App {
         self.politique = p;
+        self
+    }
+
+    /// The same, with these anonymous quotas.
+    pub fn with_partenaires(mut self, r: super::partenaires::Reglages) -> App {
+        self.partenaires = super::partenaires::Partenaires::new(r);
         self
     }
 

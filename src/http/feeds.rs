@@ -88,12 +88,16 @@ fn accepts_gzip(entetes: &hyper::HeaderMap) -> bool {
 }
 
 pub(super) async fn offres(app: Arc<App>, req: Request) -> Response<Body> {
-    let (depuis, filtres) = match params::parse::<params::Flux>(req.uri().query().unwrap_or(""))
+    let (depuis, mut filtres) = match params::parse::<params::Flux>(req.uri().query().unwrap_or(""))
         .and_then(|f| f.filtres(&app.refs))
     {
         Ok(q) => q,
         Err(e) => return bad_param(e),
     };
+    // A partner key's forced filters (asking wider never widens them).
+    let acces = req.extensions().get::<super::partenaires::Acces>();
+    super::partenaires::imposer_flux(acces, &app.refs, &mut filtres);
+    let cle = acces.and_then(|a| a.0.as_ref()).map_or(0, |c| c.id);
     let (seq, derniere) = match app.store.compteurs().and_then(|c| {
         let t = app
             .store
@@ -117,6 +121,7 @@ pub(super) async fn offres(app: Arc<App>, req: Request) -> Response<Body> {
     let etag = {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         req.uri().query().unwrap_or("").hash(&mut h);
+        cle.hash(&mut h);
         env!("CARGO_PKG_VERSION").hash(&mut h);
         // After sled is reopened, journal numbers may be given again to other changes.
         app.store.reopen_count().hash(&mut h);

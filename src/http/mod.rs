@@ -3,7 +3,8 @@
 //! It flows one way. At the bottom, what every route reaches: [`app`] (the state),
 //! [`respond`] (the body type, JSON answers, errors) and [`params`] (one typed struct per
 //! request's query string: parser, 400 and OpenAPI at once), [`offer_json`] (the public JSON of an
-//! offer, apart from the store's types). Above them, sibling route
+//! offer, apart from the store's types), [`partenaires`] (partner keys, quotas and usage of
+//! the read routes: the layer and the forced filters handlers apply). Above them, sibling route
 //! modules that never import each other: [`api`] (JSON), [`feeds`] (LHÉO),
 //! [`import`] (writes), [`site`] (HTML pages), [`health`]. At the top, [`router`] (the route
 //! table and its layers) and [`server`] (the accept loop, with [`connection`] under it).
@@ -15,12 +16,14 @@ pub mod espace;
 pub mod feeds;
 pub mod forms;
 pub mod gestion;
+mod gestion_partenaires;
 mod health;
 pub mod html;
 pub mod identity;
 pub mod import;
 pub mod offer_json;
 pub mod params;
+pub mod partenaires;
 pub mod respond;
 mod router;
 mod server;

@@ -4,7 +4,7 @@
 //! nothing of each other.
 
 use super::respond::{error, Body};
-use super::{api, espace, feeds, gestion, health, import, site, App};
+use super::{api, espace, feeds, gestion, gestion_partenaires, health, import, site, App};
 use crate::limits::{MAX_READ_BODY, MAX_URI};
 use axum::extract::{RawPathParams, Request, State};
 use axum::routing::get;
@@ -45,10 +45,12 @@ pub(super) fn table(app: Arc<App>) -> Router {
         .allow_headers([
             HeaderName::from_static("if-none-match"),
             HeaderName::from_static("accept-encoding"),
+            HeaderName::from_static(super::partenaires::EN_TETE),
         ])
         .expose_headers([
             HeaderName::from_static("etag"),
             HeaderName::from_static("x-sofi-journal"),
+            HeaderName::from_static("retry-after"),
         ])
         .max_age(Duration::from_secs(86400));
     // gzip (fastest level) past 1 KiB, as negotiated by Accept-Encoding and its q-values.
@@ -97,6 +99,18 @@ pub(super) fn table(app: Arc<App>) -> Router {
             get(|State(app): State<Arc<App>>, req: Request| feeds::offres(app, req)),
         )
         .route("/widget.js", get(|| async { site::widget() }))
+        .route(
+            "/api/v1/partenaire/usage",
+            get(|State(app): State<Arc<App>>, req: Request| {
+                gestion_partenaires::usage_json(app, req)
+            }),
+        )
+        // Keys, quotas and usage, inside CORS (whose preflights never count) so that a
+        // refusal still reaches the calling page.
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            super::partenaires::garder,
+        ))
         .layer(cors);
     Router::new()
         .merge(lecture)
@@ -115,6 +129,7 @@ pub(super) fn table(app: Arc<App>) -> Router {
         // (a form within `MAX_FORM`, files within the import limit), checked where read.
         .merge(espace::routes())
         .merge(gestion::routes())
+        .merge(gestion_partenaires::routes())
         .merge(
             Router::new()
                 .route(

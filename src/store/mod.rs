@@ -22,6 +22,7 @@ mod bodies;
 mod decisions;
 mod dossiers;
 mod durability;
+mod partenaires;
 mod people;
 mod records;
 mod recovery;
@@ -33,6 +34,7 @@ use bodies::*;
 pub use decisions::*;
 pub use dossiers::*;
 use durability::*;
+pub use partenaires::*;
 pub use people::*;
 pub use records::*;
 pub use suspensions::*;
@@ -154,6 +156,12 @@ struct Trees {
     /// Numero → `Decision`: who put an entered offer's diffused revision online (a person's
     /// decision is not recomputed when the rules or the référentiels change).
     decisions: sled::Tree,
+    /// Id → `ClePartenaire` (see `partenaires`).
+    cles: sled::Tree,
+    /// SHA-256 of a partner key's token → its id.
+    cles_jetons: sled::Tree,
+    /// Day ++ key id ++ route → `Usage`, the daily aggregates.
+    usage: sled::Tree,
 }
 
 impl Trees {
@@ -210,6 +218,9 @@ impl Trees {
             signalements: db.open_tree("signalements")?,
             suspendues: db.open_tree("suspendues")?,
             decisions: db.open_tree("decisions")?,
+            cles: db.open_tree("cles")?,
+            cles_jetons: db.open_tree("cles_jetons")?,
+            usage: db.open_tree("usage")?,
             db,
         })
     }

@@ -110,6 +110,10 @@ impl Server {
             .arg(data)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .env("SOFI_LIMITE_IMPORT", "5000000")
+            // Tests make many requests from one address: the anonymous quotas are lifted
+            // unless a test sets them (`tests/partenaires.rs`).
+            .env("SOFI_ANONYME_PAR_MINUTE", "100000000")
+            .env("SOFI_ANONYME_PAR_JOUR", "1000000000")
             // The search's internal paths, each met on small data: passes over segments of
             // 64+ groups on two threads, as big ones do; groups of 13+ values keep them out
             // of their record, as rare big ones do; past 8 profils per segment, groups count

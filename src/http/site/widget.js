@@ -75,7 +75,8 @@
       p.set("par_page", hote.getAttribute("data-par-page") || "10");
       p.set("page", String(page));
       etat.textContent = "Recherche…";
-      fetch(origin + "/api/v1/recherche?" + p.toString())
+      var cle = hote.getAttribute("data-cle");
+      fetch(origin + "/api/v1/recherche?" + p.toString(), cle ? { headers: { "X-Sofi-Cle": cle } } : {})
         .then(function (r) { return r.json().then(function (j) { return { ok: r.ok, j: j }; }); })
         .then(function (x) {
           if (!x.ok) throw new Error(x.j && x.j.erreur ? x.j.erreur.message : "erreur");
