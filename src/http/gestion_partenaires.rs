@@ -209,9 +209,7 @@ fn lire_cle(app: &App, corps: &[u8]) -> Result<ClePartenaire, String> {
     let origines = mots("origines");
     for o in &origines {
         let ok = (o.starts_with("https://") || o.starts_with("http://"))
-            && !o
-                .trim_end_matches('/')
-                .contains(['?', '#'])
+            && !o.trim_end_matches('/').contains(['?', '#'])
             && o.len() <= 200;
         if !ok {
             return Err(format!("origine « {o} » : https://hôte attendu"));
