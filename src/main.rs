@@ -205,6 +205,9 @@ enum Cmd {
         /// The LHÉO feeds answer only with a partner key (401 without).
         #[arg(long, env = "SOFI_FLUX_AVEC_CLE", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
         flux_avec_cle: bool,
+        /// Days the search analytics' daily aggregates are kept (stated on /confidentialite).
+        #[arg(long, env = "SOFI_RETENTION_JOURS", default_value_t = sofi::http::analytique::RETENTION_JOURS)]
+        retention_jours: u32,
     },
     /// The audit trail as JSON Lines, oldest first: every change by a person (who, when, what,
     /// before → after, why) since a date or an instant.
@@ -409,6 +412,7 @@ fn run(cli: Cli) -> Result<i32> {
             anonyme_par_minute,
             anonyme_par_jour,
             flux_avec_cle,
+            retention_jours,
         } => {
             if let Some(t) = test_thresholds {
                 sofi::search::set_thresholds(t);
@@ -456,6 +460,7 @@ fn run(cli: Cli) -> Result<i32> {
                         anonyme_par_jour: anonyme_par_jour.max(1),
                         flux_anonymes: !flux_avec_cle,
                     },
+                    retention_jours: retention_jours.max(1),
                 },
             )
         }
@@ -790,6 +795,7 @@ struct Service {
     identity: sofi::http::identity::Identity,
     politique: sofi::politique::Politique,
     partenaires: sofi::http::partenaires::Reglages,
+    retention_jours: u32,
 }
 
 fn serve(
@@ -804,6 +810,7 @@ fn serve(
         identity,
         politique,
         partenaires,
+        retention_jours,
     }: Service,
 ) -> Result<i32> {
     let addr = sofi::http::parse_listen_address(listen).map_err(anyhow::Error::msg)?;
@@ -815,6 +822,11 @@ fn serve(
     if demo && store.compteurs()?.formations == 0 {
         charger_demo(&store, &refs)?;
     }
+    // Where staff add synonyms: the settings' folder in use, if there is one.
+    let dossier_config = index_config
+        .clone()
+        .or_else(|| Some(PathBuf::from("index-config")))
+        .filter(|d| d.is_dir());
     let config = Arc::new(sofi::search::Config::charger(index_config)?);
     let (moteur, recree) =
         sofi::search::Moteur::ouvrir(&data_dir.join("index"), config, refs.clone())?;
@@ -848,7 +860,8 @@ fn serve(
         )
         .with_identity(identity)
         .with_politique(politique)
-        .with_partenaires(partenaires),
+        .with_partenaires(partenaires)
+        .with_analytique(retention_jours, dossier_config),
     );
     app.partenaires.recharger(&store)?;
     // Partner usage is counted in memory and added to the daily aggregates every few
@@ -865,6 +878,9 @@ fn serve(
                 }
                 if let Err(e) = app.partenaires.vider(&app.store) {
                     tracing::warn!("usage des partenaires non enregistré : {e}");
+                }
+                if let Err(e) = app.analytique.vider(&app.store) {
+                    tracing::warn!("statistiques de recherche non enregistrées : {e}");
                 }
             }
         })

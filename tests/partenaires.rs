@@ -210,61 +210,14 @@ fn staff_create_and_revoke_keys() {
     std::fs::create_dir_all(&data).unwrap();
     compte_actif(&data, "equipe@carif.fr", "staff", None);
     let srv = Server::start_avec(&data, true, &[("SOFI_COOKIE_NON_SECURISE", "1")]);
-    let agent = ureq::AgentBuilder::new().redirects(0).build();
-    let base = srv.url("");
-    let base = base.trim_end_matches('/').to_string();
-    let cookie = std::cell::RefCell::new(String::new());
-    let lire = |r: ureq::Response| -> (u16, String) {
-        for c in r.all("set-cookie") {
-            let kv = c.split(';').next().unwrap();
-            *cookie.borrow_mut() = kv.to_string();
-        }
-        (r.status(), r.into_string().unwrap_or_default())
-    };
-    let page = |chemin: &str| {
-        let (_, r) = call(
-            agent
-                .get(&format!("{base}{chemin}"))
-                .set("cookie", &cookie.borrow()),
-            None,
-        );
-        lire(r)
-    };
-    let jeton = |html: &str| {
-        let i = html.find("name=\"_csrf\" value=\"").unwrap() + 20;
-        html[i..i + html[i..].find('"').unwrap()].to_string()
-    };
-    let poster = |chemin: &str, champs: &[(&str, &str)]| {
-        let corps: String = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(champs)
-            .finish();
-        let (_, r) = call(
-            agent
-                .post(&format!("{base}{chemin}"))
-                .set("cookie", &cookie.borrow())
-                .set("origin", &base)
-                .set("content-type", "application/x-www-form-urlencoded"),
-            Some(corps.as_bytes()),
-        );
-        lire(r)
-    };
-    let (_, p) = page("/espace/connexion");
-    let (st, _) = poster(
-        "/espace/connexion",
-        &[
-            ("_csrf", &jeton(&p)),
-            ("email", "equipe@carif.fr"),
-            ("mot_de_passe", MOT_DE_PASSE_TEST),
-        ],
-    );
-    assert_eq!(st, 303);
-    let (st, p) = page("/gestion/partenaires");
+    let mut equipe = Personne::connecter(&srv, "equipe@carif.fr");
+    let (st, p) = equipe.get("/gestion/partenaires");
     assert_eq!(st, 200, "{p}");
     // A bad value is named, nothing created.
-    let (st, p2) = poster(
+    let (st, p2) = equipe.post(
         "/gestion/partenaires",
         &[
-            ("_csrf", &jeton(&p)),
+            ("_csrf", &Personne::jeton(&p)),
             ("nom", "Portail"),
             ("departements", "99"),
             ("par_minute", "60"),
@@ -273,10 +226,10 @@ fn staff_create_and_revoke_keys() {
     );
     assert_eq!(st, 422);
     assert!(p2.contains("département « 99 » inconnu"), "{p2}");
-    let (st, p) = poster(
+    let (st, p) = equipe.post(
         "/gestion/partenaires",
         &[
-            ("_csrf", &jeton(&p)),
+            ("_csrf", &Personne::jeton(&p)),
             ("nom", "Mission locale de Nantes"),
             ("contact", "web@ml.fr"),
             ("origines", "https://www.ml-nantes.fr"),
@@ -299,11 +252,11 @@ fn staff_create_and_revoke_keys() {
         None,
     );
     assert_eq!(st, 403);
-    let (_, p) = page("/gestion/partenaires");
+    let (_, p) = equipe.get("/gestion/partenaires");
     assert!(!p.contains(&cle), "never shown again");
-    let (st, _) = poster(
+    let (st, _) = equipe.post(
         "/gestion/partenaires/1/revocation",
-        &[("_csrf", &jeton(&p))],
+        &[("_csrf", &Personne::jeton(&p))],
     );
     assert_eq!(st, 303);
     let (st, v) = json(&srv, "/api/v1/recherche?q=formation", Some(&cle));
@@ -311,6 +264,6 @@ fn staff_create_and_revoke_keys() {
         (st, v["erreur"]["code"].as_str()),
         (401, Some("cle-revoquee"))
     );
-    let (_, p) = page("/gestion/historique?objet=cle-partenaire+1");
+    let (_, p) = equipe.get("/gestion/historique?objet=cle-partenaire+1");
     assert!(p.contains("creation") && p.contains("revocation"), "{p}");
 }

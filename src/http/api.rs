@@ -75,6 +75,7 @@ pub(super) async fn recherche(app: Arc<App>, req: Request) -> Response<Body> {
     let refs = app.refs.clone();
     let res = tokio::task::spawn_blocking(move || {
         let mut reponse = moteur.rechercher(&r)?;
+        app.analytique.recherche(&moteur, &r, &reponse);
         super::partenaires::filtrer_facettes(acces.as_ref(), &refs, &mut reponse.facettes);
         // Widening would step out of a key's forced filters: not offered then.
         let force = acces

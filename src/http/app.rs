@@ -29,6 +29,11 @@ pub struct App {
     pub politique: crate::politique::Politique,
     /// Partner keys, quotas and usage of the read routes other sites call.
     pub partenaires: super::partenaires::Partenaires,
+    /// Search analytics (daily aggregates).
+    pub analytique: super::analytique::Analytique,
+    /// The search settings' folder, when the server runs with one (`--index-config`): where
+    /// staff add synonyms.
+    pub index_config: Option<std::path::PathBuf>,
 }
 
 /// What one client can hold, so that slow or stuck ones cannot starve the others: beyond a
@@ -82,6 +87,8 @@ impl App {
             identity: Default::default(),
             politique: Default::default(),
             partenaires: super::partenaires::Partenaires::new(Default::default()),
+            analytique: super::analytique::Analytique::new(super::analytique::RETENTION_JOURS),
+            index_config: None,
         }
     }
 
@@ -94,6 +101,18 @@ impl App {
     /// The same, with these anonymous quotas.
     pub fn with_partenaires(mut self, r: super::partenaires::Reglages) -> App {
         self.partenaires = super::partenaires::Partenaires::new(r);
+        self
+    }
+
+    /// The same, keeping search analytics this many days, and adding synonyms to this
+    /// search settings' folder.
+    pub fn with_analytique(
+        mut self,
+        retention_jours: u32,
+        index_config: Option<std::path::PathBuf>,
+    ) -> App {
+        self.analytique = super::analytique::Analytique::new(retention_jours);
+        self.index_config = index_config;
         self
     }
 

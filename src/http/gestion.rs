@@ -175,7 +175,7 @@ async fn file(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
             Some(&q),
             html! {
                 h1 { "Ce qui attend une décision" }
-                p { a href="/gestion/comptes" { "Comptes" } " · " a href="/gestion/motifs" { "Motifs de correction" } " · " a href="/gestion/fraicheur" { "Fraîcheur de l'offre" } " · " a href="/gestion/partenaires" { "Partenaires et clés" } " · " a href="/gestion/historique" { "Historique" } }
+                p { a href="/gestion/comptes" { "Comptes" } " · " a href="/gestion/motifs" { "Motifs de correction" } " · " a href="/gestion/fraicheur" { "Fraîcheur de l'offre" } " · " a href="/gestion/partenaires" { "Partenaires et clés" } " · " a href="/gestion/recherches" { "Recherches" } " · " a href="/gestion/historique" { "Historique" } }
                 section aria-labelledby="t-demandes" {
                     h2 id="t-demandes" { "Demandes de référencement (" (demandes.len()) ")" }
                     @if demandes.is_empty() { p { "Aucune." } }

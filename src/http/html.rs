@@ -66,7 +66,8 @@ pub fn cadre(
                 main id="contenu" tabindex="-1" { (contenu) }
                 footer.pied {
                     p { "L'offre de formation professionnelle des Pays de la Loire, recueillie et vérifiée par le Carif-Oref. Données diffusées au format LHÉO : "
-                        a href="/lheo/offres.xml" { "flux LHÉO" } ", " a href="/api/v1/openapi.json" { "API" } "." }
+                        a href="/lheo/offres.xml" { "flux LHÉO" } ", " a href="/api/v1/openapi.json" { "API" } ". "
+                        a href="/confidentialite" { "Confidentialité" } }
                 }
             }
         }

@@ -4,11 +4,13 @@
 //! [`respond`] (the body type, JSON answers, errors) and [`params`] (one typed struct per
 //! request's query string: parser, 400 and OpenAPI at once), [`offer_json`] (the public JSON of an
 //! offer, apart from the store's types), [`partenaires`] (partner keys, quotas and usage of
-//! the read routes: the layer and the forced filters handlers apply). Above them, sibling route
+//! the read routes: the layer and the forced filters handlers apply), [`analytique`] (search
+//! analytics counted as searches are answered). Above them, sibling route
 //! modules that never import each other: [`api`] (JSON), [`feeds`] (LHÉO),
 //! [`import`] (writes), [`site`] (HTML pages), [`health`]. At the top, [`router`] (the route
 //! table and its layers) and [`server`] (the accept loop, with [`connection`] under it).
 
+pub mod analytique;
 pub mod api;
 mod app;
 mod connection;
@@ -17,6 +19,7 @@ pub mod feeds;
 pub mod forms;
 pub mod gestion;
 mod gestion_partenaires;
+mod gestion_recherches;
 mod health;
 pub mod html;
 pub mod identity;

@@ -4,7 +4,9 @@
 //! nothing of each other.
 
 use super::respond::{error, Body};
-use super::{api, espace, feeds, gestion, gestion_partenaires, health, import, site, App};
+use super::{
+    api, espace, feeds, gestion, gestion_partenaires, gestion_recherches, health, import, site, App,
+};
 use crate::limits::{MAX_READ_BODY, MAX_URI};
 use axum::extract::{RawPathParams, Request, State};
 use axum::routing::get;
@@ -130,6 +132,7 @@ pub(super) fn table(app: Arc<App>) -> Router {
         .merge(espace::routes())
         .merge(gestion::routes())
         .merge(gestion_partenaires::routes())
+        .merge(gestion_recherches::routes())
         .merge(
             Router::new()
                 .route(

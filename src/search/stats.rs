@@ -12,6 +12,8 @@ pub struct OfferStats {
     pub domaines: HashMap<u64, u64>,
     /// Département code → sessions.
     pub departements: HashMap<String, u64>,
+    /// (Root Formacode, département code) → sessions: the supply set against searches.
+    pub domaines_departements: HashMap<(u64, String), u64>,
     /// The first day of this month, and sessions starting in it and each of the next eleven.
     pub debut_mois: jiff::civil::Date,
     pub mois: [u64; 12],
@@ -26,17 +28,10 @@ impl Moteur {
         let debut_mois = date_de_jour(aujourdhui).first_of_month();
         let mut domaines: HashMap<u64, u64> = HashMap::new();
         let mut deps: HashMap<u64, u64> = HashMap::new();
+        let mut croises: HashMap<(u64, u64), u64> = HashMap::new();
         let mut mois = [0u64; 12];
         let mut total = 0;
-        let racine = |mut c: u64| {
-            for _ in 0..8 {
-                match self.parents_formacode.get(&c) {
-                    Some(p) => c = *p,
-                    None => break,
-                }
-            }
-            c
-        };
+        let racine = |c: u64| self.racine_formacode(c);
         // First day of this month and of the next twelve: a session's month by binary search.
         let bornes: Vec<i64> = (0..=12)
             .map(|k| jour(debut_mois + jiff::Span::new().months(k)))
@@ -54,6 +49,9 @@ impl Moteur {
                 }
                 if let Some(fc) = vue.valeur(D_FORMACODE, g) {
                     *domaines.entry(racine(fc)).or_default() += n;
+                    if let Some(dep) = vue.valeur(D_DEPARTEMENT, g) {
+                        *croises.entry((racine(fc), dep)).or_default() += n;
+                    }
                 }
                 for d in vivants {
                     let j = vue.debut[d as usize] as i64;
@@ -66,6 +64,10 @@ impl Moteur {
         Ok(OfferStats {
             domaines,
             departements: deps.into_iter().map(|(c, n)| (dep_de_code(c), n)).collect(),
+            domaines_departements: croises
+                .into_iter()
+                .map(|((f, d), n)| ((f, dep_de_code(d)), n))
+                .collect(),
             debut_mois,
             mois,
             total,

@@ -17,6 +17,7 @@
 //! Values are bincode 2 (serde); keys are chosen so that sled's byte order is the useful order
 //! (big-endian numbers, `\0`-separated composite keys).
 
+mod analytique;
 mod audit;
 mod bodies;
 mod decisions;
@@ -29,6 +30,7 @@ mod recovery;
 mod suspensions;
 mod writes;
 
+pub use analytique::*;
 pub use audit::{diff_json, Changement, Evenement};
 use bodies::*;
 pub use decisions::*;
@@ -162,6 +164,8 @@ struct Trees {
     cles_jetons: sled::Tree,
     /// Day ++ key id ++ route → `Usage`, the daily aggregates.
     usage: sled::Tree,
+    /// Search analytics' daily aggregates (see `analytique`).
+    recherches: sled::Tree,
 }
 
 impl Trees {
@@ -221,6 +225,7 @@ impl Trees {
             cles: db.open_tree("cles")?,
             cles_jetons: db.open_tree("cles_jetons")?,
             usage: db.open_tree("usage")?,
+            recherches: db.open_tree("recherches")?,
             db,
         })
     }

@@ -293,3 +293,73 @@ pub fn compte_actif(data: &Path, email: &str, role: &str, siret: Option<&str>) {
         .unwrap()
         .unwrap();
 }
+
+/// A staff (or organisation) member's browser without JavaScript: logs in, keeps its
+/// session cookie, reads form tokens and posts forms from the site's own origin. Needs a
+/// server started with `SOFI_COOKIE_NON_SECURISE=1`.
+pub struct Personne {
+    base: String,
+    agent: ureq::Agent,
+    cookie: String,
+}
+
+impl Personne {
+    pub fn connecter(srv: &Server, email: &str) -> Personne {
+        let base = srv.url("").trim_end_matches('/').to_string();
+        let mut p = Personne {
+            base,
+            agent: ureq::AgentBuilder::new().redirects(0).build(),
+            cookie: String::new(),
+        };
+        let (_, page) = p.get("/espace/connexion");
+        let jeton = Personne::jeton(&page);
+        let (st, _) = p.post(
+            "/espace/connexion",
+            &[
+                ("_csrf", &jeton),
+                ("email", email),
+                ("mot_de_passe", MOT_DE_PASSE_TEST),
+            ],
+        );
+        assert_eq!(st, 303, "login");
+        p
+    }
+
+    fn lire(&mut self, r: ureq::Response) -> (u16, String) {
+        for c in r.all("set-cookie") {
+            self.cookie = c.split(';').next().unwrap().to_string();
+        }
+        (r.status(), r.into_string().unwrap_or_default())
+    }
+
+    pub fn get(&mut self, chemin: &str) -> (u16, String) {
+        let (_, r) = call(
+            self.agent
+                .get(&format!("{}{chemin}", self.base))
+                .set("cookie", &self.cookie),
+            None,
+        );
+        self.lire(r)
+    }
+
+    pub fn post(&mut self, chemin: &str, champs: &[(&str, &str)]) -> (u16, String) {
+        let corps: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(champs)
+            .finish();
+        let (_, r) = call(
+            self.agent
+                .post(&format!("{}{chemin}", self.base))
+                .set("cookie", &self.cookie)
+                .set("origin", &self.base)
+                .set("content-type", "application/x-www-form-urlencoded"),
+            Some(corps.as_bytes()),
+        );
+        self.lire(r)
+    }
+
+    /// The form token of a page.
+    pub fn jeton(html: &str) -> String {
+        let i = html.find("name=\"_csrf\" value=\"").expect("a form token") + 20;
+        html[i..i + html[i..].find('"').unwrap()].to_string()
+    }
+}

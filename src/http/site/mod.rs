@@ -49,6 +49,15 @@ pub(super) fn routes() -> Router<Arc<App>> {
             }),
         )
         .route(
+            "/confidentialite",
+            get(|State(app): State<Arc<App>>, req: Request| async move {
+                page(
+                    StatusCode::OK,
+                    confidentialite(&base_url(&req), app.analytique.retention_jours),
+                )
+            }),
+        )
+        .route(
             "/partenaires",
             get(|req: Request| async move { page(StatusCode::OK, partenaires(&base_url(&req))) }),
         )
@@ -87,6 +96,14 @@ pub(super) fn routes() -> Router<Arc<App>> {
                 |State(app): State<Arc<App>>, params: RawPathParams, req: Request| async move {
                     let numero = numero_du_chemin(&params);
                     let base = base_url(&req);
+                    // Reached from a results page: a click for that search.
+                    if let Some(rq) = req.uri().query().and_then(|q| {
+                        form_urlencoded::parse(q.as_bytes())
+                            .find(|(k, _)| k == "rq")
+                            .map(|(_, v)| v.into_owned())
+                    }) {
+                        app.analytique.clic(&rq);
+                    }
                     bloquant(move || offre::page(&app, &numero, &base)).await
                 },
             )
@@ -285,6 +302,31 @@ pub fn date_fr(iso: &str) -> String {
         ),
         Err(_) => iso.to_string(),
     }
+}
+
+/// What Sofi keeps about the people who use it, and for how long.
+fn confidentialite(base: &str, retention_jours: u32) -> Markup {
+    gabarit(
+        "Confidentialité",
+        &format!("{base}/confidentialite"),
+        html! {
+            h1 { "Confidentialité" }
+            h2 { "Vous cherchez une formation" }
+            p { "Sofi ne vous demande rien, ne dépose aucun cookie et ne charge aucun script de mesure d'audience. Votre adresse IP n'est enregistrée nulle part : elle ne sert, en mémoire et le temps d'une minute ou d'une journée, qu'à limiter le nombre de requêtes d'un même client sur l'API." }
+            p {
+                "Pour savoir ce que les personnes cherchent et ne trouvent pas, Sofi compte les recherches "
+                strong { "par jour seulement" }
+                " : les mots cherchés (ramenés à leur racine, sans majuscules ni accents), les noms des filtres utilisés, le nombre de résultats, et combien de recherches ont été suivies d'un clic vers une offre. Aucune trace n'est gardée d'une personne ni d'une visite. Une recherche de plus de 200 caractères, ou qui ressemble à une donnée personnelle (une adresse électronique, un numéro de téléphone), n'est pas enregistrée : elle est seulement comptée comme écartée."
+            }
+            p { "Ces comptes sont conservés " strong { (retention_jours) " jours" } ", puis effacés." }
+            p { "Le signalement d'une erreur sur une offre ne garde que le texte que vous écrivez : n'y mettez pas de données personnelles." }
+            h2 { "Vous êtes un partenaire" }
+            p { "L'usage de votre clé est compté par jour et par service (requêtes, erreurs, volume), sans adresse ni détail des requêtes." }
+            h2 { "Vous saisissez l'offre de votre organisme" }
+            p { "Votre compte garde votre adresse électronique, votre nom et une empreinte de votre mot de passe (jamais le mot de passe lui-même). Chaque modification que vous faites est inscrite dans l'historique de l'offre (qui, quand, quoi), comme l'exige la vérification par le Carif-Oref." }
+        },
+        None,
+    )
 }
 
 fn partenaires(base: &str) -> Markup {

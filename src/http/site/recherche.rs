@@ -257,11 +257,17 @@ fn facette(p: &[(String, String)], nom: &str, titre: &str, vals: &[ValeurFacette
     }
 }
 
-fn resultat(r: &Resultat) -> Markup {
-    let lien = format!(
+/// One hit; its link says which search it came from (`rq`), so that the click is counted
+/// for that query (Sofi's own link, no script).
+fn resultat(r: &Resultat, cle: Option<&str>) -> Markup {
+    let mut lien = format!(
         "/formation/{}",
         form_urlencoded::byte_serialize(r.formation_numero.as_bytes()).collect::<String>()
     );
+    if let Some(c) = cle {
+        lien.push_str("?rq=");
+        lien.extend(form_urlencoded::byte_serialize(c.as_bytes()));
+    }
     html! {
         li.resultat {
             article {
@@ -460,6 +466,7 @@ pub fn resultats(app: &App, query: &str, base: &str) -> (StatusCode, Markup) {
         }
     };
     let el = moteur.widen(&r, rep.total);
+    let cle = app.analytique.recherche(moteur, &r, &rep);
     let tri = match val(&p, "tri") {
         "" => "pertinence",
         t => t,
@@ -501,7 +508,7 @@ pub fn resultats(app: &App, query: &str, base: &str) -> (StatusCode, Markup) {
                     }
                 }
                 ol.liste-resultats start=(((rep.page - 1) * rep.par_page + 1).to_string()) {
-                    @for r in &rep.resultats { (resultat(r)) }
+                    @for r in &rep.resultats { (resultat(r, cle.as_deref())) }
                 }
                 (elargissements(app, &p, &el))
                 (pagination(&p, &rep))

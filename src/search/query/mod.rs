@@ -327,6 +327,37 @@ impl Moteur {
     }
 }
 
+impl Moteur {
+    /// A query's words as the index sees them (folded, stemmed, stop words and codes out),
+    /// in order: what search analytics count queries by, so that "Infirmière" and
+    /// "infirmieres" are one query.
+    pub fn normaliser(&self, q: &str) -> String {
+        let mut r = Requete::new(0, 1);
+        r.q = q.to_string();
+        let mut an = self
+            .index
+            .tokenizers()
+            .get("fr")
+            .expect("fr analyzer registered");
+        let mut out: Vec<String> = Vec::new();
+        for mot in self.extraire_codes(&mut r) {
+            out.extend(super::analyse::termes(&mut an, &mot));
+        }
+        out.join(" ")
+    }
+
+    /// The root of a Formacode (its semantic field's head), as the statistics count it.
+    pub fn racine_formacode(&self, mut c: u64) -> u64 {
+        for _ in 0..8 {
+            match self.parents_formacode.get(&c) {
+                Some(p) => c = *p,
+                None => break,
+            }
+        }
+        c
+    }
+}
+
 /// A ROME code (`M1607`, any case): a letter A to N and four digits.
 pub fn code_rome(s: &str) -> Option<String> {
     let b = s.as_bytes();
