@@ -199,6 +199,24 @@ fn keys_force_their_filters_and_quotas_answer_429() {
     assert_eq!(recherche, 3, "{v}");
     let (st, _) = json(&srv, "/api/v1/partenaire/usage", None);
     assert_eq!(st, 401);
+    // The same on a page, the key in the form's body.
+    let poster = |cle: &str| {
+        let corps = format!("cle={cle}");
+        let (st, r) = call(
+            ureq::post(&srv.url("/partenaires/usage"))
+                .set("content-type", "application/x-www-form-urlencoded"),
+            Some(corps.as_bytes()),
+        );
+        (st, r.into_string().unwrap_or_default())
+    };
+    let (st, page) = poster(&a);
+    assert_eq!(st, 200, "{page}");
+    assert!(
+        page.contains("Usage de la clé de Portail 44")
+            && page.contains("<td>recherche</td><td>3</td>"),
+        "{page}"
+    );
+    assert_eq!(poster("inconnue").0, 401);
 }
 
 /// A staff member creates a key on `/gestion/partenaires` (shown once), it works, they

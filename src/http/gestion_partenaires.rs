@@ -23,6 +23,69 @@ pub(super) fn routes() -> Router<Arc<App>> {
     Router::new()
         .route("/gestion/partenaires", get(page).post(creer))
         .route("/gestion/partenaires/{id}/revocation", post(revoquer))
+        .route("/partenaires/usage", post(usage_page))
+}
+
+/// `POST /partenaires/usage`: a partner's own usage, on a page reached with its key (sent
+/// in the form's body, never in the address).
+async fn usage_page(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
+    let corps =
+        match http_body_util::BodyExt::collect(http_body_util::Limited::new(req.into_body(), 4096))
+            .await
+        {
+            Ok(c) => c.to_bytes(),
+            Err(_) => {
+                return refus(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Demande trop longue",
+                    "Ce formulaire ne prend qu'une clé.",
+                    None,
+                )
+            }
+        };
+    let jeton = field(&corps, "cle").unwrap_or_default();
+    let Some(cle) = app.partenaires.cle_active(&jeton) else {
+        return refus(
+            StatusCode::UNAUTHORIZED,
+            "Clé inconnue",
+            "Cette clé n'existe pas, a été révoquée ou a expiré.",
+            None,
+        );
+    };
+    bloquant(move || {
+        let u = match usage(&app) {
+            Ok(u) => u,
+            Err(e) => return erreur_stockage(&e),
+        };
+        let debut = aujourdhui().saturating_sub(JOURS - 1);
+        let mut par_jour: BTreeMap<u32, Usage> =
+            (debut..=aujourdhui()).map(|j| (j, Usage::default())).collect();
+        let mut par_route: BTreeMap<u8, Usage> = BTreeMap::new();
+        for (k, x) in u.iter().filter(|(k, _)| k.cle == cle.id) {
+            par_jour.entry(k.jour).or_default().ajouter(x);
+            par_route.entry(k.route).or_default().ajouter(x);
+        }
+        let jours: Vec<(u32, Usage)> = par_jour.into_iter().collect();
+        prive(super::html::page(
+            StatusCode::OK,
+            cadre_prive(
+                "Votre usage",
+                None,
+                html! {
+                    h1 { "Usage de la clé de " (cle.nom) }
+                    p { "Quotas : " (cle.par_minute) " requêtes par minute, " (cle.par_jour) " par jour."
+                        @if !cle.departements.is_empty() { " Départements : " (cle.departements.join(", ")) "." }
+                        @if !cle.formacodes.is_empty() { " Formacode : " (cle.formacodes.join(", ")) "." } }
+                    (colonnes("Vos requêtes par jour", &jours))
+                    table.tableau-offres {
+                        thead { tr { th scope="col" { "Service" } th scope="col" { "Requêtes" } th scope="col" { "Erreurs" } th scope="col" { "Octets" } } }
+                        tbody { @for (r, x) in &par_route { tr { td { (Route::libelle(*r)) } td { (x.requetes) } td { (x.erreurs) } td { (x.octets) } } } }
+                    }
+                },
+            ),
+        ))
+    })
+    .await
 }
 
 async fn equipe(app: &Arc<App>, headers: &hyper::HeaderMap) -> Result<Qui, Response<Body>> {

@@ -151,6 +151,11 @@ impl Partenaires {
         Ok(())
     }
 
+    /// The active key of this token, if any.
+    pub fn cle_active(&self, jeton: &str) -> Option<Arc<ClePartenaire>> {
+        self.cle(jeton).filter(|c| c.active(crate::store::now_ms()))
+    }
+
     fn cle(&self, jeton: &str) -> Option<Arc<ClePartenaire>> {
         let h = crate::accounts::token_hash(jeton.trim());
         self.cles

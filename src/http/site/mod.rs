@@ -357,6 +357,12 @@ fn partenaires(base: &str) -> Markup {
                 }
             }
             p { "Les données viennent de l'API publique " code { "/api/v1/recherche" } ", ouverte à toutes les origines (CORS)." }
+            h2 { "Votre clé de partenaire" }
+            p { "Le Carif-Oref vous remet une clé : ses filtres s'appliquent à toutes vos recherches et à vos flux, et ses quotas sont les vôtres (sans clé, l'usage reste possible dans des quotas plus bas). Donnez-la au widget par l'attribut " code { "data-cle" } " (elle ne vaut alors que depuis les origines enregistrées pour elle), ou à l'API et aux flux par l'en-tête " code { "X-Sofi-Cle" } ". Jamais dans une adresse : elle fuirait par les journaux et l'en-tête Referer." }
+            form.saisie method="post" action="/partenaires/usage" {
+                p.champ { label for="cle" { "Voir l'usage de votre clé (30 derniers jours)" } input #cle name="cle" type="password" autocomplete="off" required size="66"; }
+                p { button type="submit" { "Voir mon usage" } }
+            }
             h2 { "Aperçu" }
             p { "Le widget ci-dessous est le vrai, réglé sur la conduite d'engins en Loire-Atlantique." }
             div.apercu data-sofi-recherche data-formacode="31734" data-departement="44" {}
