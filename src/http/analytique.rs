@@ -189,7 +189,8 @@ impl Analytique {
             }
             return Err(e);
         }
-        store.purger_analytique(aujourdhui().saturating_sub(self.retention_jours))?;
+        let j = aujourdhui();
+        store.purger_analytique(j.saturating_sub(self.retention_jours), j)?;
         Ok(())
     }
 }

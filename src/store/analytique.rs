@@ -25,49 +25,56 @@ impl CompteRecherche {
 }
 
 /// What the aggregates are kept under: a query, or a place of demand.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum CleAnalytique {
     /// Day, normalised query (`mot mot|departement,financeur`).
     Requete(u32, String),
-    /// Day, Formacode field (2 digits, `--` when unknown), département (`--`: anywhere).
+    /// Day, Formacode field (5 digits, `--` when unknown), département (`--`: anywhere).
     Demande(u32, String, String),
 }
 
 impl CleAnalytique {
-    fn octets(&self) -> Vec<u8> {
-        let mut k = Vec::new();
-        match self {
-            CleAnalytique::Requete(j, q) => {
-                k.push(b'q');
-                k.extend_from_slice(&j.to_be_bytes());
-                k.extend_from_slice(q.as_bytes());
-            }
-            CleAnalytique::Demande(j, champ, dep) => {
-                k.push(b'd');
-                k.extend_from_slice(&j.to_be_bytes());
-                k.extend_from_slice(format!("{champ}\0{dep}").as_bytes());
-            }
-        }
-        k
-    }
-
-    fn lire(k: &[u8]) -> Option<CleAnalytique> {
-        let j = u32::from_be_bytes(k.get(1..5)?.try_into().ok()?);
-        let reste = std::str::from_utf8(k.get(5..)?).ok()?;
-        match k.first()? {
-            b'q' => Some(CleAnalytique::Requete(j, reste.to_string())),
-            b'd' => {
-                let (c, d) = reste.split_once('\0')?;
-                Some(CleAnalytique::Demande(j, c.to_string(), d.to_string()))
-            }
-            _ => None,
-        }
-    }
-
     pub fn jour(&self) -> u32 {
         match self {
             CleAnalytique::Requete(j, _) | CleAnalytique::Demande(j, _, _) => *j,
         }
+    }
+}
+
+/// A day's aggregates, stored as one value (`j` ++ day); past [`JOURS_DETAILLES`] days,
+/// a month's as one value (`m` ++ its first day), its entries dated on that day. A year is
+/// then 12 months and two months of days to read, not hundreds of thousands of entries.
+type Journee = Vec<(CleAnalytique, CompteRecherche)>;
+
+/// Days kept one by one (the staff page's 7- and 30-day periods are exact; longer ones count
+/// whole months before these).
+pub const JOURS_DETAILLES: u32 = 62;
+
+fn cle_jour(jour: u32) -> [u8; 5] {
+    let mut k = [b'j', 0, 0, 0, 0];
+    k[1..].copy_from_slice(&jour.to_be_bytes());
+    k
+}
+
+fn cle_mois(premier_jour: u32) -> [u8; 5] {
+    let mut k = [b'm', 0, 0, 0, 0];
+    k[1..].copy_from_slice(&premier_jour.to_be_bytes());
+    k
+}
+
+/// The first day of the month of `jour` (days since 1970).
+fn premier_du_mois(jour: u32) -> u32 {
+    let d = jiff::civil::date(1970, 1, 1) + jiff::Span::new().days(jour as i64);
+    let premier = d.first_of_month();
+    premier
+        .since(jiff::civil::date(1970, 1, 1))
+        .map(|s| s.get_days().max(0) as u32)
+        .unwrap_or(jour)
+}
+
+fn fusionner(dans: &mut std::collections::HashMap<CleAnalytique, CompteRecherche>, j: Journee) {
+    for (k, c) in j {
+        dans.entry(k).or_default().ajouter(&c);
     }
 }
 
@@ -80,16 +87,25 @@ impl Store {
         if lot.is_empty() {
             return Ok(());
         }
+        let mut par_jour: std::collections::BTreeMap<u32, Vec<&(CleAnalytique, CompteRecherche)>> =
+            Default::default();
+        for x in lot {
+            par_jour.entry(x.0.jour()).or_default().push(x);
+        }
         let a = self.a()?;
         let r = a.recherches.transaction(|t| {
-            for (k, c) in lot {
-                let k = k.octets();
-                let mut total: CompteRecherche = match t.get(&k)? {
-                    Some(b) => decode(&b).map_err(abort)?,
-                    None => CompteRecherche::default(),
-                };
-                total.ajouter(c);
-                t.insert(k, encode(&total).map_err(abort)?)?;
+            for (jour, ajouts) in &par_jour {
+                let k = cle_jour(*jour);
+                let mut journee: std::collections::HashMap<CleAnalytique, CompteRecherche> =
+                    match t.get(k)? {
+                        Some(b) => decode::<Journee>(&b).map_err(abort)?.into_iter().collect(),
+                        None => Default::default(),
+                    };
+                for (c, n) in ajouts {
+                    journee.entry(c.clone()).or_default().ajouter(n);
+                }
+                let journee: Journee = journee.into_iter().collect();
+                t.insert(&k, encode(&journee).map_err(abort)?)?;
             }
             Ok(())
         });
@@ -103,15 +119,20 @@ impl Store {
     ) -> Result<Vec<(CleAnalytique, CompteRecherche)>, StoreError> {
         let a = self.a()?;
         let mut out = Vec::new();
-        for prefixe in [b'q', b'd'] {
-            let mut debut = vec![prefixe];
-            debut.extend_from_slice(&depuis.to_be_bytes());
-            for kv in a.recherches.range(debut..vec![prefixe + 1]) {
-                let (k, v) = kv?;
-                if let Some(k) = CleAnalytique::lire(&k) {
-                    out.push((k, decode(&v)?));
-                }
-            }
+        let mois = premier_du_mois(depuis);
+        for v in a
+            .recherches
+            .range(cle_mois(mois).as_slice()..[b'n'].as_slice())
+            .values()
+        {
+            out.extend(decode::<Journee>(&v?)?);
+        }
+        for v in a
+            .recherches
+            .range(cle_jour(depuis).as_slice()..[b'k'].as_slice())
+            .values()
+        {
+            out.extend(decode::<Journee>(&v?)?);
         }
         Ok(out)
     }
@@ -140,17 +161,68 @@ impl Store {
         Ok(out)
     }
 
-    /// Drops the aggregates of days before `avant` (the retention); returns how many went.
-    pub fn purger_analytique(&self, avant: u32) -> Result<usize, StoreError> {
+    /// Drops the aggregates of days before `avant` (the retention; a month goes once all of
+    /// it is past), and folds the days older than [`JOURS_DETAILLES`] before `aujourdhui`
+    /// into their month; returns how many values went.
+    pub fn purger_analytique(&self, avant: u32, aujourdhui: u32) -> Result<usize, StoreError> {
         let a = self.a()?;
         let mut n = 0;
-        for prefixe in [b'q', b'd'] {
-            let mut fin = vec![prefixe];
-            fin.extend_from_slice(&avant.to_be_bytes());
-            for k in a.recherches.range(vec![prefixe]..fin).keys() {
-                a.recherches.remove(k?)?;
-                n += 1;
-            }
+        for k in a
+            .recherches
+            .range([b'j'].as_slice()..cle_jour(avant).as_slice())
+            .keys()
+        {
+            a.recherches.remove(k?)?;
+            n += 1;
+        }
+        for k in a
+            .recherches
+            .range([b'm'].as_slice()..cle_mois(premier_du_mois(avant)).as_slice())
+            .keys()
+        {
+            a.recherches.remove(k?)?;
+            n += 1;
+        }
+        let limite = aujourdhui.saturating_sub(JOURS_DETAILLES);
+        let anciens: Vec<sled::IVec> = a
+            .recherches
+            .range([b'j'].as_slice()..cle_jour(limite).as_slice())
+            .keys()
+            .collect::<Result<_, _>>()?;
+        for k in anciens {
+            let Some(jour) = k
+                .get(1..5)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_be_bytes)
+            else {
+                continue;
+            };
+            let mois = premier_du_mois(jour);
+            let r = a.recherches.transaction(|t| {
+                let Some(b) = t.get(&k)? else {
+                    return Ok(());
+                };
+                let journee: Journee = decode(&b).map_err(abort)?;
+                let mut total: std::collections::HashMap<CleAnalytique, CompteRecherche> =
+                    match t.get(cle_mois(mois))? {
+                        Some(m) => decode::<Journee>(&m).map_err(abort)?.into_iter().collect(),
+                        None => Default::default(),
+                    };
+                let redatee = journee.into_iter().map(|(c, n)| {
+                    let c = match c {
+                        CleAnalytique::Requete(_, q) => CleAnalytique::Requete(mois, q),
+                        CleAnalytique::Demande(_, f, d) => CleAnalytique::Demande(mois, f, d),
+                    };
+                    (c, n)
+                });
+                fusionner(&mut total, redatee.collect());
+                let total: Journee = total.into_iter().collect();
+                t.insert(&cle_mois(mois), encode(&total).map_err(abort)?)?;
+                t.remove(&k)?;
+                Ok(())
+            });
+            self.track_failure(r.map_err(tx_err))?;
+            n += 1;
         }
         Ok(n)
     }
@@ -186,7 +258,24 @@ mod tests {
             }
         )));
         assert_eq!(store.analytique_depuis(20_001).unwrap().len(), 1);
-        assert_eq!(store.purger_analytique(20_001).unwrap(), 1);
-        assert_eq!(store.analytique_depuis(0).unwrap(), vec![(d, un)]);
+        assert_eq!(store.purger_analytique(20_001, 20_001).unwrap(), 1);
+        assert_eq!(store.analytique_depuis(0).unwrap(), vec![(d.clone(), un)]);
+        // Past two months, days fold into their month, dated on its first day.
+        let autre = CleAnalytique::Demande(20_003, "32".into(), "44".into());
+        store.ajouter_analytique(&[(autre, un)]).unwrap();
+        assert_eq!(store.purger_analytique(0, 20_200).unwrap(), 2);
+        let mois = premier_du_mois(20_001);
+        assert_eq!(
+            store.analytique_depuis(20_002).unwrap(),
+            vec![(
+                CleAnalytique::Demande(mois, "32".into(), "44".into()),
+                CompteRecherche {
+                    recherches: 4,
+                    sans_resultat: 2,
+                    clics: 2
+                }
+            )]
+        );
+        assert!(store.analytique_depuis(mois + 40).unwrap().is_empty());
     }
 }
