@@ -74,7 +74,7 @@ fn main() {
             }
         }
         let mut tops: Vec<_> = par_requete.iter().collect();
-        tops.sort_by(|a, b| b.1.recherches.cmp(&a.1.recherches));
+        tops.sort_by_key(|x| std::cmp::Reverse(x.1.recherches));
         println!(
             "{} agrégats lus en {:.1} ms, additionnés en {:.1} ms ({} requêtes distinctes)",
             a.len(),
