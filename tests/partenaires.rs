@@ -74,6 +74,19 @@ fn keys_force_their_filters_and_quotas_answer_429() {
     let lente = cle(&store, "Petit partenaire", &[], 30);
     let revoquee = cle(&store, "Ancien partenaire", &[], 100);
     assert!(store.revoquer_cle(4, "test").unwrap());
+    let (journaliere, h) = sofi::accounts::new_token();
+    store
+        .creer_cle(
+            &ClePartenaire {
+                nom: "Cinq par jour".into(),
+                par_minute: 1000,
+                par_jour: 5,
+                ..Default::default()
+            },
+            h,
+            "test",
+        )
+        .unwrap();
     drop(store);
     let srv = Server::start_avec(&data, false, &[("SOFI_ANONYME_PAR_MINUTE", "20")]);
 
@@ -165,6 +178,19 @@ fn keys_force_their_filters_and_quotas_answer_429() {
     assert_eq!(get(&srv, "/api/v1/suggestions?q=comp", Some(&lente)).0, 200);
     // Another key is not touched by it.
     assert_eq!(get(&srv, "/api/v1/suggestions?q=comp", Some(&a)).0, 200);
+    // A daily allowance: five, then 429 until one comes back, hours later.
+    for _ in 0..5 {
+        assert_eq!(
+            get(&srv, "/api/v1/suggestions?q=comp", Some(&journaliere)).0,
+            200
+        );
+    }
+    let (st, r) = get(&srv, "/api/v1/suggestions?q=comp", Some(&journaliere));
+    assert_eq!(st, 429);
+    let attente: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    let v: serde_json::Value = r.into_json().unwrap();
+    assert_eq!(v["erreur"]["code"], "quota-jour", "{v}");
+    assert!(attente > 3600, "{attente}");
 
     // Anonymous: 20 a minute from this address (some spent above); the site's pages, and
     // the site's own calls, never limited.

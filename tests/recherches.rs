@@ -1,7 +1,7 @@
 //! Search analytics over real HTTP: a burst of searches with and without results (site and
 //! API) and a click from a results page appear in the staff pages' counts; queries that look
 //! like personal data or are too long are dropped and counted; a query without results turned
-//! into a synonym finds offers after a restart; the privacy page states the retention; no
+//! into a synonym finds offers at once and after a restart; the privacy page states the retention; no
 //! client address ends up on disk.
 
 mod common;
@@ -116,7 +116,8 @@ fn searches_clicks_and_zero_results_reach_the_staff_pages() {
         "{csv}"
     );
 
-    // The query without results becomes a synonym; after a restart it finds offers.
+    // The query without results becomes a synonym: it finds offers at once, and after a
+    // restart.
     let (st, p) = equipe.post(
         "/gestion/recherches/synonyme",
         &[
@@ -126,7 +127,11 @@ fn searches_clicks_and_zero_results_reach_the_staff_pages() {
         ],
     );
     assert_eq!(st, 200, "{p}");
-    assert!(p.contains("Synonyme ajouté"), "{p}");
+    assert!(p.contains("Synonyme ajouté et appliqué"), "{p}");
+    assert!(
+        total(&srv, "xylophoniste") > 0,
+        "the synonym applies at once"
+    );
     let (_, p) = equipe.get("/gestion/historique?objet=index-config+synonymes.txt");
     assert!(p.contains("ajout-synonyme"), "audited: {p}");
     let (_, p) = equipe.get("/gestion/recherches");
@@ -148,10 +153,7 @@ fn searches_clicks_and_zero_results_reach_the_staff_pages() {
 
     srv.stop();
     let srv = Server::start_avec(&data, false, &env);
-    assert!(
-        total(&srv, "xylophoniste") > 0,
-        "the synonym applies after a restart"
-    );
+    assert!(total(&srv, "xylophoniste") > 0, "and still after a restart");
     drop(srv);
 
     // No client address on disk.

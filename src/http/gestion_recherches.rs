@@ -299,8 +299,8 @@ async fn csv(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
     .await
 }
 
-/// Adds `mot = alternatives` to the search settings' `synonymes.txt` (applied when the
-/// server restarts and reads its settings), audited.
+/// Adds `mot = alternatives` to the search settings' `synonymes.txt` and applies it at
+/// once (the settings read again), audited.
 async fn synonyme(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
     let envoi = match formulaire(&app, req).await {
         Ok(e) => e,
@@ -359,6 +359,18 @@ async fn synonyme(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
                 Some(html! { p.erreur role="alert" { "synonymes.txt n'a pu être écrit : " (e) } }),
             );
         }
+        // Applied at once: the settings are read again and swapped in the engine.
+        let applique = match (
+            app.moteur.as_ref(),
+            crate::search::Config::charger(Some(dossier.clone())),
+        ) {
+            (Some(m), Ok(c)) => {
+                m.recharger_config(c);
+                Ok(())
+            }
+            (_, Err(e)) => Err(e.to_string()),
+            (None, Ok(_)) => Ok(()),
+        };
         let _ = app.store.journaliser(
             Evenement::new(&q.auteur(), "index-config synonymes.txt", "ajout-synonyme").avec(vec![
                 crate::store::Changement {
@@ -372,7 +384,10 @@ async fn synonyme(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
             &app,
             &q,
             n,
-            Some(html! { p.succes role="status" { "Synonyme ajouté : « " (ligne.trim()) " ». Il s'applique au prochain démarrage du serveur." } }),
+            Some(match applique {
+                Ok(()) => html! { p.succes role="status" { "Synonyme ajouté et appliqué : « " (ligne.trim()) " »." } },
+                Err(e) => html! { p.erreur role="alert" { "Synonyme écrit dans synonymes.txt, mais les réglages ne se relisent pas : " (e) } },
+            }),
         )
     })
     .await

@@ -106,31 +106,41 @@ pub struct Partenaires {
     pub reglages: Reglages,
     /// Keys by the hash of their token (reloaded from the store on every change).
     cles: RwLock<HashMap<[u8; 32], Arc<ClePartenaire>>>,
-    par_cle: Mutex<HashMap<u64, Arc<DefaultDirectRateLimiter>>>,
-    anonymes: DefaultKeyedRateLimiter<IpAddr>,
-    /// Today (days since 1970) and each subject's requests today.
-    jour: Mutex<(u32, HashMap<Sujet, u32>)>,
+    /// Each key's limiters: per minute, per day.
+    par_cle: Mutex<HashMap<u64, Arc<[DefaultDirectRateLimiter; 2]>>>,
+    /// Anonymous clients by address: per minute, per day.
+    anonymes: [DefaultKeyedRateLimiter<IpAddr>; 2],
     usage: Mutex<HashMap<CleUsage, Usage>>,
 }
 
-/// Today, in days since 1970 (UTC), and the seconds left in it.
-fn aujourdhui() -> (u32, u64) {
-    let s = jiff::Timestamp::now().as_second().max(0) as u64;
-    ((s / 86_400) as u32, 86_400 - s % 86_400)
+/// Today, in days since 1970 (UTC).
+fn aujourdhui() -> u32 {
+    (jiff::Timestamp::now().as_second().max(0) / 86_400) as u32
 }
 
 fn quota_minute(n: u32) -> Quota {
     Quota::per_minute(NonZeroU32::new(n.max(1)).expect("at least 1"))
 }
 
+/// `n` a day, all of them usable at once, each coming back a day after it was used (a
+/// rolling day: no rush at midnight).
+fn quota_jour(n: u32) -> Quota {
+    let n = NonZeroU32::new(n.max(1)).expect("at least 1");
+    Quota::with_period(std::time::Duration::from_secs(86_400) / n.get())
+        .expect("a day over at most 2^32 is not zero")
+        .allow_burst(n)
+}
+
 impl Partenaires {
     pub fn new(reglages: Reglages) -> Partenaires {
         Partenaires {
-            anonymes: RateLimiter::keyed(quota_minute(reglages.anonyme_par_minute)),
+            anonymes: [
+                RateLimiter::keyed(quota_minute(reglages.anonyme_par_minute)),
+                RateLimiter::keyed(quota_jour(reglages.anonyme_par_jour)),
+            ],
             reglages,
             cles: RwLock::new(HashMap::new()),
             par_cle: Mutex::new(HashMap::new()),
-            jour: Mutex::new((0, HashMap::new())),
             usage: Mutex::new(HashMap::new()),
         }
     }
@@ -174,48 +184,49 @@ impl Partenaires {
                 self.reglages.anonyme_par_jour,
             ),
         };
-        let attente_minute = match (sujet, cle) {
-            (Sujet::Cle(id), Some(_)) => {
+        let refus = match sujet {
+            Sujet::Cle(id) => {
                 let l = self
                     .par_cle
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .entry(id)
-                    .or_insert_with(|| Arc::new(RateLimiter::direct(quota_minute(par_minute))))
+                    .or_insert_with(|| {
+                        Arc::new([
+                            RateLimiter::direct(quota_minute(par_minute)),
+                            RateLimiter::direct(quota_jour(par_jour)),
+                        ])
+                    })
                     .clone();
-                l.check().err()
+                l[0].check()
+                    .map_err(|n| (0, n))
+                    .and_then(|_| l[1].check().map_err(|n| (1, n)))
             }
-            (Sujet::Adresse(ip), _) => self.anonymes.check_key(&ip).err(),
-            _ => None,
+            Sujet::Adresse(ip) => self.anonymes[0]
+                .check_key(&ip)
+                .map_err(|n| (0, n))
+                .and_then(|_| self.anonymes[1].check_key(&ip).map_err(|n| (1, n))),
         };
-        if let Some(n) = attente_minute {
-            use governor::clock::Clock;
-            let now = governor::clock::DefaultClock::default().now();
-            // Rounded up: a client that waits as told is served.
-            let s = (n.wait_time_from(now).as_millis() as u64)
-                .div_ceil(1000)
-                .max(1);
-            return Err(trop(
-                "quota-minute",
-                &format!("{par_minute} requêtes par minute"),
-                s,
-            ));
+        match refus {
+            Ok(()) => Ok(()),
+            Err((quel, n)) => {
+                use governor::clock::Clock;
+                let now = governor::clock::DefaultClock::default().now();
+                // Rounded up: a client that waits as told is served.
+                let s = (n.wait_time_from(now).as_millis() as u64)
+                    .div_ceil(1000)
+                    .max(1);
+                Err(if quel == 0 {
+                    trop(
+                        "quota-minute",
+                        &format!("{par_minute} requêtes par minute"),
+                        s,
+                    )
+                } else {
+                    trop("quota-jour", &format!("{par_jour} requêtes par jour"), s)
+                })
+            }
         }
-        let (jour, reste) = aujourdhui();
-        let mut j = self.jour.lock().unwrap_or_else(|e| e.into_inner());
-        if j.0 != jour {
-            *j = (jour, HashMap::new());
-        }
-        let n = j.1.entry(sujet).or_insert(0);
-        if *n >= par_jour {
-            return Err(trop(
-                "quota-jour",
-                &format!("{par_jour} requêtes par jour"),
-                reste,
-            ));
-        }
-        *n += 1;
-        Ok(())
     }
 
     fn compter(&self, cle: CleUsage, erreur: bool, octets: u64) {
@@ -226,8 +237,12 @@ impl Partenaires {
         e.octets += octets;
     }
 
-    /// Writes the usage counted since the last call to the store's daily aggregates.
+    /// Writes the usage counted since the last call to the store's daily aggregates (and
+    /// forgets the addresses whose quotas are full again).
     pub fn vider(&self, store: &crate::store::Store) -> Result<(), StoreError> {
+        for l in &self.anonymes {
+            l.retain_recent();
+        }
         let lot: Vec<(CleUsage, Usage)> =
             std::mem::take(&mut *self.usage.lock().unwrap_or_else(|e| e.into_inner()))
                 .into_iter()
@@ -331,7 +346,7 @@ pub(super) async fn garder(State(app): State<Arc<App>>, mut req: Request, next: 
             if let Err(r) = p.admettre(s, cle.as_deref()) {
                 p.compter(
                     CleUsage {
-                        jour: aujourdhui().0,
+                        jour: aujourdhui(),
                         cle: cle.as_ref().map_or(0, |c| c.id),
                         route: route as u8,
                     },
@@ -343,7 +358,7 @@ pub(super) async fn garder(State(app): State<Arc<App>>, mut req: Request, next: 
         }
     }
     let compte = CleUsage {
-        jour: aujourdhui().0,
+        jour: aujourdhui(),
         cle: cle.as_ref().map_or(0, |c| c.id),
         route: route as u8,
     };

@@ -96,7 +96,7 @@ impl super::Moteur {
         let Some(mut an) = self.index.tokenizers().get("fr") else {
             return Vec::new();
         };
-        let min = self.config.analyse.fautes_longueur_min;
+        let min = self.config().analyse.fautes_longueur_min;
         super::analyse::termes(&mut an, word)
             .into_iter()
             .map(|term| {

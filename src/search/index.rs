@@ -201,7 +201,8 @@ pub struct Moteur {
     pub(super) reader: IndexReader,
     writer: Mutex<IndexWriter>,
     pub(super) champs: Champs,
-    pub(super) config: Arc<Config>,
+    /// Replaced whole when staff change the settings (`recharger_config`).
+    pub(super) config: arc_swap::ArcSwap<Config>,
     pub(super) refs: Arc<Referentiels>,
     pub(super) libelles: super::suggest::Libelles,
     /// Generic Formacode of each Formacode, as numbers (for the facet tree).
@@ -320,7 +321,7 @@ impl Moteur {
                 reader,
                 writer: Mutex::new(writer),
                 champs,
-                config,
+                config: arc_swap::ArcSwap::new(config),
                 libelles: super::suggest::Libelles::new(&refs),
                 vues: Default::default(),
                 en_cours: Default::default(),
@@ -684,8 +685,15 @@ impl Moteur {
     }
 
     /// The search settings (index-config): defaults, boosts, synonyms.
-    pub fn config(&self) -> &Config {
-        &self.config
+    pub fn config(&self) -> Arc<Config> {
+        self.config.load_full()
+    }
+
+    /// Takes new search settings at once (a synonym added by staff): boosts, synonyms and
+    /// defaults apply to the next query; stop words, which shape the index, wait for the
+    /// next start.
+    pub fn recharger_config(&self, c: Config) {
+        self.config.store(Arc::new(c));
     }
 
     /// The référentiels the index was built with.

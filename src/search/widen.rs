@@ -20,7 +20,7 @@ impl Moteur {
     /// The wider searches of `r`, when it finds fewer than index-config's `seuil_elargir`
     /// (else none).
     pub fn widen(&self, r: &Requete, total: u64) -> Vec<Widening> {
-        if total >= self.config.defauts.seuil_elargir {
+        if total >= self.config().defauts.seuil_elargir {
             return Vec::new();
         }
         let mut out = Vec::new();

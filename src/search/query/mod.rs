@@ -184,12 +184,13 @@ impl Moteur {
         mots_q: &[String],
         r: &Requete,
     ) -> Option<Box<dyn Query>> {
+        let config = self.config();
         let champs = [
-            (self.champs.intitule, self.config.champs.intitule),
-            (self.champs.thesaurus, self.config.champs.thesaurus),
-            (self.champs.objectif, self.config.champs.objectif),
-            (self.champs.contenu, self.config.champs.contenu),
-            (self.champs.organisme, self.config.champs.organisme),
+            (self.champs.intitule, config.champs.intitule),
+            (self.champs.thesaurus, config.champs.thesaurus),
+            (self.champs.objectif, config.champs.objectif),
+            (self.champs.contenu, config.champs.contenu),
+            (self.champs.organisme, config.champs.organisme),
         ];
         let mut an = self
             .index
@@ -201,7 +202,7 @@ impl Moteur {
             let mut formes: Vec<(String, bool)> = Vec::new();
             // Typos are tolerated on long words, measured before and after stemming: one
             // edit on a short stem ("vente" → "vent") reaches unrelated words ("cent").
-            let longue = |x: &str| x.chars().count() >= self.config.analyse.fautes_longueur_min;
+            let longue = |x: &str| x.chars().count() >= config.analyse.fautes_longueur_min;
             for t in super::analyse::termes(&mut an, mot) {
                 let floue = longue(mot) && longue(&t) && !mot.chars().all(|c| c.is_ascii_digit());
                 formes.push((t, floue));
@@ -209,7 +210,7 @@ impl Moteur {
             if formes.is_empty() {
                 continue; // a stop word
             }
-            for alt in self.config.synonymes.get(mot).into_iter().flatten() {
+            for alt in config.synonymes.get(mot).into_iter().flatten() {
                 for t in super::analyse::termes(&mut an, alt) {
                     formes.push((t, false));
                 }
@@ -388,7 +389,7 @@ impl Moteur {
         let query = self.requete_texte(&searcher, &mots_q, &f.r);
         // Only the head of the ranking is kept: enough for the page, grown (by a second pass,
         // without facets) if the per-organisme cap pushes the page further.
-        let cap = self.config.defauts.max_par_organisme;
+        let cap = self.config().defauts.max_par_organisme;
         let mut k = r.page.saturating_mul(r.par_page).saturating_mul(2).max(64);
         let Collecte {
             tete,
