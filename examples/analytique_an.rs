@@ -34,6 +34,7 @@ fn main() {
                     recherches: 3,
                     sans_resultat: (q % 7 == 0) as u64,
                     clics: 1,
+                    resultats: 30,
                 },
             ));
         }

@@ -112,7 +112,7 @@ fn searches_clicks_and_zero_results_reach_the_staff_pages() {
     assert!(csv.starts_with("jour,type,mots"), "{csv}");
     assert!(
         csv.lines()
-            .any(|l| l.contains(",recherche,xylophon") && l.ends_with(",3,3,0")),
+            .any(|l| l.contains(",recherche,xylophon") && l.ends_with(",3,3,0,0")),
         "{csv}"
     );
 

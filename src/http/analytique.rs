@@ -115,6 +115,7 @@ impl Analytique {
                 recherches: 1,
                 sans_resultat: zero as u64,
                 clics: 0,
+                resultats: rep.total,
             },
         );
         // Demand: where (the département asked, else anywhere) and in which Formacode
@@ -148,6 +149,7 @@ impl Analytique {
                 recherches: 1,
                 sans_resultat: zero as u64,
                 clics: 0,
+                resultats: rep.total,
             },
         );
         let mut j = self.du_jour.lock().unwrap_or_else(|e| e.into_inner());

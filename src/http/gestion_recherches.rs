@@ -172,11 +172,11 @@ fn page_recherches(app: &App, q: &Qui, n: u32, message: Option<Markup>) -> Respo
                 p { "Période : " @for j in [7u32, 30, 90, 365] { a href={ "/gestion/recherches?jours=" (j) } { (j) " jours" } " " } }
                 h2 { "Recherches les plus fréquentes" }
                 table.tableau-offres {
-                    thead { tr { th scope="col" { "Mots (normalisés)" } th scope="col" { "Filtres" } th scope="col" { "Recherches" } th scope="col" { "Sans résultat" } th scope="col" { "Clics" } } }
+                    thead { tr { th scope="col" { "Mots (normalisés)" } th scope="col" { "Filtres" } th scope="col" { "Recherches" } th scope="col" { "Résultats (moyenne)" } th scope="col" { "Sans résultat" } th scope="col" { "Clics" } } }
                     tbody {
                         @for (k, c) in tops.iter().take(20) {
                             @let (mots, filtres) = parties(k);
-                            tr { td { (mots) } td { (filtres) } td { (c.recherches) } td { (c.sans_resultat) } td { (taux(c.clics, c.recherches)) } }
+                            tr { td { (mots) } td { (filtres) } td { (c.recherches) } td { (c.resultats / c.recherches.max(1)) } td { (c.sans_resultat) } td { (taux(c.clics, c.recherches)) } }
                         }
                     }
                 }
@@ -262,7 +262,7 @@ async fn csv(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
         };
         let _ = &q;
         let mut out = String::from(
-            "jour,type,mots,filtres_ou_departement,domaine,recherches,sans_resultat,clics\n",
+            "jour,type,mots,filtres_ou_departement,domaine,recherches,sans_resultat,clics,resultats\n",
         );
         for (k, c) in agregats {
             let jour = jiff::Timestamp::from_second(k.jour() as i64 * 86_400)
@@ -278,13 +278,14 @@ async fn csv(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
                 }
             };
             out.push_str(&format!(
-                "{jour},{t},{},{},{},{},{},{}\n",
+                "{jour},{t},{},{},{},{},{},{},{}\n",
                 champ_csv(&a),
                 champ_csv(&b),
                 champ_csv(&d),
                 c.recherches,
                 c.sans_resultat,
-                c.clics
+                c.clics,
+                c.resultats
             ));
         }
         let mut r = super::html::answer(StatusCode::OK, "text/csv; charset=utf-8", out);

@@ -14,6 +14,8 @@ pub struct CompteRecherche {
     pub recherches: u64,
     pub sans_resultat: u64,
     pub clics: u64,
+    /// The hits of those searches, added up (their mean is this over `recherches`).
+    pub resultats: u64,
 }
 
 impl CompteRecherche {
@@ -21,6 +23,7 @@ impl CompteRecherche {
         self.recherches += o.recherches;
         self.sans_resultat += o.sans_resultat;
         self.clics += o.clics;
+        self.resultats += o.resultats;
     }
 }
 
@@ -242,6 +245,7 @@ mod tests {
             recherches: 2,
             sans_resultat: 1,
             clics: 1,
+            resultats: 0,
         };
         store
             .ajouter_analytique(&[(q.clone(), un), (d.clone(), un)])
@@ -254,7 +258,8 @@ mod tests {
             CompteRecherche {
                 recherches: 4,
                 sans_resultat: 2,
-                clics: 2
+                clics: 2,
+                resultats: 0
             }
         )));
         assert_eq!(store.analytique_depuis(20_001).unwrap().len(), 1);
@@ -272,7 +277,8 @@ mod tests {
                 CompteRecherche {
                     recherches: 4,
                     sans_resultat: 2,
-                    clics: 2
+                    clics: 2,
+                    resultats: 0
                 }
             )]
         );

@@ -207,6 +207,13 @@ pub async fn remplir(c: &Client, css: &str, texte: &str) {
 /// Tabs to a link or button and presses Enter.
 pub async fn activer_au_clavier(c: &Client, css: &str) {
     tabuler_jusqua(c, css).await;
+    // The page it leaves is marked: `apres` waits for another one, even at the same address
+    // (a form that saves and shows itself again).
+    js(
+        c,
+        "document.documentElement.dataset.quittee = '1'; return 1",
+    )
+    .await;
     touche(c, ENTREE).await;
 }
 
@@ -230,9 +237,12 @@ pub async fn aller(c: &Client, base: &str, chemin: &str) {
 pub async fn apres(c: &Client, motif: &str) {
     attendre_url(c, motif).await;
     attendre("page chargée", || async {
-        js(c, "return document.readyState === 'complete' ? 1 : 0")
-            .await
-            .as_u64()
+        js(
+            c,
+            "return document.readyState === 'complete' && !document.documentElement.dataset.quittee ? 1 : 0",
+        )
+        .await
+        .as_u64()
             == Some(1)
     })
     .await;
