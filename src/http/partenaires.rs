@@ -524,11 +524,10 @@ pub fn admet_offre(
     refs: &crate::referentiel::Referentiels,
     o: &crate::store::OffreStockee,
 ) -> bool {
-    let Some(c) = acces.and_then(|a| a.0.as_deref()) else {
+    if acces.and_then(|a| a.0.as_ref()).is_none() {
         return true;
-    };
+    }
     let mut f = crate::diffusion::Filtres::default();
     imposer_flux(acces, refs, &mut f);
-    let _ = c;
     !crate::diffusion::actions_diffusees(o, &f, refs).is_empty()
 }
