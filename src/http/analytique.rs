@@ -27,10 +27,6 @@ pub struct Analytique {
     du_jour: Mutex<(u32, HashSet<String>)>,
 }
 
-fn aujourdhui() -> u32 {
-    (jiff::Timestamp::now().as_second().max(0) / 86_400) as u32
-}
-
 /// An e-mail address or a phone number (9 to 12 digits once spaces, dots and dashes
 /// are taken out; a SIRET's 14 or a postal code's 5 are not phones).
 pub fn donnee_personnelle(q: &str) -> bool {
@@ -97,7 +93,7 @@ impl Analytique {
 
     /// Counts one answered search; returns its key (for the results' links), if kept.
     pub fn recherche(&self, moteur: &Moteur, r: &Requete, rep: &Reponse) -> Option<String> {
-        let jour = aujourdhui();
+        let jour = crate::store::jour_utc();
         let Some(cle) = Self::cle(moteur, r) else {
             self.ajouter(
                 CleAnalytique::Requete(jour, ECARTEES.into()),
@@ -162,7 +158,7 @@ impl Analytique {
 
     /// A click from a results page to an offer, for the query `cle` (one of today's).
     pub fn clic(&self, cle: &str) {
-        let jour = aujourdhui();
+        let jour = crate::store::jour_utc();
         let connue = {
             let j = self.du_jour.lock().unwrap_or_else(|e| e.into_inner());
             j.0 == jour && j.1.contains(cle)
@@ -191,7 +187,7 @@ impl Analytique {
             }
             return Err(e);
         }
-        let j = aujourdhui();
+        let j = crate::store::jour_utc();
         store.purger_analytique(j.saturating_sub(self.retention_jours), j)?;
         Ok(())
     }

@@ -296,3 +296,23 @@ pub fn parcours(
         }
     }
 }
+
+/// The answer to a logged-in person who is not staff: 403, saying the space is staff's.
+pub fn reserve(q: &Qui) -> Response<Body> {
+    refus(
+        StatusCode::FORBIDDEN,
+        "Réservé à l'équipe du Carif-Oref",
+        "Cet espace est celui de l'équipe du Carif-Oref : votre compte n'y a pas accès.",
+        Some(q),
+    )
+}
+
+/// Staff only: someone not logged in is sent to the login page, anyone else gets a 403.
+pub async fn equipe(app: &Arc<App>, headers: &hyper::HeaderMap) -> Result<Qui, Response<Body>> {
+    let q = connecte(app, headers).await?;
+    if q.equipe() {
+        Ok(q)
+    } else {
+        Err(reserve(&q))
+    }
+}

@@ -37,26 +37,6 @@ pub(super) fn routes() -> Router<Arc<App>> {
         .route("/gestion/offres/{numero}/{decision}", post(decision))
 }
 
-/// The answer to a logged-in person who is not staff: 403, saying the space is staff's.
-fn reserve(q: &Qui) -> Response<Body> {
-    refus(
-        StatusCode::FORBIDDEN,
-        "Réservé à l'équipe du Carif-Oref",
-        "Cet espace est celui de l'équipe du Carif-Oref : votre compte n'y a pas accès.",
-        Some(q),
-    )
-}
-
-/// Staff only: someone not logged in is sent to the login page, anyone else gets a 403.
-async fn equipe(app: &Arc<App>, headers: &hyper::HeaderMap) -> Result<Qui, Response<Body>> {
-    let q = connecte(app, headers).await?;
-    if q.equipe() {
-        Ok(q)
-    } else {
-        Err(reserve(&q))
-    }
-}
-
 fn age(ms: i64) -> String {
     let h = (crate::store::now_ms() - ms).max(0) / 3_600_000;
     if h < 24 {

@@ -57,9 +57,9 @@ async fn usage_page(State(app): State<Arc<App>>, req: Request) -> Response<Body>
             Ok(u) => u,
             Err(e) => return erreur_stockage(&e),
         };
-        let debut = aujourdhui().saturating_sub(JOURS - 1);
+        let debut = crate::store::jour_utc().saturating_sub(JOURS - 1);
         let mut par_jour: BTreeMap<u32, Usage> =
-            (debut..=aujourdhui()).map(|j| (j, Usage::default())).collect();
+            (debut..=crate::store::jour_utc()).map(|j| (j, Usage::default())).collect();
         let mut par_route: BTreeMap<u8, Usage> = BTreeMap::new();
         for (k, x) in u.iter().filter(|(k, _)| k.cle == cle.id) {
             par_jour.entry(k.jour).or_default().ajouter(x);
@@ -86,24 +86,6 @@ async fn usage_page(State(app): State<Arc<App>>, req: Request) -> Response<Body>
         ))
     })
     .await
-}
-
-async fn equipe(app: &Arc<App>, headers: &hyper::HeaderMap) -> Result<Qui, Response<Body>> {
-    let q = connecte(app, headers).await?;
-    if q.equipe() {
-        Ok(q)
-    } else {
-        Err(refus(
-            StatusCode::FORBIDDEN,
-            "Réservé à l'équipe du Carif-Oref",
-            "Cet espace est celui de l'équipe du Carif-Oref : votre compte n'y a pas accès.",
-            Some(&q),
-        ))
-    }
-}
-
-fn aujourdhui() -> u32 {
-    (jiff::Timestamp::now().as_second().max(0) / 86_400) as u32
 }
 
 fn date_du_jour(j: u32) -> String {
@@ -151,7 +133,7 @@ fn colonnes(titre: &str, jours: &[(u32, Usage)]) -> Markup {
 fn usage(app: &App) -> Result<Vec<(CleUsage, Usage)>, crate::store::StoreError> {
     app.partenaires.vider(&app.store)?;
     app.store
-        .usage_depuis(aujourdhui().saturating_sub(JOURS - 1))
+        .usage_depuis(crate::store::jour_utc().saturating_sub(JOURS - 1))
 }
 
 fn page_cles(app: &App, q: &Qui, status: StatusCode, message: Option<Markup>) -> Response<Body> {
@@ -159,8 +141,8 @@ fn page_cles(app: &App, q: &Qui, status: StatusCode, message: Option<Markup>) ->
         Ok(x) => x,
         Err(e) => return erreur_stockage(&e),
     };
-    let debut = aujourdhui().saturating_sub(JOURS - 1);
-    let mut par_jour: BTreeMap<u32, Usage> = (debut..=aujourdhui())
+    let debut = crate::store::jour_utc().saturating_sub(JOURS - 1);
+    let mut par_jour: BTreeMap<u32, Usage> = (debut..=crate::store::jour_utc())
         .map(|j| (j, Usage::default()))
         .collect();
     let mut par_cle: BTreeMap<(u64, u8), Usage> = BTreeMap::new();

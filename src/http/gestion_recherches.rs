@@ -26,20 +26,6 @@ pub(super) fn routes() -> Router<Arc<App>> {
         .route("/gestion/recherches/vue", post(vue))
 }
 
-async fn equipe(app: &Arc<App>, headers: &hyper::HeaderMap) -> Result<Qui, Response<Body>> {
-    let q = connecte(app, headers).await?;
-    if q.equipe() {
-        Ok(q)
-    } else {
-        Err(refus(
-            StatusCode::FORBIDDEN,
-            "Réservé à l'équipe du Carif-Oref",
-            "Cet espace est celui de l'équipe du Carif-Oref : votre compte n'y a pas accès.",
-            Some(&q),
-        ))
-    }
-}
-
 /// Days asked (`?jours=`), 1 to the retention, 30 by default.
 fn jours(app: &App, query: Option<&str>) -> u32 {
     query
@@ -52,10 +38,6 @@ fn jours(app: &App, query: Option<&str>) -> u32 {
         .clamp(1, app.analytique.retention_jours.max(1))
 }
 
-fn aujourdhui() -> u32 {
-    (jiff::Timestamp::now().as_second().max(0) / 86_400) as u32
-}
-
 /// The aggregates of the last `n` days, those still in memory included.
 fn lire(
     app: &App,
@@ -63,7 +45,7 @@ fn lire(
 ) -> Result<Vec<(CleAnalytique, CompteRecherche)>, crate::store::StoreError> {
     app.analytique.vider(&app.store)?;
     app.store
-        .analytique_depuis(aujourdhui().saturating_sub(n - 1))
+        .analytique_depuis(crate::store::jour_utc().saturating_sub(n - 1))
 }
 
 /// "comptabl|departement" → ("comptabl", "departement").

@@ -113,11 +113,6 @@ pub struct Partenaires {
     usage: Mutex<HashMap<CleUsage, Usage>>,
 }
 
-/// Today, in days since 1970 (UTC).
-fn aujourdhui() -> u32 {
-    (jiff::Timestamp::now().as_second().max(0) / 86_400) as u32
-}
-
 fn quota_minute(n: u32) -> Quota {
     Quota::per_minute(NonZeroU32::new(n.max(1)).expect("at least 1"))
 }
@@ -346,7 +341,7 @@ pub(super) async fn garder(State(app): State<Arc<App>>, mut req: Request, next: 
             if let Err(r) = p.admettre(s, cle.as_deref()) {
                 p.compter(
                     CleUsage {
-                        jour: aujourdhui(),
+                        jour: crate::store::jour_utc(),
                         cle: cle.as_ref().map_or(0, |c| c.id),
                         route: route as u8,
                     },
@@ -358,7 +353,7 @@ pub(super) async fn garder(State(app): State<Arc<App>>, mut req: Request, next: 
         }
     }
     let compte = CleUsage {
-        jour: aujourdhui(),
+        jour: crate::store::jour_utc(),
         cle: cle.as_ref().map_or(0, |c| c.id),
         route: route as u8,
     };

@@ -112,6 +112,11 @@ pub fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
+/// Today in days since 1970 (UTC): the key of the daily aggregates (usage, analytics).
+pub fn jour_utc() -> u32 {
+    (jiff::Timestamp::now().as_second().max(0) / 86_400) as u32
+}
+
 /// sled and its trees, replaced whole when sled must be reopened (see [`Store::probe`]).
 struct Trees {
     db: sled::Db,
