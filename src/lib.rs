@@ -28,6 +28,7 @@ pub mod inbox;
 pub mod lheo;
 pub mod limits;
 pub mod model;
+pub mod pertinence;
 pub mod politique;
 pub mod referentiel;
 pub mod rules;

@@ -133,6 +133,22 @@ enum Cmd {
     },
     /// Rebuild the search index from the store.
     Reindex,
+    /// Score the search on a judged query set: precision over the first ten hits, and the
+    /// share of what the same need typed plainly finds (server stopped: it opens the index).
+    Pertinence {
+        /// The set (`genre | requête | requête propre | attendus` lines); default: the one
+        /// shipped (`benches/pertinence.txt`).
+        #[arg(long)]
+        jeu: Option<PathBuf>,
+        /// Search as on this day (default: today).
+        #[arg(long)]
+        date: Option<jiff::civil::Date>,
+        /// Every query, with its first hits.
+        #[arg(long)]
+        detail: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Judge the stored offers again with the rules and référentiels of this run (`serve`
     /// does it by itself at start when they changed); a staff member's decisions stay.
     Rejuger {
@@ -506,6 +522,68 @@ fn run(cli: Cli) -> Result<i32> {
                 Some((b, s)) => eprintln!("{}", bilan_rejugement(&b, s)),
             }
             store.flush()?;
+            Ok(0)
+        }
+        Cmd::Pertinence {
+            jeu,
+            date,
+            detail,
+            json,
+        } => {
+            let texte = match &jeu {
+                Some(f) => {
+                    std::fs::read_to_string(f).with_context(|| format!("{}", f.display()))?
+                }
+                None => sofi::pertinence::JEU.to_string(),
+            };
+            let cas = sofi::pertinence::lire(&texte).map_err(anyhow::Error::msg)?;
+            let refs = Arc::new(Referentiels::charger_depuis(cli.ref_dir.clone())?);
+            let config = Arc::new(sofi::search::Config::charger(cli.index_config.clone())?);
+            let (moteur, _) =
+                sofi::search::Moteur::ouvrir(&cli.data_dir.join("index"), config, refs)?;
+            let jour = sofi::search::index::jour(date.unwrap_or_else(|| jiff::Zoned::now().date()));
+            let mesures =
+                sofi::pertinence::evaluer(&moteur, &cas, jour).map_err(anyhow::Error::msg)?;
+            let bilans = sofi::pertinence::bilans(&mesures);
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "bilans": bilans, "requetes": mesures })
+                );
+                return Ok(0);
+            }
+            if detail {
+                for m in &mesures {
+                    println!(
+                        "{:<13} {:<36} P@10 {:.2}  part {:.2}  ({} / {}, {} pertinentes)  {}",
+                        m.cas.genre,
+                        m.cas.q,
+                        m.precision,
+                        m.part,
+                        m.total,
+                        m.total_propre,
+                        m.pertinents,
+                        m.premiers.join(" · ")
+                    );
+                }
+                println!();
+            }
+            for c in sofi::pertinence::non_jugeables(&mesures) {
+                println!(
+                    "non jugeable (aucune offre pertinente) : ligne {} « {} »",
+                    c.ligne, c.q
+                );
+            }
+            println!(
+                "{:<13} {:>8} {:>8} {:>8} {:>10}",
+                "genre", "requêtes", "P@10", "part", "part<0,8"
+            );
+            for b in &bilans {
+                println!(
+                    "{:<13} {:>8} {:>8.3} {:>8.3} {:>10}",
+                    b.genre, b.requetes, b.precision, b.part, b.sous_80
+                );
+            }
             Ok(0)
         }
         Cmd::Reindex => {

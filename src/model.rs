@@ -489,3 +489,19 @@ pub fn lheo_date_fr(d: &str) -> String {
 pub fn lheo_date(d: jiff::civil::Date) -> String {
     format!("{:04}{:02}{:02}", d.year(), d.month(), d.day())
 }
+
+/// A level of the 2019 scale (1 to 8, see `search::index::niveau`) in a few words: the
+/// dictionary's label is a paragraph.
+pub fn niveau_en_mots(n: u64) -> Option<&'static str> {
+    Some(match n {
+        1 => "niveau 1 (savoirs de base)",
+        2 => "niveau 2",
+        3 => "niveau 3 (CAP, BEP)",
+        4 => "niveau 4 (bac)",
+        5 => "niveau 5 (bac+2)",
+        6 => "niveau 6 (bac+3, bac+4)",
+        7 => "niveau 7 (bac+5)",
+        8 => "niveau 8 (doctorat)",
+        _ => return None,
+    })
+}

@@ -76,24 +76,91 @@ const NOMS_ORG: &[&str] = &[
     "Marais",
 ];
 const FORMES: &[&str] = &["SAS", "SARL", "Association", "SCOP", "GIP", "EURL"];
-const PRENOMS: &[&str] = &[
-    "Camille",
-    "Nathalie",
-    "Julien",
-    "Sophie",
-    "Thomas",
-    "Élodie",
-    "Nicolas",
-    "Aurélie",
-    "Mathieu",
-    "Claire",
-    "Yann",
-    "Gwenaëlle",
-    "François",
-    "Inès",
-    "Karim",
-    "Léa",
+/// First names and the civility that goes with them (`None`: either).
+const PRENOMS: &[(&str, Option<&str>)] = &[
+    ("Camille", None),
+    ("Nathalie", Some("Madame")),
+    ("Julien", Some("Monsieur")),
+    ("Sophie", Some("Madame")),
+    ("Thomas", Some("Monsieur")),
+    ("Élodie", Some("Madame")),
+    ("Nicolas", Some("Monsieur")),
+    ("Aurélie", Some("Madame")),
+    ("Mathieu", Some("Monsieur")),
+    ("Claire", Some("Madame")),
+    ("Yann", Some("Monsieur")),
+    ("Gwenaëlle", Some("Madame")),
+    ("François", Some("Monsieur")),
+    ("Inès", Some("Madame")),
+    ("Karim", Some("Monsieur")),
+    ("Léa", Some("Madame")),
 ];
+
+/// What a region's offer is mostly made of: the trainings job-seekers and employees ask for
+/// most. Certifying ones by their Certif Info title (looked up, so the codes are real);
+/// the others by title and Formacode.
+const POPULAIRES_CERTIFIANTES: &[&str] = &[
+    "Diplôme d'État d'infirmier(ière)",
+    "Diplôme d'État d'aide-soignant",
+    "Diplôme d'État d'auxiliaire de puériculture",
+    "Diplôme d'État d'accompagnant éducatif et social",
+    "Diplôme d'État de moniteur éducateur",
+    "Diplôme d'État d'éducateur spécialisé",
+    "Diplôme d'État d'ambulancier",
+    "Titre professionnel comptable assistant",
+    "Titre professionnel gestionnaire de paie",
+    "Titre professionnel secrétaire assistant",
+    "Titre professionnel secrétaire assistant médico-social",
+    "Titre professionnel assistant de direction",
+    "Titre professionnel cuisinier",
+    "Bac pro cuisine",
+    "Titre professionnel serveur en restauration",
+    "Titre professionnel réceptionniste en hôtellerie",
+    "CAP pâtissier",
+    "CAP boucher",
+    "BP coiffure",
+    "BP maçon",
+    "CAP électricien",
+    "Titre professionnel électricien d'équipement du bâtiment",
+    "Titre professionnel plaquiste",
+    "CAP couvreur",
+    "BP menuisier",
+    "Titre professionnel peintre en bâtiment",
+    "Titre professionnel soudeur assembleur industriel",
+    "Titre professionnel cariste d'entrepôt",
+    "Titre professionnel préparateur de commandes en entrepôt",
+    "Titre professionnel agent magasinier",
+    "Titre professionnel agent de propreté et d'hygiène",
+    "Titre professionnel assistant de vie aux familles",
+    "CAP accompagnant éducatif petite enfance",
+    "Titre professionnel employé commercial",
+    "Titre professionnel manager d'unité marchande",
+    "Titre professionnel négociateur technico-commercial",
+    "Titre professionnel développeur web et web mobile",
+    "Titre professionnel technicien d'assistance en informatique",
+    "Titre professionnel carrossier réparateur",
+    "CAP agricole jardinier paysagiste",
+    "CAP agent de sécurité",
+    "Titre professionnel conseiller en insertion professionnelle",
+    "Titre professionnel formateur professionnel d'adultes",
+    "Titre professionnel conducteur de transport en commun sur route",
+];
+const POPULAIRES_AUTRES: &[(&str, &str)] = &[
+    ("CACES R489 : conduite de chariots automoteurs", "31768"),
+    ("Sauveteur secouriste du travail (SST)", "42829"),
+    ("Bureautique : Word, Excel, Outlook", "15052"),
+    ("Anglais professionnel", "15214"),
+    ("Français langue étrangère (FLE)", "15235"),
+    ("Habilitation électrique B1V BR BC", "24049"),
+    ("SSIAP 1 : agent de service de sécurité incendie", "42872"),
+    ("Accompagnement à la VAE", "15064"),
+    ("Créer ou reprendre une entreprise", "32047"),
+    ("Comptabilité générale", "32667"),
+    ("Langue des signes française", "15250"),
+];
+/// Share of continuing-training formations drawn from the lists above.
+const PART_POPULAIRES: f64 = 0.45;
+
 const NOMS: &[&str] = &[
     "Martin",
     "Bernard",
@@ -168,6 +235,15 @@ pub struct Generateur<'a> {
     /// Initial training draws from its own stream, so that the continuing-training offer
     /// is the same with or without it.
     rng_init: ChaCha8Rng,
+    /// The popular trainings (`POPULAIRES_*`), and the stream that picks them: drawn on top
+    /// of the other choices, which stay as they were.
+    populaires: Vec<Populaire<'a>>,
+    rng_pop: ChaCha8Rng,
+}
+
+enum Populaire<'a> {
+    Certifiante(&'a CertifInfo),
+    Autre(&'static str, &'static str),
 }
 
 impl<'a> Generateur<'a> {
@@ -266,6 +342,24 @@ impl<'a> Generateur<'a> {
                 voie: None,
             });
         }
+        let populaires = POPULAIRES_CERTIFIANTES
+            .iter()
+            .filter_map(|t| {
+                // The most recent active one of that title.
+                certifs
+                    .iter()
+                    .rev()
+                    .find(|c| c.intitule == *t)
+                    .map(|c| Populaire::Certifiante(c))
+            })
+            .chain(
+                POPULAIRES_AUTRES
+                    .iter()
+                    .filter(|(_, fc)| refs.formacodes.contains_key(*fc))
+                    .map(|(t, fc)| Populaire::Autre(t, fc)),
+            )
+            .collect();
+        let rng_pop = ChaCha8Rng::seed_from_u64(p.seed ^ 0x9090_1e5e);
         let mut rng_init = ChaCha8Rng::seed_from_u64(p.seed ^ 0x1417_1a1e);
         orgs.extend(initiale::etablissements(&communes, &mut rng_init));
         Generateur {
@@ -278,6 +372,8 @@ impl<'a> Generateur<'a> {
             orgs,
             n_orgs,
             rng_init,
+            populaires,
+            rng_pop,
         }
     }
 
@@ -323,21 +419,22 @@ impl<'a> Generateur<'a> {
     }
 
     fn personne(&mut self, org: usize) -> Coordonnees {
-        let prenom = PRENOMS.choose(&mut self.rng).unwrap().to_string();
+        let (prenom, civilite) = *PRENOMS.choose(&mut self.rng).unwrap();
+        let prenom = prenom.to_string();
         let nom = NOMS.choose(&mut self.rng).unwrap().to_string();
         let domaine = self.orgs[org]
             .web
             .trim_start_matches("https://www.")
             .to_string();
         Coordonnees {
-            civilite: Some(
-                if self.rng.gen_bool(0.5) {
+            civilite: Some({
+                let hasard = if self.rng.gen_bool(0.5) {
                     "Madame"
                 } else {
                     "Monsieur"
-                }
-                .into(),
-            ),
+                };
+                civilite.unwrap_or(hasard).into()
+            }),
             courriel: Some(cut(
                 &format!("{}.{}@{domaine}", ascii_slug(&prenom), ascii_slug(&nom)),
                 160,
@@ -405,6 +502,29 @@ impl<'a> Generateur<'a> {
                 p => format!("{p} - {}", t.libelle.to_lowercase()),
             };
             (cut(&titre, 255), t.formacode.clone(), None, None, ais)
+        };
+        // A popular training instead, now and then (its own stream: the draws above happen
+        // all the same, so the rest of the offer does not move).
+        let populaire = impose.is_none()
+            && !self.populaires.is_empty()
+            && self.rng_pop.gen_bool(PART_POPULAIRES);
+        let (intitule, formacode, certification, niveau_sortie, ais) = if populaire {
+            match self.populaires[self.rng_pop.gen_range(0..self.populaires.len())] {
+                Populaire::Certifiante(c) => (
+                    cut(&c.intitule, 255),
+                    c.formacode.clone(),
+                    Some(Certification {
+                        code_rncp: c.code_rncp.as_ref().map(|r| format!("RNCP{r}")),
+                        code_certifinfo: Some(c.code.clone()),
+                        ..Default::default()
+                    }),
+                    Some(format!("1{}", c.niveau.unwrap_or(3).clamp(1, 8))),
+                    "6",
+                ),
+                Populaire::Autre(t, fc) => (t.to_string(), fc.to_string(), None, None, "3"),
+            }
+        } else {
+            (intitule, formacode, certification, niveau_sortie, ais)
         };
         let fc_libelle = self
             .refs

@@ -27,10 +27,22 @@ use utoipa::{OpenApi, ToSchema};
 pub struct RechercheReponse {
     #[serde(flatten)]
     pub reponse: Reponse,
+    /// What was understood in `q`: the words searched, and each thing that became a filter
+    /// or an alternative spelling.
+    pub interpretation: Interpretation,
     /// Wider searches and their counts, when this one finds little.
     pub elargir: Vec<Widening>,
     /// Time the search took in the server, in ms.
     pub duree_ms: f64,
+}
+
+/// What the engine made of `q`.
+#[derive(Serialize, ToSchema)]
+pub struct Interpretation {
+    /// The words searched, once the understood ones were set aside.
+    pub q: String,
+    /// Each thing understood, with the parameters it became; `litteral=<texte>` undoes it.
+    pub compris: Vec<crate::search::comprendre::Compris>,
 }
 
 /// Recherche de formations, résultats groupés par action et lieu, facettes disjonctives.
@@ -89,6 +101,10 @@ pub(super) async fn recherche(app: Arc<App>, req: Request) -> Response<Body> {
         };
         tantivy::Result::Ok(RechercheReponse {
             reponse,
+            interpretation: Interpretation {
+                q: r.q.clone(),
+                compris: r.compris.clone(),
+            },
             elargir,
             duree_ms: (t0.elapsed().as_secs_f64() * 1e4).round() / 10.0,
         })

@@ -12,6 +12,7 @@
 use crate::diffusion::{Depuis, Filtres};
 use crate::limits;
 use crate::referentiel::Referentiels;
+use crate::search::comprendre::DejaDit;
 use crate::search::index::{code_dep, code_insee, jour, CERT_RNCP, CERT_RS, FINANCEUR_CPF};
 use crate::search::query::{Requete, Tri};
 use crate::search::Moteur;
@@ -370,6 +371,11 @@ pub struct Recherche {
     #[serde(default)]
     #[param(value_type = Option<Vec<String>>)]
     pub nsf: Vec<String>,
+    /// Words of `q` to take literally: what the engine understood in them (a town, a level,
+    /// "cpf"…, see `interpretation` in the answer) is not applied.
+    #[serde(default)]
+    #[param(value_type = Option<Vec<String>>)]
+    pub litteral: Vec<String>,
     /// Order: relevance (default), start date, or distance (needs a place).
     #[param(value_type = Option<SortOrder>)]
     pub tri: Option<SortOrder>,
@@ -516,6 +522,7 @@ impl Recherche {
                 return Err(bad("debut_max", "debut_max est avant debut_min"));
             }
         }
+        comprendre(moteur, &mut r, &self.litteral);
         if r.tri == Tri::Distance && r.centre.is_none() {
             // Distance from the commune given, without narrowing to a radius.
             let Some(c) = commune_centre else {
@@ -526,6 +533,51 @@ impl Recherche {
         }
         Ok(r)
     }
+}
+
+/// Applies what is understood in `q` (`search::comprendre`) that the parameters do not
+/// already say.
+fn comprendre(moteur: &Moteur, r: &mut Requete, litteraux: &[String]) {
+    let deja = DejaDit {
+        lieu: r.centre.is_some() || !r.communes.is_empty() || !r.departements.is_empty(),
+        niveau: !r.niveaux.is_empty(),
+        a_distance: r.a_distance.is_some(),
+        financeur: !r.financeurs.is_empty(),
+        voie: !r.voies.is_empty(),
+    };
+    let c = moteur.lexique().comprendre(
+        moteur.refs(),
+        &r.q,
+        litteraux,
+        deja,
+        r.rayon_km,
+        &moteur.config().synonymes,
+    );
+    if let Some((_, centre)) = c.lieu {
+        r.centre = Some(centre);
+    }
+    r.departements
+        .extend(c.departement.as_deref().and_then(code_dep));
+    r.niveaux.extend(c.niveau);
+    if c.a_distance {
+        r.a_distance = Some(true);
+    }
+    if c.cpf {
+        r.financeurs.push(FINANCEUR_CPF);
+    }
+    if c.gratuit {
+        r.financeurs.extend(
+            crate::rules::FINANCEURS_PUBLICS
+                .iter()
+                .filter_map(|f| f.parse::<u64>().ok()),
+        );
+    }
+    if c.apprentissage {
+        r.voies.push(crate::model::Voie::Apprentissage as u64);
+    }
+    r.q = c.reste;
+    r.compris = c.compris;
+    r.corrections = c.corrections;
 }
 
 /// `GET /lheo/offres.xml`: which offers a feed carries.

@@ -102,6 +102,9 @@ pub struct Referentiels {
     pub nsf: HashMap<String, String>,
     /// ROME 4.0 fiches: code → label (the `rome` filter and its labels).
     pub rome: HashMap<String, String>,
+    /// ROME appellations (`code_rome`, "Infirmier / Infirmière de bloc opératoire"): the job
+    /// titles people type, in both genders (query understanding).
+    pub appellations: Vec<(String, String)>,
     /// xxh3-128 of every file loaded (names and bytes), in hex: a store records the one its
     /// offers were judged with, and a change of files makes `serve` judge them again.
     pub empreinte: String,
@@ -127,6 +130,7 @@ pub const FICHIERS: &[(&str, &[u8])] = embedded!(
     "lheo-dictionnaires.csv",
     "nsf.csv",
     "rome.csv",
+    "rome-appellations.csv",
 );
 
 /// The départements of the region Sofi serves (Pays de la Loire).
@@ -338,6 +342,11 @@ impl Referentiels {
         })?;
         src.rows("rome.csv", |row| {
             r.rome.insert(row.s("code_rome")?, row.s("libelle")?);
+            Ok(())
+        })?;
+        src.rows("rome-appellations.csv", |row| {
+            r.appellations
+                .push((row.s("code_rome")?, row.s("libelle")?));
             Ok(())
         })
     }

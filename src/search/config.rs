@@ -60,6 +60,9 @@ pub struct Config {
     pub mots_vides: Vec<String>,
     /// Folded word → folded alternatives.
     pub synonymes: HashMap<String, Vec<String>>,
+    /// Words written `mot => autre` : searched as their alternatives only (an abbreviation
+    /// whose stem would match unrelated words: "info" is not "information").
+    pub remplaces: std::collections::HashSet<String>,
 }
 
 const EMBARQUE: &[(&str, &str)] = &[
@@ -154,12 +157,21 @@ impl Config {
         let mots_vides = lignes(&mv).map(|(_, l)| super::analyse::plier(l)).collect();
         let (nom_syn, syn) = lire(dir.as_deref(), &f.analyse.synonymes)?;
         let mut synonymes: HashMap<String, Vec<String>> = HashMap::new();
+        let mut remplaces = std::collections::HashSet::new();
         for (n, l) in lignes(&syn) {
-            let Some((mot, alts)) = l.split_once('=') else {
-                return Err(ConfigError {
-                    fichier: nom_syn,
-                    message: format!("ligne {n} : attendu `mot = autre, autre`"),
-                });
+            let (mot, alts, remplace) = match l.split_once("=>") {
+                Some((m, a)) => (m, a, true),
+                None => match l.split_once('=') {
+                    Some((m, a)) => (m, a, false),
+                    None => {
+                        return Err(ConfigError {
+                            fichier: nom_syn,
+                            message: format!(
+                                "ligne {n} : attendu `mot = autre, autre` ou `mot => autre`"
+                            ),
+                        })
+                    }
+                },
             };
             let mot = super::analyse::plier(mot.trim());
             if mot.is_empty() || mot.contains(|c: char| !c.is_alphanumeric()) {
@@ -173,6 +185,9 @@ impl Config {
                 .map(|a| super::analyse::plier(a.trim()))
                 .filter(|a| !a.is_empty())
                 .collect();
+            if remplace {
+                remplaces.insert(mot.clone());
+            }
             synonymes.entry(mot).or_default().extend(alts);
         }
         Ok(Config {
@@ -181,6 +196,7 @@ impl Config {
             defauts: f.defauts,
             mots_vides,
             synonymes,
+            remplaces,
         })
     }
 }

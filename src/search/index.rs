@@ -205,6 +205,8 @@ pub struct Moteur {
     pub(super) config: arc_swap::ArcSwap<Config>,
     pub(super) refs: Arc<Referentiels>,
     pub(super) libelles: super::suggest::Libelles,
+    /// Query understanding's tables (places, job titles, spelling).
+    pub(super) lexique: super::comprendre::Lexique,
     /// Generic Formacode of each Formacode, as numbers (for the facet tree).
     pub(super) parents_formacode: std::collections::HashMap<u64, u64>,
     /// Per-segment views the queries read (see `vue`).
@@ -323,6 +325,7 @@ impl Moteur {
                 champs,
                 config: arc_swap::ArcSwap::new(config),
                 libelles: super::suggest::Libelles::new(&refs),
+                lexique: super::comprendre::Lexique::new(&refs),
                 vues: Default::default(),
                 en_cours: Default::default(),
                 voisins: Default::default(),
@@ -697,6 +700,11 @@ impl Moteur {
     }
 
     /// The référentiels the index was built with.
+    /// Query understanding's tables.
+    pub fn lexique(&self) -> &super::comprendre::Lexique {
+        &self.lexique
+    }
+
     pub fn refs(&self) -> &Referentiels {
         &self.refs
     }

@@ -3,6 +3,7 @@
 //! place. The index follows the store's journal; `sofi reindex` rebuilds it.
 
 pub mod analyse;
+pub mod comprendre;
 pub mod config;
 pub mod extraits;
 pub mod fautes;

@@ -166,21 +166,6 @@ fn action(app: &App, f: &Formation, a: &Action) -> Markup {
     }
 }
 
-/// A `dict-niveaux` code of the 2019 scale in a few words (its label is a paragraph).
-fn niveau_en_mots(code: &str) -> Option<&'static str> {
-    Some(match code {
-        "11" => "niveau 1 (savoirs de base)",
-        "12" => "niveau 2",
-        "13" => "niveau 3 (CAP, BEP)",
-        "14" => "niveau 4 (bac)",
-        "15" => "niveau 5 (bac+2)",
-        "16" => "niveau 6 (bac+3, bac+4)",
-        "17" => "niveau 7 (bac+5)",
-        "18" => "niveau 8 (doctorat)",
-        _ => return None,
-    })
-}
-
 pub fn page(app: &App, numero: &str, base: &str) -> (StatusCode, Markup) {
     let lien = form_urlencoded::byte_serialize(numero.as_bytes()).collect::<String>();
     let canonique = format!("{base}/formation/{lien}");
@@ -219,10 +204,10 @@ pub fn page(app: &App, numero: &str, base: &str) -> (StatusCode, Markup) {
     } else {
         &org.nom
     };
-    let niveau = f
-        .code_niveau_sortie
-        .as_deref()
-        .and_then(|c| niveau_en_mots(c).or(refs.libelle("dict-niveaux", c)));
+    let niveau = f.code_niveau_sortie.as_deref().and_then(|c| {
+        crate::model::niveau_en_mots(crate::search::index::niveau(Some(c)))
+            .or(refs.libelle("dict-niveaux", c))
+    });
     let voies: std::collections::BTreeSet<Voie> = actions
         .iter()
         .flat_map(|a| a.sessions.iter().map(|s| Voie::de_session(f, s)))

@@ -5,7 +5,7 @@ use super::{date_fr, gabarit, page_erreur};
 use crate::http::params::{self, Recherche};
 use crate::http::App;
 use crate::referentiel::DEPARTEMENTS_REGION;
-use crate::search::analyse::plier;
+use crate::search::comprendre::Compris;
 use crate::search::index::jour;
 use crate::search::query::{Reponse, Resultat, ValeurFacette};
 use crate::search::widen::Widening;
@@ -56,47 +56,125 @@ fn bascule(p: &[(String, String)], k: &str, v: &str) -> Params {
     out
 }
 
-/// A commune typed by name (or « Nantes (44) ») → its INSEE code, region first, then the
-/// most populated.
-fn commune_par_nom(app: &App, nom: &str) -> Option<String> {
-    let nom = nom.split(" (").next().unwrap_or(nom);
-    let cible = plier(nom.trim());
-    app.refs
-        .communes
-        .values()
-        .filter(|c| plier(&c.nom) == cible)
-        .max_by_key(|c| {
-            (
-                DEPARTEMENTS_REGION.contains(&c.departement.as_str()),
-                c.population,
-            )
-        })
-        .map(|c| c.code_insee.clone())
+/// What the "where" field's text became, when it was not simply one commune.
+enum Lieu {
+    /// Several communes have that name: the first was taken, the others are offered.
+    Ambigu { tape: String, autres: Vec<String> },
+    /// No commune has that name: the search runs without a place.
+    Inconnu(String),
 }
 
-/// What a form sends, made into API parameters.
-fn nettoyer(app: &App, query: &str) -> Params {
+/// What a form sends, made into API parameters. A commune typed by name (with or without
+/// accents, hyphens or "st", or « Nantes (44) » as suggestions show it) or by postal code
+/// becomes its INSEE code: a place a person typed never makes an error page.
+fn nettoyer(app: &App, query: &str) -> (Params, Option<Lieu>) {
     let mut p: Params = form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .map(|(k, v)| (k, v.trim().to_string()))
         .filter(|(_, v)| !v.is_empty())
         .collect();
-    // (Names are looked up for the first few communes only: each lookup scans them all.)
-    for (k, v) in p.iter_mut().filter(|(k, _)| k == "commune").take(5) {
-        let code = v.len() == 5 && v.bytes().all(|b| b.is_ascii_alphanumeric());
-        if k == "commune" && !code {
-            if let Some(c) = commune_par_nom(app, v) {
-                *v = c;
+    let mut lieu = None;
+    if let (Some(moteur), Some(i)) = (
+        app.moteur.as_ref(),
+        p.iter().position(|(k, _)| k == "commune"),
+    ) {
+        let v = p[i].1.clone();
+        if !app.refs.communes.contains_key(&v) {
+            let trouvees = moteur.lexique().communes_nommees(&app.refs, &v);
+            match trouvees.split_first() {
+                Some((premiere, autres)) => {
+                    p[i].1 = premiere.clone();
+                    // When the region has one, namesakes elsewhere are not worth a question.
+                    let region = |c: &String| {
+                        app.refs
+                            .communes
+                            .get(c)
+                            .is_some_and(|c| DEPARTEMENTS_REGION.contains(&c.departement.as_str()))
+                    };
+                    let autres: Vec<&String> = if region(premiere) {
+                        autres.iter().filter(|c| region(c)).collect()
+                    } else {
+                        autres.iter().collect()
+                    };
+                    // A postal code shared by several communes is one place, not a choice.
+                    let cp = v.len() == 5 && v.bytes().all(|b| b.is_ascii_digit());
+                    if !autres.is_empty() && !cp {
+                        lieu = Some(Lieu::Ambigu {
+                            tape: v,
+                            autres: autres.into_iter().take(8).cloned().collect(),
+                        });
+                    }
+                }
+                None => {
+                    p.remove(i);
+                    lieu = Some(Lieu::Inconnu(v));
+                }
             }
         }
     }
-    let lieu = p
+    let place = p
         .iter()
         .any(|(k, _)| k == "commune" || k == "lat" || k == "lon");
     // Defaults add nothing to the URL; a radius means nothing without a place.
     let defaut = |k: &str, v: &str| (k == "tri" && v == "pertinence") || (k == "page" && v == "1");
-    p.retain(|(k, v)| (k != "rayon" || lieu) && !defaut(k, v));
-    p
+    p.retain(|(k, v)| (k != "rayon" || place) && !defaut(k, v));
+    (p, lieu)
+}
+
+/// The notice about the place typed: the other communes of that name, or none found.
+fn avis_lieu(app: &App, p: &[(String, String)], lieu: &Option<Lieu>) -> Markup {
+    let nom = |c: &str| {
+        app.refs
+            .communes
+            .get(c)
+            .map(|c| format!("{} ({})", c.nom, c.departement))
+            .unwrap_or_else(|| c.to_string())
+    };
+    html! {
+        @match lieu {
+            Some(Lieu::Ambigu { tape, autres }) => {
+                p.avis-lieu role="status" {
+                    "« " (tape) " » : recherche autour de " strong { (nom(val(p, "commune"))) } ". Vous pensiez à "
+                    @for (i, c) in autres.iter().enumerate() {
+                        @if i > 0 { ", " }
+                        a href=(url(&avec(p, "commune", &[c.as_str()]))) { (nom(c)) }
+                    }
+                    " ?"
+                }
+            }
+            Some(Lieu::Inconnu(tape)) => {
+                p.avis-lieu role="status" {
+                    "Aucune commune ne s'appelle « " (tape) " » : la recherche porte sur toute la région. Essayez un code postal ou choisissez une commune dans la liste."
+                }
+            }
+            None => {}
+        }
+    }
+}
+
+/// What the engine understood in the words typed (a town, a level, "cpf"…), each shown as a
+/// chip whose ✕ keeps those words as plain words (`litteral=`).
+fn puces_comprises(p: &[(String, String)], compris: &[Compris]) -> Markup {
+    html! {
+        @if !compris.is_empty() {
+            p.compris {
+                "Compris : "
+                @for c in compris {
+                    @let sans: Params = p
+                        .iter()
+                        .filter(|(k, _)| k != "page")
+                        .cloned()
+                        .chain(std::iter::once(("litteral".to_string(), c.texte.clone())))
+                        .collect();
+                    a.puce href=(url(&sans)) title={ "« " (c.texte) " » : ne pas l'interpréter" }
+                        aria-label={ "Ne pas interpréter « " (c.texte) " » comme " (c.libelle) } {
+                        (c.libelle) " ✕"
+                    }
+                    " "
+                }
+            }
+        }
+    }
 }
 
 /// The search form, filled with the current parameters.
@@ -140,7 +218,7 @@ fn formulaire(p: &[(String, String)], app: &App) -> Markup {
                 label for="debut_max" { "et le" }
                 input #debut_max type="date" name="debut_max" value=(val(p, "debut_max"));
             }
-            @for (k, v) in p.iter().filter(|(k, _)| !["q", "commune", "rayon", "debut_min", "debut_max", "page"].contains(&k.as_str())) {
+            @for (k, v) in p.iter().filter(|(k, _)| !["q", "commune", "rayon", "debut_min", "debut_max", "page", "litteral"].contains(&k.as_str())) {
                 input type="hidden" name=(k) value=(v);
             }
             button type="submit" { "Rechercher" }
@@ -428,7 +506,7 @@ fn filtres_sans_facette(app: &App, p: &[(String, String)]) -> Markup {
 }
 
 pub fn resultats(app: &App, query: &str, base: &str) -> (StatusCode, Markup) {
-    let p = nettoyer(app, query);
+    let (p, lieu_tape) = nettoyer(app, query);
     let canonique = format!("{base}{}", url(&p));
     let titre_q = match val(&p, "q") {
         "" => "Formations".to_string(),
@@ -500,6 +578,8 @@ pub fn resultats(app: &App, query: &str, base: &str) -> (StatusCode, Markup) {
                         button type="submit" { "Trier" }
                     }
                 }
+                (avis_lieu(app, &p, &lieu_tape))
+                (puces_comprises(&p, &r.compris))
                 (filtres_sans_facette(app, &p))
                 @if rep.total == 0 {
                     div.vide {

@@ -66,6 +66,11 @@ pub struct Requete {
     /// UAI of an establishment (`0440001M`).
     pub uais: Vec<String>,
     pub tri: Tri,
+    /// What was understood in the text typed (see `search::comprendre`), already applied
+    /// to the fields above.
+    pub compris: Vec<super::comprendre::Compris>,
+    /// Folded word of `q` → the words it was probably meant to be (searched with it).
+    pub corrections: Vec<(String, Vec<String>)>,
     pub page: usize,
     pub par_page: usize,
     /// Today, in days since 1970 (a parameter so that tests and benches are reproducible).
@@ -96,6 +101,8 @@ impl Requete {
             nsf: vec![],
             uais: vec![],
             tri: Tri::Pertinence,
+            compris: vec![],
+            corrections: vec![],
             page: 1,
             par_page,
             aujourdhui,
@@ -120,6 +127,9 @@ impl Requete {
         }
     }
 }
+
+/// Weight of a synonym's match against the word's own.
+const POIDS_SYNONYME: f32 = 0.5;
 
 /// The dimensions a query can filter on by value.
 const DIMS_FILTRES: [usize; 10] = [
@@ -199,25 +209,49 @@ impl Moteur {
             .expect("fr analyzer registered");
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for mot in mots_q {
-            let mut formes: Vec<(String, bool)> = Vec::new();
             // Typos are tolerated on long words, measured before and after stemming: one
             // edit on a short stem ("vente" → "vent") reaches unrelated words ("cent").
             let longue = |x: &str| x.chars().count() >= config.analyse.fautes_longueur_min;
-            for t in super::analyse::termes(&mut an, mot) {
-                let floue = longue(mot) && longue(&t) && !mot.chars().all(|c| c.is_ascii_digit());
-                formes.push((t, floue));
-            }
-            if formes.is_empty() {
+            let floue =
+                |m: &str, t: &str| longue(m) && longue(t) && !m.chars().all(|c| c.is_ascii_digit());
+            if super::analyse::termes(&mut an, mot).is_empty() {
                 continue; // a stop word
             }
-            for alt in config.synonymes.get(mot).into_iter().flatten() {
-                for t in super::analyse::termes(&mut an, alt) {
-                    formes.push((t, false));
+            // The word as typed, the job title's other gender ("infirmière" → "infirmier")
+            // and what a misspelt word was probably meant to be: each searched as the word
+            // itself would be, with its synonyms ("cuisinière" is "cuisinier", which is also
+            // "cuisine"). A word written `mot => autre` is searched as its alternatives only.
+            let corrige = r.corrections.iter().find(|(m, _)| m == mot).map(|(_, v)| v);
+            let bases: Vec<&str> = std::iter::once(mot.as_str())
+                .chain(self.lexique.formes(mot).iter().map(String::as_str))
+                .chain(corrige.into_iter().flatten().map(String::as_str))
+                .collect();
+            // (term, typo-tolerant, weight): a synonym weighs half the word, so that what
+            // says the word itself comes first; an abbreviation's replacements weigh it all.
+            let mut formes: Vec<(String, bool, f32)> = Vec::new();
+            for (i, base) in bases.iter().enumerate() {
+                let remplace = config.remplaces.contains(*base);
+                if i > 0 || !remplace {
+                    for t in super::analyse::termes(&mut an, base) {
+                        if !formes.iter().any(|(f, _, _)| *f == t) {
+                            let fl = floue(base, &t);
+                            formes.push((t, fl, 1.0));
+                        }
+                    }
+                }
+                let poids = if remplace { 1.0 } else { POIDS_SYNONYME };
+                for alt in config.synonymes.get(*base).into_iter().flatten() {
+                    for t in super::analyse::termes(&mut an, alt) {
+                        if !formes.iter().any(|(f, _, _)| *f == t) {
+                            formes.push((t, false, poids));
+                        }
+                    }
                 }
             }
             let mut alternatives: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-            for (forme, floue) in &formes {
+            for (forme, floue, poids_forme) in &formes {
                 for (champ, poids) in champs {
+                    let poids = poids * poids_forme;
                     let term = Term::from_field_text(champ, forme);
                     alternatives.push((
                         Occur::Should,
@@ -242,6 +276,26 @@ impl Moteur {
                         }
                     }
                 }
+            }
+            // The ROME métiers a job title names: trainings leading to them are found even
+            // when their title says it otherwise (a small constant score: the words first).
+            let metiers: Vec<(Occur, Box<dyn Query>)> = bases
+                .iter()
+                .flat_map(|m| self.lexique.metiers(m))
+                .map(|rome| {
+                    let t = Term::from_field_text(self.champs.codes, &format!("rome:{rome}"));
+                    let q: Box<dyn Query> = Box::new(TermQuery::new(t, IndexRecordOption::Basic));
+                    (Occur::Should, q)
+                })
+                .collect();
+            if !metiers.is_empty() {
+                alternatives.push((
+                    Occur::Should,
+                    Box::new(ConstScoreQuery::new(
+                        Box::new(BooleanQuery::new(metiers)),
+                        config.champs.contenu,
+                    )),
+                ));
             }
             clauses.push((Occur::Must, Box::new(BooleanQuery::new(alternatives))));
         }

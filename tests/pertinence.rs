@@ -1,0 +1,198 @@
+//! Relevance, held: the judged query set (`benches/pertinence.txt`) on the demo offer
+//! (generated as `sofi serve --demo` does, on a fixed day), and query understanding over a
+//! real server: what was understood is in the answer and undone by `litteral=`, a place
+//! typed in the "where" field never makes an error page.
+
+mod common;
+
+use common::*;
+use sofi::generate::{Generateur, Parametres};
+use sofi::import::{importer, Options};
+use sofi::referentiel::Referentiels;
+use sofi::search::{Config, Moteur};
+use sofi::store::Store;
+use std::sync::Arc;
+
+/// Floors the engine holds on the demo offer (measured: docs/PERFORMANCE.md).
+const PRECISION_MIN: f64 = 0.95;
+const PART_MIN: f64 = 0.95;
+
+#[test]
+fn the_judged_set_holds_its_floor_on_the_demo_offer() {
+    let refs = Arc::new(Referentiels::charger().unwrap());
+    let jour = jiff::civil::date(2026, 12, 1);
+    let mut xml = Vec::new();
+    Generateur::new(
+        &refs,
+        Parametres {
+            sessions: 5_000,
+            seed: 2027,
+            date_base: jour,
+        },
+    )
+    .ecrire(&mut xml)
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let input = sofi::lheo::Input {
+        lus: Default::default(),
+        taille: Some(xml.len() as u64),
+        reader: sofi::lheo::from_reader(std::io::Cursor::new(xml)),
+    };
+    let opts = Options {
+        store: Some(&store),
+        source: "demo".into(),
+        remplacer: true,
+        depot: None,
+    };
+    let r = importer(input, &refs, &opts, &|_| {}).unwrap();
+    assert!(r.stockees > 1000, "{r:?}");
+    let config = Arc::new(Config::charger(None).unwrap());
+    let (moteur, _) = Moteur::ouvrir(&dir.path().join("index"), config, refs.clone()).unwrap();
+    moteur.reindex(&store).unwrap();
+
+    let jeu = sofi::pertinence::lire(sofi::pertinence::JEU).unwrap();
+    assert!(jeu.len() >= 150, "{} requêtes", jeu.len());
+    let t0 = std::time::Instant::now();
+    let mesures =
+        sofi::pertinence::evaluer(&moteur, &jeu, sofi::search::index::jour(jour)).unwrap();
+    let bilans = sofi::pertinence::bilans(&mesures);
+    eprintln!("{} requêtes en {:?}", jeu.len(), t0.elapsed());
+    for b in &bilans {
+        eprintln!(
+            "{:<13} {:>4} P@10 {:.3} part {:.3} part<0,8 {}",
+            b.genre, b.requetes, b.precision, b.part, b.sous_80
+        );
+    }
+    let faibles: Vec<String> = mesures
+        .iter()
+        .filter(|m| m.part < 0.8 || m.precision < 0.5)
+        .map(|m| {
+            format!(
+                "ligne {} « {} » : P@10 {:.2}, part {:.2}, {:?}",
+                m.cas.ligne, m.cas.q, m.precision, m.part, m.premiers
+            )
+        })
+        .collect();
+    let non = sofi::pertinence::non_jugeables(&mesures);
+    assert!(
+        non.is_empty(),
+        "the set no longer fits the demo offer: {non:?}"
+    );
+    assert!(faibles.is_empty(), "{faibles:#?}");
+    let tout = bilans.last().unwrap();
+    assert_eq!(tout.genre, "tout");
+    assert!(tout.precision >= PRECISION_MIN, "{tout:?}");
+    assert!(tout.part >= PART_MIN, "{tout:?}");
+}
+
+fn get(srv: &Server, path: &str) -> (u16, String) {
+    let (st, r) = call(ureq::get(&srv.url(path)), None);
+    (st, r.into_string().unwrap())
+}
+
+fn api(srv: &Server, q: &str) -> serde_json::Value {
+    let (st, body) = get(srv, &format!("/api/v1/recherche?{q}"));
+    assert_eq!(st, 200, "{q}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+#[test]
+fn what_is_understood_is_shown_applied_and_undone() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), true);
+
+    // A métier and a town: the town became a place with the default radius.
+    let v = api(&srv, "q=comptabilit%C3%A9+nantes&par_page=100");
+    let i = &v["interpretation"];
+    assert_eq!(i["q"], "comptabilité", "{i}");
+    let c = &i["compris"][0];
+    assert_eq!(c["genre"], "lieu", "{i}");
+    assert_eq!(c["texte"], "nantes");
+    assert_eq!(c["libelle"], "à Nantes (30 km)");
+    assert_eq!(
+        c["parametres"],
+        serde_json::json!([{"nom": "commune", "valeur": "44109"}, {"nom": "rayon", "valeur": "30"}])
+    );
+    let avec_lieu = v["total"].as_u64().unwrap();
+    assert!(avec_lieu > 0);
+    for h in v["resultats"].as_array().unwrap() {
+        // Given within the radius, or at a distance.
+        let km = h["distance_km"].as_f64();
+        assert!(
+            km.is_some_and(|k| k <= 30.5) || h["a_distance"] == true,
+            "{h}"
+        );
+    }
+    // The same as the clean query.
+    let propre = api(&srv, "q=comptabilit%C3%A9&commune=44109&rayon=30");
+    assert_eq!(propre["total"], v["total"]);
+    // Undone: "nantes" is a word again.
+    let v = api(&srv, "q=comptabilit%C3%A9+nantes&litteral=nantes");
+    assert_eq!(v["interpretation"]["compris"], serde_json::json!([]));
+    assert_eq!(v["interpretation"]["q"], "comptabilité nantes");
+    assert_ne!(v["total"].as_u64().unwrap(), avec_lieu);
+
+    // A place given as a parameter is not overridden by the words.
+    let v = api(&srv, "q=comptabilit%C3%A9+nantes&departement=85");
+    assert_eq!(v["interpretation"]["compris"], serde_json::json!([]));
+
+    // Level, distance, CPF, work-study.
+    for (q, genre, nom, valeur) in [
+        ("bac%2B2+commerce", "niveau", "niveau", "5"),
+        ("anglais+%C3%A0+distance", "a_distance", "a_distance", "1"),
+        ("cpf+comptabilit%C3%A9", "financement", "financeur", "cpf"),
+        ("cuisinier+en+alternance", "voie", "voie", "apprentissage"),
+        ("cariste+44", "departement", "departement", "44"),
+        ("serveur+44000", "lieu", "commune", "44109"),
+    ] {
+        let v = api(&srv, &format!("q={q}"));
+        let c = &v["interpretation"]["compris"][0];
+        assert_eq!(c["genre"], genre, "{q}: {v}");
+        assert_eq!(c["parametres"][0]["nom"], nom, "{q}");
+        assert_eq!(c["parametres"][0]["valeur"], valeur, "{q}");
+    }
+    // A misspelling is named, and finds what the right spelling finds.
+    let v = api(&srv, "q=comptabilte");
+    assert_eq!(v["interpretation"]["compris"][0]["genre"], "orthographe");
+    assert_eq!(v["total"], api(&srv, "q=comptabilit%C3%A9")["total"]);
+    // "vente" is a word: never corrected into another.
+    let v = api(&srv, "q=vente");
+    assert_eq!(v["interpretation"]["compris"], serde_json::json!([]));
+    // Both genders find the same offers.
+    for (f, m) in [
+        ("infirmi%C3%A8re", "infirmier"),
+        ("coiffeuse", "coiffeur"),
+        ("cuisini%C3%A8re", "cuisinier"),
+    ] {
+        let (a, b) = (api(&srv, &format!("q={f}")), api(&srv, &format!("q={m}")));
+        assert!(b["total"].as_u64().unwrap() > 0, "{m}");
+        assert_eq!(a["total"], b["total"], "{f} / {m}");
+    }
+
+    // The site: chips that undo, and a place typed as people type it.
+    let (st, page) = get(&srv, "/recherche?q=vente+nantes");
+    assert_eq!(st, 200);
+    assert!(page.contains("litteral=nantes"), "no undo link");
+    assert!(page.contains("à Nantes (30 km) ✕"));
+    for lieu in [
+        "saint+nazaire",
+        "St-Nazaire",
+        "SAINT+NAZAIRE",
+        "44600",
+        "Saint-Nazaire+(44)",
+    ] {
+        let (st, page) = get(&srv, &format!("/recherche?q=cariste&commune={lieu}"));
+        assert_eq!(st, 200, "{lieu}");
+        assert!(
+            page.contains("value=\"Saint-Nazaire (44)\""),
+            "{lieu} not resolved"
+        );
+    }
+    let (st, page) = get(&srv, "/recherche?q=cariste&commune=Introuvable-sur-Mer");
+    assert_eq!(st, 200);
+    assert!(
+        page.contains("Aucune commune ne s&#39;appelle")
+            || page.contains("Aucune commune ne s'appelle")
+    );
+}
