@@ -111,20 +111,37 @@ pub fn departement(a: &Adresse) -> Option<String> {
     })
 }
 
-/// Eligible to the CPF: a CPF code, or a certification registered in the RNCP or the RS.
-pub fn eligible_cpf(f: &Formation, refs: &Referentiels) -> bool {
+/// Whether the formation can be paid with the CPF: it carries a CPF code, or it leads to a
+/// certification registered in the RNCP or the Répertoire spécifique whose registration is
+/// still running on `jour`. An RNCP fiche the référentiel marks inactive, or whose end of
+/// validity has passed, does not count; a code it does not know (newer than its extract) is
+/// taken as declared.
+pub fn eligible_cpf_le(f: &Formation, refs: &Referentiels, jour: jiff::civil::Date) -> bool {
+    let rncp_en_cours = |code: &str| {
+        let n = crate::referentiel::digits(code);
+        !n.is_empty()
+            && refs
+                .rncp
+                .get(&n)
+                .is_none_or(|fiche| fiche.actif && fiche.fin.is_none_or(|d| d >= jour))
+    };
     f.certifications.iter().any(|c| {
         c.code_cpf.is_some()
             || c.code_rs.is_some()
-            || c.code_rncp.is_some()
+            || c.code_rncp.as_deref().is_some_and(rncp_en_cours)
             || refs
                 .fiches_certifinfo(c)
                 .iter()
-                .any(|x| x.code_rncp.is_some() || x.code_rs.is_some())
+                .any(|x| x.code_rs.is_some() || x.code_rncp.as_deref().is_some_and(rncp_en_cours))
     }) || f
         .types_formation
         .iter()
         .any(|t| t.children.iter().any(|c| c.name == "code-CPF"))
+}
+
+/// [`eligible_cpf_le`] today.
+pub fn eligible_cpf(f: &Formation, refs: &Referentiels) -> bool {
+    eligible_cpf_le(f, refs, jiff::Zoned::now().date())
 }
 
 /// Index of the actions to write: diffusable ones that pass the filters.

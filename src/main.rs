@@ -224,6 +224,11 @@ enum Cmd {
         /// Days the search analytics' daily aggregates are kept (stated on /confidentialite).
         #[arg(long, env = "SOFI_RETENTION_JOURS", default_value_t = sofi::http::analytique::RETENTION_JOURS)]
         retention_jours: u32,
+        /// The address the public reaches the server at (`https://formation.example.fr`
+        /// behind a TLS proxy): canonical links, sitemap, JSON-LD, widget snippet and
+        /// one-time links use it (default: `http://` and the request's Host).
+        #[arg(long, env = "SOFI_PUBLIC_URL", value_parser = url_publique)]
+        public_url: Option<String>,
     },
     /// The audit trail as JSON Lines, oldest first: every change by a person (who, when, what,
     /// before → after, why) since a date or an instant.
@@ -265,6 +270,25 @@ enum UserCmd {
         #[arg(long, env = "SOFI_URL", default_value = "http://127.0.0.1:8080")]
         url: String,
     },
+}
+
+/// `--public-url`: an absolute http(s) address without a path, query or trailing slash.
+fn url_publique(s: &str) -> Result<String, String> {
+    let t = s.trim().trim_end_matches('/');
+    let reste = t
+        .strip_prefix("https://")
+        .or_else(|| t.strip_prefix("http://"))
+        .ok_or_else(|| format!("« {s} » : une adresse http:// ou https:// attendue"))?;
+    let hote_ok = !reste.is_empty()
+        && reste
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+    if !hote_ok {
+        return Err(format!(
+            "« {s} » : seulement le schéma et l'hôte (https://formation.example.fr), sans chemin"
+        ));
+    }
+    Ok(t.to_string())
 }
 
 /// A size in bytes: `5000000`, `512K`, `64M`, `2G`, `1T` (also `Mo`, `MiB`, `GB`…: powers of
@@ -429,6 +453,7 @@ fn run(cli: Cli) -> Result<i32> {
             anonyme_par_jour,
             flux_avec_cle,
             retention_jours,
+            public_url,
         } => {
             if let Some(t) = test_thresholds {
                 sofi::search::set_thresholds(t);
@@ -477,6 +502,7 @@ fn run(cli: Cli) -> Result<i32> {
                         flux_anonymes: !flux_avec_cle,
                     },
                     retention_jours: retention_jours.max(1),
+                    url_publique: public_url,
                 },
             )
         }
@@ -874,6 +900,7 @@ struct Service {
     politique: sofi::politique::Politique,
     partenaires: sofi::http::partenaires::Reglages,
     retention_jours: u32,
+    url_publique: Option<String>,
 }
 
 fn serve(
@@ -889,6 +916,7 @@ fn serve(
         politique,
         partenaires,
         retention_jours,
+        url_publique,
     }: Service,
 ) -> Result<i32> {
     let addr = sofi::http::parse_listen_address(listen).map_err(anyhow::Error::msg)?;
@@ -939,7 +967,8 @@ fn serve(
         .with_identity(identity)
         .with_politique(politique)
         .with_partenaires(partenaires)
-        .with_analytique(retention_jours, dossier_config),
+        .with_analytique(retention_jours, dossier_config)
+        .with_url_publique(url_publique),
     );
     app.partenaires.recharger(&store)?;
     // Partner usage is counted in memory and added to the daily aggregates every few

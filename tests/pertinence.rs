@@ -196,3 +196,72 @@ fn what_is_understood_is_shown_applied_and_undone() {
             || page.contains("Aucune commune ne s'appelle")
     );
 }
+
+#[test]
+fn result_cards_show_funding_cpf_price_hours_level_and_recruitment() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start_avec(
+        dir.path(),
+        true,
+        &[("SOFI_PUBLIC_URL", "https://formation.example.fr")],
+    );
+    let v = api(&srv, "par_page=100");
+    let hits = v["resultats"].as_array().unwrap();
+    assert!(hits.len() > 50);
+    for h in hits {
+        let f = &h["financement"];
+        for k in ["public", "cpf", "personnel"] {
+            assert!(f[k].is_boolean(), "{h}");
+        }
+    }
+    let avec = |k: &str| hits.iter().filter(|h| !h[k].is_null()).count();
+    assert!(avec("prix") > 10 && avec("heures") > 10 && avec("niveau_libelle") > 10);
+    assert!(hits.iter().any(|h| h["financement"]["cpf"] == true));
+    assert!(hits.iter().any(|h| h["financement"]["public"] == true));
+    assert!(hits
+        .iter()
+        .flat_map(|h| h["prochaines_sessions"].as_array().unwrap())
+        .any(|s| s["recrutement"].is_string()));
+    // The same on the page: price the French way, hours, level in words.
+    let h = hits.iter().find(|h| h["prix"].as_f64().is_some()).unwrap();
+    let prix = h["prix"].as_f64().unwrap();
+    let (_, page) = get(&srv, "/recherche?par_page=100");
+    assert!(
+        page.contains(&sofi::http::site::euros(prix)),
+        "{prix} not shown as euros"
+    );
+    assert!(!page.contains(&format!("{prix:.2} €")));
+    assert!(page.contains("Éligible CPF"));
+    assert!(page.contains("Gratuit pour les demandeurs d'emploi"));
+    assert!(page.contains("niveau 4 (bac)") || page.contains("niveau 3 (CAP, BEP)"));
+    // Behind a TLS proxy: canonical links, sitemap, JSON-LD and the widget snippet say https.
+    assert!(page.contains("<link rel=\"canonical\" href=\"https://formation.example.fr/recherche"));
+    let (_, plan) = get(&srv, "/sitemap.xml");
+    assert!(plan.contains("<loc>https://formation.example.fr/formation/"));
+    assert!(!plan.contains("http://127.0.0.1"));
+    let (_, p) = get(&srv, "/partenaires");
+    assert!(p.contains("https://formation.example.fr/widget.js"));
+    let numero = h["formation_numero"].as_str().unwrap();
+    let (_, offre) = get(&srv, &format!("/formation/{numero}"));
+    assert!(
+        offre.contains("\"url\":\"https://formation.example.fr/formation/"),
+        "JSON-LD url"
+    );
+}
+
+#[test]
+fn cpf_follows_the_registration_of_the_certification() {
+    let refs = Referentiels::charger().unwrap();
+    let mut f = sofi::model::Formation::default();
+    f.certifications.push(sofi::model::Certification {
+        code_rncp: Some("RNCP3976".into()), // ended on 2024-01-01
+        ..Default::default()
+    });
+    let avant = jiff::civil::date(2023, 12, 1);
+    let apres = jiff::civil::date(2026, 12, 1);
+    assert!(sofi::diffusion::eligible_cpf_le(&f, &refs, avant));
+    assert!(!sofi::diffusion::eligible_cpf_le(&f, &refs, apres));
+    // A code newer than the référentiel's extract is taken as declared.
+    f.certifications[0].code_rncp = Some("RNCP39999".into());
+    assert!(sofi::diffusion::eligible_cpf_le(&f, &refs, apres));
+}

@@ -385,8 +385,10 @@ fn thesaurus_and_configured_synonyms() {
     en_tete("q=soudure", "T_SOUD");
     en_tete("q=TOEIC", "T_ANG");
     en_tete("q=panification", "T_BOUL");
-    // index-config/synonymes.txt: cariste = chariot, manutention.
-    en_tete("q=cariste", "T_CHAR");
+    // index-config/synonymes.txt: cariste = chariot, manutention (a synonym weighs half the
+    // word: the demo offer's "Titre professionnel cariste d'entrepôt" come first).
+    let v = ok("q=cariste&par_page=100");
+    assert!(numeros(&v).contains(&"T_CHAR".to_string()), "{v}");
 }
 
 #[test]
@@ -398,11 +400,20 @@ fn codes_in_the_query_become_exact_filters() {
     assert_eq!(numeros(&ok("q=RNCP3976")), vec!["T_COMPTA"]);
     let s = siret(4);
     assert_eq!(numeros(&ok(&format!("q={s}"))), vec!["T_AS"]);
-    // A postal code: only offers of that commune.
+    // A postal code of the region: a place, around its commune, with the default radius.
     let v = ok("q=53000&par_page=100");
     assert!(v["total"].as_u64().unwrap() >= 2);
+    assert_eq!(v["interpretation"]["compris"][0]["genre"], "lieu");
+    assert_eq!(
+        v["interpretation"]["compris"][0]["parametres"][0]["valeur"],
+        "53130"
+    );
     for r in v["resultats"].as_array().unwrap() {
-        assert!(r["commune"] == "53130" || r["a_distance"] == true, "{r}");
+        let km = r["distance_km"].as_f64();
+        assert!(
+            km.is_some_and(|k| k <= 30.5) || r["a_distance"] == true,
+            "{r}"
+        );
     }
 }
 
@@ -556,8 +567,12 @@ fn financeur_certification_niveau_public_organisme() {
     assert!(
         !numeros(&ok("financeur=2&q=comptabilite&par_page=100")).contains(&"T_COMPTA".to_string())
     );
+    // CPF: a certification whose registration still runs. RNCP 3976 ended on 2024-01-01
+    // (rncp-fiches-2021.csv); RNCP 35830 is newer than the extract, taken as declared.
+    assert!(!numeros(&ok("financeur=cpf&q=comptabilite&par_page=100"))
+        .contains(&"T_COMPTA".to_string()));
     assert!(
-        numeros(&ok("financeur=cpf&q=comptabilite&par_page=100")).contains(&"T_COMPTA".to_string())
+        numeros(&ok("financeur=cpf&q=aide-soignant&par_page=100")).contains(&"T_AS".to_string())
     );
     let v = ok("certifiante=1&q=aide&par_page=100");
     assert!(numeros(&v).contains(&"T_AS".to_string()));
@@ -687,17 +702,17 @@ fn results_carry_sessions_highlights_and_widening() {
     assert_eq!(r["prochaines_sessions"].as_array().unwrap().len(), 2);
     assert!(r["extraits"][0].as_str().unwrap().contains("<b>"));
     assert!(v["duree_ms"].as_f64().is_some());
-    // Few hits in a commune: wider searches are proposed with their counts.
-    let v = ok("q=soudeur&commune=53130");
-    assert!(v["total"].as_u64().unwrap() < 5);
+    // Few hits in a commune: wider searches are proposed with their counts, each finding
+    // more (a widening that finds nothing more is not offered).
+    let v = ok("q=anglais&commune=44143&a_distance=0");
+    let total = v["total"].as_u64().unwrap();
+    assert!(total < 5, "{v}");
     let el = v["elargir"].as_array().unwrap();
-    let region = el
-        .iter()
-        .find(|e| e["type"] == "region")
-        .expect("region proposed");
-    assert!(region["nombre"].as_u64().unwrap() >= v["total"].as_u64().unwrap());
-    assert!(el.iter().any(|e| e["type"] == "departement"));
-    assert!(el.iter().any(|e| e["type"] == "sans_dates"));
+    assert!(el.iter().any(|e| e["type"] == "region"), "{v}");
+    assert!(el.iter().any(|e| e["type"] == "departement"), "{v}");
+    for e in el {
+        assert!(e["nombre"].as_u64().unwrap() > total, "{e}");
+    }
 }
 
 #[test]
@@ -978,6 +993,7 @@ fn exemple(nom: &str) -> &'static str {
         "voie" => "voie=apprentissage",
         "rome" => "rome=M1203",
         "nsf" => "nsf=314",
+        "litteral" => "litteral=nantes",
         "tri" => "tri=date",
         "page" => "page=2",
         "par_page" => "par_page=5",

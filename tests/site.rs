@@ -258,6 +258,30 @@ async fn site_and_widget_in_a_real_browser() {
         "horizontal scroll at 320 px: {largeur} > {vue}"
     );
     capture(&c, "resultats-320").await;
+
+    // On a phone (375 px): the first result, with what one decides on, is on the first
+    // screen; the facets come after, folded.
+    c.set_window_size(375, 740).await.unwrap();
+    c.goto(&format!("{base}/recherche?q=comptabilit%C3%A9"))
+        .await
+        .unwrap();
+    let premier = js(
+        &c,
+        "const r = document.querySelector('li.resultat'); const b = r.getBoundingClientRect(); \
+         return [b.top, window.innerHeight, !!r.querySelector('p.decision'), \
+                 document.querySelector('details.panneau').open, \
+                 document.querySelector('aside.facettes').getBoundingClientRect().top > b.top]",
+    )
+    .await;
+    let v = premier.as_array().unwrap();
+    assert!(
+        v[0].as_f64().unwrap() < v[1].as_f64().unwrap(),
+        "first result below the first screen at 375 px: {premier}"
+    );
+    assert_eq!(v[2], json!(true), "no decision line on the card");
+    assert_eq!(v[3], json!(false), "the facets are not folded on a phone");
+    assert_eq!(v[4], json!(true), "the facets come before the results");
+    capture(&c, "resultats-375").await;
     c.set_window_size(1280, 1000).await.unwrap();
 
     let erreurs = erreurs_console(&c).await;
@@ -359,7 +383,8 @@ fn page_weight_under_100_kb_and_hostile_queries() {
     assert!(total < 100_000, "home + results + CSS + JS = {total} bytes");
     for (q, attendu) in [
         ("debut_min=2027-13-01", 400),
-        ("commune=Nulle-Part-Sur-Mer&rayon=30", 400),
+        // A place a person typed is never an error page: the search runs without it, saying so.
+        ("commune=Nulle-Part-Sur-Mer&rayon=30", 200),
         ("commune=Angers&rayon=20&q=soudure", 200),
         ("q=%3Cscript%3Ealert(1)%3C%2Fscript%3E", 200),
         ("q=%00%01%02", 200),

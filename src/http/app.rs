@@ -34,6 +34,10 @@ pub struct App {
     /// The search settings' folder, when the server runs with one (`--index-config`): where
     /// staff add synonyms.
     pub index_config: Option<std::path::PathBuf>,
+    /// The address the public reaches the server at (`--public-url`, `https://…` behind a
+    /// proxy): canonical links, the sitemap, JSON-LD, the widget snippet and one-time links
+    /// use it instead of `http://{Host}`.
+    pub url_publique: Option<String>,
 }
 
 /// What one client can hold, so that slow or stuck ones cannot starve the others: beyond a
@@ -89,7 +93,14 @@ impl App {
             partenaires: super::partenaires::Partenaires::new(Default::default()),
             analytique: super::analytique::Analytique::new(super::analytique::RETENTION_JOURS),
             index_config: None,
+            url_publique: None,
         }
+    }
+
+    /// The same, with the public address given (`--public-url`).
+    pub fn with_url_publique(mut self, u: Option<String>) -> App {
+        self.url_publique = u;
+        self
     }
 
     /// The same, with this auto-acceptance policy.

@@ -195,8 +195,12 @@ pub fn aujourdhui() -> String {
     crate::model::lheo_date(jiff::Zoned::now().date())
 }
 
-/// `http://host` as the client reached us, for the one-time links shown.
-pub fn base_url(headers: &hyper::HeaderMap) -> String {
+/// The public address ([`App::url_publique`]), else `http://host` as the client reached us:
+/// for links shown or written in pages.
+pub fn base_url(app: &App, headers: &hyper::HeaderMap) -> String {
+    if let Some(u) = &app.url_publique {
+        return u.clone();
+    }
     let host = headers
         .get("host")
         .and_then(|h| h.to_str().ok())

@@ -335,7 +335,7 @@ async fn demande(State(app): State<Arc<App>>, p: RawPathParams, req: Request) ->
     let mut c = chemin(&p);
     let decision = c.pop().unwrap_or_default();
     let id: u64 = c.pop().and_then(|i| i.parse().ok()).unwrap_or(0);
-    let base = base_url(req.headers());
+    let base = base_url(&app, req.headers());
     let envoi = match formulaire(&app, req).await {
         Ok(e) => e,
         Err(r) => return r,
@@ -392,7 +392,7 @@ async fn demande(State(app): State<Arc<App>>, p: RawPathParams, req: Request) ->
 /// Access for an organisme already known from imported feeds: its establishment is
 /// recorded from what the feeds say, a responsable account is created, and its link shown.
 async fn activation(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
-    let base = base_url(req.headers());
+    let base = base_url(&app, req.headers());
     let envoi = match formulaire(&app, req).await {
         Ok(e) => e,
         Err(r) => return r,
@@ -616,7 +616,7 @@ async fn comptes_page(State(app): State<Arc<App>>, req: Request) -> Response<Bod
 /// Creates an account (with its activation link) or changes one's role and state; a
 /// deactivated account's sessions end at once. Audited with before → after.
 async fn compte(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
-    let base = base_url(req.headers());
+    let base = base_url(&app, req.headers());
     let envoi = match formulaire(&app, req).await {
         Ok(e) => e,
         Err(r) => return r,
@@ -1087,7 +1087,7 @@ async fn motif(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
 /// A new password link for an account (staff and admins: for anyone but admins, whose
 /// links come from `sofi user reset`).
 async fn nouveau_lien(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
-    let base = base_url(req.headers());
+    let base = base_url(&app, req.headers());
     let envoi = match formulaire(&app, req).await {
         Ok(e) => e,
         Err(r) => return r,

@@ -53,6 +53,8 @@ pub struct FicheRncp {
     pub intitule: String,
     pub niveau: Option<u8>,
     pub actif: bool,
+    /// End of the registration (`date_fin_validite`).
+    pub fin: Option<jiff::civil::Date>,
 }
 
 #[derive(Debug, Clone)]
@@ -439,6 +441,7 @@ impl Referentiels {
                     intitule: r.s("intitule")?,
                     niveau: r.get("niveau")?.parse().ok(),
                     actif: r.get("actif")? == "ACTIVE",
+                    fin: r.get("date_fin_validite")?.parse().ok(),
                 },
             );
             Ok(())

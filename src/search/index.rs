@@ -31,7 +31,7 @@ pub enum IndexError {
 
 /// Version of the document layout: a different one in an existing index forces a rebuild.
 /// (5: tantivy 0.27 and its frostem stemmer, which replaced rust-stemmers.)
-pub const VERSION_SCHEMA: &str = "sofi-index-6";
+pub const VERSION_SCHEMA: &str = "sofi-index-7";
 
 /// Start of an unknown start date (`00000000`): the distant past, so it is always "open".
 pub const JOUR_INCONNU_DEBUT: i64 = 0;
@@ -145,6 +145,9 @@ pub struct Champs {
     /// Exact codes a filter matches on the group's first document: `rome:M1607`,
     /// `nsf:311` (and the NSF's parents `nsf:31`, `nsf:3`), `uai:0440001M`.
     pub codes: Field,
+    /// What a result card shows (financing, price, hours, level, recruitment), as JSON
+    /// ([`super::query::Carte`]), stored on the group's first document.
+    pub carte: Field,
 }
 
 fn schema() -> (Schema, Champs) {
@@ -191,6 +194,7 @@ fn schema() -> (Schema, Champs) {
         siret: b.add_u64_field("siret", num() | STORED),
         voies: b.add_u64_field("voies", num()),
         codes: b.add_text_field("codes", STRING),
+        carte: b.add_text_field("carte", STORED),
     };
     (b.build(), c)
 }
@@ -565,6 +569,9 @@ impl Moteur {
                     d.add_text(c.contenu, &f.contenu);
                     d.add_text(c.organisme, &org);
                     d.add_text(c.organisme_nom, org_nom);
+                    let du_lieu = sessions.iter().filter(|(_, l)| l.commune == lieu.commune);
+                    let carte = super::query::Carte::de(f, a, du_lieu.filter_map(|(s, _)| *s), cpf);
+                    d.add_text(c.carte, serde_json::to_string(&carte).unwrap_or_default());
                 }
                 if let Some(cm) = lieu.commune {
                     d.add_u64(c.commune, cm);

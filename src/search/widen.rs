@@ -25,7 +25,8 @@ impl Moteur {
         }
         let mut out = Vec::new();
         let mut essai = |type_: &'static str, libelle: String, v: Requete| {
-            if let Ok(nombre) = self.compter(&v) {
+            // A widening that finds nothing more is no help.
+            if let Some(nombre) = self.compter(&v).ok().filter(|n| *n > total) {
                 out.push(Widening {
                     type_,
                     libelle,

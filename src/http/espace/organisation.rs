@@ -109,7 +109,7 @@ pub(super) async fn utilisateurs_page(S(app): S<Arc<App>>, req: Request) -> Resp
 }
 
 pub(super) async fn utilisateurs(S(app): S<Arc<App>>, req: Request) -> Response<Body> {
-    let base = base_url(req.headers());
+    let base = base_url(&app, req.headers());
     let envoi = match formulaire(&app, req).await {
         Ok(e) => e,
         Err(r) => return r,

@@ -37,14 +37,17 @@ pub(super) fn routes() -> Router<Arc<App>> {
         .route(
             "/",
             get(|State(app): State<Arc<App>>, req: Request| async move {
-                page(StatusCode::OK, recherche::accueil(&app, &base_url(&req)))
+                page(
+                    StatusCode::OK,
+                    recherche::accueil(&app, &base_url(&app, &req)),
+                )
             }),
         )
         .route("/recherche", get(resultats))
         .route(
             "/statistiques",
             get(|State(app): State<Arc<App>>, req: Request| async move {
-                let base = base_url(&req);
+                let base = base_url(&app, &req);
                 bloquant(move || (StatusCode::OK, stats::page(&app, &base))).await
             }),
         )
@@ -53,18 +56,20 @@ pub(super) fn routes() -> Router<Arc<App>> {
             get(|State(app): State<Arc<App>>, req: Request| async move {
                 page(
                     StatusCode::OK,
-                    confidentialite(&base_url(&req), app.analytique.retention_jours),
+                    confidentialite(&base_url(&app, &req), app.analytique.retention_jours),
                 )
             }),
         )
         .route(
             "/partenaires",
-            get(|req: Request| async move { page(StatusCode::OK, partenaires(&base_url(&req))) }),
+            get(|State(app): State<Arc<App>>, req: Request| async move {
+                page(StatusCode::OK, partenaires(&base_url(&app, &req)))
+            }),
         )
         .route(
             "/sitemap.xml",
             get(|State(app): State<Arc<App>>, req: Request| async move {
-                let base = base_url(&req);
+                let base = base_url(&app, &req);
                 let corps = tokio::task::spawn_blocking(move || sitemap(&app, &base))
                     .await
                     .unwrap_or_default();
@@ -73,8 +78,8 @@ pub(super) fn routes() -> Router<Arc<App>> {
         )
         .route(
             "/robots.txt",
-            get(|req: Request| async move {
-                let base = base_url(&req);
+            get(|State(app): State<Arc<App>>, req: Request| async move {
+                let base = base_url(&app, &req);
                 answer(
                     StatusCode::OK,
                     "text/plain; charset=utf-8",
@@ -95,7 +100,7 @@ pub(super) fn routes() -> Router<Arc<App>> {
             get(
                 |State(app): State<Arc<App>>, params: RawPathParams, req: Request| async move {
                     let numero = numero_du_chemin(&params);
-                    let base = base_url(&req);
+                    let base = base_url(&app, &req);
                     // Reached from a results page: a click for that search.
                     if let Some(rq) = req.uri().query().and_then(|q| {
                         form_urlencoded::parse(q.as_bytes())
@@ -114,7 +119,7 @@ pub(super) fn routes() -> Router<Arc<App>> {
             get(
                 |State(app): State<Arc<App>>, params: RawPathParams, req: Request| async move {
                     let siret = numero_du_chemin(&params);
-                    let base = base_url(&req);
+                    let base = base_url(&app, &req);
                     bloquant(move || organisme::page(&app, &siret, &base)).await
                 },
             ),
@@ -139,7 +144,7 @@ async fn signalement(
     req: Request,
 ) -> Response<Body> {
     let numero = numero_du_chemin(&params);
-    let base = base_url(&req);
+    let base = base_url(&app, &req);
     let canonique = format!("{base}/formation/{numero}");
     let message = |status: StatusCode, titre: &str, texte: &str| {
         page(
@@ -219,7 +224,7 @@ pub(super) fn widget() -> Response<Body> {
 
 /// `/recherche?…`: the results page.
 async fn resultats(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
-    let base = base_url(&req);
+    let base = base_url(&app, &req);
     if app.moteur.is_none() {
         return page(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -243,18 +248,9 @@ async fn bloquant(f: impl FnOnce() -> (StatusCode, Markup) + Send + 'static) -> 
     }
 }
 
-/// `http://host` as the client reached us (for canonical URLs and the widget snippet).
-fn base_url(req: &Request) -> String {
-    let host = req
-        .headers()
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            h.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
-        })
-        .unwrap_or("localhost");
-    format!("http://{host}")
+/// The public address (canonical URLs, sitemap, JSON-LD, the widget snippet).
+fn base_url(app: &App, req: &Request) -> String {
+    crate::http::forms::base_url(app, req.headers())
 }
 
 use super::html::{answer, page};
@@ -291,6 +287,25 @@ pub fn page_erreur(titre: &str, canonique: &str, message: Markup, suite: Markup)
 }
 
 /// A date in French: `2027-03-01` → `1 mars 2027`.
+/// A price the French way: `1780.0` → "1 780 €", `12.5` → "12,50 €" (no-break spaces).
+pub fn euros(p: f64) -> String {
+    let centimes = (p * 100.0).round() as u64;
+    let (entiers, cts) = (centimes / 100, centimes % 100);
+    let chiffres = entiers.to_string();
+    let mut out = String::new();
+    for (i, c) in chiffres.chars().enumerate() {
+        if i > 0 && (chiffres.len() - i) % 3 == 0 {
+            out.push('\u{a0}');
+        }
+        out.push(c);
+    }
+    if cts != 0 {
+        out.push_str(&format!(",{cts:02}"));
+    }
+    out.push_str("\u{a0}€");
+    out
+}
+
 pub fn date_fr(iso: &str) -> String {
     use crate::model::MOIS;
     match iso.parse::<jiff::civil::Date>() {
@@ -364,7 +379,7 @@ fn partenaires(base: &str) -> Markup {
                 p { button type="submit" { "Voir mon usage" } }
             }
             h2 { "Aperçu" }
-            p { "Le widget ci-dessous est le vrai, réglé sur la conduite d'engins en Loire-Atlantique." }
+            p { "Le widget ci-dessous est le vrai, réglé sur le magasinage (Formacode 31734 : magasinier, cariste, préparateur de commandes) en Loire-Atlantique." }
             div.apercu data-sofi-recherche data-formacode="31734" data-departement="44" {}
             script src="/widget.js" async {}
         },

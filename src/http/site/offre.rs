@@ -3,7 +3,7 @@
 //! with schema.org `Course` / `CourseInstance` JSON-LD.
 
 use super::offre_details;
-use super::{date_fr, gabarit, json_ld, page_erreur};
+use super::{date_fr, euros, gabarit, json_ld, page_erreur};
 use crate::http::App;
 use crate::model::{lheo_date_fr, Action, Adresse, Coordonnees, Formation, LheoDate, Node, Voie};
 use hyper::StatusCode;
@@ -131,7 +131,10 @@ fn action(app: &App, f: &Formation, a: &Action) -> Markup {
                     @if a.prise_en_charge_frais_possible == "1" { p { "Une prise en charge des frais est possible." } }
                 }
                 @if let Some(d) = &a.duree_indicative { dt { "Durée indicative" } dd { (d) } }
-                @if let Some(p) = &a.prix_total_ttc { dt { "Prix" } dd { (p) " € TTC" } }
+                @if let Some(p) = &a.prix_total_ttc {
+                    dt { "Prix" }
+                    dd { @match prix(p) { Some(x) => { (euros(x)) " TTC" } None => { (p) } } }
+                }
                 @if let Some(u) = &a.url { dt { "En savoir plus" } dd { (liens(u)) } }
                 @if let Some(p) = &a.acces_handicapes { dt { "Accessibilité" } dd { (p) } }
                 (offre_details::action(refs, a))
@@ -164,6 +167,15 @@ fn action(app: &App, f: &Formation, a: &Action) -> Markup {
             }
         }
     }
+}
+
+/// A price as LHÉO writes it ("1780.00", "12,5"), in euros.
+fn prix(p: &str) -> Option<f64> {
+    p.trim()
+        .replace(',', ".")
+        .parse::<f64>()
+        .ok()
+        .filter(|x| x.is_finite() && *x >= 0.0)
 }
 
 pub fn page(app: &App, numero: &str, base: &str) -> (StatusCode, Markup) {
@@ -237,6 +249,17 @@ pub fn page(app: &App, numero: &str, base: &str) -> (StatusCode, Markup) {
             })
         })
         .collect();
+    let cpf = crate::diffusion::eligible_cpf(f, refs);
+    let publique = actions.iter().any(|a| {
+        a.financeurs
+            .iter()
+            .any(|x| crate::rules::FINANCEURS_PUBLICS.contains(&x.code_financeur.trim()))
+    });
+    let offres: Vec<serde_json::Value> = actions
+        .iter()
+        .filter_map(|a| prix(a.prix_total_ttc.as_deref()?))
+        .map(|p| json!({"@type": "Offer", "price": p, "priceCurrency": "EUR", "category": "Paid"}))
+        .collect();
     let mut cours = json!({
         "@context": "https://schema.org",
         "@type": "Course",
@@ -248,6 +271,12 @@ pub fn page(app: &App, numero: &str, base: &str) -> (StatusCode, Markup) {
         "provider": {"@type": "Organization", "name": org_nom, "identifier": org.siret},
         "hasCourseInstance": instances,
     });
+    if cpf {
+        cours["financialAidEligible"] = json!("CPF (compte personnel de formation)");
+    }
+    if !offres.is_empty() {
+        cours["offers"] = json!(offres);
+    }
     if let Some(c) = f.certifications.first() {
         let code = c
             .code_rncp
@@ -263,6 +292,8 @@ pub fn page(app: &App, numero: &str, base: &str) -> (StatusCode, Markup) {
             p.organisme { "Par " (org_nom) }
             p.verifiee { "Offre vérifiée par le Carif-Oref le " (date_fr(&jiff::Timestamp::from_millisecond(o.verifiee_le).map(|t| t.to_zoned(jiff::tz::TimeZone::system()).date().to_string()).unwrap_or_default())) "." }
             div.resume {
+                @if publique { span.badge.finance { "Gratuit pour les demandeurs d'emploi (financement public)" } }
+                @if cpf { span.badge.cpf { "Éligible CPF" } }
                 @if f.certifiante == "1" { span.badge { "Certifiante" } }
                 @if actions.iter().any(|a| a.a_distance()) { span.badge { "À distance" } }
                 @for v in &voies { span.badge { (v.libelle()) } }

@@ -1,7 +1,7 @@
 //! Home and results pages. The results page takes the API's parameters (every state is a
 //! shareable URL), plus what a form sends: empty fields, a commune typed by name.
 
-use super::{date_fr, gabarit, page_erreur};
+use super::{date_fr, euros, gabarit, page_erreur};
 use crate::http::params::{self, Recherche};
 use crate::http::App;
 use crate::referentiel::DEPARTEMENTS_REGION;
@@ -236,10 +236,12 @@ pub fn accueil(app: &App, base: &str) -> Markup {
             (formulaire(&[], app))
             h2 { "Exemples" }
             ul.exemples {
-                li { a href="/recherche?q=aide-soignant" { "Aide-soignant" } }
-                li { a href="/recherche?q=comptabilit%C3%A9&departement=44" { "Comptabilité en Loire-Atlantique" } }
-                li { a href="/recherche?q=soudure&commune=49007&rayon=30" { "Soudure autour d'Angers" } }
-                li { a href="/recherche?q=anglais&a_distance=1" { "Anglais à distance" } }
+                // Typed as people type them: the results page shows what it understood.
+                li { a href="/recherche?q=aide-soignante" { "aide-soignante" } }
+                li { a href="/recherche?q=comptabilit%C3%A9+loire-atlantique" { "comptabilité loire-atlantique" } }
+                li { a href="/recherche?q=cariste+le+mans" { "cariste le mans" } }
+                li { a href="/recherche?q=anglais+%C3%A0+distance" { "anglais à distance" } }
+                li { a href="/recherche?q=cpf+secr%C3%A9taire" { "cpf secrétaire" } }
             }
         },
         None,
@@ -358,6 +360,7 @@ fn resultat(r: &Resultat, cle: Option<&str>) -> Markup {
                     }
                     @if let Some(km) = r.distance_km { " · à " (format!("{km:.1}").replace('.', ",")) " km" }
                 }
+                (decision(r))
                 @if !r.prochaines_sessions.is_empty() {
                     ul.sessions aria-label="Prochaines sessions" {
                         @for s in &r.prochaines_sessions {
@@ -367,6 +370,9 @@ fn resultat(r: &Resultat, cle: Option<&str>) -> Markup {
                                     (Some(d), None) => { "à partir du " (date_fr(d)) }
                                     (None, Some(f)) => { "jusqu'au " (date_fr(f)) }
                                     (None, None) => { "dates à venir" }
+                                }
+                                @if let Some(e) = s.recrutement {
+                                    " " span class={ "recrutement " (e.replace('é', "e")) } { "inscriptions " (e) "s" }
                                 }
                             }
                         }
@@ -380,6 +386,21 @@ fn resultat(r: &Resultat, cle: Option<&str>) -> Markup {
                     p.extrait { (PreEscaped(e)) }
                 }
             }
+        }
+    }
+}
+
+/// What a person decides on: who pays, price, length, level.
+fn decision(r: &Resultat) -> Markup {
+    let f = &r.financement;
+    html! {
+        p.decision {
+            @if f.public { span.badge.finance { "Gratuit pour les demandeurs d'emploi" } " " }
+            @if f.cpf { span.badge.cpf { "Éligible CPF" } " " }
+            @if f.personnel && !f.public { span.badge { "Financement personnel" } " " }
+            @if let Some(p) = r.prix { span.prix { (euros(p)) } " · " }
+            @if let Some(h) = r.heures { span.heures { (h) "\u{a0}h" } " · " }
+            @if let Some(n) = r.niveau_libelle { span.niveau { (n) } }
         }
     }
 }
@@ -554,12 +575,6 @@ pub fn resultats(app: &App, query: &str, base: &str) -> (StatusCode, Markup) {
         h1 { (titre_q) }
         (formulaire(&p, app))
         div.mise-en-page {
-            aside.facettes aria-label="Affiner" {
-                h2 { "Affiner" }
-                @for (nom, titre) in [("debut", "Début"), ("departement", "Département"), ("formacode", "Domaine"), ("financeur", "Financement"), ("public", "Public"), ("certifiante", "Certification"), ("niveau", "Niveau de sortie"), ("voie", "Voie"), ("a_distance", "À distance")] {
-                    @if let Some(v) = rep.facettes.get(nom) { (facette(&p, nom, titre, v)) }
-                }
-            }
             section.resultats aria-labelledby="nb-resultats" {
                 div.entete-resultats {
                     h2 #nb-resultats aria-live="polite" {
@@ -592,6 +607,16 @@ pub fn resultats(app: &App, query: &str, base: &str) -> (StatusCode, Markup) {
                 }
                 (elargissements(app, &p, &el))
                 (pagination(&p, &rep))
+            }
+            // After the results in the page (first on a phone); beside them on a wide screen.
+            // Collapsed on a phone by site.js.
+            aside.facettes aria-label="Affiner" {
+                details.panneau open {
+                summary { h2 { "Affiner" } }
+                @for (nom, titre) in [("debut", "Début"), ("departement", "Département"), ("formacode", "Domaine"), ("financeur", "Financement"), ("public", "Public"), ("certifiante", "Certification"), ("niveau", "Niveau de sortie"), ("voie", "Voie"), ("a_distance", "À distance")] {
+                    @if let Some(v) = rep.facettes.get(nom) { (facette(&p, nom, titre, v)) }
+                }
+                }
             }
         }
     };

@@ -68,3 +68,11 @@
   }
   document.querySelectorAll("[data-suggestions]").forEach(attach);
 })();
+
+// On a phone the facets (after the results) start folded: the results are what one came for.
+(function () {
+  "use strict";
+  if (window.matchMedia && window.matchMedia("(max-width: 55.99rem)").matches) {
+    document.querySelectorAll("details.panneau").forEach(function (d) { d.open = false; });
+  }
+})();

@@ -8,7 +8,7 @@ use super::extraits::Surligneur;
 use super::index::*;
 use super::vue::*;
 use crate::referentiel::digits;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -518,6 +518,11 @@ impl Moteur {
             } else {
                 a_venir
             };
+            let carte: Carte = d
+                .get_first(self.champs.carte)
+                .and_then(|v| tantivy::schema::Value::as_str(&v).map(str::to_string))
+                .and_then(|j| serde_json::from_str(&j).ok())
+                .unwrap_or_default();
             let extraits = surligneurs
                 .iter_mut()
                 .filter_map(|(s, champ)| s.extrait(&texte(&d, *champ)))
@@ -537,12 +542,20 @@ impl Moteur {
                     .map(|x| SessionRes {
                         debut: iso(x.0),
                         fin: iso(x.1),
+                        recrutement: carte.recrutement(x.0),
                     })
                     .collect(),
                 autres_sessions: montrer.len().saturating_sub(3),
                 a_distance: t.distance,
                 distance_km: (r.centre.is_some() && t.km < f32::MAX)
                     .then(|| (t.km as f64 * 10.0).round() / 10.0),
+                niveau_libelle: carte
+                    .niveau
+                    .and_then(|n| crate::model::niveau_en_mots(n as u64)),
+                niveau: carte.niveau,
+                prix: carte.prix,
+                heures: carte.heures,
+                financement: carte.financement,
                 extraits,
                 score: t.score,
             });

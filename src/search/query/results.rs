@@ -7,6 +7,91 @@ use super::*;
 pub struct SessionRes {
     pub debut: Option<String>,
     pub fin: Option<String>,
+    /// `ouvert`, `fermé` or `suspendu`, when the organisation says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recrutement: Option<&'static str>,
+}
+
+/// Who can have a training paid.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Financement {
+    /// A public financeur covers it: free for the job-seekers it is meant for.
+    pub public: bool,
+    /// It can be paid with the CPF (a certification whose registration is running).
+    pub cpf: bool,
+    /// The trainee pays (financeur "bénéficiaire de l'action", or no financeur given).
+    pub personnel: bool,
+}
+
+/// What a result card shows, computed when the group is indexed and stored on its first
+/// document: what a person decides on.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Carte {
+    pub financement: Financement,
+    /// Total price incl. VAT, in euros.
+    pub prix: Option<f64>,
+    pub heures: Option<u32>,
+    /// Level on leaving, 1 to 8.
+    pub niveau: Option<u8>,
+    /// (start day, `dict-etat-recrutement` code) of the group's sessions.
+    pub recrutements: Vec<(i64, u8)>,
+}
+
+impl Carte {
+    pub fn de<'a>(
+        f: &crate::model::Formation,
+        a: &crate::model::Action,
+        sessions: impl Iterator<Item = &'a crate::model::Session>,
+        cpf: bool,
+    ) -> Carte {
+        let codes: Vec<&str> = a
+            .financeurs
+            .iter()
+            .map(|x| x.code_financeur.trim())
+            .collect();
+        let nombre = |s: &Option<String>| {
+            s.as_deref()
+                .map(|p| p.trim().replace(',', "."))
+                .and_then(|p| p.parse::<f64>().ok())
+                .filter(|p| p.is_finite() && *p >= 0.0)
+        };
+        Carte {
+            financement: Financement {
+                public: codes
+                    .iter()
+                    .any(|c| crate::rules::FINANCEURS_PUBLICS.contains(c)),
+                cpf,
+                personnel: codes.is_empty() || codes.contains(&"10"),
+            },
+            prix: nombre(&a.prix_total_ttc),
+            heures: a.nombre_heures_total.or(
+                match (a.nombre_heures_centre, a.nombre_heures_entreprise) {
+                    (None, None) => None,
+                    (c, e) => Some(c.unwrap_or(0) + e.unwrap_or(0)),
+                },
+            ),
+            niveau: Some(super::super::index::niveau(f.code_niveau_sortie.as_deref()) as u8)
+                .filter(|n| *n > 0),
+            recrutements: sessions
+                .filter_map(|s| {
+                    let e = s.etat_recrutement.as_deref()?.trim().parse::<u8>().ok()?;
+                    Some((super::super::index::debut(s), e))
+                })
+                .collect(),
+        }
+    }
+
+    pub(super) fn recrutement(&self, debut: i64) -> Option<&'static str> {
+        self.recrutements
+            .iter()
+            .find(|(d, _)| *d == debut)
+            .and_then(|(_, e)| match e {
+                1 => Some("ouvert"),
+                2 => Some("fermé"),
+                3 => Some("suspendu"),
+                _ => None,
+            })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -24,6 +109,18 @@ pub struct Resultat {
     pub a_distance: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub distance_km: Option<f64>,
+    pub financement: Financement,
+    /// Total price incl. VAT, in euros, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prix: Option<f64>,
+    /// Length in hours, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heures: Option<u32>,
+    /// Level on leaving (1 to 8) and in words ("niveau 4 (bac)").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub niveau: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub niveau_libelle: Option<&'static str>,
     pub extraits: Vec<String>,
     pub score: f32,
 }
