@@ -243,6 +243,17 @@ async fn site_and_widget_in_a_real_browser() {
         json!(true)
     );
     capture(&c, "statistiques").await;
+    // No label is clipped, on a wide screen or a phone.
+    const ROGNES: &str = "const out = []; document.querySelectorAll('figure svg').forEach(s => { \
+        const b = s.getBoundingClientRect(); s.querySelectorAll('text').forEach(t => { \
+        const r = t.getBoundingClientRect(); \
+        if (r.left < b.left - 0.5 || r.right > b.right + 0.5) out.push(t.textContent); }); }); return out;";
+    assert_eq!(js(&c, ROGNES).await, json!([]), "labels clipped at 1280 px");
+    c.set_window_size(375, 740).await.unwrap();
+    c.refresh().await.unwrap();
+    assert_eq!(js(&c, ROGNES).await, json!([]), "labels clipped at 375 px");
+    capture(&c, "statistiques-375").await;
+    c.set_window_size(1280, 1000).await.unwrap();
 
     // Usable at 320 px: nothing wider than the viewport.
     c.set_window_size(320, 800).await.unwrap();

@@ -212,11 +212,15 @@ fn formulaire(p: &[(String, String)], app: &App) -> Markup {
                     }
                 }
             }
-            div.champ.quand {
-                label for="debut_min" { "Début entre le" }
-                input #debut_min type="date" name="debut_min" value=(val(p, "debut_min"));
-                label for="debut_max" { "et le" }
-                input #debut_max type="date" name="debut_max" value=(val(p, "debut_max"));
+            // Folded on a phone by site.js (unless a date is set): the results first.
+            details.criteres open {
+                summary { "Dates" }
+                div.champ.quand {
+                    label for="debut_min" { "Début entre le" }
+                    input #debut_min type="date" name="debut_min" value=(val(p, "debut_min"));
+                    label for="debut_max" { "et le" }
+                    input #debut_max type="date" name="debut_max" value=(val(p, "debut_max"));
+                }
             }
             @for (k, v) in p.iter().filter(|(k, _)| !["q", "commune", "rayon", "debut_min", "debut_max", "page", "litteral"].contains(&k.as_str())) {
                 input type="hidden" name=(k) value=(v);
@@ -372,7 +376,9 @@ fn resultat(r: &Resultat, cle: Option<&str>) -> Markup {
                                     (None, None) => { "dates à venir" }
                                 }
                                 @if let Some(e) = s.recrutement {
-                                    " " span class={ "recrutement " (e.replace('é', "e")) } { "inscriptions " (e) "s" }
+                                    " " span class={ "recrutement " (e.replace('é', "e")) } {
+                                        (match e { "ouvert" => "inscriptions ouvertes", "fermé" => "inscriptions fermées", _ => "inscriptions suspendues" })
+                                    }
                                 }
                             }
                         }

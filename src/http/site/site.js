@@ -76,3 +76,13 @@
     document.querySelectorAll("details.panneau").forEach(function (d) { d.open = false; });
   }
 })();
+
+// On a phone the dates start folded too, unless one is set.
+(function () {
+  "use strict";
+  if (!(window.matchMedia && window.matchMedia("(max-width: 39.99rem)").matches)) return;
+  document.querySelectorAll("details.criteres").forEach(function (d) {
+    var pris = Array.prototype.some.call(d.querySelectorAll("input"), function (i) { return i.value; });
+    if (!pris) d.open = false;
+  });
+})();

@@ -69,22 +69,56 @@ fn compter(app: &App) -> Option<Comptes> {
     })
 }
 
-/// A horizontal bar chart, with its figures as a table.
+/// `texte` cut at spaces into lines of at most `n` characters (a longer word stands alone).
+fn couper(texte: &str, n: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for mot in texte.split_whitespace() {
+        match out.last_mut() {
+            Some(l) if l.chars().count() + 1 + mot.chars().count() <= n => {
+                l.push(' ');
+                l.push_str(mot);
+            }
+            _ => out.push(mot.to_string()),
+        }
+    }
+    if out.is_empty() {
+        out.push(String::new());
+    }
+    out
+}
+
+/// A horizontal bar chart, with its figures as a table. Each label sits above its bar, so
+/// that no label is clipped whatever its length and the screen's width (a narrow viewBox
+/// keeps the text readable on a phone).
 fn barres(id: &str, titre: &str, donnees: &[(String, u64)]) -> Markup {
     let max = donnees.iter().map(|d| d.1).max().unwrap_or(1).max(1) as f64;
-    let h_ligne = 26.0;
-    let hauteur = h_ligne * donnees.len() as f64 + 10.0;
-    let (x0, largeur) = (260.0, 300.0);
+    let largeur = 330.0;
+    // Each row: its label's lines (15 units each), then the bar (20).
+    let lignes: Vec<Vec<String>> = donnees.iter().map(|(l, _)| couper(l, 56)).collect();
+    let mut y = 3.0;
+    let rangs: Vec<(f64, &Vec<String>, f64, u64)> = lignes
+        .iter()
+        .zip(donnees)
+        .map(|(ls, (_, n))| {
+            let r = (y, ls, (*n as f64 / max * largeur).max(1.0), *n);
+            y += 15.0 * ls.len() as f64 + 23.0;
+            r
+        })
+        .collect();
+    let hauteur = y + 3.0;
     html! {
         figure.graphique aria-labelledby=(format!("{id}-titre")) {
             figcaption #(format!("{id}-titre")) { (titre) }
-            svg viewBox=(format!("0 0 640 {hauteur}")) role="img" aria-labelledby=(format!("{id}-titre")) preserveAspectRatio="xMinYMin meet" {
-                @for (i, (l, n)) in donnees.iter().enumerate() {
-                    @let y = 5.0 + i as f64 * h_ligne;
-                    @let w = (*n as f64 / max * largeur).max(1.0);
-                    text x=(x0 - 8.0) y=(y + 17.0) text-anchor="end" font-size="13" fill="#1b1b1b" { (l) }
-                    rect x=(x0) y=(y + 3.0) width=(format!("{w:.1}")) height="18" fill="#005a9c" rx="2" {}
-                    text x=(x0 + w + 6.0) y=(y + 17.0) font-size="13" fill="#1b1b1b" { (n) }
+            svg viewBox=(format!("0 0 400 {hauteur}")) role="img" aria-labelledby=(format!("{id}-titre")) preserveAspectRatio="xMinYMin meet" {
+                @for (y, ls, w, n) in &rangs {
+                    @let bas = y + 15.0 * ls.len() as f64;
+                    text x="2" y=(y + 12.0) font-size="12" fill="#1b1b1b" {
+                        @for (k, l) in ls.iter().enumerate() {
+                            tspan x="2" dy=(if k == 0 { "0" } else { "15" }) { (l) }
+                        }
+                    }
+                    rect x="2" y=(bas + 3.0) width=(format!("{w:.1}")) height="14" fill="#005a9c" rx="2" {}
+                    text x=(w + 7.0) y=(bas + 15.0) font-size="12" fill="#1b1b1b" { (n) }
                 }
             }
             details {
