@@ -28,7 +28,7 @@ for _ in $(seq "$n"); do
       SOFI_BENCH_SESSIONS="${SOFI_BENCH_SESSIONS:-1000000}" \
       SOFI_BENCH_SANS_REINDEX=1 "${http[@]}" SOFI_BENCH_DETAIL=1 \
       SOFI_BENCH_ROUNDS="${SOFI_BENCH_ROUNDS:-10}" "$@" "$bin" 2>&1 |
-      grep -E " p50 |req/s" |
+      grep -E " p50 |req/s" | grep -v " µs " |
       sed -E "s/^ +HTTP concurrency +([0-9]+): ([0-9.]+) req\/s.*/$b|HTTP c\1 (req\/s)|\2/; s/^ +/$b|/; s/ +p50 +/|/; s/ ms .*//" >>"$out"
   done
 done

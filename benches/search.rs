@@ -237,6 +237,24 @@ fn main() {
             sug.push(t.elapsed().as_secs_f64() * 1e3);
         }
     }
+    // Query understanding alone, on the judged set's queries (as typed).
+    let jeu = sofi::pertinence::lire(sofi::pertinence::JEU).unwrap();
+    let synonymes = moteur.config().synonymes.clone();
+    let mut comp = Vec::new();
+    for _ in 0..20 {
+        for c in &jeu {
+            let t = Instant::now();
+            std::hint::black_box(moteur.lexique().comprendre(
+                moteur.refs(),
+                &c.q,
+                &[],
+                Default::default(),
+                30.0,
+                &synonymes,
+            ));
+            comp.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+    }
     for (k, v) in kinds.iter_mut() {
         println!(
             "  {k:<18} p50 {:6.2} ms   p99 {:6.2} ms",
@@ -249,6 +267,13 @@ fn main() {
         "suggestions",
         pct(&mut sug, 0.5),
         pct(&mut sug, 0.99)
+    );
+    println!(
+        "  {:<18} p50 {:6.1} µs   p99 {:6.1} µs   max {:6.1} µs",
+        "compréhension",
+        pct(&mut comp, 0.5),
+        pct(&mut comp, 0.99),
+        comp.iter().cloned().fold(0.0, f64::max)
     );
     println!(
         "  {:<18} p50 {:6.2} ms   p99 {:6.2} ms   mean {:6.2} ms",

@@ -204,6 +204,8 @@ pub fn ecrire_flux<W: Write>(
     let mut bilan = Bilan::default();
     let mut supprimees: Vec<String> = Vec::new();
     let mut vus = 0u64;
+    // (CPF eligibility follows the certifications' registration on the day of the feed.)
+    let aujourdhui = jiff::Zoned::now().date();
     match depuis {
         None => {
             for o in store.offres() {
@@ -216,6 +218,7 @@ pub fn ecrire_flux<W: Write>(
                 }
                 let garder = actions_diffusees(&o, filtres, refs);
                 if !garder.is_empty() {
+                    w.eligibilite_cpf = eligible_cpf_le(&o.formation, refs, aujourdhui);
                     w.formation_filtered(&o.formation, |i, _| garder.contains(&i))?;
                     bilan.offres += 1;
                 }
@@ -244,6 +247,7 @@ pub fn ecrire_flux<W: Write>(
                     Some(o) => {
                         let g = actions_diffusees(&o, filtres, refs);
                         if !g.is_empty() {
+                            w.eligibilite_cpf = eligible_cpf_le(&o.formation, refs, aujourdhui);
                             w.formation_filtered(&o.formation, |i, _| g.contains(&i))?;
                             bilan.offres += 1;
                         }

@@ -15,6 +15,9 @@ pub struct LheoWriter<W: Write> {
     depth: usize,
     /// `<lheo><offres>` written.
     ouvert: bool,
+    /// The formation being written is CPF-eligible as Sofi decides it: each session says so
+    /// in Intercarif's convention (`<extras info="eligibilite-cpf">`), unless it already does.
+    pub eligibilite_cpf: bool,
 }
 
 impl<W: Write> LheoWriter<W> {
@@ -25,6 +28,7 @@ impl<W: Write> LheoWriter<W> {
             w,
             depth: 2,
             ouvert: false,
+            eligibilite_cpf: false,
         })
     }
 
@@ -404,6 +408,20 @@ impl<W: Write> LheoWriter<W> {
         self.opt("etat-recrutement", &s.etat_recrutement)?;
         self.nodes(&s.details)?;
         self.nodes(&s.extras)?;
+        let deja = s.extras.iter().any(|n| {
+            n.attrs
+                .iter()
+                .any(|(k, v)| k == "info" && v == "eligibilite-cpf")
+        });
+        if self.eligibilite_cpf && !deja {
+            self.open("extras", &[("info".into(), "eligibilite-cpf".into())])?;
+            self.leaf_attrs(
+                "extra",
+                &[("info".into(), "source".into())],
+                "sofi : certification enregistrée en cours de validité",
+            )?;
+            self.close("extras")?;
+        }
         self.close("session")
     }
 

@@ -10,8 +10,9 @@
 
 use super::analyse::{mots, plier};
 use crate::referentiel::{Referentiels, DEPARTEMENTS_REGION};
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// One thing understood in `q`.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -63,34 +64,37 @@ const PREPOSITIONS_LIEU: &[&str] = &["a", "en", "dans", "vers", "sur", "pres", "
 /// ("vente à Vue").
 const AVANT_LIEU_SUR: &[&str] = &["a", "vers", "pres", "autour"];
 
-/// The tables query understanding looks words up in.
+/// The tables query understanding looks words up in. Built once and only read (queries
+/// never insert), so a fast unseeded hasher is safe: no crafted word can slow a table down.
 pub struct Lexique {
     /// Communes of the region by [`cle_lieu`] → INSEE codes, the most populated first.
-    communes_region: HashMap<String, Vec<String>>,
+    communes_region: FxHashMap<String, Vec<String>>,
     /// Every current commune of France by [`cle_lieu`] (the "where" field), region first.
-    communes: HashMap<String, Vec<String>>,
+    communes: FxHashMap<String, Vec<String>>,
     /// Départements of the region by name key or number → code.
-    departements: HashMap<String, String>,
+    departements: FxHashMap<String, String>,
     /// Longest commune or département key, in words.
     max_mots: usize,
     /// Folded words of the référentiels' labels (Formacode, certifications, ROME, NSF): a
     /// misspelling is only corrected when the word is none of them.
-    vocabulaire: HashSet<String>,
+    vocabulaire: FxHashSet<String>,
     /// Words of the trades (Formacode and ROME labels, not the certifications' titles,
     /// which name towns): a one-word commune that is one of them ("Vue", "Changé", "Placé")
     /// is a place only after "à".
-    mots_metier: HashSet<String>,
+    mots_metier: FxHashSet<String>,
     /// Job title words in one gender → the other's (`infirmiere` → `infirmier`), from the
     /// ROME appellations ("Infirmier / Infirmière").
-    formes: HashMap<String, Vec<String>>,
+    formes: FxHashMap<String, Vec<String>>,
     /// A job title word (either gender) → the ROME fiches whose appellations start with it,
     /// when they are few enough to mean one métier.
-    metiers: HashMap<String, Vec<String>>,
-    /// Words of at least [`MIN_CORRECTION`] letters and, for each of them and each of their
-    /// one-letter deletions, the words they come from (symmetric-delete spelling
-    /// correction: one edit away is one shared key).
+    metiers: FxHashMap<String, Vec<String>>,
+    /// Words of at least [`MIN_CORRECTION`] − 1 letters and, sorted by key, the hash of
+    /// each of them and of each of their one-letter deletions with the word it comes from
+    /// (symmetric-delete spelling correction: one edit away is one shared key). Hashes keep
+    /// it to one allocation of a few MB; a collision only proposes a candidate that
+    /// [`une_edition`] then refuses.
     mots_corrects: Vec<String>,
-    suppressions: HashMap<String, Vec<u32>>,
+    suppressions: Vec<(u64, u32)>,
 }
 
 /// Words shorter than this are never corrected (too many neighbours, too little evidence).
@@ -108,6 +112,13 @@ fn suppressions_de(mot: &str) -> impl Iterator<Item = String> + '_ {
         s.push_str(&mot[i + c..]);
         s
     })
+}
+
+fn empreinte(s: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    s.hash(&mut h);
+    h.finish()
 }
 
 /// At most one edit apart (insertion, deletion, substitution or swap of two neighbours).
@@ -153,8 +164,8 @@ fn paires_genre(libelle: &str) -> Vec<(String, String)> {
 
 impl Lexique {
     pub fn new(refs: &Referentiels) -> Lexique {
-        let mut communes_region: HashMap<String, Vec<String>> = HashMap::new();
-        let mut communes: HashMap<String, Vec<String>> = HashMap::new();
+        let mut communes_region: FxHashMap<String, Vec<String>> = FxHashMap::default();
+        let mut communes: FxHashMap<String, Vec<String>> = FxHashMap::default();
         let mut triees: Vec<_> = refs.communes.values().filter(|c| c.actuelle).collect();
         triees.sort_by_key(|c| {
             (
@@ -182,7 +193,7 @@ impl Lexique {
                 communes.entry(k).or_default().push(c.code_insee.clone());
             }
         }
-        let mut departements = HashMap::new();
+        let mut departements = FxHashMap::default();
         for code in DEPARTEMENTS_REGION {
             if let Some(d) = refs.departements.get(*code) {
                 let k = cle_lieu(&d.nom);
@@ -192,14 +203,14 @@ impl Lexique {
             departements.insert(code.to_string(), code.to_string());
         }
 
-        let ajouter = |v: &mut HashSet<String>, texte: &str| {
+        let ajouter = |v: &mut FxHashSet<String>, texte: &str| {
             for m in mots(texte) {
                 if m.len() >= 3 && !m.bytes().all(|b| b.is_ascii_digit()) {
                     v.insert(m);
                 }
             }
         };
-        let mut mots_metier: HashSet<String> = HashSet::new();
+        let mut mots_metier: FxHashSet<String> = FxHashSet::default();
         for f in refs.formacodes.values() {
             ajouter(&mut mots_metier, &f.libelle);
             for s in &f.synonymes {
@@ -219,8 +230,8 @@ impl Lexique {
         for l in refs.nsf.values() {
             ajouter(&mut vocabulaire, l);
         }
-        let mut formes: HashMap<String, Vec<String>> = HashMap::new();
-        let mut metiers: HashMap<String, Vec<String>> = HashMap::new();
+        let mut formes: FxHashMap<String, Vec<String>> = FxHashMap::default();
+        let mut metiers: FxHashMap<String, Vec<String>> = FxHashMap::default();
         for (rome, libelle) in &refs.appellations {
             for (m, f) in paires_genre(libelle) {
                 for (a, b) in [(&m, &f), (&f, &m)] {
@@ -255,13 +266,15 @@ impl Lexique {
             .cloned()
             .collect();
         mots_corrects.sort_unstable();
-        let mut suppressions: HashMap<String, Vec<u32>> = HashMap::new();
+        let mut suppressions: Vec<(u64, u32)> = Vec::new();
         for (i, m) in mots_corrects.iter().enumerate() {
-            suppressions.entry(m.clone()).or_default().push(i as u32);
+            suppressions.push((empreinte(m), i as u32));
             for s in suppressions_de(m) {
-                suppressions.entry(s).or_default().push(i as u32);
+                suppressions.push((empreinte(&s), i as u32));
             }
         }
+        suppressions.sort_unstable();
+        suppressions.dedup();
         Lexique {
             communes_region,
             communes,
@@ -338,9 +351,14 @@ impl Lexique {
         }
         let mut idx: Vec<u32> = Vec::new();
         for cle in std::iter::once(mot.to_string()).chain(suppressions_de(mot)) {
-            if let Some(v) = self.suppressions.get(&cle) {
-                idx.extend(v);
-            }
+            let h = empreinte(&cle);
+            let debut = self.suppressions.partition_point(|(x, _)| *x < h);
+            idx.extend(
+                self.suppressions[debut..]
+                    .iter()
+                    .take_while(|(x, _)| *x == h)
+                    .map(|(_, i)| *i),
+            );
         }
         idx.sort_unstable();
         idx.dedup();

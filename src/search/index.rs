@@ -31,7 +31,7 @@ pub enum IndexError {
 
 /// Version of the document layout: a different one in an existing index forces a rebuild.
 /// (5: tantivy 0.27 and its frostem stemmer, which replaced rust-stemmers.)
-pub const VERSION_SCHEMA: &str = "sofi-index-7";
+pub const VERSION_SCHEMA: &str = "sofi-index-8";
 
 /// Start of an unknown start date (`00000000`): the distant past, so it is always "open".
 pub const JOUR_INCONNU_DEBUT: i64 = 0;
@@ -145,8 +145,8 @@ pub struct Champs {
     /// Exact codes a filter matches on the group's first document: `rome:M1607`,
     /// `nsf:311` (and the NSF's parents `nsf:31`, `nsf:3`), `uai:0440001M`.
     pub codes: Field,
-    /// What a result card shows (financing, price, hours, level, recruitment), as JSON
-    /// ([`super::query::Carte`]), stored on the group's first document.
+    /// What a result card shows (financing, price, hours, level, recruitment), bincode
+    /// ([`super::query::Carte`]: a few bytes, decoded per hit), on the group's first document.
     pub carte: Field,
 }
 
@@ -194,7 +194,7 @@ fn schema() -> (Schema, Champs) {
         siret: b.add_u64_field("siret", num() | STORED),
         voies: b.add_u64_field("voies", num()),
         codes: b.add_text_field("codes", STRING),
-        carte: b.add_text_field("carte", STORED),
+        carte: b.add_bytes_field("carte", STORED),
     };
     (b.build(), c)
 }
@@ -571,7 +571,7 @@ impl Moteur {
                     d.add_text(c.organisme_nom, org_nom);
                     let du_lieu = sessions.iter().filter(|(_, l)| l.commune == lieu.commune);
                     let carte = super::query::Carte::de(f, a, du_lieu.filter_map(|(s, _)| *s), cpf);
-                    d.add_text(c.carte, serde_json::to_string(&carte).unwrap_or_default());
+                    d.add_bytes(c.carte, &carte.encoder());
                 }
                 if let Some(cm) = lieu.commune {
                     d.add_u64(c.commune, cm);

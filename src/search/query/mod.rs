@@ -214,7 +214,8 @@ impl Moteur {
             let longue = |x: &str| x.chars().count() >= config.analyse.fautes_longueur_min;
             let floue =
                 |m: &str, t: &str| longue(m) && longue(t) && !m.chars().all(|c| c.is_ascii_digit());
-            if super::analyse::termes(&mut an, mot).is_empty() {
+            let mut propres = Some(super::analyse::termes(&mut an, mot));
+            if propres.as_ref().is_some_and(Vec::is_empty) {
                 continue; // a stop word
             }
             // The word as typed, the job title's other gender ("infirmière" → "infirmier")
@@ -232,7 +233,11 @@ impl Moteur {
             for (i, base) in bases.iter().enumerate() {
                 let remplace = config.remplaces.contains(*base);
                 if i > 0 || !remplace {
-                    for t in super::analyse::termes(&mut an, base) {
+                    let ts = match propres.take().filter(|_| i == 0) {
+                        Some(ts) => ts,
+                        None => super::analyse::termes(&mut an, base),
+                    };
+                    for t in ts {
                         if !formes.iter().any(|(f, _, _)| *f == t) {
                             let fl = floue(base, &t);
                             formes.push((t, fl, 1.0));
@@ -518,10 +523,10 @@ impl Moteur {
             } else {
                 a_venir
             };
-            let carte: Carte = d
+            let carte = d
                 .get_first(self.champs.carte)
-                .and_then(|v| tantivy::schema::Value::as_str(&v).map(str::to_string))
-                .and_then(|j| serde_json::from_str(&j).ok())
+                .and_then(|v| tantivy::schema::Value::as_bytes(&v))
+                .map(Carte::decoder)
                 .unwrap_or_default();
             let extraits = surligneurs
                 .iter_mut()

@@ -81,6 +81,17 @@ impl Carte {
         }
     }
 
+    pub(crate) fn encoder(&self) -> Vec<u8> {
+        bincode::serde::encode_to_vec(self, bincode::config::standard()).unwrap_or_default()
+    }
+
+    /// (A card of another layout reads as empty: the index is rebuilt when its layout changes.)
+    pub(super) fn decoder(b: &[u8]) -> Carte {
+        bincode::serde::decode_from_slice(b, bincode::config::standard())
+            .map(|(c, _)| c)
+            .unwrap_or_default()
+    }
+
     pub(super) fn recrutement(&self, debut: i64) -> Option<&'static str> {
         self.recrutements
             .iter()
