@@ -21,10 +21,12 @@ pub struct Suggestion {
     pub libelle: String,
 }
 
+/// One label to suggest: folded label, value, label.
+type Entree = (String, String, String);
+
 /// Labels to suggest, folded once at start, by type.
 pub struct Libelles {
-    /// (type, its entries: folded label, value, label).
-    par_type: Vec<(&'static str, Vec<(String, String, String)>)>,
+    par_type: Vec<(&'static str, Vec<Entree>)>,
 }
 
 impl Libelles {
@@ -67,7 +69,7 @@ impl Libelles {
                 format!("{} ({cp})", c.nom),
             ));
         }
-        let mut par_type: Vec<(&'static str, Vec<(String, String, String)>)> = Vec::new();
+        let mut par_type: Vec<(&'static str, Vec<Entree>)> = Vec::new();
         for (pli, t, v, l) in entrees {
             match par_type.iter_mut().find(|(x, _)| *x == t) {
                 Some((_, e)) => e.push((pli, v, l)),
