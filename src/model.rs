@@ -505,3 +505,14 @@ pub fn niveau_en_mots(n: u64) -> Option<&'static str> {
         _ => return None,
     })
 }
+
+/// Sofi's CPF annotation on a session (`<extras info="eligibilite-cpf">` with an
+/// `<extra info="source">` starting "sofi"), which its feeds write and its imports drop.
+pub fn annotation_cpf_sofi(n: &Node) -> bool {
+    n.attrs
+        .iter()
+        .any(|(k, v)| k == "info" && v == "eligibilite-cpf")
+        && n.children.iter().any(|c| {
+            c.attrs.iter().any(|(k, v)| k == "info" && v == "source") && c.text.starts_with("sofi")
+        })
+}

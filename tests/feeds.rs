@@ -56,6 +56,17 @@ fn export_of_100k_sessions_validates() {
         stats(&d)["diffusables"].as_u64().unwrap()
     );
     xmllint_valid(&out);
+    // CPF-eligible sessions say so (Intercarif's `eligibilite-cpf` extras), valid as above.
+    let n = std::process::Command::new("grep")
+        .args(["-c", "<extras info=\"eligibilite-cpf\">"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let n: u64 = String::from_utf8_lossy(&n.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    assert!(n > 1000, "{n} sessions marked CPF-eligible");
     // --gzip decodes to the same bytes.
     let gz = tmp.path().join("export.xml.gz");
     export(&d, &gz, &["--gzip"]);

@@ -469,7 +469,12 @@ fn session(n: XNode, p: &Chemin, d: &mut Dec) -> Session {
             | "reference-certification"
             | "blocs-competences"
             | "cycle" => s.details.extend(d.garder(c, &p)),
-            "extras" => s.extras.extend(d.garder(c, &p)),
+            // Sofi's own CPF annotation (its feeds) is derived: recomputed at each export,
+            // never kept from a file, so that a stale one cannot travel on.
+            "extras" => s.extras.extend(
+                d.garder(c, &p)
+                    .filter(|n| !crate::model::annotation_cpf_sofi(n)),
+            ),
             _ => d.inattendu(&c, &p),
         }
     }

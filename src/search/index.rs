@@ -380,8 +380,23 @@ impl Moteur {
     pub fn reindex(&self, store: &Store) -> Result<u64, IndexError> {
         let seq = store.compteurs()?.journal_seq;
         let mut w = self.writer.lock().expect("index writer lock");
+        // No background merge while rebuilding: one started by the commit below would take
+        // segments away from the explicit merge after it ("segments that were merged could
+        // not be found", seen at 1M sessions). The usual policy is back at the end.
+        w.set_merge_policy(Box::new(tantivy::merge_policy::NoMergePolicy));
+        let r = self.reconstruire(&mut w, store, seq);
+        w.set_merge_policy(Box::new(tantivy::merge_policy::LogMergePolicy::default()));
+        r
+    }
+
+    fn reconstruire(
+        &self,
+        w: &mut IndexWriter,
+        store: &Store,
+        seq: u64,
+    ) -> Result<u64, IndexError> {
         let mut n = 0;
-        self.apply_in_one_commit(&mut w, seq, |w| {
+        self.apply_in_one_commit(w, seq, |w| {
             w.delete_all_documents()?;
             for o in store.offres() {
                 n += self.ajouter_lue(w, o.map(Some))?;
