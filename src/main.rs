@@ -49,6 +49,10 @@ struct Cli {
     /// sled's cache, in MiB.
     #[arg(long, global = true, env = "SOFI_CACHE_MO", default_value_t = 4)]
     cache_mo: u64,
+    /// The region served (INSEE region code): its départements are where places typed in a
+    /// search are looked for, and a training place outside them gets a warning.
+    #[arg(long, global = true, env = "SOFI_REGION", default_value = "52")]
+    region: String,
     /// What to log (tracing's filter syntax: `debug`, `info,sofi=debug`…).
     #[arg(
         long,
@@ -352,6 +356,10 @@ fn run(cli: Cli) -> Result<i32> {
         octets_max: cli.gzip_max,
     });
     sofi::store::set_cache_mib(cli.cache_mo);
+    if cli.region.trim() != "52" {
+        let refs = Referentiels::charger_depuis(cli.ref_dir.clone())?;
+        sofi::referentiel::regler_region(&cli.region, &refs).map_err(anyhow::Error::msg)?;
+    }
     match cli.cmd {
         Cmd::Import {
             fichiers,

@@ -265,3 +265,72 @@ fn cpf_follows_the_registration_of_the_certification() {
     f.certifications[0].code_rncp = Some("RNCP39999".into());
     assert!(sofi::diffusion::eligible_cpf_le(&f, &refs, apres));
 }
+
+/// A training place outside the region served is named (a warning: the offer is kept), and
+/// the region is a setting.
+#[test]
+fn a_place_outside_the_region_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let g = tmp.path().join("g.xml");
+    generate(5, 3, &g);
+    let xml = std::fs::read_to_string(&g).unwrap();
+    // The first training place moved to Paris.
+    let debut = xml.find("<lieu-de-formation>").unwrap();
+    let fin = xml[debut..].find("</lieu-de-formation>").unwrap() + debut;
+    let lieu = &xml[debut..fin];
+    let remplacer = |l: &str, balise: &str, valeur: &str| {
+        let a = l.find(&format!("<{balise}>")).unwrap() + balise.len() + 2;
+        let b = l[a..].find('<').unwrap() + a;
+        format!("{}{valeur}{}", &l[..a], &l[b..])
+    };
+    let mut paris = remplacer(lieu, "codepostal", "75001");
+    paris = remplacer(&paris, "ville", "Paris");
+    paris = remplacer(&paris, "departement", "75");
+    paris = remplacer(&paris, "code-INSEE-commune", "75056");
+    paris = remplacer(&paris, "region", "11");
+    paris = remplacer(&paris, "latitude", "48.85889");
+    paris = remplacer(&paris, "longitude", "2.32004");
+    let f = tmp.path().join("paris.xml");
+    std::fs::write(&f, format!("{}{paris}{}", &xml[..debut], &xml[fin..])).unwrap();
+
+    // Imported (as `--region` says), then the stored offers' findings read back.
+    let verifier = |extra: &[&str]| -> Vec<String> {
+        let d = tempfile::tempdir().unwrap();
+        let o = run(sofi()
+            .args(extra)
+            .arg("--data-dir")
+            .arg(d.path())
+            .args(["import", "--json"])
+            .arg(&f));
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let store = Store::open(d.path()).unwrap();
+        let out: Vec<String> = store
+            .offres()
+            .map(|o| o.unwrap())
+            .flat_map(|o| o.verdict.constats)
+            .filter(|c| c.code == "hors-region")
+            .map(|c| c.message)
+            .collect();
+        assert_eq!(
+            store.compteurs().unwrap().formations,
+            2,
+            "kept, not rejected"
+        );
+        out
+    };
+    let pdl = verifier(&[]);
+    assert!(
+        pdl.iter()
+            .any(|m| m.contains("Paris (75)") && m.contains("Pays de la Loire")),
+        "{pdl:?}"
+    );
+    assert!(pdl.len() < 3, "only the moved place: {pdl:?}");
+    // Served from Île-de-France, Paris is at home and the others are not.
+    let idf = verifier(&["--region", "11"]);
+    assert!(!idf.iter().any(|m| m.contains("Paris")), "{idf:?}");
+    assert!(idf.iter().any(|m| m.contains("Île-de-France")), "{idf:?}");
+    let o = run(sofi().args(["--region", "99", "check"]).arg(&f));
+    // (An unknown region stops the command, naming it.)
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--region « 99 »"));
+}

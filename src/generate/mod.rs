@@ -19,7 +19,7 @@ use std::io::{self, Write};
 
 mod initiale;
 
-pub use crate::referentiel::DEPARTEMENTS_REGION as DEPARTEMENTS_PDL;
+pub use crate::referentiel::DEPARTEMENTS_PDL;
 
 pub struct Parametres {
     pub sessions: u64,

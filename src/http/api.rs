@@ -11,7 +11,7 @@ use super::respond::{
     Erreur,
 };
 use super::App;
-use crate::referentiel::DEPARTEMENTS_REGION;
+use crate::referentiel::departements_region;
 use crate::search::index::jour;
 use crate::search::query::Reponse;
 use crate::search::suggest::Suggestion;
@@ -244,7 +244,7 @@ pub(super) async fn referentiel(app: Arc<App>, req: Request, nom: String) -> Res
         "communes" => refs
             .communes
             .values()
-            .filter(|c| c.actuelle && DEPARTEMENTS_REGION.contains(&c.departement.as_str()))
+            .filter(|c| c.actuelle && departements_region().contains(&c.departement.as_str()))
             .map(|c| EntreeReferentiel {
                 code: c.code_insee.clone(),
                 libelle: None,

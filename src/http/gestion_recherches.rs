@@ -114,7 +114,7 @@ fn page_recherches(app: &App, q: &Qui, n: u32, message: Option<Markup>) -> Respo
     let mut champs: Vec<(String, u64)> = champs.into_iter().collect();
     champs.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     champs.truncate(15);
-    let deps: Vec<&str> = crate::referentiel::DEPARTEMENTS_REGION.to_vec();
+    let deps: Vec<&str> = crate::referentiel::departements_region().to_vec();
     let libelle_champ = |c: &str| -> String {
         if c == "--" {
             "domaine non reconnu".into()

@@ -48,7 +48,7 @@ pub fn cadre(
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (titre) " — Sofi, formations en Pays de la Loire" }
+                title { (titre) " — Sofi, formations en " (crate::referentiel::nom_region()) }
                 link rel="canonical" href=(canonique);
                 link rel="icon" href="data:,";
                 link rel="stylesheet" href="/static/site.css";
@@ -65,7 +65,7 @@ pub fn cadre(
                 }
                 main id="contenu" tabindex="-1" { (contenu) }
                 footer.pied {
-                    p { "L'offre de formation professionnelle des Pays de la Loire, recueillie et vérifiée par le Carif-Oref. Données diffusées au format LHÉO : "
+                    p { "L'offre de formation professionnelle en " (crate::referentiel::nom_region()) ", recueillie et vérifiée par le Carif-Oref. Données diffusées au format LHÉO : "
                         a href="/lheo/offres.xml" { "flux LHÉO" } ", " a href="/api/v1/openapi.json" { "API" } ". "
                         a href="/confidentialite" { "Confidentialité" } }
                 }

@@ -135,8 +135,60 @@ pub const FICHIERS: &[(&str, &[u8])] = embedded!(
     "rome-appellations.csv",
 );
 
-/// The départements of the region Sofi serves (Pays de la Loire).
-pub const DEPARTEMENTS_REGION: &[&str] = &["44", "49", "53", "72", "85"];
+/// The départements of Pays de la Loire, the region served by default (and the one the demo
+/// offer is generated in).
+pub const DEPARTEMENTS_PDL: &[&str] = &["44", "49", "53", "72", "85"];
+
+/// The region Sofi serves (`sofi --region`, an INSEE region code) and its départements, set
+/// once at start; Pays de la Loire (`52`) when not set.
+static REGION: std::sync::OnceLock<(String, Vec<&'static str>, String)> =
+    std::sync::OnceLock::new();
+
+/// Sets the region served (before anything reads it); an unknown code or one without
+/// départements is an error naming it.
+pub fn regler_region(code: &str, refs: &Referentiels) -> Result<(), String> {
+    let code = code.trim();
+    let mut deps: Vec<&'static str> = refs
+        .departements
+        .values()
+        .filter(|d| d.region == code)
+        .map(|d| &*Box::leak(d.code.clone().into_boxed_str()))
+        .collect();
+    if deps.is_empty() {
+        return Err(format!(
+            "--region « {code} » : code de région INSEE inconnu (52 : Pays de la Loire)"
+        ));
+    }
+    deps.sort_unstable();
+    let nom = refs
+        .regions
+        .get(code)
+        .cloned()
+        .unwrap_or_else(|| code.to_string());
+    REGION
+        .set((code.to_string(), deps, nom))
+        .map_err(|_| "la région est déjà réglée".to_string())
+}
+
+/// The départements of the region served.
+pub fn departements_region() -> &'static [&'static str] {
+    match REGION.get() {
+        Some((_, d, _)) => d,
+        None => DEPARTEMENTS_PDL,
+    }
+}
+
+/// The INSEE code of the region served.
+pub fn code_region() -> &'static str {
+    REGION.get().map_or("52", |(c, _, _)| c.as_str())
+}
+
+/// The name of the region served ("Pays de la Loire"), for the pages ("en …").
+pub fn nom_region() -> &'static str {
+    REGION
+        .get()
+        .map_or("Pays de la Loire", |(_, _, n)| n.as_str())
+}
 
 /// Digits of an RNCP or RS code (`RNCP12345` → `12345`).
 pub fn digits(code: &str) -> String {

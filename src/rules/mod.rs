@@ -31,7 +31,7 @@ const ANCIENNES_REGIONS: &[&str] = &[
 /// Version of the rules: bump it when a rule changes what it finds or decides, so that the
 /// stores judged by an older version are judged again (with the référentiels' fingerprint,
 /// see [`empreinte`]).
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 
 /// What the offers of a store were judged with: the rules' version and the référentiels'
 /// fingerprint. When it changes, `serve` and `sofi rejuger` judge the offers again.
@@ -672,6 +672,29 @@ fn action(c: &mut Ctx, p: &str, a: &Action) {
     );
     for l in &a.lieux {
         c.coordonnees(&format!("{ap}/lieu-de-formation"), &l.coordonnees);
+    }
+    // A place outside the region served (`sofi --region`) is another region's offer or a
+    // mistaken address: said, for staff to look at, never blocking. Distance learning may
+    // be registered anywhere.
+    if !a.a_distance() {
+        for l in &a.lieux {
+            let Some(ad) = &l.coordonnees.adresse else {
+                continue;
+            };
+            if let Some(d) = crate::diffusion::departement(ad) {
+                if !crate::referentiel::departements_region().contains(&d.as_str()) {
+                    c.warn(
+                        "hors-region",
+                        &format!("{ap}/lieu-de-formation"),
+                        format!(
+                            "lieu à {} ({d}), hors de la région servie ({})",
+                            ad.ville,
+                            crate::referentiel::nom_region()
+                        ),
+                    );
+                }
+            }
+        }
     }
     c.dict(
         &ap,

@@ -9,7 +9,7 @@
 //! looks words up in hash maps (a few µs).
 
 use super::analyse::{mots, plier};
-use crate::referentiel::{Referentiels, DEPARTEMENTS_REGION};
+use crate::referentiel::{departements_region, Referentiels};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -169,7 +169,7 @@ impl Lexique {
         let mut triees: Vec<_> = refs.communes.values().filter(|c| c.actuelle).collect();
         triees.sort_by_key(|c| {
             (
-                !DEPARTEMENTS_REGION.contains(&c.departement.as_str()),
+                !departements_region().contains(&c.departement.as_str()),
                 std::cmp::Reverse(c.population),
                 c.code_insee.clone(),
             )
@@ -183,7 +183,7 @@ impl Lexique {
                 cles.push(sans.to_string());
             }
             for k in cles {
-                if DEPARTEMENTS_REGION.contains(&c.departement.as_str()) {
+                if departements_region().contains(&c.departement.as_str()) {
                     max_mots = max_mots.max(k.split(' ').count());
                     communes_region
                         .entry(k.clone())
@@ -194,7 +194,7 @@ impl Lexique {
             }
         }
         let mut departements = FxHashMap::default();
-        for code in DEPARTEMENTS_REGION {
+        for code in departements_region() {
             if let Some(d) = refs.departements.get(*code) {
                 let k = cle_lieu(&d.nom);
                 max_mots = max_mots.max(k.split(' ').count());
@@ -613,7 +613,7 @@ impl Lexique {
                 if trouve.is_none()
                     && w.len() == 5
                     && w.bytes().all(|b| b.is_ascii_digit())
-                    && DEPARTEMENTS_REGION.contains(&&w[..2])
+                    && departements_region().contains(&&w[..2])
                     && !garde(i, 1)
                 {
                     if let Some(codes) = refs.communes_par_cp.get(w) {

@@ -56,7 +56,7 @@ impl Libelles {
             .values()
             .filter(|c| {
                 c.actuelle
-                    && crate::referentiel::DEPARTEMENTS_REGION.contains(&c.departement.as_str())
+                    && crate::referentiel::departements_region().contains(&c.departement.as_str())
             })
             .collect();
         communes.sort_by_key(|c| (std::cmp::Reverse(c.population), c.code_insee.clone()));

@@ -3,7 +3,7 @@
 
 use super::index::{code_dep, insee_de_code, Moteur};
 use super::query::Requete;
-use crate::referentiel::DEPARTEMENTS_REGION;
+use crate::referentiel::departements_region;
 use serde::Serialize;
 
 /// One wider search and how many results it would give.
@@ -50,7 +50,7 @@ impl Moteur {
             let mut v = r.clone();
             v.communes.clear();
             v.centre = None;
-            v.departements = DEPARTEMENTS_REGION
+            v.departements = departements_region()
                 .iter()
                 .filter_map(|d| code_dep(d))
                 .collect();

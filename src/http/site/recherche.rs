@@ -4,7 +4,7 @@
 use super::{date_fr, euros, gabarit, page_erreur};
 use crate::http::params::{self, Recherche};
 use crate::http::App;
-use crate::referentiel::DEPARTEMENTS_REGION;
+use crate::referentiel::departements_region;
 use crate::search::comprendre::Compris;
 use crate::search::index::jour;
 use crate::search::query::{Reponse, Resultat, ValeurFacette};
@@ -86,10 +86,9 @@ fn nettoyer(app: &App, query: &str) -> (Params, Option<Lieu>) {
                     p[i].1 = premiere.clone();
                     // When the region has one, namesakes elsewhere are not worth a question.
                     let region = |c: &String| {
-                        app.refs
-                            .communes
-                            .get(c)
-                            .is_some_and(|c| DEPARTEMENTS_REGION.contains(&c.departement.as_str()))
+                        app.refs.communes.get(c).is_some_and(|c| {
+                            departements_region().contains(&c.departement.as_str())
+                        })
                     };
                     let autres: Vec<&String> = if region(premiere) {
                         autres.iter().filter(|c| region(c)).collect()
@@ -235,7 +234,7 @@ pub fn accueil(app: &App, base: &str) -> Markup {
         "Trouver une formation",
         &format!("{base}/"),
         html! {
-            h1 { "Trouver une formation en Pays de la Loire" }
+            h1 { "Trouver une formation en " (crate::referentiel::nom_region()) }
             p.chapeau { "Toute l'offre de formation professionnelle de la région, financée ou certifiante, vérifiée par le Carif-Oref." }
             (formulaire(&[], app))
             h2 { "Exemples" }
@@ -461,7 +460,7 @@ fn elargissements(app: &App, p: &[(String, String)], el: &[Widening]) -> Markup 
             }
             "region" => {
                 let mut q = sans(p, &["commune", "rayon", "lat", "lon", "departement"]);
-                for d in DEPARTEMENTS_REGION {
+                for d in departements_region() {
                     q.push(("departement".into(), d.to_string()));
                 }
                 q

@@ -141,7 +141,7 @@ pub fn page(app: &App, base: &str) -> Markup {
             h1 { "L'offre de formation en chiffres" }
             @match c {
                 Some(c) => {
-                    p.chapeau { strong { (c.total) } " sessions de formation diffusées en Pays de la Loire." }
+                    p.chapeau { strong { (c.total) } " sessions de formation diffusées en " (crate::referentiel::nom_region()) "." }
                     div.graphiques {
                         (barres("domaines", "Sessions par domaine (les 15 premiers)", &c.domaines))
                         (barres("departements", "Sessions par département", &c.departements))

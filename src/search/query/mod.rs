@@ -334,7 +334,7 @@ impl Moteur {
             let b = brut.trim_matches(|c: char| !c.is_alphanumeric());
             let up = b.to_ascii_uppercase();
             if b.len() == 5 && b.bytes().all(|x| x.is_ascii_digit()) {
-                let cp_pdl = crate::referentiel::DEPARTEMENTS_REGION.contains(&&b[..2])
+                let cp_pdl = crate::referentiel::departements_region().contains(&&b[..2])
                     && self.refs.communes_par_cp.contains_key(b);
                 if self.refs.formacodes.contains_key(b) && !cp_pdl {
                     r.formacodes.push(b.parse().unwrap_or(0));
