@@ -461,7 +461,11 @@ impl Lexique {
     ) -> Comprehension {
         let mut c = Comprehension::default();
         let ms = decouper(q);
-        let litteraux: Vec<String> = litteraux.iter().map(|l| cle_lieu(l)).collect();
+        let litteraux: Vec<String> = litteraux
+            .iter()
+            .map(|l| cle_lieu(l))
+            .filter(|l| !l.is_empty())
+            .collect();
         // Byte ranges of `q` consumed by a filter.
         let mut pris: Vec<(usize, usize)> = Vec::new();
         let garde = |i: usize, n: usize| -> bool {
