@@ -1,7 +1,7 @@
 //! The public site: server-rendered French pages (maud escapes every interpolated string, so
 //! offer text is always shown as text), the partner widget, the sitemap. Everything works
-//! without JavaScript; `site.js` only adds suggestions as you type. CSS and JS are compiled
-//! into the binary.
+//! without JavaScript; `site.js` only adds suggestions as you type and folds the facets and
+//! dates on a phone. CSS and JS are compiled into the binary.
 //!
 //! - `/`: the search form; `/recherche?…`: results (every state is a URL);
 //! - `/formation/{numero}`: one offer in plain French, with schema.org JSON-LD;
