@@ -61,8 +61,18 @@ struct Cli {
         default_value = "info,tantivy=warn"
     )]
     log: String,
+    /// Log lines as plain text (colours only on a terminal) or as JSON, one object a line.
+    #[arg(long, global = true, env = "SOFI_LOG_FORMAT", value_enum, default_value_t = FormatLog::Plain)]
+    log_format: FormatLog,
     #[command(subcommand)]
     cmd: Cmd,
+}
+
+/// `--log-format`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum FormatLog {
+    Plain,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -326,13 +336,21 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() {
     sofi::pages_normales();
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&cli.log)
-                .unwrap_or_else(|_| "info,tantivy=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filtre = tracing_subscriber::EnvFilter::try_new(&cli.log)
+        .unwrap_or_else(|_| "info,tantivy=warn".into());
+    match cli.log_format {
+        // Colours only on a terminal: journald and log files get plain text.
+        FormatLog::Plain => tracing_subscriber::fmt()
+            .with_env_filter(filtre)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_writer(std::io::stderr)
+            .init(),
+        FormatLog::Json => tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filtre)
+            .with_writer(std::io::stderr)
+            .init(),
+    }
     // Batch commands return freed memory at once (flat RSS); the server keeps mimalloc's
     // default, as its queries reuse large buffers over and over.
     if matches!(

@@ -83,3 +83,64 @@ fn a_stale_or_missing_index_is_repaired_at_start() {
     assert!(count(&server, past) >= 2);
     assert!(server.stop().success());
 }
+
+/// The server's log lines up to "listening", as `sofi serve` writes them to a pipe (not a
+/// terminal), with `args` before the subcommand.
+fn lignes_du_journal(args: &[&str]) -> Vec<String> {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut enfant = sofi()
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(args)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = enfant.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lignes = Vec::new();
+    let fin = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while let Ok(l) = rx.recv_timeout(fin.saturating_duration_since(std::time::Instant::now())) {
+        let ecoute = l.contains("écoute");
+        lignes.push(l);
+        if ecoute {
+            break;
+        }
+    }
+    let _ = enfant.kill();
+    let _ = enfant.wait();
+    assert!(lignes.iter().any(|l| l.contains("écoute")), "{lignes:?}");
+    lignes
+}
+
+#[test]
+fn logs_are_plain_without_colour_off_a_terminal_or_json() {
+    let plain = lignes_du_journal(&[]);
+    assert!(
+        plain.iter().all(|l| !l.contains('\u{1b}')),
+        "colour codes in a pipe: {plain:?}"
+    );
+    let json = lignes_du_journal(&["--log-format", "json"]);
+    for l in &json {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}"));
+        assert!(
+            v["level"].is_string() && v["fields"]["message"].is_string(),
+            "{l}"
+        );
+    }
+}
