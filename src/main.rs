@@ -375,7 +375,8 @@ fn run(cli: Cli) -> Result<i32> {
     });
     sofi::store::set_cache_mib(cli.cache_mo);
     if cli.region.trim() != "52" {
-        let refs = Referentiels::charger_depuis(cli.ref_dir.clone())?;
+        // (Départements and regions only: the command loads the rest itself if it needs it.)
+        let refs = Referentiels::charger_petits(cli.ref_dir.clone())?;
         sofi::referentiel::regler_region(&cli.region, &refs).map_err(anyhow::Error::msg)?;
     }
     match cli.cmd {
@@ -963,6 +964,14 @@ fn serve(
     let (moteur, recree) =
         sofi::search::Moteur::ouvrir(&data_dir.join("index"), config, refs.clone())?;
     let moteur = Arc::new(moteur);
+    // Query understanding's tables, built while the rest starts rather than on the first
+    // search.
+    {
+        let m = moteur.clone();
+        std::thread::spawn(move || {
+            m.lexique();
+        });
+    }
     // The index is derived: rebuilt when missing, of another layout, or ahead of the store
     // (a restored store); otherwise brought up to date from the journal.
     let seq_store = store.compteurs()?.journal_seq;

@@ -240,6 +240,23 @@ impl Action {
     pub fn entrees_permanentes(&self) -> bool {
         self.modalites_entrees_sorties == "1"
     }
+    /// A public financeur (`rules::FINANCEURS_PUBLICS`) covers it: free for the job-seekers
+    /// it is meant for.
+    pub fn financement_public(&self) -> bool {
+        self.financeurs
+            .iter()
+            .any(|f| crate::rules::FINANCEURS_PUBLICS.contains(&f.code_financeur.trim()))
+    }
+    /// `prix-total-TTC` in euros, when it reads as a price ("1780.00", "12,5").
+    pub fn prix_euros(&self) -> Option<f64> {
+        self.prix_total_ttc
+            .as_deref()?
+            .trim()
+            .replace(',', ".")
+            .parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite() && *x >= 0.0)
+    }
 }
 
 /// How a training is followed: the `voie` filter and facet. Initial training is told apart

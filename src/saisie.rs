@@ -606,10 +606,7 @@ impl SaisieAction {
                 ..Default::default()
             })
             .collect();
-        let public = a
-            .financeurs
-            .iter()
-            .any(|f| crate::rules::FINANCEURS_PUBLICS.contains(&f.code_financeur.as_str()));
+        let public = a.financement_public();
         a.prise_en_charge_frais_possible = if public { "1" } else { "0" }.into();
         a.conventionnement = Some(if public { "1" } else { "0" }.into());
         a.publics = self

@@ -474,18 +474,7 @@ impl<'a> Generateur<'a> {
                 Some((_, c)) => c,
                 None => self.certifs[self.rng.gen_range(0..self.certifs.len())],
             };
-            let niveau = c.niveau.unwrap_or(3).clamp(1, 8);
-            (
-                cut(&c.intitule, 255),
-                c.formacode.clone(),
-                Some(Certification {
-                    code_rncp: c.code_rncp.as_ref().map(|r| format!("RNCP{r}")),
-                    code_certifinfo: Some(c.code.clone()),
-                    ..Default::default()
-                }),
-                Some(format!("1{niveau}")),
-                "6",
-            )
+            sujet_certifiant(c)
         } else {
             let t = &self.themes[self.rng.gen_range(0..self.themes.len())];
             let (prefixe, ais) = *[
@@ -510,17 +499,7 @@ impl<'a> Generateur<'a> {
             && self.rng_pop.gen_bool(PART_POPULAIRES);
         let (intitule, formacode, certification, niveau_sortie, ais) = if populaire {
             match self.populaires[self.rng_pop.gen_range(0..self.populaires.len())] {
-                Populaire::Certifiante(c) => (
-                    cut(&c.intitule, 255),
-                    c.formacode.clone(),
-                    Some(Certification {
-                        code_rncp: c.code_rncp.as_ref().map(|r| format!("RNCP{r}")),
-                        code_certifinfo: Some(c.code.clone()),
-                        ..Default::default()
-                    }),
-                    Some(format!("1{}", c.niveau.unwrap_or(3).clamp(1, 8))),
-                    "6",
-                ),
+                Populaire::Certifiante(c) => sujet_certifiant(c),
                 Populaire::Autre(t, fc) => (t.to_string(), fc.to_string(), None, None, "3"),
             }
         } else {
@@ -846,6 +825,31 @@ impl<'a> Generateur<'a> {
             ..Default::default()
         }
     }
+}
+
+/// What a formation is about: title, Formacode, certification, `code-niveau-sortie`,
+/// `objectif-general-formation`.
+type Sujet = (
+    String,
+    String,
+    Option<Certification>,
+    Option<String>,
+    &'static str,
+);
+
+/// A formation leading to Certif Info fiche `c`.
+fn sujet_certifiant(c: &CertifInfo) -> Sujet {
+    (
+        cut(&c.intitule, 255),
+        c.formacode.clone(),
+        Some(Certification {
+            code_rncp: c.code_rncp.as_ref().map(|r| format!("RNCP{r}")),
+            code_certifinfo: Some(c.code.clone()),
+            ..Default::default()
+        }),
+        Some(format!("1{}", c.niveau.unwrap_or(3).clamp(1, 8))),
+        "6",
+    )
 }
 
 fn leaf(name: &str, text: &str) -> Node {

@@ -302,6 +302,14 @@ impl Referentiels {
         Self::charger_depuis(None)
     }
 
+    /// Only the small tables (départements, régions, dictionaries, NSF, ROME): what
+    /// settings read at start (`--region`).
+    pub fn charger_petits(dir: Option<PathBuf>) -> Result<Referentiels, RefError> {
+        let mut r = Referentiels::default();
+        Self::petits(&mut r, &Source { dir })?;
+        Ok(r)
+    }
+
     /// Loads the référentiels of `dir` (`sofi --ref-dir`), else the compiled-in ones.
     pub fn charger_depuis(dir: Option<PathBuf>) -> Result<Referentiels, RefError> {
         let src = Source { dir };

@@ -443,6 +443,31 @@ pub struct Comprehension {
     pub apprentissage: bool,
     /// Folded word → the words it was probably meant to be.
     pub corrections: Vec<(String, Vec<String>)>,
+    /// Byte ranges of `q` consumed by a filter.
+    pris: Vec<(usize, usize)>,
+}
+
+impl Comprehension {
+    /// Records words `ms[i..i + n]` of `q` as understood: named in `compris`, and cut out of
+    /// what is searched from byte `debut` (which may take in a preposition before them).
+    fn retenir(
+        &mut self,
+        q: &str,
+        ms: &[Mot],
+        (i, n, debut): (usize, usize, usize),
+        genre: &'static str,
+        libelle: impl Into<String>,
+        parametres: Vec<Parametre>,
+    ) {
+        let fin = ms[i + n - 1].fin;
+        self.compris.push(Compris {
+            texte: q[ms[i].debut..fin].to_string(),
+            genre,
+            libelle: libelle.into(),
+            parametres,
+        });
+        self.pris.push((debut, fin));
+    }
 }
 
 impl Lexique {
@@ -466,8 +491,6 @@ impl Lexique {
             .map(|l| cle_lieu(l))
             .filter(|l| !l.is_empty())
             .collect();
-        // Byte ranges of `q` consumed by a filter.
-        let mut pris: Vec<(usize, usize)> = Vec::new();
         let garde = |i: usize, n: usize| -> bool {
             // Inside a phrase the user asked to keep literally?
             let texte = cle_lieu(&q[ms[i].debut..ms[i + n - 1].fin]);
@@ -475,7 +498,6 @@ impl Lexique {
                 texte == *l || l.split(' ').any(|w| w == texte) || texte.contains(l.as_str())
             })
         };
-        let texte = |i: usize, n: usize| q[ms[i].debut..ms[i + n - 1].fin].to_string();
         let mut i = 0;
         while i < ms.len() {
             let w = ms[i].pli.as_str();
@@ -506,15 +528,17 @@ impl Lexique {
                 };
                 if let Some((n, longueur)) = niveau {
                     if !garde(i, longueur) {
-                        let t = texte(i, longueur);
                         c.niveau = Some(n);
-                        c.compris.push(Compris {
-                            texte: t,
-                            genre: "niveau",
-                            libelle: crate::model::niveau_en_mots(n).unwrap_or("").to_string(),
-                            parametres: vec![p("niveau", n.to_string())],
-                        });
-                        pris.push((ms[i].debut, ms[i + longueur - 1].fin));
+                        let libelle = crate::model::niveau_en_mots(n).unwrap_or("");
+                        let parametres = vec![p("niveau", n.to_string())];
+                        c.retenir(
+                            q,
+                            &ms,
+                            (i, longueur, ms[i].debut),
+                            "niveau",
+                            libelle,
+                            parametres,
+                        );
                         i += longueur;
                         continue;
                     }
@@ -529,26 +553,30 @@ impl Lexique {
                 };
                 if n > 0 && !garde(i, n) {
                     c.a_distance = true;
-                    c.compris.push(Compris {
-                        texte: texte(i, n),
-                        genre: "a_distance",
-                        libelle: "à distance".into(),
-                        parametres: vec![p("a_distance", "1")],
-                    });
-                    pris.push((ms[i].debut, ms[i + n - 1].fin));
+                    let parametres = vec![p("a_distance", "1")];
+                    c.retenir(
+                        q,
+                        &ms,
+                        (i, n, ms[i].debut),
+                        "a_distance",
+                        "à distance",
+                        parametres,
+                    );
                     i += n;
                     continue;
                 }
             }
             if !deja.financeur && w == "cpf" && !c.cpf && !garde(i, 1) {
                 c.cpf = true;
-                c.compris.push(Compris {
-                    texte: texte(i, 1),
-                    genre: "financement",
-                    libelle: "éligible au CPF".into(),
-                    parametres: vec![p("financeur", "cpf")],
-                });
-                pris.push((ms[i].debut, ms[i].fin));
+                let parametres = vec![p("financeur", "cpf")];
+                c.retenir(
+                    q,
+                    &ms,
+                    (i, 1, ms[i].debut),
+                    "financement",
+                    "éligible au CPF",
+                    parametres,
+                );
                 i += 1;
                 continue;
             }
@@ -558,16 +586,19 @@ impl Lexique {
                 && !garde(i, 1)
             {
                 c.gratuit = true;
-                c.compris.push(Compris {
-                    texte: texte(i, 1),
-                    genre: "financement",
-                    libelle: "financement public (gratuite pour les demandeurs d'emploi)".into(),
-                    parametres: crate::rules::FINANCEURS_PUBLICS
-                        .iter()
-                        .map(|f| p("financeur", *f))
-                        .collect(),
-                });
-                pris.push((ms[i].debut, ms[i].fin));
+                let parametres = crate::rules::FINANCEURS_PUBLICS
+                    .iter()
+                    .map(|f| p("financeur", *f))
+                    .collect();
+                let libelle = "financement public (gratuite pour les demandeurs d'emploi)";
+                c.retenir(
+                    q,
+                    &ms,
+                    (i, 1, ms[i].debut),
+                    "financement",
+                    libelle,
+                    parametres,
+                );
                 i += 1;
                 continue;
             }
@@ -579,13 +610,9 @@ impl Lexique {
                 };
                 if n > 0 && !garde(i, n) {
                     c.apprentissage = true;
-                    c.compris.push(Compris {
-                        texte: texte(i, n),
-                        genre: "voie",
-                        libelle: "en alternance (apprentissage)".into(),
-                        parametres: vec![p("voie", "apprentissage")],
-                    });
-                    pris.push((ms[i].debut, ms[i + n - 1].fin));
+                    let libelle = "en alternance (apprentissage)";
+                    let parametres = vec![p("voie", "apprentissage")];
+                    c.retenir(q, &ms, (i, n, ms[i].debut), "voie", libelle, parametres);
                     i += n;
                     continue;
                 }
@@ -635,17 +662,18 @@ impl Lexique {
                         let commune = refs.communes.get(&insee);
                         if let Some(pos) = commune.and_then(|x| Some((x.lat?, x.lon?))) {
                             let nom = commune.map(|x| x.nom.as_str()).unwrap_or("");
-                            c.compris.push(Compris {
-                                texte: texte(i, n),
-                                genre: "lieu",
-                                libelle: format!("à {nom} ({} km)", rayon_fr(rayon)),
-                                parametres: vec![
-                                    p("commune", insee.clone()),
-                                    p("rayon", rayon_fr(rayon)),
-                                ],
-                            });
+                            let libelle = format!("à {nom} ({} km)", rayon_fr(rayon));
+                            let parametres =
+                                vec![p("commune", insee.clone()), p("rayon", rayon_fr(rayon))];
+                            c.retenir(
+                                q,
+                                &ms,
+                                (i, n, debut_avec_prep(i)),
+                                "lieu",
+                                libelle,
+                                parametres,
+                            );
                             c.lieu = Some((insee, pos));
-                            pris.push((debut_avec_prep(i), ms[i + n - 1].fin));
                             i += n;
                             continue;
                         }
@@ -656,14 +684,11 @@ impl Lexique {
                             .get(&dep)
                             .map(|d| d.nom.clone())
                             .unwrap_or_default();
-                        c.compris.push(Compris {
-                            texte: texte(i, n),
-                            genre: "departement",
-                            libelle: format!("{nom} ({dep})"),
-                            parametres: vec![p("departement", dep.clone())],
-                        });
+                        let libelle = format!("{nom} ({dep})");
+                        let parametres = vec![p("departement", dep.clone())];
+                        let place = (i, n, debut_avec_prep(i));
+                        c.retenir(q, &ms, place, "departement", libelle, parametres);
                         c.departement = Some(dep);
-                        pris.push((debut_avec_prep(i), ms[i + n - 1].fin));
                         i += n;
                         continue;
                     }
@@ -675,6 +700,7 @@ impl Lexique {
         // What is left, with the consumed spans cut out.
         let mut reste = String::with_capacity(q.len());
         let mut pos = 0;
+        let mut pris = std::mem::take(&mut c.pris);
         pris.sort_unstable();
         for (a, b) in pris {
             if a >= pos {

@@ -209,8 +209,10 @@ pub struct Moteur {
     pub(super) config: arc_swap::ArcSwap<Config>,
     pub(super) refs: Arc<Referentiels>,
     pub(super) libelles: super::suggest::Libelles,
-    /// Query understanding's tables (places, job titles, spelling).
-    pub(super) lexique: super::comprendre::Lexique,
+    /// Query understanding's tables (places, job titles, spelling), built on first use:
+    /// commands that only index (reindex, rejudge) never pay for them; `serve` warms them
+    /// in the background at start.
+    lexique: std::sync::OnceLock<super::comprendre::Lexique>,
     /// Generic Formacode of each Formacode, as numbers (for the facet tree).
     pub(super) parents_formacode: std::collections::HashMap<u64, u64>,
     /// Per-segment views the queries read (see `vue`).
@@ -329,7 +331,7 @@ impl Moteur {
                 champs,
                 config: arc_swap::ArcSwap::new(config),
                 libelles: super::suggest::Libelles::new(&refs),
-                lexique: super::comprendre::Lexique::new(&refs),
+                lexique: std::sync::OnceLock::new(),
                 vues: Default::default(),
                 en_cours: Default::default(),
                 voisins: Default::default(),
@@ -724,7 +726,8 @@ impl Moteur {
     /// The référentiels the index was built with.
     /// Query understanding's tables.
     pub fn lexique(&self) -> &super::comprendre::Lexique {
-        &self.lexique
+        self.lexique
+            .get_or_init(|| super::comprendre::Lexique::new(&self.refs))
     }
 
     pub fn refs(&self) -> &Referentiels {

@@ -133,7 +133,7 @@ fn action(app: &App, f: &Formation, a: &Action) -> Markup {
                 @if let Some(d) = &a.duree_indicative { dt { "Durée indicative" } dd { (d) } }
                 @if let Some(p) = &a.prix_total_ttc {
                     dt { "Prix" }
-                    dd { @match prix(p) { Some(x) => { (euros(x)) " TTC" } None => { (p) } } }
+                    dd { @match a.prix_euros() { Some(x) => { (euros(x)) " TTC" } None => { (p) } } }
                 }
                 @if let Some(u) = &a.url { dt { "En savoir plus" } dd { (liens(u)) } }
                 @if let Some(p) = &a.acces_handicapes { dt { "Accessibilité" } dd { (p) } }
@@ -167,15 +167,6 @@ fn action(app: &App, f: &Formation, a: &Action) -> Markup {
             }
         }
     }
-}
-
-/// A price as LHÉO writes it ("1780.00", "12,5"), in euros.
-fn prix(p: &str) -> Option<f64> {
-    p.trim()
-        .replace(',', ".")
-        .parse::<f64>()
-        .ok()
-        .filter(|x| x.is_finite() && *x >= 0.0)
 }
 
 pub fn page(app: &App, numero: &str, base: &str) -> (StatusCode, Markup) {
@@ -250,14 +241,10 @@ pub fn page(app: &App, numero: &str, base: &str) -> (StatusCode, Markup) {
         })
         .collect();
     let cpf = crate::diffusion::eligible_cpf(f, refs);
-    let publique = actions.iter().any(|a| {
-        a.financeurs
-            .iter()
-            .any(|x| crate::rules::FINANCEURS_PUBLICS.contains(&x.code_financeur.trim()))
-    });
+    let publique = actions.iter().any(|a| a.financement_public());
     let offres: Vec<serde_json::Value> = actions
         .iter()
-        .filter_map(|a| prix(a.prix_total_ttc.as_deref()?))
+        .filter_map(|a| a.prix_euros())
         .map(|p| json!({"@type": "Offer", "price": p, "priceCurrency": "EUR", "category": "Paid"}))
         .collect();
     let mut cours = json!({

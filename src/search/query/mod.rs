@@ -224,7 +224,7 @@ impl Moteur {
             // "cuisine"). A word written `mot => autre` is searched as its alternatives only.
             let corrige = r.corrections.iter().find(|(m, _)| m == mot).map(|(_, v)| v);
             let bases: Vec<&str> = std::iter::once(mot.as_str())
-                .chain(self.lexique.formes(mot).iter().map(String::as_str))
+                .chain(self.lexique().formes(mot).iter().map(String::as_str))
                 .chain(corrige.into_iter().flatten().map(String::as_str))
                 .collect();
             // (term, typo-tolerant, weight): a synonym weighs half the word, so that what
@@ -286,7 +286,7 @@ impl Moteur {
             // when their title says it otherwise (a small constant score: the words first).
             let metiers: Vec<(Occur, Box<dyn Query>)> = bases
                 .iter()
-                .flat_map(|m| self.lexique.metiers(m))
+                .flat_map(|m| self.lexique().metiers(m))
                 .map(|rome| {
                     let t = Term::from_field_text(self.champs.codes, &format!("rome:{rome}"));
                     let q: Box<dyn Query> = Box::new(TermQuery::new(t, IndexRecordOption::Basic));

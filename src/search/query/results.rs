@@ -44,26 +44,14 @@ impl Carte {
         sessions: impl Iterator<Item = &'a crate::model::Session>,
         cpf: bool,
     ) -> Carte {
-        let codes: Vec<&str> = a
-            .financeurs
-            .iter()
-            .map(|x| x.code_financeur.trim())
-            .collect();
-        let nombre = |s: &Option<String>| {
-            s.as_deref()
-                .map(|p| p.trim().replace(',', "."))
-                .and_then(|p| p.parse::<f64>().ok())
-                .filter(|p| p.is_finite() && *p >= 0.0)
-        };
         Carte {
             financement: Financement {
-                public: codes
-                    .iter()
-                    .any(|c| crate::rules::FINANCEURS_PUBLICS.contains(c)),
+                public: a.financement_public(),
                 cpf,
-                personnel: codes.is_empty() || codes.contains(&"10"),
+                personnel: a.financeurs.is_empty()
+                    || a.financeurs.iter().any(|x| x.code_financeur.trim() == "10"),
             },
-            prix: nombre(&a.prix_total_ttc),
+            prix: a.prix_euros(),
             heures: a.nombre_heures_total.or(
                 match (a.nombre_heures_centre, a.nombre_heures_entreprise) {
                     (None, None) => None,
