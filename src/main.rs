@@ -964,14 +964,10 @@ fn serve(
     let (moteur, recree) =
         sofi::search::Moteur::ouvrir(&data_dir.join("index"), config, refs.clone())?;
     let moteur = Arc::new(moteur);
-    // Query understanding's tables, built while the rest starts rather than on the first
-    // search.
-    {
-        let m = moteur.clone();
-        std::thread::spawn(move || {
-            m.lexique();
-        });
-    }
+    // Query understanding's tables, built before serving: not on the first search, and
+    // not in the background while the server already answers (an overloaded server must
+    // not be found busy with them).
+    moteur.lexique();
     // The index is derived: rebuilt when missing, of another layout, or ahead of the store
     // (a restored store); otherwise brought up to date from the journal.
     let seq_store = store.compteurs()?.journal_seq;

@@ -210,8 +210,8 @@ pub struct Moteur {
     pub(super) refs: Arc<Referentiels>,
     pub(super) libelles: super::suggest::Libelles,
     /// Query understanding's tables (places, job titles, spelling), built on first use:
-    /// commands that only index (reindex, rejudge) never pay for them; `serve` warms them
-    /// in the background at start.
+    /// commands that only index (reindex, rejudge) never pay for them; `serve` builds them
+    /// before it answers.
     lexique: std::sync::OnceLock<super::comprendre::Lexique>,
     /// Generic Formacode of each Formacode, as numbers (for the facet tree).
     pub(super) parents_formacode: std::collections::HashMap<u64, u64>,
