@@ -20,6 +20,7 @@
 //!   the route table and the server on top.
 
 pub mod accounts;
+pub mod configuration;
 pub mod diffusion;
 pub mod generate;
 pub mod http;

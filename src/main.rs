@@ -4,7 +4,7 @@
 //! sit with the code that reads them.)
 
 use anyhow::{bail, Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sofi::diffusion::{ecrire_flux, Depuis};
 use sofi::generate::{Generateur, Parametres};
@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use sofi::configuration;
+
 #[derive(Parser)]
 #[command(
     name = "sofi",
@@ -25,6 +27,10 @@ use std::time::Instant;
     about = "Collecte, vérifie et diffuse l'offre de formation (LHÉO)"
 )]
 struct Cli {
+    /// Configuration file (TOML, keys are the options' long names): options and environment
+    /// variables win over it.
+    #[arg(long, global = true, env = "SOFI_CONFIG")]
+    config: Option<PathBuf>,
     /// Data directory (store, index, inbox).
     #[arg(long, global = true, env = "SOFI_DATA_DIR", default_value = "./var")]
     data_dir: PathBuf,
@@ -176,73 +182,15 @@ enum Cmd {
     #[command(alias = "compacter")]
     Compact,
     /// Run the HTTP server.
-    Serve {
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: String,
-        /// On an empty store, first load the demo offer (about 5,000 sessions).
+    Serve(ServeArgs),
+    /// Print the effective configuration: every setting, its value and where it came from
+    /// (option, environment, configuration file, default).
+    Config {
+        #[command(flatten)]
+        serve: ServeArgs,
+        /// As JSON.
         #[arg(long)]
-        demo: bool,
-        /// Largest import body (`POST /api/v1/import`); units K, M, G, T (powers of 1,024).
-        #[arg(long, env = "SOFI_LIMITE_IMPORT", default_value = "2G", value_parser = taille)]
-        limite_import: u64,
-        /// Connections served at once; the next ones are answered 503 (also bounded by the
-        /// open-files limit).
-        #[arg(long, env = "SOFI_CONNEXIONS_MAX", default_value_t = Limits::default().connections)]
-        connexions_max: usize,
-        /// LHÉO feeds written at once; the next ones are answered 503 with Retry-After.
-        #[arg(long, env = "SOFI_FLUX_MAX", default_value_t = Limits::default().feeds)]
-        flux_max: usize,
-        /// Uploads imported at once; the next ones wait up to 2 s, then are answered 503 with
-        /// Retry-After.
-        #[arg(long, env = "SOFI_IMPORTS_MAX", default_value_t = Limits::default().uploads)]
-        imports_max: usize,
-        /// Seconds a client has to send a request's head.
-        #[arg(long, env = "SOFI_DELAI_ENTETES", default_value_t = Limits::default().header_timeout.as_secs())]
-        delai_entetes: u64,
-        /// Seconds without a byte moving either way before a connection is closed.
-        #[arg(long, env = "SOFI_DELAI_INACTIVITE", default_value_t = Limits::default().idle_timeout.as_secs())]
-        delai_inactivite: u64,
-        /// Bearer token of the write routes (default: the one in DATA_DIR/admin-token,
-        /// created at first start).
-        #[arg(long, env = "SOFI_ADMIN_TOKEN", hide_env_values = true)]
-        admin_token: Option<String>,
-        /// The search's internal switch points, lowered by tests so that every path runs on
-        /// small data (`parallel_pass_min=64,short_ids=12,…`).
-        #[arg(long, hide = true)]
-        test_thresholds: Option<sofi::search::Thresholds>,
-        /// Development over plain HTTP only: the session cookie is `sofi` without `Secure`
-        /// instead of `__Host-sofi` (browsers refuse Secure cookies from http:// except on
-        /// localhost).
-        #[arg(long, env = "SOFI_COOKIE_NON_SECURISE", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
-        cookie_non_securise: bool,
-        /// Minutes without a request after which a back-office session ends.
-        #[arg(long, env = "SOFI_SESSION_INACTIVITE", default_value_t = 120)]
-        session_inactivite: u64,
-        /// Hours after which a back-office session ends, used or not.
-        #[arg(long, env = "SOFI_SESSION_DUREE", default_value_t = 12)]
-        session_duree: u64,
-        /// The auto-acceptance policy (TOML: `automatiques`, `echantillon`); default: session
-        /// dates, recruitment, new sessions and contacts go online at once, 5 % sampled.
-        #[arg(long, env = "SOFI_POLITIQUE")]
-        politique: Option<PathBuf>,
-        /// Requests per minute an address may make without a partner key (API and feeds;
-        /// the site's pages are never limited).
-        #[arg(long, env = "SOFI_ANONYME_PAR_MINUTE", default_value_t = sofi::http::partenaires::Reglages::default().anonyme_par_minute)]
-        anonyme_par_minute: u32,
-        /// Requests per day an address may make without a partner key.
-        #[arg(long, env = "SOFI_ANONYME_PAR_JOUR", default_value_t = sofi::http::partenaires::Reglages::default().anonyme_par_jour)]
-        anonyme_par_jour: u32,
-        /// The LHÉO feeds answer only with a partner key (401 without).
-        #[arg(long, env = "SOFI_FLUX_AVEC_CLE", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
-        flux_avec_cle: bool,
-        /// Days the search analytics' daily aggregates are kept (stated on /confidentialite).
-        #[arg(long, env = "SOFI_RETENTION_JOURS", default_value_t = sofi::http::analytique::RETENTION_JOURS)]
-        retention_jours: u32,
-        /// The address the public reaches the server at (`https://formation.example.fr`
-        /// behind a TLS proxy): canonical links, sitemap, JSON-LD, widget snippet and
-        /// one-time links use it (default: `http://` and the request's Host).
-        #[arg(long, env = "SOFI_PUBLIC_URL", value_parser = url_publique)]
-        public_url: Option<String>,
+        json: bool,
     },
     /// The audit trail as JSON Lines, oldest first: every change by a person (who, when, what,
     /// before → after, why) since a date or an instant.
@@ -257,6 +205,78 @@ enum Cmd {
         #[command(subcommand)]
         op: UserCmd,
     },
+}
+
+/// `sofi serve`'s settings (`sofi config` shows them too).
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address and port to listen on (`0.0.0.0:8080` for every interface).
+    #[arg(long, env = "SOFI_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// On an empty store, first load the demo offer (about 5,000 sessions).
+    #[arg(long)]
+    demo: bool,
+    /// Largest import body (`POST /api/v1/import`); units K, M, G, T (powers of 1,024).
+    #[arg(long, env = "SOFI_LIMITE_IMPORT", default_value = "2G", value_parser = taille)]
+    limite_import: u64,
+    /// Connections served at once; the next ones are answered 503 (also bounded by the
+    /// open-files limit).
+    #[arg(long, env = "SOFI_CONNEXIONS_MAX", default_value_t = Limits::default().connections)]
+    connexions_max: usize,
+    /// LHÉO feeds written at once; the next ones are answered 503 with Retry-After.
+    #[arg(long, env = "SOFI_FLUX_MAX", default_value_t = Limits::default().feeds)]
+    flux_max: usize,
+    /// Uploads imported at once; the next ones wait up to 2 s, then are answered 503 with
+    /// Retry-After.
+    #[arg(long, env = "SOFI_IMPORTS_MAX", default_value_t = Limits::default().uploads)]
+    imports_max: usize,
+    /// Seconds a client has to send a request's head.
+    #[arg(long, env = "SOFI_DELAI_ENTETES", default_value_t = Limits::default().header_timeout.as_secs())]
+    delai_entetes: u64,
+    /// Seconds without a byte moving either way before a connection is closed.
+    #[arg(long, env = "SOFI_DELAI_INACTIVITE", default_value_t = Limits::default().idle_timeout.as_secs())]
+    delai_inactivite: u64,
+    /// Bearer token of the write routes (default: the one in DATA_DIR/admin-token,
+    /// created at first start).
+    #[arg(long, env = "SOFI_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// The search's internal switch points, lowered by tests so that every path runs on
+    /// small data (`parallel_pass_min=64,short_ids=12,…`).
+    #[arg(long, hide = true)]
+    test_thresholds: Option<sofi::search::Thresholds>,
+    /// Development over plain HTTP only: the session cookie is `sofi` without `Secure`
+    /// instead of `__Host-sofi` (browsers refuse Secure cookies from http:// except on
+    /// localhost).
+    #[arg(long, env = "SOFI_COOKIE_NON_SECURISE", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
+    cookie_non_securise: bool,
+    /// Minutes without a request after which a back-office session ends.
+    #[arg(long, env = "SOFI_SESSION_INACTIVITE", default_value_t = 120)]
+    session_inactivite: u64,
+    /// Hours after which a back-office session ends, used or not.
+    #[arg(long, env = "SOFI_SESSION_DUREE", default_value_t = 12)]
+    session_duree: u64,
+    /// The auto-acceptance policy (TOML: `automatiques`, `echantillon`); default: session
+    /// dates, recruitment, new sessions and contacts go online at once, 5 % sampled.
+    #[arg(long, env = "SOFI_POLITIQUE")]
+    politique: Option<PathBuf>,
+    /// Requests per minute an address may make without a partner key (API and feeds;
+    /// the site's pages are never limited).
+    #[arg(long, env = "SOFI_ANONYME_PAR_MINUTE", default_value_t = sofi::http::partenaires::Reglages::default().anonyme_par_minute)]
+    anonyme_par_minute: u32,
+    /// Requests per day an address may make without a partner key.
+    #[arg(long, env = "SOFI_ANONYME_PAR_JOUR", default_value_t = sofi::http::partenaires::Reglages::default().anonyme_par_jour)]
+    anonyme_par_jour: u32,
+    /// The LHÉO feeds answer only with a partner key (401 without).
+    #[arg(long, env = "SOFI_FLUX_AVEC_CLE", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
+    flux_avec_cle: bool,
+    /// Days the search analytics' daily aggregates are kept (stated on /confidentialite).
+    #[arg(long, env = "SOFI_RETENTION_JOURS", default_value_t = sofi::http::analytique::RETENTION_JOURS)]
+    retention_jours: u32,
+    /// The address the public reaches the server at (`https://formation.example.fr`
+    /// behind a TLS proxy): canonical links, sitemap, JSON-LD, widget snippet and
+    /// one-time links use it (default: `http://` and the request's Host).
+    #[arg(long, env = "SOFI_PUBLIC_URL", value_parser = url_publique)]
+    public_url: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -335,7 +355,15 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     sofi::pages_normales();
-    let cli = Cli::parse();
+    let fichier = match lire_configuration() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("sofi : erreur : {e}");
+            std::process::exit(2);
+        }
+    };
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let filtre = tracing_subscriber::EnvFilter::try_new(&cli.log)
         .unwrap_or_else(|_| "info,tantivy=warn".into());
     match cli.log_format {
@@ -359,7 +387,7 @@ fn main() {
     ) {
         sofi::reglage_allocateur();
     }
-    match run(cli) {
+    match run(cli, &matches, &fichier) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             eprintln!("sofi : erreur : {e:#}");
@@ -368,7 +396,36 @@ fn main() {
     }
 }
 
-fn run(cli: Cli) -> Result<i32> {
+/// The configuration file named by `--config` or `SOFI_CONFIG`, if any: its settings become
+/// the environment variables not already set (options > environment > file > defaults).
+fn lire_configuration() -> Result<configuration::Fichier, String> {
+    let mut args = std::env::args_os().skip(1);
+    let mut chemin = None;
+    while let Some(a) = args.next() {
+        let a = a.to_string_lossy().into_owned();
+        if a == "--" {
+            break;
+        } else if a == "--config" {
+            chemin = args.next().map(PathBuf::from);
+        } else if let Some(c) = a.strip_prefix("--config=") {
+            chemin = Some(PathBuf::from(c));
+        }
+    }
+    let Some(chemin) = chemin.or_else(|| std::env::var_os("SOFI_CONFIG").map(PathBuf::from)) else {
+        return Ok(Default::default());
+    };
+    let mut f = configuration::lire(&Cli::command(), &["serve"], &chemin)?;
+    // What the environment already sets wins: only the others are taken from the file.
+    f.valeurs
+        .retain(|v| std::env::var_os(&v.variable).is_none());
+    for v in &f.valeurs {
+        // (Before any thread is started.)
+        std::env::set_var(&v.variable, &v.valeur);
+    }
+    Ok(f)
+}
+
+fn run(cli: Cli, matches: &clap::ArgMatches, fichier: &configuration::Fichier) -> Result<i32> {
     lheo::regler_decompression(lheo::Decompression {
         ratio_max: cli.gzip_ratio_max,
         octets_max: cli.gzip_max,
@@ -461,7 +518,8 @@ fn run(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
-        Cmd::Serve {
+        Cmd::Config { serve: _, json } => afficher_configuration(matches, fichier, json),
+        Cmd::Serve(ServeArgs {
             listen,
             demo,
             limite_import,
@@ -481,7 +539,7 @@ fn run(cli: Cli) -> Result<i32> {
             flux_avec_cle,
             retention_jours,
             public_url,
-        } => {
+        }) => {
             if let Some(t) = test_thresholds {
                 sofi::search::set_thresholds(t);
             }
@@ -501,6 +559,7 @@ fn run(cli: Cli) -> Result<i32> {
                 header_timeout: std::time::Duration::from_secs(delai_entetes.max(1)),
                 idle_timeout: std::time::Duration::from_secs(delai_inactivite.max(1)),
             };
+            refuser_hors_boucle(&listen, admin_token.as_deref(), cookie_non_securise)?;
             let token = sofi::http::admin_token(&cli.data_dir, admin_token)?;
             let reglages = (cli.ref_dir.clone(), cli.index_config.clone());
             let politique = match politique {
@@ -913,6 +972,101 @@ fn afficher(path: &Path, r: &Rapport, dt: f64, stocke: bool) {
     if let Some(e) = &r.erreur_fatale {
         let _ = writeln!(out, "  ARRÊT : {}:{e}", path.display());
     }
+}
+
+/// `sofi config`: each setting, its value and where it came from.
+fn afficher_configuration(
+    matches: &clap::ArgMatches,
+    fichier: &configuration::Fichier,
+    json: bool,
+) -> Result<i32> {
+    let cmd = Cli::command();
+    let sous = matches
+        .subcommand_matches("config")
+        .context("sous-commande config")?;
+    let mut lignes = Vec::new();
+    for (_, arg) in configuration::reglages(&cmd, &["config"]) {
+        let id = arg.get_id().as_str();
+        let variable = arg
+            .get_env()
+            .map(|v| v.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let valeur = sous.get_raw(id).map(|vs| {
+            vs.map(|v| v.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join(",")
+        });
+        let source = match sous.value_source(id) {
+            Some(clap::parser::ValueSource::CommandLine) => "option".to_string(),
+            Some(clap::parser::ValueSource::EnvVariable) => match fichier.cle_de(&variable) {
+                Some(cle) => format!(
+                    "fichier {} ({cle})",
+                    fichier
+                        .chemin
+                        .as_deref()
+                        .unwrap_or(Path::new("?"))
+                        .display()
+                ),
+                None => format!("environnement {variable}"),
+            },
+            Some(clap::parser::ValueSource::DefaultValue) => "défaut".to_string(),
+            _ => "non réglé".to_string(),
+        };
+        // Secrets are never printed, only whether they are set.
+        let valeur = match valeur {
+            Some(_) if arg.is_hide_env_values_set() => Some("(masqué)".to_string()),
+            v => v,
+        };
+        lignes.push((
+            arg.get_long().unwrap_or(id).replace('-', "_"),
+            variable,
+            valeur,
+            source,
+        ));
+    }
+    let mut out = std::io::stdout().lock();
+    if json {
+        let v: Vec<_> = lignes
+            .iter()
+            .map(|(cle, var, val, src)| {
+                serde_json::json!({"cle": cle, "variable": var, "valeur": val, "source": src})
+            })
+            .collect();
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+    } else {
+        let large = lignes.iter().map(|l| l.0.len()).max().unwrap_or(0);
+        for (cle, _, val, src) in &lignes {
+            let val = val.as_deref().unwrap_or("-");
+            writeln!(out, "{cle:large$}  {val:<32}  {src}")?;
+        }
+    }
+    Ok(0)
+}
+
+/// A server reachable from other machines refuses development settings: the insecure
+/// cookie, and an admin token a person could guess.
+fn refuser_hors_boucle(listen: &str, token: Option<&str>, cookie_non_securise: bool) -> Result<()> {
+    let addr = sofi::http::parse_listen_address(listen).map_err(anyhow::Error::msg)?;
+    if addr.ip().is_loopback() {
+        return Ok(());
+    }
+    if cookie_non_securise {
+        bail!(
+            "--cookie-non-securise (SOFI_COOKIE_NON_SECURISE) sert au développement sur 127.0.0.1 : \
+             refusé pour une écoute sur {addr} (mettez Sofi derrière HTTPS)"
+        );
+    }
+    if let Some(t) = token.map(str::trim).filter(|t| !t.is_empty()) {
+        let distincts = t.chars().collect::<std::collections::BTreeSet<_>>().len();
+        if t.chars().count() < 24 || distincts < 10 {
+            bail!(
+                "le jeton d'administration donné (--admin-token, SOFI_ADMIN_TOKEN) est trop faible \
+                 pour une écoute sur {addr} : 24 caractères au moins, variés (par exemple \
+                 `openssl rand -hex 32`), ou aucun pour celui que Sofi crée dans DATA_DIR/admin-token"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// `(ref_dir, index_config)`: where the référentiels and the search settings come from.

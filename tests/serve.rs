@@ -144,3 +144,99 @@ fn logs_are_plain_without_colour_off_a_terminal_or_json() {
         );
     }
 }
+
+#[test]
+fn the_configuration_file_sits_under_environment_and_options_and_is_checked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fichier = tmp.path().join("sofi.toml");
+    std::fs::write(
+        &fichier,
+        "data_dir = \"/srv/sofi\"\nconnexions-max = 100\nflux_max = 2\nlog_format = \"json\"\n",
+    )
+    .unwrap();
+    let out = run(sofi()
+        .env_remove("SOFI_DATA_DIR")
+        .env("SOFI_CONNEXIONS_MAX", "50")
+        .args(["config", "--json", "--flux-max", "3", "--config"])
+        .arg(&fichier));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let reglage = |cle: &str| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["cle"] == cle)
+            .unwrap_or_else(|| panic!("{cle} absent"))
+            .clone()
+    };
+    assert_eq!(reglage("data_dir")["valeur"], "/srv/sofi");
+    assert!(reglage("data_dir")["source"]
+        .as_str()
+        .unwrap()
+        .starts_with("fichier "));
+    assert_eq!(reglage("connexions_max")["valeur"], "50");
+    assert_eq!(
+        reglage("connexions_max")["source"],
+        "environnement SOFI_CONNEXIONS_MAX"
+    );
+    assert_eq!(reglage("flux_max")["valeur"], "3");
+    assert_eq!(reglage("flux_max")["source"], "option");
+    assert_eq!(reglage("imports_max")["source"], "défaut");
+
+    // The example shipped names every setting there is.
+    let exemple = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/sofi.toml"),
+    )
+    .unwrap();
+    for r in v.as_array().unwrap() {
+        let cle = r["cle"].as_str().unwrap();
+        assert!(
+            cle == "config" || exemple.contains(&format!("{cle} =")),
+            "deploy/sofi.toml does not document {cle}"
+        );
+    }
+    let out = run(sofi()
+        .arg("config")
+        .arg("--config")
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/sofi.toml")));
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // An unknown key or a bad value stops the start, naming the file and the key.
+    for (texte, attendu) in [
+        ("connexion_max = 3\n", "« connexion_max » inconnue"),
+        (
+            "limite_import = \"3Z\"\n",
+            "« limite_import » : valeur « 3Z » refusée",
+        ),
+        ("log_format = \"xml\"\n", "plain, json"),
+        ("listen = [\"a\"]\n", "« listen »"),
+    ] {
+        std::fs::write(&fichier, texte).unwrap();
+        let out = run(sofi()
+            .arg("--config")
+            .arg(&fichier)
+            .arg("--data-dir")
+            .arg(tmp.path())
+            .arg("serve"));
+        assert_eq!(out.status.code(), Some(2), "{texte}");
+        let e = stderr(&out);
+        assert!(
+            e.contains("sofi.toml") && e.contains(attendu),
+            "{texte}: {e}"
+        );
+    }
+
+    // Off loopback: no development cookie, no guessable admin token.
+    for (args, attendu) in [
+        (vec!["--cookie-non-securise"], "cookie-non-securise"),
+        (vec!["--admin-token", "secret"], "trop faible"),
+    ] {
+        let out = run(sofi()
+            .arg("--data-dir")
+            .arg(tmp.path())
+            .args(["serve", "--listen", "0.0.0.0:0"])
+            .args(args));
+        assert_eq!(out.status.code(), Some(2));
+        assert!(stderr(&out).contains(attendu), "{}", stderr(&out));
+    }
+}
