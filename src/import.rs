@@ -13,7 +13,7 @@ use crate::rules::{verifier, Constat, Verdict};
 use crate::store::{Ecrit, Operation, Store, StoreError};
 use serde::Serialize;
 use std::collections::HashSet;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Offers per store transaction.
 pub const LOT: usize = 128;
@@ -121,6 +121,78 @@ enum Lu {
 
 /// Reads, checks and (unless checking only) stores one input.
 pub fn importer(
+    input: Input,
+    refs: &Referentiels,
+    opts: &Options,
+    progression: &(dyn Fn(u64) + Sync),
+) -> Result<Rapport, ImportError> {
+    let t0 = std::time::Instant::now();
+    let r = importer_lot(input, refs, opts, progression);
+    if opts.store.is_some() {
+        TOTAUX.noter(&r);
+        match &r {
+            Ok(r) => tracing::info!(
+                target: "sofi::import",
+                source = %r.source,
+                lues = r.lues,
+                stockees = r.stockees,
+                rejetees = r.rejetees,
+                retirees = r.retirees + r.supprimees,
+                octets = r.octets,
+                ms = t0.elapsed().as_millis() as u64,
+                erreur = r.erreur_fatale.as_deref().unwrap_or(""),
+                "import"
+            ),
+            Err(e) => tracing::warn!(
+                target: "sofi::import",
+                source = %opts.source,
+                ms = t0.elapsed().as_millis() as u64,
+                "import interrompu : {e}"
+            ),
+        }
+    }
+    r
+}
+
+/// What every import into a store did since the process started (`/metrics`).
+#[derive(Debug, Default)]
+pub struct Totaux {
+    pub imports: AtomicU64,
+    pub echecs: AtomicU64,
+    pub lues: AtomicU64,
+    pub stockees: AtomicU64,
+    pub rejetees: AtomicU64,
+}
+
+/// The process's import totals.
+pub static TOTAUX: Totaux = Totaux {
+    imports: AtomicU64::new(0),
+    echecs: AtomicU64::new(0),
+    lues: AtomicU64::new(0),
+    stockees: AtomicU64::new(0),
+    rejetees: AtomicU64::new(0),
+};
+
+impl Totaux {
+    fn noter(&self, r: &Result<Rapport, ImportError>) {
+        self.imports.fetch_add(1, Ordering::Relaxed);
+        match r {
+            Ok(r) => {
+                if !r.succes() {
+                    self.echecs.fetch_add(1, Ordering::Relaxed);
+                }
+                self.lues.fetch_add(r.lues, Ordering::Relaxed);
+                self.stockees.fetch_add(r.stockees, Ordering::Relaxed);
+                self.rejetees.fetch_add(r.rejetees, Ordering::Relaxed);
+            }
+            Err(_) => {
+                self.echecs.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+fn importer_lot(
     input: Input,
     refs: &Referentiels,
     opts: &Options,

@@ -122,9 +122,28 @@ fn lignes_du_journal(args: &[&str]) -> Vec<String> {
             break;
         }
     }
+    assert!(lignes.iter().any(|l| l.contains("écoute")), "{lignes:?}");
+    // One line per request, with its id.
+    let url = format!("http://127.0.0.1:{port}/health");
+    let (status, _) = call(ureq::get(&url).set("x-request-id", "journal-7"), None);
+    assert_eq!(status, 200);
+    while let Ok(l) = rx.recv_timeout(fin.saturating_duration_since(std::time::Instant::now())) {
+        let vue = l.contains("journal-7");
+        lignes.push(l);
+        if vue {
+            break;
+        }
+    }
     let _ = enfant.kill();
     let _ = enfant.wait();
-    assert!(lignes.iter().any(|l| l.contains("écoute")), "{lignes:?}");
+    let ligne = lignes
+        .iter()
+        .find(|l| l.contains("journal-7"))
+        .expect("no request line");
+    assert!(
+        ligne.contains("/health") && ligne.contains("200"),
+        "{ligne}"
+    );
     lignes
 }
 
@@ -239,4 +258,131 @@ fn the_configuration_file_sits_under_environment_and_options_and_is_checked() {
         assert_eq!(out.status.code(), Some(2));
         assert!(stderr(&out).contains(attendu), "{}", stderr(&out));
     }
+}
+
+/// `/metrics` parsed as Prometheus does: `name{labels} value`, comments, nothing else.
+fn metriques(server: &Server) -> Vec<(String, String, f64)> {
+    let (status, r) = call(ureq::get(&server.url("/metrics")), None);
+    assert_eq!(status, 200);
+    assert!(r.content_type().starts_with("text/plain"));
+    let texte = r.into_string().unwrap();
+    let mut v = Vec::new();
+    for l in texte
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        let (serie, valeur) = l.rsplit_once(' ').unwrap_or_else(|| panic!("{l}"));
+        let (nom, labels) = match serie.split_once('{') {
+            Some((n, reste)) => (n, reste.strip_suffix('}').unwrap_or_else(|| panic!("{l}"))),
+            None => (serie, ""),
+        };
+        assert!(
+            nom.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+            "{l}"
+        );
+        let valeur: f64 = valeur.parse().unwrap_or_else(|_| panic!("{l}"));
+        v.push((nom.to_string(), labels.to_string(), valeur));
+    }
+    v
+}
+
+#[test]
+fn metrics_count_requests_searches_imports_and_the_index_lag_without_personal_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path(), true);
+    let sante = server.wait_health();
+    for q in ["cariste", "jean.dupont@example.org"] {
+        let url = format!("{}?q={q}", server.url("/api/v1/recherche"));
+        assert_eq!(call(ureq::get(&url), None).0, 200);
+    }
+    let (status, r) = call(
+        ureq::get(&server.url("/nulle-part/jean.dupont")).set("x-request-id", "essai-42"),
+        None,
+    );
+    assert_eq!(status, 404);
+    assert_eq!(r.header("x-request-id"), Some("essai-42"));
+    let (_, r) = call(ureq::get(&server.url("/health")), None);
+    let id = r.header("x-request-id").unwrap().to_string();
+    assert_eq!(id.len(), 16, "a new id when none is given");
+    let (status, _) = call(
+        ureq::post(&server.url("/api/v1/import"))
+            .set("authorization", &format!("Bearer {}", server.token.trim())),
+        Some(&std::fs::read(lheo("samples/trefle/poec.xml")).unwrap()),
+    );
+    assert_eq!(status, 200);
+
+    let formations = sante["formations"].as_f64().unwrap();
+    let m = metriques(&server);
+    let valeur = |nom: &str, labels: &str| {
+        m.iter()
+            .find(|(n, l, _)| n == nom && l == labels)
+            .map(|x| x.2)
+            .unwrap_or_else(|| panic!("{nom}{{{labels}}} absent"))
+    };
+    assert_eq!(
+        valeur(
+            "sofi_http_requetes_total",
+            "route=\"/api/v1/recherche\",methode=\"GET\",statut=\"200\""
+        ),
+        2.0
+    );
+    assert_eq!(
+        valeur(
+            "sofi_http_requetes_total",
+            "route=\"(aucune)\",methode=\"GET\",statut=\"404\""
+        ),
+        1.0
+    );
+    assert_eq!(valeur("sofi_recherches_total", ""), 2.0);
+    assert_eq!(valeur("sofi_recherches_sans_resultat_total", ""), 1.0);
+    // The demo's load and the upload.
+    assert_eq!(valeur("sofi_imports_total", ""), 2.0);
+    assert_eq!(
+        valeur("sofi_import_offres_lues_total", ""),
+        formations + 1.0
+    );
+    assert_eq!(
+        valeur("sofi_import_offres_stockees_total", ""),
+        formations + 1.0
+    );
+    assert_eq!(valeur("sofi_formations", ""), formations + 1.0);
+    assert_eq!(
+        valeur("sofi_journal_seq", ""),
+        sante["journal_seq"].as_f64().unwrap() + 1.0
+    );
+    assert!(valeur("sofi_index_retard_entrees", "") <= 1.0);
+    assert!(valeur("sofi_stockage_octets", "partie=\"store\"") > 0.0);
+    assert!(valeur("sofi_stockage_octets", "partie=\"index\"") > 0.0);
+    assert_eq!(
+        valeur(
+            "sofi_build_info",
+            &format!("version=\"{}\"", env!("CARGO_PKG_VERSION"))
+        ),
+        1.0
+    );
+    let buckets = m
+        .iter()
+        .filter(|(n, l, _)| {
+            n == "sofi_http_duree_secondes_bucket" && l.starts_with("route=\"/api/v1/recherche\"")
+        })
+        .count();
+    assert!(buckets >= 10, "{buckets} buckets");
+    // What people typed never reaches a label.
+    for (n, l, _) in &m {
+        assert!(
+            !l.contains("dupont") && !l.contains("cariste"),
+            "{n}{{{l}}}"
+        );
+        assert!(!l.contains("127.0.0.1"), "{n}{{{l}}}");
+    }
+    // Within a few seconds the index has caught up.
+    let fin = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while valeur_de(&metriques(&server), "sofi_index_retard_entrees") > 0.0 {
+        assert!(std::time::Instant::now() < fin, "the index never caught up");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+fn valeur_de(m: &[(String, String, f64)], nom: &str) -> f64 {
+    m.iter().find(|x| x.0 == nom).map_or(f64::NAN, |x| x.2)
 }

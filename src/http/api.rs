@@ -88,6 +88,7 @@ pub(super) async fn recherche(app: Arc<App>, req: Request) -> Response<Body> {
     let res = tokio::task::spawn_blocking(move || {
         let mut reponse = moteur.rechercher(&r)?;
         app.analytique.recherche(&moteur, &r, &reponse);
+        app.metriques.recherche(reponse.total == 0);
         super::partenaires::filtrer_facettes(acces.as_ref(), &refs, &mut reponse.facettes);
         // Widening would step out of a key's forced filters: not offered then.
         let force = acces

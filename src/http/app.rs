@@ -38,6 +38,8 @@ pub struct App {
     /// proxy): canonical links, the sitemap, JSON-LD, the widget snippet and one-time links
     /// use it instead of `http://{Host}`.
     pub url_publique: Option<String>,
+    /// Request and search counters (`/metrics`).
+    pub metriques: Arc<super::metriques::Metriques>,
 }
 
 /// What one client can hold, so that slow or stuck ones cannot starve the others: beyond a
@@ -94,6 +96,7 @@ impl App {
             analytique: super::analytique::Analytique::new(super::analytique::RETENTION_JOURS),
             index_config: None,
             url_publique: None,
+            metriques: Default::default(),
         }
     }
 

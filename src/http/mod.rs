@@ -24,6 +24,7 @@ mod health;
 pub mod html;
 pub mod identity;
 pub mod import;
+pub mod metriques;
 pub mod offer_json;
 pub mod params;
 pub mod partenaires;

@@ -3,12 +3,13 @@
 //! a body limit on reads. The only module that knows every route; the route modules know
 //! nothing of each other.
 
+use super::metriques::{self, Metriques};
 use super::respond::{error, Body};
 use super::{
     api, espace, feeds, gestion, gestion_partenaires, gestion_recherches, health, import, site, App,
 };
 use crate::limits::{MAX_READ_BODY, MAX_URI};
-use axum::extract::{RawPathParams, Request, State};
+use axum::extract::{MatchedPath, RawPathParams, Request, State};
 use axum::routing::get;
 use axum::Router;
 use hyper::body::Incoming;
@@ -121,6 +122,14 @@ pub(super) fn table(app: Arc<App>) -> Router {
             "/health",
             get(|State(app): State<Arc<App>>| async move { health::health(&app) }),
         )
+        .route(
+            "/metrics",
+            get(|State(app): State<Arc<App>>| async move {
+                tokio::task::spawn_blocking(move || metriques::metrics(&app))
+                    .await
+                    .unwrap_or_else(super::respond::internal)
+            }),
+        )
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             READ_TIMEOUT,
@@ -157,6 +166,21 @@ pub(super) fn table(app: Arc<App>) -> Router {
             "/api/v1/import",
             axum::routing::post(|State(app): State<Arc<App>>, req: Request| import::post(app, req)),
         )
+        // Every route passes its pattern on to the answer, for the request's log line and
+        // metrics (never the path itself, which may hold what a person typed).
+        .route_layer(axum::middleware::from_fn(
+            |req: Request, next: axum::middleware::Next| async move {
+                let motif = req
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map(|m| Motif(m.as_str().into()));
+                let mut r = next.run(req).await;
+                if let Some(m) = motif {
+                    r.extensions_mut().insert(m);
+                }
+                r
+            },
+        ))
         .fallback(|req: Request| async move {
             error(
                 StatusCode::NOT_FOUND,
@@ -178,11 +202,61 @@ fn openapi_json() -> &'static str {
     })
 }
 
-/// One request: the URI's length, the route, then what every answer gets.
+/// The pattern of the route that answered (`/api/v1/formations/{*numero}`).
+#[derive(Clone)]
+struct Motif(Arc<str>);
+
+/// One request: its id, the URI's length, the route, then what every answer gets, its
+/// metrics and its log line.
 pub(super) async fn respond(
     table: Router,
+    metriques: Arc<Metriques>,
     req: hyper::Request<Incoming>,
 ) -> Result<Response<axum::body::Body>, Infallible> {
+    let debut = std::time::Instant::now();
+    let methode = req.method().clone();
+    let id = id_requete(req.headers().get("x-request-id"));
+    let mut r = repondre(table, req).await;
+    r.headers_mut().insert(
+        "x-request-id",
+        HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("-")),
+    );
+    static AUTRE: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
+    let route = match r.extensions().get::<Motif>() {
+        Some(m) => m.0.clone(),
+        None => AUTRE.get_or_init(|| "(aucune)".into()).clone(),
+    };
+    let duree = debut.elapsed();
+    let statut = r.status().as_u16();
+    metriques.requete(&route, methode.as_str(), statut, duree.as_secs_f64());
+    tracing::info!(
+        target: "sofi::http",
+        id = %id,
+        methode = %methode,
+        route = %route,
+        statut,
+        us = duree.as_micros() as u64,
+        "requête"
+    );
+    Ok(r)
+}
+
+/// The request's id: the one a proxy gave (`X-Request-Id`, when short and plain), else a
+/// new one; sent back in `X-Request-Id` and written on the request's log line.
+fn id_requete(donne: Option<&HeaderValue>) -> String {
+    if let Some(v) = donne.and_then(|v| v.to_str().ok()) {
+        if (1..=64).contains(&v.len())
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        {
+            return v.to_string();
+        }
+    }
+    format!("{:016x}", rand::random::<u64>())
+}
+
+/// The answer, before its id, metrics and log line.
+async fn repondre(table: Router, req: hyper::Request<Incoming>) -> Response<axum::body::Body> {
     let longueur = req.uri().path().len() + req.uri().query().map_or(0, |q| q.len() + 1);
     let mut r = if longueur > MAX_URI {
         error(
@@ -229,7 +303,7 @@ pub(super) async fn respond(
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
     );
-    Ok(r)
+    r
 }
 
 /// The JSON error for a bodiless 4xx or 5xx.

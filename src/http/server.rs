@@ -58,13 +58,14 @@ pub async fn serve(
                     continue;
                 };
                 let table = table.clone();
+                let metriques = app.metriques.clone();
                 let io = connection::Connection::new(stream, app.limits.idle_timeout);
                 let conn = http.serve_connection(
                     TokioIo::new(io),
                     service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
                         req.extensions_mut()
                             .insert(super::identity::ClientAddr(peer.ip()));
-                        super::router::respond(table.clone(), req)
+                        super::router::respond(table.clone(), metriques.clone(), req)
                     }),
                 );
                 let conn = graceful.watch(conn);

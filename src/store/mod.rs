@@ -484,6 +484,11 @@ impl Store {
         Ok((self.compteurs()?.en_attente as usize, oldest))
     }
 
+    /// The data directory this store lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The journal entry with this sequence number.
     pub fn entree_journal(&self, seq: u64) -> Result<Option<EntreeJournal>, StoreError> {
         let a = self.a()?;

@@ -571,6 +571,7 @@ pub fn resultats(app: &App, query: &str, base: &str) -> (StatusCode, Markup) {
     };
     let el = moteur.widen(&r, rep.total);
     let cle = app.analytique.recherche(moteur, &r, &rep);
+    app.metriques.recherche(rep.total == 0);
     let tri = match val(&p, "tri") {
         "" => "pertinence",
         t => t,
