@@ -192,6 +192,21 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// A consistent copy of the data (store, bodies, accounts, audit) into DEST, absent or
+    /// empty, while the server keeps serving and taking writes (through it when it runs).
+    Backup {
+        dest: PathBuf,
+        /// Then restore it into a temporary directory and compare it with what was copied
+        /// (counters, trees, a sample of offers, every body); only then is it reported good.
+        /// On an existing backup, only this check.
+        #[arg(long)]
+        verify: bool,
+        /// The running server to ask, when it holds the store.
+        #[arg(long, env = "SOFI_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
+    },
+    /// Restore a backup into the data directory (absent or empty) and rebuild its index.
+    Restore { src: PathBuf },
     /// The audit trail as JSON Lines, oldest first: every change by a person (who, when, what,
     /// before → after, why) since a date or an instant.
     Audit {
@@ -698,6 +713,25 @@ fn run(cli: Cli, matches: &clap::ArgMatches, fichier: &configuration::Fichier) -
             }
             Ok(0)
         }
+        Cmd::Backup { dest, verify, url } => backup(&cli.data_dir, &dest, verify, &url),
+        Cmd::Restore { src } => {
+            let t0 = Instant::now();
+            let m = Store::restaurer(&src, &cli.data_dir)?;
+            let refs = Arc::new(Referentiels::charger_depuis(cli.ref_dir.clone())?);
+            let config = Arc::new(sofi::search::Config::charger(cli.index_config.clone())?);
+            let store = Store::open(&cli.data_dir)?;
+            let (moteur, _) =
+                sofi::search::Moteur::ouvrir(&cli.data_dir.join("index"), config, refs)?;
+            let n = moteur.reindex(&store)?;
+            eprintln!(
+                "restauré dans {} : {} formations, journal {}, {n} sessions indexées, en {:.1} s",
+                cli.data_dir.display(),
+                m.compteurs.formations,
+                m.compteurs.journal_seq,
+                t0.elapsed().as_secs_f64()
+            );
+            Ok(0)
+        }
         Cmd::Reindex => {
             let t0 = Instant::now();
             let refs = Arc::new(Referentiels::charger_depuis(cli.ref_dir.clone())?);
@@ -971,6 +1005,86 @@ fn afficher(path: &Path, r: &Rapport, dt: f64, stocke: bool) {
     }
     if let Some(e) = &r.erreur_fatale {
         let _ = writeln!(out, "  ARRÊT : {}:{e}", path.display());
+    }
+}
+
+/// `sofi backup`: in this process when the store is free, else through the running server;
+/// then, with `--verify`, the check.
+fn backup(data_dir: &Path, dest: &Path, verify: bool, url: &str) -> Result<i32> {
+    let dest = std::path::absolute(dest)?;
+    if !(verify && dest.join(sofi::store::MANIFESTE).exists()) {
+        let m = match Store::open(data_dir) {
+            Ok(store) => store.sauvegarder(&dest)?,
+            Err(sofi::store::StoreError::Verrouille(_)) => {
+                let token =
+                    sofi::http::admin_token(data_dir, std::env::var("SOFI_ADMIN_TOKEN").ok())?;
+                let r = ureq::post(&format!(
+                    "{}/api/v1/admin/sauvegarde",
+                    url.trim_end_matches('/')
+                ))
+                .set("authorization", &format!("Bearer {token}"))
+                .send_json(serde_json::json!({ "destination": dest }));
+                match r {
+                    Ok(r) => r.into_json::<sofi::store::Manifeste>()?,
+                    Err(ureq::Error::Status(code, r)) => {
+                        let v: serde_json::Value = r.into_json().unwrap_or_default();
+                        bail!(
+                            "le serveur ({url}) refuse la sauvegarde ({code}) : {}",
+                            v["erreur"]["message"].as_str().unwrap_or("?")
+                        )
+                    }
+                    Err(e) => bail!(
+                        "le stockage est tenu par un serveur, mais {url} ne répond pas ({e}) : donnez son adresse par --url"
+                    ),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        };
+        eprintln!(
+            "sauvegarde dans {} : {} formations, journal {}, écritures en attente {} ms, en {:.1} s",
+            dest.display(),
+            m.compteurs.formations,
+            m.compteurs.journal_seq,
+            m.pause_ms,
+            m.duree_ms as f64 / 1000.0
+        );
+    }
+    if !verify {
+        return Ok(0);
+    }
+    let t0 = Instant::now();
+    let m = sofi::store::lire_manifeste(&dest)?;
+    let nom = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let essai = dest.with_file_name(format!(".{nom}.verification-{}", std::process::id()));
+    let r = (|| -> Result<Vec<String>> {
+        Store::restaurer(&dest, &essai)?;
+        let store = Store::open(&essai)?;
+        let mut problemes = store.comparer_au_manifeste(&m)?;
+        let (_, stockage) = store.verifier()?;
+        problemes.extend(stockage);
+        problemes.extend(store.verify_backoffice()?.problemes);
+        Ok(problemes)
+    })();
+    let _ = std::fs::remove_dir_all(&essai);
+    let problemes = r?;
+    if problemes.is_empty() {
+        eprintln!(
+            "sauvegarde vérifiée : restaurée et comparée ({} formations, journal {}, {} offres de l'échantillon, chaque corps relu) en {:.1} s",
+            m.compteurs.formations,
+            m.compteurs.journal_seq,
+            m.echantillon.len(),
+            t0.elapsed().as_secs_f64()
+        );
+        Ok(0)
+    } else {
+        for p in &problemes {
+            eprintln!("  PROBLÈME : {p}");
+        }
+        eprintln!("sauvegarde NON vérifiée : {} problème(s)", problemes.len());
+        Ok(1)
     }
 }
 

@@ -228,3 +228,45 @@ pub fn same_token(a: &str, b: &str) -> bool {
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
 }
+
+/// Constant-time comparison, so the token cannot be guessed byte by byte from timings.
+fn meme_jeton(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// Authorisation of the admin routes (import, deletion, backups): `None` when allowed, else the error response.
+pub(super) fn refus_admin(
+    app: &super::App,
+    req: &axum::extract::Request,
+) -> Option<hyper::Response<super::respond::Body>> {
+    let header = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    match header.and_then(|h| h.strip_prefix("Bearer ")) {
+        None => {
+            let mut r = super::respond::error(
+                hyper::StatusCode::UNAUTHORIZED,
+                "authentification-requise",
+                "en-tête Authorization: Bearer <jeton> requis (jeton dans DATA_DIR/admin-token ou SOFI_ADMIN_TOKEN)",
+                None,
+            );
+            r.headers_mut().insert(
+                "www-authenticate",
+                "Bearer realm=\"sofi\"".parse().expect("static"),
+            );
+            Some(r)
+        }
+        Some(t) if !meme_jeton(t.trim(), &app.admin_token) => Some(super::respond::error(
+            hyper::StatusCode::FORBIDDEN,
+            "jeton-invalide",
+            "ce jeton n'est pas celui d'administration",
+            None,
+        )),
+        Some(_) => None,
+    }
+}

@@ -23,45 +23,6 @@ use std::io::{self, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// Constant-time comparison, so the token cannot be guessed byte by byte from timings.
-fn meme_jeton(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
-/// Authorisation of the write routes: `None` when allowed, else the error response.
-pub(super) fn refuse(app: &App, req: &Request) -> Option<Response<Body>> {
-    let header = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok());
-    match header.and_then(|h| h.strip_prefix("Bearer ")) {
-        None => {
-            let mut r = error(
-                StatusCode::UNAUTHORIZED,
-                "authentification-requise",
-                "en-tête Authorization: Bearer <jeton> requis (jeton dans DATA_DIR/admin-token ou SOFI_ADMIN_TOKEN)",
-                None,
-            );
-            r.headers_mut().insert(
-                "www-authenticate",
-                "Bearer realm=\"sofi\"".parse().expect("static"),
-            );
-            Some(r)
-        }
-        Some(t) if !meme_jeton(t.trim(), &app.admin_token) => Some(error(
-            StatusCode::FORBIDDEN,
-            "jeton-invalide",
-            "ce jeton ne donne pas accès à l'import",
-            None,
-        )),
-        Some(_) => None,
-    }
-}
-
 /// Blocking side of the upload: reads chunks the connection task sends.
 struct ChannelReader {
     rx: tokio::sync::mpsc::Receiver<io::Result<Bytes>>,
@@ -103,7 +64,7 @@ pub(super) async fn post(app: Arc<App>, req: Request) -> Response<Body> {
 
 /// Token and query string of an import; the error response otherwise.
 fn params(app: &App, req: &Request) -> Result<(String, bool), Box<Response<Body>>> {
-    if let Some(r) = refuse(app, req) {
+    if let Some(r) = super::identity::refus_admin(app, req) {
         return Err(Box::new(r));
     }
     params::parse::<params::Import>(req.uri().query().unwrap_or(""))
@@ -278,7 +239,7 @@ struct Supprimee<'a> {
 
 /// `DELETE /api/v1/formations/{numero}`: deletes one offer (journalled); 404 if absent.
 pub(super) async fn delete(app: Arc<App>, req: Request, numero: String) -> Response<Body> {
-    if let Some(r) = refuse(&app, &req) {
+    if let Some(r) = super::identity::refus_admin(&app, &req) {
         return r;
     }
     let app2 = app.clone();

@@ -30,6 +30,7 @@ pub mod params;
 pub mod partenaires;
 pub mod respond;
 mod router;
+mod sauvegardes;
 mod server;
 pub mod site;
 

@@ -6,7 +6,8 @@
 use super::metriques::{self, Metriques};
 use super::respond::{error, Body};
 use super::{
-    api, espace, feeds, gestion, gestion_partenaires, gestion_recherches, health, import, site, App,
+    api, espace, feeds, gestion, gestion_partenaires, gestion_recherches, health, import,
+    sauvegardes, site, App,
 };
 use crate::limits::{MAX_READ_BODY, MAX_URI};
 use axum::extract::{MatchedPath, RawPathParams, Request, State};
@@ -160,6 +161,12 @@ pub(super) fn table(app: Arc<App>) -> Router {
                     "/api/v1/espace/fichier",
                     axum::routing::post(espace::api::fichier),
                 ),
+        )
+        .route(
+            "/api/v1/admin/sauvegarde",
+            axum::routing::post(|State(app): State<Arc<App>>, req: Request| {
+                sauvegardes::post(app, req)
+            }),
         )
         // Uploads take as long as the client sends: no time limit but the idle one.
         .route(

@@ -237,6 +237,8 @@ impl Store {
             &a.suspendues,
             &a.decisions,
         ];
+        // Not while a backup takes its cut (see `Store::sauvegarder`).
+        let _cut = self.pause_ecritures();
         let r = trees
             .as_slice()
             .transaction(|t| {
@@ -814,6 +816,8 @@ impl Store {
             vec![]
         };
         let trees = [&a.motifs, &a.audit, &a.meta, &a.audit_objet];
+        // Not while a backup takes its cut (see `Store::sauvegarder`).
+        let _cut = self.pause_ecritures();
         let r = trees
             .as_slice()
             .transaction(|t| {

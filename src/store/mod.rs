@@ -27,6 +27,7 @@ mod partenaires;
 mod people;
 mod records;
 mod recovery;
+mod sauvegarde;
 mod suspensions;
 mod writes;
 
@@ -39,6 +40,7 @@ use durability::*;
 pub use partenaires::*;
 pub use people::*;
 pub use records::*;
+pub use sauvegarde::{lire_manifeste, Manifeste, MANIFESTE};
 pub use suspensions::*;
 use writes::*;
 
@@ -261,6 +263,9 @@ pub struct Store {
     damaged_offers: Arc<Mutex<std::collections::BTreeSet<String>>>,
     /// Times sled was reopened (see [`Store::reopen_count`]).
     reopen_count: Arc<std::sync::atomic::AtomicU64>,
+    /// Held (shared) by every transaction over several trees, taken alone for a moment by a
+    /// backup to cut a consistent state (see [`Store::sauvegarder`]).
+    pause: Arc<std::sync::RwLock<()>>,
     /// When [`Store::probe`] last probed (Unix ms).
     derniere_sonde: Arc<std::sync::atomic::AtomicI64>,
     /// The staff queue as last read, and the generation of `file` it was read at (see
@@ -374,9 +379,15 @@ impl Store {
             damaged_offers: Arc::default(),
             reopen_count: Arc::default(),
             derniere_sonde: Arc::default(),
+            pause: Arc::default(),
             file_cache: Arc::default(),
             file_generation: Arc::default(),
         })
+    }
+
+    /// The shared side of [`Store::pause`]: held across a transaction over several trees.
+    fn pause_ecritures(&self) -> std::sync::RwLockReadGuard<'_, ()> {
+        self.pause.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// sled's handles, or the error that says they are being reopened (after trying to).

@@ -100,6 +100,8 @@ impl Store {
     ) -> Result<R, StoreError> {
         let a = self.a()?;
         let trees = [&a.cles, &a.cles_jetons, &a.meta, &a.audit, &a.audit_objet];
+        // Not while a backup takes its cut (see `Store::sauvegarder`).
+        let _cut = self.pause_ecritures();
         let r = trees
             .as_slice()
             .transaction(|t| f(&t[0], &t[1], &t[2], (&t[3], &t[4])))

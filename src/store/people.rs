@@ -139,6 +139,8 @@ impl Store {
             &a.meta,
             &a.audit_objet,
         ];
+        // Not while a backup takes its cut (see `Store::sauvegarder`).
+        let _cut = self.pause_ecritures();
         let r = trees
             .as_slice()
             .transaction(|t| {
@@ -307,6 +309,8 @@ impl Store {
         let (clair, h) = crate::accounts::new_token();
         let a = self.a()?;
         let trees = [&a.jetons, &a.audit, &a.meta, &a.audit_objet];
+        // Not while a backup takes its cut (see `Store::sauvegarder`).
+        let _cut = self.pause_ecritures();
         let r = trees
             .as_slice()
             .transaction(|t| {
@@ -654,6 +658,8 @@ impl Store {
     pub fn traiter_signalement(&self, id: u64, auteur: &str) -> Result<bool, StoreError> {
         let a = self.a()?;
         let trees = [&a.signalements, &a.audit, &a.meta, &a.audit_objet];
+        // Not while a backup takes its cut (see `Store::sauvegarder`).
+        let _cut = self.pause_ecritures();
         let r = trees
             .as_slice()
             .transaction(|t| {

@@ -151,6 +151,8 @@ impl Store {
         let fin_engagee = *fin;
         // 2. Fiches, indexes, organismes, journal and counters, in one transaction.
         let trees = offer_trees(&a, hook.is_some());
+        // Not while a backup takes its cut (see `Store::sauvegarder`).
+        let _cut = self.pause_ecritures();
         let r = trees
             .as_slice()
             .transaction(|t| {
@@ -321,6 +323,8 @@ impl Store {
         }
         let sans_offre = self.organismes_sans_offre(&partants, &Default::default())?;
         let trees = offer_trees(&a, hook.is_some());
+        // Not while a backup takes its cut (see `Store::sauvegarder`).
+        let _cut = self.pause_ecritures();
         let r = trees
             .as_slice()
             .transaction(|t| {

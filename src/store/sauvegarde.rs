@@ -1,0 +1,338 @@
+//! Online backups: a consistent copy of a store that keeps serving and taking writes.
+//!
+//! sled 0.34 has no snapshot. A backup copies every tree while writes go on, and listens to
+//! every tree meanwhile (sled's subscribers see each insert and removal, transactions
+//! included). Then, for a moment, it holds [`Store::pause`]: no transaction over several
+//! trees runs, so the events received so far end on a transaction's boundary. The events
+//! are replayed on the copy in order, which makes each key what it was at that moment
+//! (replaying a change the copy already saw is harmless: the last one wins). The body file
+//! is append-only: its committed part at that moment is copied after.
+//!
+//! A backup is a directory: `store/` (a closed sled database), `offres-N.corps`, the data
+//! directory's marker and `sauvegarde.json` (the manifest, written last: a directory
+//! without it is an unfinished backup). The search index is derived and is not copied: it
+//! is rebuilt from the restored store (`sofi restore` does it).
+
+use super::*;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// The manifest's file name.
+pub const MANIFESTE: &str = "sauvegarde.json";
+
+/// Offers whose record is compared between the store and its copy at the cut, and again
+/// when a backup is verified.
+const ECHANTILLON: usize = 1000;
+
+/// What a backup holds, written last in it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Manifeste {
+    pub version_sofi: String,
+    pub format: u32,
+    /// When the cut was taken (Unix ms).
+    pub horodatage: i64,
+    pub compteurs: Compteurs,
+    /// The body file's generation and committed length.
+    pub corps_generation: u64,
+    pub corps_octets: u64,
+    /// Keys per tree.
+    pub arbres: BTreeMap<String, u64>,
+    /// A sample of offers: numero → xxh3-128 of its stored record.
+    pub echantillon: BTreeMap<String, String>,
+    /// How long writes waited for the cut (ms), and the whole backup (ms).
+    pub pause_ms: u64,
+    pub duree_ms: u64,
+}
+
+/// The empreinte of a record's bytes, as the manifest writes it.
+fn empreinte(octets: &[u8]) -> String {
+    format!("{:032x}", twox_hash::XxHash3_128::oneshot(octets))
+}
+
+fn nom_arbre(nom: &[u8]) -> String {
+    String::from_utf8_lossy(nom).into_owned()
+}
+
+/// A directory that may receive a backup or a restore: absent, or empty.
+fn destination_libre(dest: &Path) -> Result<(), StoreError> {
+    if dest.exists() && std::fs::read_dir(dest)?.next().is_some() {
+        return Err(StoreError::Conflit(format!(
+            "{} n'est pas vide : une sauvegarde ou une restauration va dans un dossier neuf",
+            dest.display()
+        )));
+    }
+    std::fs::create_dir_all(dest)?;
+    Ok(())
+}
+
+impl Store {
+    /// Copies this store, consistent as of one moment, into `dest` (absent or empty).
+    pub fn sauvegarder(&self, dest: &Path) -> Result<Manifeste, StoreError> {
+        let t0 = Instant::now();
+        destination_libre(dest)?;
+        let a = self.a()?;
+        if self.suivant.is_some() {
+            return Err(StoreError::Conflit(
+                "une compaction interrompue est en cours de reprise : lancez `sofi compact`, puis sauvegardez".into(),
+            ));
+        }
+        let copie = sled::Config::new()
+            .path(dest.join("store"))
+            .cache_capacity(64 << 20)
+            .mode(sled::Mode::HighThroughput)
+            .open()?;
+        let noms: Vec<sled::IVec> = a.db.tree_names();
+        let arbres: Vec<sled::Tree> = noms
+            .iter()
+            .map(|n| a.db.open_tree(n))
+            .collect::<Result<_, _>>()?;
+        // Listening before copying: whatever changes during the copy is replayed after.
+        let abonnes: Vec<sled::Subscriber> =
+            arbres.iter().map(|t| t.watch_prefix(vec![])).collect();
+        let fin = Arc::new(AtomicBool::new(false));
+        let ecoute = {
+            let fin = fin.clone();
+            std::thread::spawn(move || ecouter(abonnes, &fin))
+        };
+        let copies: Vec<sled::Tree> = noms
+            .iter()
+            .map(|n| copie.open_tree(n))
+            .collect::<Result<_, _>>()?;
+        for (source, cible) in arbres.iter().zip(&copies) {
+            let mut lot = sled::Batch::default();
+            let mut n = 0;
+            for kv in source.iter() {
+                let (k, v) = kv?;
+                lot.insert(k, v);
+                n += 1;
+                if n % 10_000 == 0 {
+                    cible.apply_batch(std::mem::take(&mut lot))?;
+                }
+            }
+            cible.apply_batch(lot)?;
+        }
+        // Which offers to compare: chosen on the copy, read from the store at the cut.
+        let offres_copie = copie.open_tree("offres")?;
+        let choix = echantillon(&offres_copie, None)?;
+        // The cut: no transaction over several trees runs while the events are collected.
+        let t_pause = Instant::now();
+        let (evenements, corps_fin, echantillon_vivant) = {
+            let _cut = self.pause.write().unwrap_or_else(|e| e.into_inner());
+            fin.store(true, Ordering::Release);
+            let evenements = ecoute
+                .join()
+                .map_err(|_| StoreError::Conflit("sauvegarde : écoute interrompue".into()))?;
+            let corps_fin = a
+                .meta
+                .get(CLE_CORPS_FIN)?
+                .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
+                .unwrap_or(0);
+            (evenements, corps_fin, echantillon(&a.offres, Some(&choix))?)
+        };
+        let pause_ms = t_pause.elapsed().as_millis() as u64;
+        for (i, e) in evenements {
+            match e {
+                sled::Event::Insert { key, value } => {
+                    copies[i].insert(key, value)?;
+                }
+                sled::Event::Remove { key } => {
+                    copies[i].remove(key)?;
+                }
+            }
+        }
+        copie.flush()?;
+        let echantillon_copie = echantillon(&offres_copie, Some(&choix))?;
+        if echantillon_copie != echantillon_vivant {
+            return Err(StoreError::Conflit(
+                "sauvegarde : la copie diffère du stockage au moment de la coupure".into(),
+            ));
+        }
+        let meta = copie.open_tree("meta")?;
+        let compteurs: Compteurs = match meta.get(COMPTEURS)? {
+            Some(b) => decode(&b)?,
+            None => Compteurs::default(),
+        };
+        let mut par_arbre = BTreeMap::new();
+        for (n, t) in noms.iter().zip(&copies) {
+            par_arbre.insert(nom_arbre(n), t.len() as u64);
+        }
+        drop((copies, offres_copie, meta));
+        drop(copie);
+        // The committed part of the body file (it only grows; bytes below the cut never
+        // change).
+        let cible = body_path(dest, self.generation);
+        {
+            let mut sortie = std::io::BufWriter::with_capacity(1 << 20, File::create(&cible)?);
+            let mut tampon = vec![0u8; 1 << 20];
+            let mut pos = 0u64;
+            while pos < corps_fin {
+                let n = (corps_fin - pos).min(tampon.len() as u64) as usize;
+                self.corps.read_exact_at(&mut tampon[..n], pos)?;
+                std::io::Write::write_all(&mut sortie, &tampon[..n])?;
+                pos += n as u64;
+            }
+            let f = sortie.into_inner().map_err(|e| e.into_error())?;
+            f.sync_all()?;
+        }
+        std::fs::write(dest.join(MARQUEUR), MARQUEUR_TEXTE)?;
+        let m = Manifeste {
+            version_sofi: env!("CARGO_PKG_VERSION").to_string(),
+            format: FORMAT,
+            horodatage: now_ms(),
+            compteurs,
+            corps_generation: self.generation,
+            corps_octets: corps_fin,
+            arbres: par_arbre,
+            echantillon: echantillon_vivant,
+            pause_ms,
+            duree_ms: t0.elapsed().as_millis() as u64,
+        };
+        ecrire_manifeste(dest, &m)?;
+        Ok(m)
+    }
+
+    /// Restores the backup in `src` into `dest` (absent or empty). The index is not part of
+    /// it: the caller rebuilds it.
+    pub fn restaurer(src: &Path, dest: &Path) -> Result<Manifeste, StoreError> {
+        let m = lire_manifeste(src)?;
+        if m.format != FORMAT {
+            return Err(StoreError::Format(src.to_path_buf(), m.format));
+        }
+        destination_libre(dest)?;
+        copier_dossier(&src.join("store"), &dest.join("store"))?;
+        let corps = body_path(src, m.corps_generation);
+        std::fs::copy(&corps, body_path(dest, m.corps_generation))?;
+        std::fs::write(dest.join(MARQUEUR), MARQUEUR_TEXTE)?;
+        Ok(m)
+    }
+
+    /// Checks a restored store against its manifest: counters, keys per tree, the sample of
+    /// offers. Returns what differs, in words (empty: the same).
+    pub fn comparer_au_manifeste(&self, m: &Manifeste) -> Result<Vec<String>, StoreError> {
+        let a = self.a()?;
+        let mut ecarts = Vec::new();
+        let c = self.compteurs()?;
+        if c != m.compteurs {
+            ecarts.push(format!("compteurs : {c:?} au lieu de {:?}", m.compteurs));
+        }
+        for (nom, attendu) in &m.arbres {
+            let n = a.db.open_tree(nom)?.len() as u64;
+            if n != *attendu {
+                ecarts.push(format!("arbre {nom} : {n} clés au lieu de {attendu}"));
+            }
+        }
+        let vu = echantillon(&a.offres, Some(&m.echantillon))?;
+        for (numero, e) in &m.echantillon {
+            match vu.get(numero) {
+                None => ecarts.push(format!("offre {numero} absente")),
+                Some(v) if v != e => ecarts.push(format!("offre {numero} différente")),
+                _ => {}
+            }
+        }
+        if self.body_file_len() != m.corps_octets {
+            ecarts.push(format!(
+                "fichier des corps : {} octets au lieu de {}",
+                self.body_file_len(),
+                m.corps_octets
+            ));
+        }
+        Ok(ecarts)
+    }
+}
+
+/// Collects every event of every tree until told to stop, then the ones already sent.
+///
+/// Polled as futures with a waker that does nothing: `Subscriber::next_timeout` keeps
+/// waiting forever on a change sled dropped (a write that changed nothing), and would then
+/// miss every later event of its tree.
+fn ecouter(mut abonnes: Vec<sled::Subscriber>, fin: &AtomicBool) -> Vec<(usize, sled::Event)> {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut v = Vec::new();
+    loop {
+        // Read before draining: once it is seen set, every transaction has ended and a last
+        // pass finds all that they sent.
+        let derniere = fin.load(Ordering::Acquire);
+        let mut rien = true;
+        for (i, s) in abonnes.iter_mut().enumerate() {
+            while let Poll::Ready(Some(e)) = std::pin::Pin::new(&mut *s).poll(&mut cx) {
+                v.push((i, e));
+                rien = false;
+            }
+        }
+        if derniere && rien {
+            return v;
+        }
+        if rien {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+/// The records of the sample's offers (`numeros`), or of up to [`ECHANTILLON`] offers
+/// spread over the tree when none are given.
+fn echantillon(
+    offres: &sled::Tree,
+    numeros: Option<&BTreeMap<String, String>>,
+) -> Result<BTreeMap<String, String>, StoreError> {
+    let mut v = BTreeMap::new();
+    match numeros {
+        Some(n) => {
+            for numero in n.keys() {
+                if let Some(b) = offres.get(numero.as_bytes())? {
+                    v.insert(numero.clone(), empreinte(&b));
+                }
+            }
+        }
+        None => {
+            let pas = (offres.len() / ECHANTILLON).max(1);
+            for (i, kv) in offres.iter().enumerate() {
+                if i % pas == 0 {
+                    let (k, b) = kv?;
+                    v.insert(nom_arbre(&k), empreinte(&b));
+                }
+            }
+        }
+    }
+    Ok(v)
+}
+
+/// Reads a backup's manifest (absent: not a finished backup).
+pub fn lire_manifeste(src: &Path) -> Result<Manifeste, StoreError> {
+    let chemin = src.join(MANIFESTE);
+    let texte = std::fs::read_to_string(&chemin).map_err(|e| {
+        StoreError::Conflit(format!(
+            "{} : pas une sauvegarde terminée de Sofi ({e})",
+            src.display()
+        ))
+    })?;
+    serde_json::from_str(&texte)
+        .map_err(|e| StoreError::Conflit(format!("{} illisible : {e}", chemin.display())))
+}
+
+fn ecrire_manifeste(dest: &Path, m: &Manifeste) -> Result<(), StoreError> {
+    let texte = serde_json::to_string_pretty(m).map_err(|e| StoreError::Encodage(e.to_string()))?;
+    let tmp = dest.join(format!("{MANIFESTE}.tmp"));
+    std::fs::write(&tmp, texte)?;
+    File::open(&tmp)?.sync_all()?;
+    std::fs::rename(&tmp, dest.join(MANIFESTE))?;
+    File::open(dest)?.sync_all()?;
+    Ok(())
+}
+
+fn copier_dossier(src: &Path, dest: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dest)?;
+    for e in std::fs::read_dir(src)? {
+        let e = e?;
+        let cible = dest.join(e.file_name());
+        if e.file_type()?.is_dir() {
+            copier_dossier(&e.path(), &cible)?;
+        } else {
+            std::fs::copy(e.path(), &cible)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,179 @@
+//! `sofi backup` / `sofi restore`: a running server's store copied while it imports, the copy
+//! verified, restored, and compared with the original offer by offer.
+
+mod common;
+
+use common::*;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+fn export(dir: &std::path::Path) -> Vec<u8> {
+    let f = dir.join("export.xml");
+    let out = run(sofi()
+        .arg("--data-dir")
+        .arg(dir)
+        .arg("export")
+        .arg("-o")
+        .arg(&f));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v = std::fs::read(&f).unwrap();
+    std::fs::remove_file(&f).unwrap();
+    v
+}
+
+#[test]
+fn a_backup_taken_while_imports_run_restores_to_a_sound_store_and_a_quiet_one_to_the_same_offer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut fichiers = Vec::new();
+    for seed in 1..=3 {
+        let f = tmp.path().join(format!("lot-{seed}.xml"));
+        generate(300, seed, &f);
+        fichiers.push(std::fs::read(&f).unwrap());
+    }
+    let mut server = Server::start(&data, true);
+
+    // Imports of changing offers go on through the API during the whole backup.
+    let arret = Arc::new(AtomicBool::new(false));
+    let imports = Arc::new(AtomicU64::new(0));
+    let ecrivain = {
+        let (arret, imports, url, token) = (
+            arret.clone(),
+            imports.clone(),
+            server.url("/api/v1/import?source=essai&remplacer=1"),
+            server.token.trim().to_string(),
+        );
+        std::thread::spawn(move || {
+            let mut i = 0;
+            while !arret.load(Ordering::Relaxed) {
+                let (status, _) = call(
+                    ureq::post(&url).set("authorization", &format!("Bearer {token}")),
+                    Some(&fichiers[i % fichiers.len()]),
+                );
+                assert_eq!(status, 200);
+                imports.fetch_add(1, Ordering::Relaxed);
+                i += 1;
+            }
+        })
+    };
+    while imports.load(Ordering::Relaxed) < 1 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let avant = imports.load(Ordering::Relaxed);
+    let sauvegarde = tmp.path().join("sauvegarde-1");
+    let out = run(sofi()
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("backup")
+        .arg(&sauvegarde)
+        .arg("--verify")
+        .args(["--url", &server.url("")]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("sauvegarde vérifiée"),
+        "{}",
+        stderr(&out)
+    );
+    // Writes went on: the server was not stopped for the backup.
+    while imports.load(Ordering::Relaxed) < avant + 2 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    arret.store(true, Ordering::Relaxed);
+    ecrivain.join().unwrap();
+
+    // Restored, the copy is a sound store: journal, offers, counters and back-office agree.
+    let restauree = tmp.path().join("restauree-1");
+    let out = run(sofi()
+        .arg("--data-dir")
+        .arg(&restauree)
+        .arg("restore")
+        .arg(&sauvegarde));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(sofi()
+        .arg("--data-dir")
+        .arg(&restauree)
+        .arg("verify")
+        .arg("--json"));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["sain"], true, "{v}");
+
+    // Writes stopped: a backup restores to exactly the same offer, byte for byte.
+    let sauvegarde2 = tmp.path().join("sauvegarde-2");
+    let out = run(sofi()
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("backup")
+        .arg(&sauvegarde2)
+        .args(["--url", &server.url("")]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let sante = server.wait_health();
+    assert!(server.stop().success());
+    let restauree2 = tmp.path().join("restauree-2");
+    let out = run(sofi()
+        .arg("--data-dir")
+        .arg(&restauree2)
+        .arg("restore")
+        .arg(&sauvegarde2));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stats(&restauree2)["journal_seq"], sante["journal_seq"]);
+    let a = export(&data);
+    assert!(a.len() > 100_000);
+    assert!(a == export(&restauree2), "the restored offer differs");
+    // And it serves.
+    let mut s2 = Server::start(&restauree2, false);
+    assert_eq!(s2.wait_health()["formations"], sante["formations"]);
+    assert!(s2.stop().success());
+
+    // A backup or a restore never goes into a directory that holds something.
+    let out = run(sofi()
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("backup")
+        .arg(&sauvegarde2));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("n'est pas vide"), "{}", stderr(&out));
+    let out = run(sofi()
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("restore")
+        .arg(&sauvegarde2));
+    assert_eq!(out.status.code(), Some(2));
+    // A damaged backup is not reported good.
+    let corps = std::fs::read_dir(&sauvegarde2)
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().ends_with(".corps"))
+        .unwrap()
+        .path();
+    let mut octets = std::fs::read(&corps).unwrap();
+    let milieu = octets.len() / 2;
+    octets[milieu] ^= 0x55;
+    std::fs::write(&corps, octets).unwrap();
+    let out = run(sofi()
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("backup")
+        .arg(&sauvegarde2)
+        .arg("--verify"));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("NON vérifiée"), "{}", stderr(&out));
+    // Nothing of the check is left behind.
+    let restes: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("verification"))
+        .collect();
+    assert!(restes.is_empty());
+    // Not a backup at all.
+    let out = run(sofi()
+        .arg("--data-dir")
+        .arg(tmp.path().join("r3"))
+        .arg("restore")
+        .arg(&data));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("pas une sauvegarde"),
+        "{}",
+        stderr(&out)
+    );
+}
