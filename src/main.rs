@@ -577,8 +577,9 @@ fn run(cli: Cli, matches: &clap::ArgMatches, fichier: &configuration::Fichier) -
             refuser_hors_boucle(&listen, admin_token.as_deref(), cookie_non_securise)?;
             let token = sofi::http::admin_token(&cli.data_dir, admin_token)?;
             let reglages = (cli.ref_dir.clone(), cli.index_config.clone());
-            let politique = match politique {
-                Some(p) => sofi::politique::Politique::charger(&p).map_err(anyhow::Error::msg)?,
+            let chemin_politique = politique;
+            let politique = match &chemin_politique {
+                Some(p) => sofi::politique::Politique::charger(p).map_err(anyhow::Error::msg)?,
                 None => Default::default(),
             };
             let identity = sofi::http::identity::Identity::new(
@@ -597,6 +598,7 @@ fn run(cli: Cli, matches: &clap::ArgMatches, fichier: &configuration::Fichier) -
                     token,
                     identity,
                     politique,
+                    chemin_politique,
                     partenaires: sofi::http::partenaires::Reglages {
                         anonyme_par_minute: anonyme_par_minute.max(1),
                         anonyme_par_jour: anonyme_par_jour.max(1),
@@ -1193,6 +1195,8 @@ struct Service {
     token: String,
     identity: sofi::http::identity::Identity,
     politique: sofi::politique::Politique,
+    /// Its file, read again on SIGHUP.
+    chemin_politique: Option<PathBuf>,
     partenaires: sofi::http::partenaires::Reglages,
     retention_jours: u32,
     url_publique: Option<String>,
@@ -1209,6 +1213,7 @@ fn serve(
         token,
         identity,
         politique,
+        chemin_politique,
         partenaires,
         retention_jours,
         url_publique,
@@ -1228,7 +1233,7 @@ fn serve(
         .clone()
         .or_else(|| Some(PathBuf::from("index-config")))
         .filter(|d| d.is_dir());
-    let config = Arc::new(sofi::search::Config::charger(index_config)?);
+    let config = Arc::new(sofi::search::Config::charger(index_config.clone())?);
     let (moteur, recree) =
         sofi::search::Moteur::ouvrir(&data_dir.join("index"), config, refs.clone())?;
     let moteur = Arc::new(moteur);
@@ -1342,11 +1347,13 @@ fn serve(
         .enable_all()
         .max_blocking_threads(fils_bloquants)
         .build()?;
+    let app_rechargement = app.clone();
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("écoute sur {addr}"))?;
         tracing::info!("sofi écoute sur http://{}", listener.local_addr()?);
+        tokio::spawn(recharger_sur_sighup(app_rechargement, index_config, chemin_politique));
         sofi::http::serve(listener, app, sofi::http::shutdown_signal()).await?;
         anyhow::Ok(())
     })?;
@@ -1358,6 +1365,40 @@ fn serve(
     tracing::info!("arrêt propre");
     store.flush()?;
     Ok(0)
+}
+
+/// `kill -HUP`: the search settings (`index-config/`) and the acceptance policy are read
+/// again and take effect at the next request, without a connection dropped. A file that
+/// does not read keeps the settings in force, and says why.
+async fn recharger_sur_sighup(
+    app: Arc<sofi::http::App>,
+    index_config: Option<PathBuf>,
+    politique: Option<PathBuf>,
+) {
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+    else {
+        return;
+    };
+    while hup.recv().await.is_some() {
+        match sofi::search::Config::charger(index_config.clone()) {
+            Ok(c) => {
+                if let Some(m) = &app.moteur {
+                    m.recharger_config(c);
+                }
+                tracing::info!("SIGHUP : réglages de recherche relus (les mots vides attendent le prochain démarrage)");
+            }
+            Err(e) => tracing::warn!("SIGHUP : réglages de recherche gardés, {e}"),
+        }
+        if let Some(p) = &politique {
+            match sofi::politique::Politique::charger(p) {
+                Ok(p) => {
+                    app.politique.store(Arc::new(p));
+                    tracing::info!("SIGHUP : politique d'acceptation relue");
+                }
+                Err(e) => tracing::warn!("SIGHUP : politique gardée, {e}"),
+            }
+        }
+    }
 }
 
 /// Judges the stored offers again when the rules or the référentiels differ from the ones

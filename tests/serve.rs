@@ -386,3 +386,57 @@ fn metrics_count_requests_searches_imports_and_the_index_lag_without_personal_da
 fn valeur_de(m: &[(String, String, f64)], nom: &str) -> f64 {
     m.iter().find(|x| x.0 == nom).map_or(f64::NAN, |x| x.2)
 }
+
+#[test]
+fn sighup_rereads_the_search_settings_and_the_policy_without_dropping_connections() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("index-config");
+    std::fs::create_dir(&config).unwrap();
+    for f in ["recherche.toml", "synonymes.txt", "mots-vides.txt"] {
+        std::fs::copy(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("index-config").join(f),
+            config.join(f),
+        )
+        .unwrap();
+    }
+    let politique = tmp.path().join("politique.toml");
+    std::fs::write(&politique, "echantillon = 0.1\n").unwrap();
+    let data = tmp.path().join("data");
+    let mut server = Server::start_avec(
+        &data,
+        true,
+        &[
+            ("SOFI_INDEX_CONFIG", config.to_str().unwrap()),
+            ("SOFI_POLITIQUE", politique.to_str().unwrap()),
+        ],
+    );
+    let total = |q: &str| -> u64 {
+        let url = format!("{}?q={q}&litteral=1", server.url("/api/v1/recherche"));
+        let (status, r) = call(ureq::get(&url), None);
+        assert_eq!(status, 200);
+        r.into_json::<serde_json::Value>().unwrap()["total"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(total("fenwickite"), 0);
+    assert!(total("cariste") > 0);
+    // A connection kept open across the reload.
+    let agent = ureq::AgentBuilder::new().build();
+    assert_eq!(agent.get(&server.url("/health")).call().unwrap().status(), 200);
+
+    let mut syn = std::fs::read_to_string(config.join("synonymes.txt")).unwrap();
+    syn.push_str("fenwickite => cariste\n");
+    std::fs::write(config.join("synonymes.txt"), syn).unwrap();
+    // A policy that does not read is refused, and the one in force kept.
+    std::fs::write(&politique, "echantillon = \"beaucoup\"\n").unwrap();
+    unsafe { libc::kill(server.child.id() as i32, libc::SIGHUP) };
+    let fin = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while total("fenwickite") == 0 {
+        assert!(std::time::Instant::now() < fin, "the synonym was not taken");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(total("fenwickite") > 0);
+    assert_eq!(agent.get(&server.url("/health")).call().unwrap().status(), 200);
+    assert!(server.wait_health()["statut"] == "ok");
+    assert!(server.stop().success());
+}

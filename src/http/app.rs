@@ -26,7 +26,8 @@ pub struct App {
     /// Sessions of the organisation and staff spaces, and the login throttle.
     pub identity: super::identity::Identity,
     /// Which submitted changes go online without staff.
-    pub politique: crate::politique::Politique,
+    /// (Swapped whole when `serve` is sent SIGHUP.)
+    pub politique: arc_swap::ArcSwap<crate::politique::Politique>,
     /// Partner keys, quotas and usage of the read routes other sites call.
     pub partenaires: super::partenaires::Partenaires,
     /// Search analytics (daily aggregates).
@@ -108,7 +109,7 @@ impl App {
 
     /// The same, with this auto-acceptance policy.
     pub fn with_politique(mut self, p: crate::politique::Politique) -> App {
-        self.politique = p;
+        self.politique = arc_swap::ArcSwap::from_pointee(p);
         self
     }
 

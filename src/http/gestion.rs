@@ -1178,7 +1178,7 @@ async fn offre(State(app): State<Arc<App>>, p: RawPathParams, req: Request) -> R
                                             td { (crate::politique::libelle_chemin(&f, &c.chemin)) }
                                             td { (crate::politique::libelle_valeur(&c.avant)) }
                                             td { (crate::politique::libelle_valeur(&c.apres)) }
-                                            td { @if app.politique.automatiques.contains(&c.categorie) { "acceptée d'office (" (c.categorie) ")" } @else { strong { "à vérifier" } } }
+                                            td { @if app.politique.load().automatiques.contains(&c.categorie) { "acceptée d'office (" (c.categorie) ")" } @else { strong { "à vérifier" } } }
                                         }
                                     }
                                 }

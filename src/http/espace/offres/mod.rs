@@ -271,7 +271,7 @@ pub(in crate::http::espace) fn soumettre_dossier(
                 .map(|x| (&x.action, x.diffusee))
                 .eq(verdict.diffusion.iter().map(|x| (&x.action, x.diffusee)));
             let c = crate::politique::changements(&o.formation, &rev.formation);
-            (meme_perimetre && app.politique.accepte(&c)).then_some(c)
+            (meme_perimetre && app.politique.load().accepte(&c)).then_some(c)
         }
         _ => None,
     };
@@ -293,7 +293,7 @@ pub(in crate::http::espace) fn soumettre_dossier(
     let Some(changements) = changements else {
         return Ok(Soumis::EnAttente(soumis));
     };
-    let a_revoir = rand::random::<f64>() < app.politique.echantillon;
+    let a_revoir = rand::random::<f64>() < app.politique.load().echantillon;
     let detail = changements
         .iter()
         .map(|c| crate::store::Changement {
