@@ -292,6 +292,17 @@ struct ServeArgs {
     /// one-time links use it (default: `http://` and the request's Host).
     #[arg(long, env = "SOFI_PUBLIC_URL", value_parser = url_publique)]
     public_url: Option<String>,
+    /// Directory of scheduled backups (none: no scheduled backup). Each is verified as
+    /// `sofi backup --verify` does; one that is not good is removed and the failure logged.
+    #[arg(long, env = "SOFI_SAUVEGARDE_DOSSIER")]
+    sauvegarde_dossier: Option<PathBuf>,
+    /// Time between two scheduled backups (`30m`, `6h`, `1d`), counted from the last one in
+    /// the directory.
+    #[arg(long, env = "SOFI_SAUVEGARDE_INTERVALLE", default_value = "1d", value_parser = duree)]
+    sauvegarde_intervalle: std::time::Duration,
+    /// Scheduled backups kept; older ones are removed.
+    #[arg(long, env = "SOFI_SAUVEGARDE_GARDER", default_value_t = 7)]
+    sauvegarde_garder: usize,
 }
 
 #[derive(Subcommand)]
@@ -338,6 +349,27 @@ fn url_publique(s: &str) -> Result<String, String> {
         ));
     }
     Ok(t.to_string())
+}
+
+/// A duration: `90s`, `30m`, `6h`, `1d`.
+fn duree(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let fin = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (n, unite) = t.split_at(fin);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("« {s} » : durée attendue, comme 90s, 30m, 6h ou 1d"))?;
+    let secondes = match unite.trim() {
+        "s" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        "d" | "j" => 86_400,
+        u => return Err(format!("« {s} » : unité « {u} » inconnue (s, m, h ou d)")),
+    };
+    if n == 0 {
+        return Err(format!("« {s} » : une durée non nulle"));
+    }
+    Ok(std::time::Duration::from_secs(n.saturating_mul(secondes)))
 }
 
 /// A size in bytes: `5000000`, `512K`, `64M`, `2G`, `1T` (also `Mo`, `MiB`, `GB`…: powers of
@@ -554,6 +586,9 @@ fn run(cli: Cli, matches: &clap::ArgMatches, fichier: &configuration::Fichier) -
             flux_avec_cle,
             retention_jours,
             public_url,
+            sauvegarde_dossier,
+            sauvegarde_intervalle,
+            sauvegarde_garder,
         }) => {
             if let Some(t) = test_thresholds {
                 sofi::search::set_thresholds(t);
@@ -606,6 +641,13 @@ fn run(cli: Cli, matches: &clap::ArgMatches, fichier: &configuration::Fichier) -
                     },
                     retention_jours: retention_jours.max(1),
                     url_publique: public_url,
+                    sauvegardes: sauvegarde_dossier.map(|d| {
+                        (
+                            std::path::absolute(&d).unwrap_or(d),
+                            sauvegarde_intervalle,
+                            sauvegarde_garder,
+                        )
+                    }),
                 },
             )
         }
@@ -1055,23 +1097,7 @@ fn backup(data_dir: &Path, dest: &Path, verify: bool, url: &str) -> Result<i32> 
         return Ok(0);
     }
     let t0 = Instant::now();
-    let m = sofi::store::lire_manifeste(&dest)?;
-    let nom = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let essai = dest.with_file_name(format!(".{nom}.verification-{}", std::process::id()));
-    let r = (|| -> Result<Vec<String>> {
-        Store::restaurer(&dest, &essai)?;
-        let store = Store::open(&essai)?;
-        let mut problemes = store.comparer_au_manifeste(&m)?;
-        let (_, stockage) = store.verifier()?;
-        problemes.extend(stockage);
-        problemes.extend(store.verify_backoffice()?.problemes);
-        Ok(problemes)
-    })();
-    let _ = std::fs::remove_dir_all(&essai);
-    let problemes = r?;
+    let (m, problemes) = Store::verifier_sauvegarde(&dest)?;
     if problemes.is_empty() {
         eprintln!(
             "sauvegarde vérifiée : restaurée et comparée ({} formations, journal {}, {} offres de l'échantillon, chaque corps relu) en {:.1} s",
@@ -1200,6 +1226,8 @@ struct Service {
     partenaires: sofi::http::partenaires::Reglages,
     retention_jours: u32,
     url_publique: Option<String>,
+    /// Scheduled backups: directory, interval, how many kept.
+    sauvegardes: Option<(PathBuf, std::time::Duration, usize)>,
 }
 
 fn serve(
@@ -1217,6 +1245,7 @@ fn serve(
         partenaires,
         retention_jours,
         url_publique,
+        sauvegardes,
     }: Service,
 ) -> Result<i32> {
     let addr = sofi::http::parse_listen_address(listen).map_err(anyhow::Error::msg)?;
@@ -1341,6 +1370,17 @@ fn serve(
             Err(e) => tracing::warn!("décisions automatiques non recalculées : {e:#}"),
         })
     };
+    let sauvegardes = sauvegardes.map(|(dossier, intervalle, garder)| {
+        let (stop, store) = (stop.clone(), store.clone());
+        tracing::info!(
+            "sauvegardes dans {} toutes les {} min, {garder} gardées",
+            dossier.display(),
+            intervalle.as_secs() / 60
+        );
+        std::thread::spawn(move || {
+            sauvegarder_regulierement(&store, &dossier, intervalle, garder, &stop)
+        })
+    });
     // Searches, imports and feeds run on blocking threads; a few suffice on a small box, and
     // each idle one keeps allocator memory.
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -1353,7 +1393,11 @@ fn serve(
             .await
             .with_context(|| format!("écoute sur {addr}"))?;
         tracing::info!("sofi écoute sur http://{}", listener.local_addr()?);
-        tokio::spawn(recharger_sur_sighup(app_rechargement, index_config, chemin_politique));
+        tokio::spawn(recharger_sur_sighup(
+            app_rechargement,
+            index_config,
+            chemin_politique,
+        ));
         sofi::http::serve(listener, app, sofi::http::shutdown_signal()).await?;
         anyhow::Ok(())
     })?;
@@ -1362,9 +1406,60 @@ fn serve(
     let _ = indexeur.join();
     let _ = rejugement.join();
     let _ = usage.join();
+    if let Some(s) = sauvegardes {
+        let _ = s.join();
+    }
     tracing::info!("arrêt propre");
     store.flush()?;
     Ok(0)
+}
+
+/// The scheduled backups: one when the most recent in `dossier` is older than `intervalle`
+/// (so that a restart neither skips one nor takes one at once).
+fn sauvegarder_regulierement(
+    store: &Store,
+    dossier: &Path,
+    intervalle: std::time::Duration,
+    garder: usize,
+    stop: &std::sync::atomic::AtomicBool,
+) {
+    let mut echec: Option<Instant> = None;
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let derniere = sofi::store::sauvegardes_planifiees(dossier)
+            .last()
+            .and_then(|d| sofi::store::lire_manifeste(d).ok())
+            .map_or(0, |m| m.horodatage);
+        let age =
+            std::time::Duration::from_millis((sofi::store::now_ms() - derniere).max(0) as u64);
+        // After a failure, the next try waits a tenth of the interval (at least a minute).
+        let reessai = echec.is_none_or(|t| {
+            t.elapsed() >= (intervalle / 10).max(std::time::Duration::from_secs(60))
+        });
+        if age >= intervalle && reessai {
+            let t = Instant::now();
+            match store.sauvegarde_planifiee(dossier, garder) {
+                Ok(d) => {
+                    echec = None;
+                    tracing::info!(
+                        target: "sofi::sauvegarde",
+                        ms = t.elapsed().as_millis() as u64,
+                        "sauvegarde vérifiée : {}",
+                        d.display()
+                    )
+                }
+                Err(e) => {
+                    echec = Some(Instant::now());
+                    tracing::error!(target: "sofi::sauvegarde", "sauvegarde planifiée : {e}")
+                }
+            }
+        }
+        for _ in 0..10 {
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
 }
 
 /// `kill -HUP`: the search settings (`index-config/`) and the acceptance policy are read
@@ -1375,8 +1470,7 @@ async fn recharger_sur_sighup(
     index_config: Option<PathBuf>,
     politique: Option<PathBuf>,
 ) {
-    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-    else {
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
         return;
     };
     while hup.recv().await.is_some() {

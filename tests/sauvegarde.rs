@@ -177,3 +177,57 @@ fn a_backup_taken_while_imports_run_restores_to_a_sound_store_and_a_quiet_one_to
         stderr(&out)
     );
 }
+
+#[test]
+fn scheduled_backups_are_verified_and_only_the_last_ones_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let dossier = tmp.path().join("sauvegardes");
+    let server = Server::start_avec(
+        &data,
+        true,
+        &[
+            ("SOFI_SAUVEGARDE_DOSSIER", dossier.to_str().unwrap()),
+            ("SOFI_SAUVEGARDE_INTERVALLE", "1s"),
+            ("SOFI_SAUVEGARDE_GARDER", "2"),
+        ],
+    );
+    let fin = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    // Three rounds at least: the first ones were removed.
+    let mut vues = std::collections::BTreeSet::new();
+    while vues.len() < 3 {
+        assert!(std::time::Instant::now() < fin, "{vues:?}");
+        for e in std::fs::read_dir(&dossier).into_iter().flatten().flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n.starts_with("sofi-") {
+                vues.insert(n);
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let (_, r) = call(ureq::get(&server.url("/metrics")), None);
+    let m = r.into_string().unwrap();
+    let verifiee = m
+        .lines()
+        .find_map(|l| l.strip_prefix("sofi_sauvegarde_verifiee_horodatage_secondes "))
+        .unwrap();
+    assert!(verifiee.parse::<f64>().unwrap() > 1.7e9, "{verifiee}");
+    drop(server);
+    let gardees: Vec<_> = std::fs::read_dir(&dossier)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("sofi-"))
+        .collect();
+    assert!(gardees.len() <= 2, "{gardees:?}");
+    for g in &gardees {
+        assert!(dossier.join(g).join("sauvegarde.json").exists(), "{g}");
+    }
+    // Each restores.
+    let out = run(sofi()
+        .arg("--data-dir")
+        .arg(tmp.path().join("r"))
+        .arg("restore")
+        .arg(dossier.join(&gardees[0])));
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -394,7 +394,9 @@ fn sighup_rereads_the_search_settings_and_the_policy_without_dropping_connection
     std::fs::create_dir(&config).unwrap();
     for f in ["recherche.toml", "synonymes.txt", "mots-vides.txt"] {
         std::fs::copy(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("index-config").join(f),
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("index-config")
+                .join(f),
             config.join(f),
         )
         .unwrap();
@@ -422,7 +424,10 @@ fn sighup_rereads_the_search_settings_and_the_policy_without_dropping_connection
     assert!(total("cariste") > 0);
     // A connection kept open across the reload.
     let agent = ureq::AgentBuilder::new().build();
-    assert_eq!(agent.get(&server.url("/health")).call().unwrap().status(), 200);
+    assert_eq!(
+        agent.get(&server.url("/health")).call().unwrap().status(),
+        200
+    );
 
     let mut syn = std::fs::read_to_string(config.join("synonymes.txt")).unwrap();
     syn.push_str("fenwickite => cariste\n");
@@ -436,7 +441,10 @@ fn sighup_rereads_the_search_settings_and_the_policy_without_dropping_connection
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     assert!(total("fenwickite") > 0);
-    assert_eq!(agent.get(&server.url("/health")).call().unwrap().status(), 200);
+    assert_eq!(
+        agent.get(&server.url("/health")).call().unwrap().status(),
+        200
+    );
     assert!(server.wait_health()["statut"] == "ok");
     assert!(server.stop().success());
 }

@@ -253,6 +253,20 @@ fn etat(app: &App) -> Result<Registry, crate::store::StoreError> {
         "Octets du fichier des corps occupés par des versions remplacées",
         c.octets_morts as i64,
     );
+    for (nom, aide, quand) in [
+        (
+            "sauvegarde_derniere_horodatage_secondes",
+            "Fin de la dernière sauvegarde de ce processus (0 : aucune)",
+            &crate::store::DERNIERE_SAUVEGARDE,
+        ),
+        (
+            "sauvegarde_verifiee_horodatage_secondes",
+            "Fin de la dernière sauvegarde vérifiée de ce processus (0 : aucune)",
+            &crate::store::DERNIERE_VERIFIEE,
+        ),
+    ] {
+        jauge(&mut reg, nom, aide, quand.load(Ordering::Relaxed) / 1000);
+    }
     let t = &crate::import::TOTAUX;
     compte(
         &mut reg,

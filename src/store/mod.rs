@@ -40,7 +40,10 @@ use durability::*;
 pub use partenaires::*;
 pub use people::*;
 pub use records::*;
-pub use sauvegarde::{lire_manifeste, Manifeste, MANIFESTE};
+pub use sauvegarde::{
+    lire_manifeste, sauvegardes_planifiees, Manifeste, DERNIERE_SAUVEGARDE, DERNIERE_VERIFIEE,
+    MANIFESTE,
+};
 pub use suspensions::*;
 use writes::*;
 

@@ -19,6 +19,11 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+/// When the last backup of this process ended, and the last one verified (Unix ms, 0:
+/// none): `/metrics` shows them, for an alert on backups that stopped.
+pub static DERNIERE_SAUVEGARDE: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+pub static DERNIERE_VERIFIEE: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
 /// The manifest's file name.
 pub const MANIFESTE: &str = "sauvegarde.json";
 
@@ -190,7 +195,33 @@ impl Store {
             duree_ms: t0.elapsed().as_millis() as u64,
         };
         ecrire_manifeste(dest, &m)?;
+        DERNIERE_SAUVEGARDE.store(now_ms(), Ordering::Relaxed);
         Ok(m)
+    }
+
+    /// Restores the backup in `src` into a temporary directory beside it and compares it
+    /// with its manifest, reading every body back; returns what is wrong (empty: good).
+    pub fn verifier_sauvegarde(src: &Path) -> Result<(Manifeste, Vec<String>), StoreError> {
+        let m = lire_manifeste(src)?;
+        let nom = src
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let essai = src.with_file_name(format!(".{nom}.verification-{}", std::process::id()));
+        let r = (|| {
+            Store::restaurer(src, &essai)?;
+            let store = Store::open(&essai)?;
+            let mut problemes = store.comparer_au_manifeste(&m)?;
+            problemes.extend(store.verifier()?.1);
+            problemes.extend(store.verify_backoffice()?.problemes);
+            Ok::<_, StoreError>(problemes)
+        })();
+        let _ = std::fs::remove_dir_all(&essai);
+        let problemes = r?;
+        if problemes.is_empty() {
+            DERNIERE_VERIFIEE.store(now_ms(), Ordering::Relaxed);
+        }
+        Ok((m, problemes))
     }
 
     /// Restores the backup in `src` into `dest` (absent or empty). The index is not part of
@@ -239,6 +270,68 @@ impl Store {
             ));
         }
         Ok(ecarts)
+    }
+}
+
+/// The scheduled backups in `dossier` (`sofi-AAAAMMJJTHHMMSSZ`, finished ones only), oldest
+/// first.
+pub fn sauvegardes_planifiees(dossier: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dossier)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            let n = e.file_name();
+            let n = n.to_string_lossy();
+            n.starts_with("sofi-") && e.path().join(MANIFESTE).exists()
+        })
+        .map(|e| e.path())
+        .collect();
+    v.sort();
+    v
+}
+
+impl Store {
+    /// One scheduled backup: taken into `dossier`, verified (removed if it is not good),
+    /// then only the `garder` most recent are kept. Returns the new backup's path.
+    pub fn sauvegarde_planifiee(
+        &self,
+        dossier: &Path,
+        garder: usize,
+    ) -> Result<PathBuf, StoreError> {
+        std::fs::create_dir_all(dossier)?;
+        let nom = format!("sofi-{}", jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ"));
+        let dest = dossier.join(&nom);
+        // Written under a temporary name: a backup cut short is never taken for one.
+        let partielle = dossier.join(format!(".{nom}.partielle"));
+        let _ = std::fs::remove_dir_all(&partielle);
+        let r = self.sauvegarder(&partielle).and_then(|_| {
+            std::fs::rename(&partielle, &dest)?;
+            Store::verifier_sauvegarde(&dest)
+        });
+        match r {
+            Ok((_, p)) if p.is_empty() => {}
+            Ok((_, p)) => {
+                let _ = std::fs::remove_dir_all(&dest);
+                return Err(StoreError::Conflit(format!(
+                    "sauvegarde {nom} non vérifiée, supprimée : {}",
+                    p.join(" ; ")
+                )));
+            }
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&partielle);
+                let _ = std::fs::remove_dir_all(&dest);
+                return Err(e);
+            }
+        }
+        let toutes = sauvegardes_planifiees(dossier);
+        for vieille in toutes
+            .iter()
+            .take(toutes.len().saturating_sub(garder.max(1)))
+        {
+            std::fs::remove_dir_all(vieille)?;
+        }
+        Ok(dest)
     }
 }
 
