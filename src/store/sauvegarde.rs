@@ -105,19 +105,42 @@ impl Store {
             .iter()
             .map(|n| copie.open_tree(n))
             .collect::<Result<_, _>>()?;
-        for (source, cible) in arbres.iter().zip(&copies) {
-            let mut lot = sled::Batch::default();
-            let mut n = 0;
-            for kv in source.iter() {
-                let (k, v) = kv?;
-                lot.insert(k, v);
-                n += 1;
-                if n % 10_000 == 0 {
-                    cible.apply_batch(std::mem::take(&mut lot))?;
+        // Two threads take the trees, the large ones first (most of the time goes to
+        // inserting into the copy; counting a tree would cost a pass over it).
+        const GRANDS: [&str; 6] = [
+            "offres",
+            "journal",
+            "par_maj",
+            "par_source",
+            "par_organisme",
+            "audit_objet",
+        ];
+        let mut ordre: Vec<usize> = (0..arbres.len()).collect();
+        ordre.sort_by_key(|&i| {
+            let nom = nom_arbre(&noms[i]);
+            GRANDS
+                .iter()
+                .position(|g| *g == nom)
+                .unwrap_or(GRANDS.len())
+        });
+        let suivant = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            let travail = || -> Result<(), StoreError> {
+                loop {
+                    let k = suivant.fetch_add(1, Ordering::Relaxed);
+                    let Some(&i) = ordre.get(k) else {
+                        return Ok(());
+                    };
+                    copier_arbre(&arbres[i], &copies[i])?;
                 }
-            }
-            cible.apply_batch(lot)?;
-        }
+            };
+            let autre = s.spawn(travail);
+            let r = travail();
+            autre
+                .join()
+                .map_err(|_| StoreError::Conflit("sauvegarde : copie interrompue".into()))?
+                .and(r)
+        })?;
         // Which offers to compare: chosen on the copy, read from the store at the cut.
         let offres_copie = copie.open_tree("offres")?;
         let choix = echantillon(&offres_copie, None)?;
@@ -333,6 +356,22 @@ impl Store {
         }
         Ok(dest)
     }
+}
+
+/// Copies every key of `source` into `cible`, in batches.
+fn copier_arbre(source: &sled::Tree, cible: &sled::Tree) -> Result<(), StoreError> {
+    let mut lot = sled::Batch::default();
+    let mut n = 0;
+    for kv in source.iter() {
+        let (k, v) = kv?;
+        lot.insert(k, v);
+        n += 1;
+        if n % 10_000 == 0 {
+            cible.apply_batch(std::mem::take(&mut lot))?;
+        }
+    }
+    cible.apply_batch(lot)?;
+    Ok(())
 }
 
 /// Collects every event of every tree until told to stop, then the ones already sent.
