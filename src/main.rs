@@ -292,6 +292,17 @@ struct ServeArgs {
     /// one-time links use it (default: `http://` and the request's Host).
     #[arg(long, env = "SOFI_PUBLIC_URL", value_parser = url_publique)]
     public_url: Option<String>,
+    /// Serve as a read replica of this primary (`https://primary`): start from its full
+    /// feed, then follow its journal; writes and the back-office are sent to it.
+    #[arg(long, env = "SOFI_SUIVRE", value_parser = url_publique)]
+    suivre: Option<String>,
+    /// The partner key a replica shows the primary, when its feeds need one.
+    #[arg(long, env = "SOFI_SUIVRE_CLE", hide_env_values = true)]
+    suivre_cle: Option<String>,
+    /// Entries of the primary's journal behind which a replica takes its full feed again
+    /// rather than the changes one by one.
+    #[arg(long, env = "SOFI_SUIVRE_RESYNC", default_value_t = sofi::suivi::RESYNC)]
+    suivre_resync: u64,
     /// Directory of scheduled backups (none: no scheduled backup). Each is verified as
     /// `sofi backup --verify` does; one that is not good is removed and the failure logged.
     #[arg(long, env = "SOFI_SAUVEGARDE_DOSSIER")]
@@ -589,6 +600,9 @@ fn run(cli: Cli, matches: &clap::ArgMatches, fichier: &configuration::Fichier) -
             sauvegarde_dossier,
             sauvegarde_intervalle,
             sauvegarde_garder,
+            suivre,
+            suivre_cle,
+            suivre_resync,
         }) => {
             if let Some(t) = test_thresholds {
                 sofi::search::set_thresholds(t);
@@ -641,6 +655,7 @@ fn run(cli: Cli, matches: &clap::ArgMatches, fichier: &configuration::Fichier) -
                     },
                     retention_jours: retention_jours.max(1),
                     url_publique: public_url,
+                    suivre: suivre.map(|p| (p, suivre_cle, suivre_resync.max(1))),
                     sauvegardes: sauvegarde_dossier.map(|d| {
                         (
                             std::path::absolute(&d).unwrap_or(d),
@@ -1228,6 +1243,8 @@ struct Service {
     url_publique: Option<String>,
     /// Scheduled backups: directory, interval, how many kept.
     sauvegardes: Option<(PathBuf, std::time::Duration, usize)>,
+    /// The primary this server is a read replica of, and the key it shows.
+    suivre: Option<(String, Option<String>, u64)>,
 }
 
 fn serve(
@@ -1246,6 +1263,7 @@ fn serve(
         retention_jours,
         url_publique,
         sauvegardes,
+        suivre,
     }: Service,
 ) -> Result<i32> {
     let addr = sofi::http::parse_listen_address(listen).map_err(anyhow::Error::msg)?;
@@ -1301,8 +1319,12 @@ fn serve(
         .with_politique(politique)
         .with_partenaires(partenaires)
         .with_analytique(retention_jours, dossier_config)
-        .with_url_publique(url_publique),
+        .with_url_publique(url_publique)
+        .with_primaire(suivre.as_ref().map(|(p, _, _)| p.clone())),
     );
+    if let Some(p) = &app.primaire {
+        tracing::info!("réplique en lecture de {p}");
+    }
     app.partenaires.recharger(&store)?;
     // Partner usage is counted in memory and added to the daily aggregates every few
     // seconds (and once more at the end).
@@ -1326,11 +1348,27 @@ fn serve(
         })
     };
     let stop = stop_usage;
-    let inbox = sofi::inbox::Inbox::new(data_dir, store.clone(), refs)?;
-    tracing::info!("boîte de dépôt : {}", inbox.dir.display());
-    let inbox = {
-        let stop = stop.clone();
-        std::thread::spawn(move || inbox.run(stop))
+    // A replica's offer comes from its primary only: no inbox, the follower instead.
+    let inbox = match (&suivre, &app.suivi) {
+        (Some((primaire, cle, resync)), Some(etat)) => {
+            let suiveur = sofi::suivi::Suiveur {
+                primaire: primaire.clone(),
+                cle: cle.clone(),
+                store: store.clone(),
+                refs,
+                data_dir: data_dir.to_path_buf(),
+                etat: etat.clone(),
+                resync: *resync,
+            };
+            let stop = stop.clone();
+            std::thread::spawn(move || suiveur.run(&stop))
+        }
+        _ => {
+            let inbox = sofi::inbox::Inbox::new(data_dir, store.clone(), refs)?;
+            tracing::info!("boîte de dépôt : {}", inbox.dir.display());
+            let stop = stop.clone();
+            std::thread::spawn(move || inbox.run(stop))
+        }
     };
     // Near-real-time: the indexer follows the journal; a stored change is searchable within
     // one interval plus a commit.

@@ -39,6 +39,10 @@ pub struct App {
     /// proxy): canonical links, the sitemap, JSON-LD, the widget snippet and one-time links
     /// use it instead of `http://{Host}`.
     pub url_publique: Option<String>,
+    /// On a read replica: the primary's address (writes and the back-office go there) and
+    /// where the replica stands.
+    pub primaire: Option<String>,
+    pub suivi: Option<Arc<crate::suivi::Etat>>,
     /// Request and search counters (`/metrics`).
     pub metriques: Arc<super::metriques::Metriques>,
 }
@@ -98,7 +102,16 @@ impl App {
             index_config: None,
             url_publique: None,
             metriques: Default::default(),
+            primaire: None,
+            suivi: None,
         }
+    }
+
+    /// The same, as a read replica of `primaire` when there is one.
+    pub fn with_primaire(mut self, primaire: Option<String>) -> App {
+        self.suivi = primaire.as_ref().map(|_| Arc::default());
+        self.primaire = primaire;
+        self
     }
 
     /// The same, with the public address given (`--public-url`).

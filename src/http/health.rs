@@ -25,6 +25,21 @@ struct Sante {
     plus_ancienne_non_diffusee_s: Option<i64>,
     index_seq: Option<u64>,
     index_documents: Option<u64>,
+    /// On a read replica: where it stands against its primary.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replique: Option<Replique>,
+}
+
+#[derive(Serialize)]
+struct Replique {
+    primaire: String,
+    /// The primary's journal sequence applied here, and the last one seen.
+    applique: u64,
+    primaire_seq: u64,
+    retard_entrees: u64,
+    /// Seconds since the replica last had all (-1: never yet).
+    retard_secondes: i64,
+    resyncs: u64,
 }
 
 pub(super) fn health(app: &App) -> Response<Body> {
@@ -40,6 +55,23 @@ pub(super) fn health(app: &App) -> Response<Body> {
         if let Some(p) = app.moteur.as_ref().and_then(|m| m.failure()) {
             raisons.push(format!("l'index ne suit plus le journal : {p}"));
         }
+        let replique = match (&app.primaire, &app.suivi) {
+            (Some(p), Some(e)) => {
+                if let Some(err) = e.erreur() {
+                    raisons.push(format!("réplique : le primaire ne répond pas ({err})"));
+                }
+                use std::sync::atomic::Ordering::Relaxed;
+                Some(Replique {
+                    primaire: p.clone(),
+                    applique: e.applique.load(Relaxed),
+                    primaire_seq: e.primaire_seq.load(Relaxed),
+                    retard_entrees: e.retard_entrees(),
+                    retard_secondes: e.retard_secondes(),
+                    resyncs: e.resyncs.load(Relaxed),
+                })
+            }
+            _ => None,
+        };
         let damaged_offers = app.store.damaged_offers();
         if !damaged_offers.is_empty() {
             raisons.push(format!(
@@ -63,6 +95,7 @@ pub(super) fn health(app: &App) -> Response<Body> {
                 .map(|t| (crate::store::now_ms() - t).max(0) / 1000),
             index_seq: app.moteur.as_ref().map(|m| m.indexed_seq()),
             index_documents: app.moteur.as_ref().map(|m| m.doc_count()),
+            replique,
         })
     })();
     match r {

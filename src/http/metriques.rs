@@ -267,6 +267,26 @@ fn etat(app: &App) -> Result<Registry, crate::store::StoreError> {
     ] {
         jauge(&mut reg, nom, aide, quand.load(Ordering::Relaxed) / 1000);
     }
+    if let Some(e) = &app.suivi {
+        jauge(
+            &mut reg,
+            "replique_retard_entrees",
+            "Entrées du journal du primaire pas encore appliquées par cette réplique",
+            e.retard_entrees() as i64,
+        );
+        jauge(
+            &mut reg,
+            "replique_retard_secondes",
+            "Secondes depuis que la réplique avait tout le primaire (-1 : jamais encore)",
+            e.retard_secondes(),
+        );
+        compte(
+            &mut reg,
+            "replique_resyncs",
+            "Flux complets repris du primaire",
+            e.resyncs.load(Ordering::Relaxed),
+        );
+    }
     let t = &crate::import::TOTAUX;
     compte(
         &mut reg,

@@ -196,7 +196,52 @@ pub(super) fn table(app: Arc<App>) -> Router {
                 None,
             )
         })
+        // On a read replica, writes and the back-office are the primary's.
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            vers_primaire,
+        ))
         .with_state(app)
+}
+
+/// On a read replica: a write, or a page of the back-office, is sent to the primary (307,
+/// which keeps the method and body) with an error saying why.
+async fn vers_primaire(
+    State(app): State<Arc<App>>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response<axum::body::Body> {
+    let Some(primaire) = &app.primaire else {
+        return next.run(req).await;
+    };
+    let chemin = req.uri().path();
+    let lecture = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let back_office = [
+        "/espace",
+        "/gestion",
+        "/api/v1/espace",
+        "/api/v1/admin",
+        "/compte",
+    ]
+    .iter()
+    .any(|p| chemin == *p || chemin.starts_with(&format!("{p}/")));
+    if lecture && !back_office {
+        return next.run(req).await;
+    }
+    let cible = format!(
+        "{primaire}{}",
+        req.uri().path_and_query().map_or("/", |p| p.as_str())
+    );
+    let mut r = error(
+        StatusCode::TEMPORARY_REDIRECT,
+        "replique-en-lecture",
+        &format!("ce serveur est une réplique en lecture : écritures et espaces sur le primaire, {primaire}"),
+        None,
+    );
+    if let Ok(v) = HeaderValue::from_str(&cible) {
+        r.headers_mut().insert("location", v);
+    }
+    r.map(axum::body::Body::new)
 }
 
 /// The OpenAPI document: the public API's and the organisation space's, generated once.
