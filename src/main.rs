@@ -303,6 +303,11 @@ struct ServeArgs {
     /// rather than the changes one by one.
     #[arg(long, env = "SOFI_SUIVRE_RESYNC", default_value_t = sofi::suivi::RESYNC)]
     suivre_resync: u64,
+    /// Reverse proxies in front of Sofi (IP addresses, comma-separated): for their
+    /// connections, the client is the last `X-Forwarded-For` address that is not one of
+    /// them (quotas and the login throttle count it, never stored).
+    #[arg(long, env = "SOFI_PROXY_DE_CONFIANCE", value_delimiter = ',')]
+    proxy_de_confiance: Vec<std::net::IpAddr>,
     /// Directory of scheduled backups (none: no scheduled backup). Each is verified as
     /// `sofi backup --verify` does; one that is not good is removed and the failure logged.
     #[arg(long, env = "SOFI_SAUVEGARDE_DOSSIER")]
@@ -603,6 +608,7 @@ fn run(cli: Cli, matches: &clap::ArgMatches, fichier: &configuration::Fichier) -
             suivre,
             suivre_cle,
             suivre_resync,
+            proxy_de_confiance,
         }) => {
             if let Some(t) = test_thresholds {
                 sofi::search::set_thresholds(t);
@@ -656,6 +662,7 @@ fn run(cli: Cli, matches: &clap::ArgMatches, fichier: &configuration::Fichier) -
                     retention_jours: retention_jours.max(1),
                     url_publique: public_url,
                     suivre: suivre.map(|p| (p, suivre_cle, suivre_resync.max(1))),
+                    proxies: proxy_de_confiance,
                     sauvegardes: sauvegarde_dossier.map(|d| {
                         (
                             std::path::absolute(&d).unwrap_or(d),
@@ -1245,6 +1252,8 @@ struct Service {
     sauvegardes: Option<(PathBuf, std::time::Duration, usize)>,
     /// The primary this server is a read replica of, and the key it shows.
     suivre: Option<(String, Option<String>, u64)>,
+    /// Trusted reverse proxies.
+    proxies: Vec<std::net::IpAddr>,
 }
 
 fn serve(
@@ -1264,6 +1273,7 @@ fn serve(
         url_publique,
         sauvegardes,
         suivre,
+        proxies,
     }: Service,
 ) -> Result<i32> {
     let addr = sofi::http::parse_listen_address(listen).map_err(anyhow::Error::msg)?;
@@ -1320,7 +1330,8 @@ fn serve(
         .with_partenaires(partenaires)
         .with_analytique(retention_jours, dossier_config)
         .with_url_publique(url_publique)
-        .with_primaire(suivre.as_ref().map(|(p, _, _)| p.clone())),
+        .with_primaire(suivre.as_ref().map(|(p, _, _)| p.clone()))
+        .with_proxies(proxies),
     );
     if let Some(p) = &app.primaire {
         tracing::info!("réplique en lecture de {p}");

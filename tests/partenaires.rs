@@ -311,3 +311,38 @@ fn staff_create_and_revoke_keys() {
     let (_, p) = equipe.get("/gestion/historique?objet=cle-partenaire+1");
     assert!(p.contains("creation") && p.contains("revocation"), "{p}");
 }
+
+#[test]
+fn behind_a_trusted_proxy_each_client_has_its_own_anonymous_quota() {
+    let tmp = tempfile::tempdir().unwrap();
+    let appel = |srv: &Server, xff: &str| {
+        call(
+            ureq::get(&srv.url("/api/v1/recherche?q=formation")).set("x-forwarded-for", xff),
+            None,
+        )
+        .0
+    };
+    // Not trusted: the header is nobody's word, every request is the proxy's.
+    let srv = Server::start_avec(tmp.path(), false, &[("SOFI_ANONYME_PAR_MINUTE", "3")]);
+    let codes: Vec<u16> = ["203.0.113.1", "203.0.113.2", "203.0.113.3", "203.0.113.4"]
+        .iter()
+        .map(|x| appel(&srv, x))
+        .collect();
+    assert_eq!(codes, [200, 200, 200, 429]);
+    drop(srv);
+    // Trusted: each client counts for itself; an address the client wrote itself, left of
+    // the proxy's, changes nothing.
+    let srv = Server::start_avec(
+        tmp.path(),
+        false,
+        &[
+            ("SOFI_ANONYME_PAR_MINUTE", "3"),
+            ("SOFI_PROXY_DE_CONFIANCE", "127.0.0.1,::1"),
+        ],
+    );
+    for _ in 0..3 {
+        assert_eq!(appel(&srv, "203.0.113.1"), 200);
+    }
+    assert_eq!(appel(&srv, "198.51.100.9, 203.0.113.1"), 429);
+    assert_eq!(appel(&srv, "203.0.113.2"), 200);
+}

@@ -42,6 +42,8 @@ pub struct App {
     /// On a read replica: the primary's address (writes and the back-office go there) and
     /// where the replica stands.
     pub primaire: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`--proxy-de-confiance`).
+    pub proxies: Arc<[std::net::IpAddr]>,
     pub suivi: Option<Arc<crate::suivi::Etat>>,
     /// Request and search counters (`/metrics`).
     pub metriques: Arc<super::metriques::Metriques>,
@@ -104,7 +106,14 @@ impl App {
             metriques: Default::default(),
             primaire: None,
             suivi: None,
+            proxies: Arc::new([]),
         }
+    }
+
+    /// The same, believing these proxies' `X-Forwarded-For`.
+    pub fn with_proxies(mut self, proxies: Vec<std::net::IpAddr>) -> App {
+        self.proxies = proxies.into();
+        self
     }
 
     /// The same, as a read replica of `primaire` when there is one.

@@ -15,9 +15,39 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 /// The client's address, put on each request by the accept loop. Used only in memory by
-/// the login throttle: never stored.
+/// the login throttle and the anonymous quotas: never stored.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub IpAddr);
+
+impl ClientAddr {
+    /// The client of a connection from `pair`: `pair` itself, unless it is one of the
+    /// trusted proxies (`--proxy-de-confiance`), in which case the last address of
+    /// `X-Forwarded-For` that is not one of them (what a client writes there itself is to
+    /// the left of what the proxies added, and is never believed).
+    pub fn de(pair: IpAddr, entetes: &hyper::HeaderMap, proxies: &[IpAddr]) -> ClientAddr {
+        if !proxies.contains(&pair) {
+            return ClientAddr(pair);
+        }
+        let mut client = pair;
+        for v in entetes.get_all("x-forwarded-for").iter().rev() {
+            let Ok(v) = v.to_str() else {
+                break;
+            };
+            for a in v.rsplit(',') {
+                match a.trim().parse::<IpAddr>() {
+                    Ok(ip) => {
+                        client = ip;
+                        if !proxies.contains(&ip) {
+                            return ClientAddr(ip);
+                        }
+                    }
+                    Err(_) => return ClientAddr(client),
+                }
+            }
+        }
+        ClientAddr(client)
+    }
+}
 
 /// Session settings and the login throttle.
 pub struct Identity {
@@ -268,5 +298,43 @@ pub(super) fn refus_admin(
             None,
         )),
         Some(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies_and_right_to_left() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let proxies = [ip("127.0.0.1"), ip("10.0.0.2")];
+        let mut h = hyper::HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            "6.6.6.6, 203.0.113.9, 10.0.0.2".parse().unwrap(),
+        );
+        // From a proxy: the last address that is not a proxy (6.6.6.6 was written by the
+        // client itself).
+        assert_eq!(
+            ClientAddr::de(ip("127.0.0.1"), &h, &proxies).0,
+            ip("203.0.113.9")
+        );
+        // From anyone else: the connection's address, whatever the header says.
+        assert_eq!(
+            ClientAddr::de(ip("198.51.100.7"), &h, &proxies).0,
+            ip("198.51.100.7")
+        );
+        // Garbage stops the walk at the last good hop.
+        h.insert("x-forwarded-for", "nimporte, 10.0.0.2".parse().unwrap());
+        assert_eq!(
+            ClientAddr::de(ip("127.0.0.1"), &h, &proxies).0,
+            ip("10.0.0.2")
+        );
+        // No header: the proxy itself.
+        assert_eq!(
+            ClientAddr::de(ip("127.0.0.1"), &hyper::HeaderMap::new(), &proxies).0,
+            ip("127.0.0.1")
+        );
     }
 }

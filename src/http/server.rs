@@ -59,12 +59,14 @@ pub async fn serve(
                 };
                 let table = table.clone();
                 let metriques = app.metriques.clone();
+                let proxies = app.proxies.clone();
                 let io = connection::Connection::new(stream, app.limits.idle_timeout);
                 let conn = http.serve_connection(
                     TokioIo::new(io),
                     service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-                        req.extensions_mut()
-                            .insert(super::identity::ClientAddr(peer.ip()));
+                        let client =
+                            super::identity::ClientAddr::de(peer.ip(), req.headers(), &proxies);
+                        req.extensions_mut().insert(client);
                         super::router::respond(table.clone(), metriques.clone(), req)
                     }),
                 );
