@@ -205,6 +205,14 @@ enum Cmd {
         #[arg(long, env = "SOFI_URL", default_value = "http://127.0.0.1:8080")]
         url: String,
     },
+    /// Bring a store written by an older version to this version's layout, in place (server
+    /// stopped). Its store is first copied to DATA_DIR/avant-migration-N/; an interrupted
+    /// migration resumes where it stopped.
+    Migrate {
+        /// Stop after this many batches (tests of resumption).
+        #[arg(long, hide = true)]
+        arret_apres: Option<usize>,
+    },
     /// Restore a backup into the data directory (absent or empty) and rebuild its index.
     Restore { src: PathBuf },
     /// The audit trail as JSON Lines, oldest first: every change by a person (who, when, what,
@@ -776,6 +784,31 @@ fn run(cli: Cli, matches: &clap::ArgMatches, fichier: &configuration::Fichier) -
                     "{:<13} {:>8} {:>8.3} {:>8.3} {:>10}",
                     b.genre, b.requetes, b.precision, b.part, b.sous_80
                 );
+            }
+            Ok(0)
+        }
+        Cmd::Migrate { arret_apres } => {
+            let t0 = Instant::now();
+            match sofi::store::format_du_stockage(&cli.data_dir)? {
+                Some(f) if f < sofi::store::FORMAT => {
+                    let copie = sofi::store::copie_avant_migration(&cli.data_dir, f)?;
+                    eprintln!("stockage au format {f} copié dans {}", copie.display());
+                }
+                _ => {}
+            }
+            match Store::migrer(&cli.data_dir, arret_apres)? {
+                None => eprintln!(
+                    "rien à migrer : le stockage est au format {}",
+                    sofi::store::FORMAT
+                ),
+                Some(b) => eprintln!(
+                    "stockage migré du format {} au format {} : {} offres converties ({} l'étaient déjà), en {:.1} s ; l'index sera reconstruit au démarrage",
+                    b.depuis,
+                    b.vers,
+                    b.offres,
+                    b.deja_faites,
+                    t0.elapsed().as_secs_f64()
+                ),
             }
             Ok(0)
         }

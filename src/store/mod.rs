@@ -23,6 +23,7 @@ mod bodies;
 mod decisions;
 mod dossiers;
 mod durability;
+mod migration;
 mod partenaires;
 mod people;
 mod records;
@@ -37,6 +38,7 @@ use bodies::*;
 pub use decisions::*;
 pub use dossiers::*;
 use durability::*;
+pub use migration::{copie_avant_migration, format_du_stockage, BilanMigration};
 pub use partenaires::*;
 pub use people::*;
 pub use records::*;
@@ -88,7 +90,7 @@ pub enum StoreError {
     Endommage(PathBuf, String),
     #[error("le dossier de données {0} a déjà servi mais son stockage store/ a disparu : Sofi ne le remplace pas par un site vide. Restaurez store/ (sauvegarde), ou, pour repartir de zéro, videz le dossier")]
     Disparu(PathBuf),
-    #[error("le dossier de données {0} a été écrit par une autre version de Sofi (format {1}, attendu {FORMAT}) : réimportez l'offre dans un dossier neuf")]
+    #[error("le dossier de données {0} a été écrit par une autre version de Sofi (format {1}, attendu {FORMAT}) : `sofi migrate` le met au format de cette version (après en avoir copié le stockage à côté) ; un format plus récent demande une version plus récente de Sofi")]
     Format(PathBuf, u32),
 }
 

@@ -455,7 +455,7 @@ fn ecrire_manifeste(dest: &Path, m: &Manifeste) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn copier_dossier(src: &Path, dest: &Path) -> std::io::Result<()> {
+pub(super) fn copier_dossier(src: &Path, dest: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dest)?;
     for e in std::fs::read_dir(src)? {
         let e = e?;
