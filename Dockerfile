@@ -15,7 +15,7 @@ WORKDIR /src
 # Dependencies first, in their own layer: a change to Sofi's code does not fetch them again.
 COPY Cargo.toml Cargo.lock ./
 RUN mkdir -p src benches && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
-    && for b in import export search espace; do echo 'fn main() {}' > benches/$b.rs; done \
+    && for b in import export search espace migration; do echo 'fn main() {}' > benches/$b.rs; done \
     && cargo fetch --locked
 COPY . .
 RUN cargo build --release --locked --bin sofi \
