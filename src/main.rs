@@ -1332,16 +1332,11 @@ fn serve(
     // not be found busy with them).
     moteur.lexique();
     // The index is derived: rebuilt when missing, of another layout, or ahead of the store
-    // (a restored store); otherwise brought up to date from the journal.
+    // (a restored store), in the background while the server already answers (searches
+    // say it is rebuilding); otherwise brought up to date from the journal.
     let seq_store = store.compteurs()?.journal_seq;
-    if recree || moteur.indexed_seq() > seq_store {
-        let t = Instant::now();
-        let n = moteur.reindex(&store)?;
-        tracing::info!(
-            "index reconstruit : {n} sessions en {} ms",
-            t.elapsed().as_millis()
-        );
-    } else {
+    let a_reconstruire = recree || moteur.indexed_seq() > seq_store;
+    if !a_reconstruire {
         let n = moteur.catch_up(&store)?;
         tracing::info!("index à jour ({n} offres rattrapées)");
     }
@@ -1420,6 +1415,19 @@ fn serve(
         let stop = stop.clone();
         let store = store.clone();
         std::thread::spawn(move || {
+            if a_reconstruire {
+                tracing::info!(
+                    "index en reconstruction : les recherches répondent 503 jusqu'à la fin"
+                );
+                let t = Instant::now();
+                match moteur.reconstruire_en_fond(&store) {
+                    Ok(n) => tracing::info!(
+                        "index reconstruit : {n} sessions en {} ms",
+                        t.elapsed().as_millis()
+                    ),
+                    Err(e) => tracing::error!("index non reconstruit : {e}"),
+                }
+            }
             // On failure (a full disk) it backs off, up to 5 s, and says so once per 10 s.
             let mut pause = std::time::Duration::from_millis(100);
             let mut dernier_log: Option<Instant> = None;

@@ -448,3 +448,75 @@ fn sighup_rereads_the_search_settings_and_the_policy_without_dropping_connection
     assert!(server.wait_health()["statut"] == "ok");
     assert!(server.stop().success());
 }
+
+#[test]
+fn while_the_index_is_rebuilt_searches_say_so_and_offer_pages_answer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("offre.xml");
+    generate(20_000, 4, &f);
+    let data = tmp.path().join("data");
+    assert_eq!(import(&data, &[&f], &[]).0, 0);
+    // No index (as after an upgrade that changed its layout): rebuilt while serving.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut enfant = sofi()
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = |p: &str| format!("http://127.0.0.1:{port}{p}");
+    let t0 = std::time::Instant::now();
+    let h: serde_json::Value = loop {
+        if let Ok(r) = ureq::get(&url("/health")).call() {
+            break r.into_json().unwrap();
+        }
+        assert!(t0.elapsed() < std::time::Duration::from_secs(60));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    // Answering before the index is back.
+    assert_eq!(h["statut"], "degrade", "{h}");
+    let (status, r) = call(ureq::get(&url("/api/v1/recherche?q=cariste")), None);
+    assert_eq!(status, 503);
+    assert_eq!(r.header("retry-after"), Some("10"));
+    let v: serde_json::Value = r.into_json().unwrap();
+    assert_eq!(v["erreur"]["code"], "index-en-reconstruction");
+    let (status, _) = call(ureq::get(&url("/recherche?q=cariste")), None);
+    assert_eq!(status, 503);
+    // An offer's page reads the store: it answers.
+    let xml = std::fs::read_to_string(&f).unwrap();
+    let debut = xml.find("<formation numero=\"").unwrap() + "<formation numero=\"".len();
+    let numero = &xml[debut..debut + xml[debut..].find('"').unwrap()];
+    let (status, _) = call(
+        ureq::get(&url(&format!("/api/v1/formations/{numero}"))),
+        None,
+    );
+    assert_eq!(status, 200, "{numero}");
+    // Then searches answer.
+    loop {
+        let (status, _) = call(ureq::get(&url("/api/v1/recherche?q=cariste")), None);
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 503);
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(120),
+            "never rebuilt"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let h: serde_json::Value = ureq::get(&url("/health"))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    assert_eq!(h["statut"], "ok", "{h}");
+    assert_eq!(h["index_seq"], h["journal_seq"]);
+    let _ = enfant.kill();
+    let _ = enfant.wait();
+}

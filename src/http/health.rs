@@ -52,6 +52,10 @@ pub(super) fn health(app: &App) -> Response<Body> {
         if let Some(p) = app.store.failure() {
             raisons.push(format!("écritures impossibles : {p}"));
         }
+        if app.moteur.as_ref().is_some_and(|m| m.en_reconstruction()) {
+            raisons
+                .push("index de recherche en reconstruction : les recherches répondent 503".into());
+        }
         if let Some(p) = app.moteur.as_ref().and_then(|m| m.failure()) {
             raisons.push(format!("l'index ne suit plus le journal : {p}"));
         }

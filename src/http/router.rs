@@ -196,12 +196,42 @@ pub(super) fn table(app: Arc<App>) -> Router {
                 None,
             )
         })
+        // While the index is rebuilt from nothing, searches say so.
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            index_pret,
+        ))
         // On a read replica, writes and the back-office are the primary's.
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             vers_primaire,
         ))
         .with_state(app)
+}
+
+/// A search while the index is rebuilt from nothing: 503 with `Retry-After`, saying why
+/// (offer pages and feeds, which read the store, answer as usual).
+async fn index_pret(
+    State(app): State<Arc<App>>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response<axum::body::Body> {
+    let recherche = matches!(
+        req.uri().path(),
+        "/recherche" | "/api/v1/recherche" | "/api/v1/suggestions"
+    );
+    if !(recherche && app.moteur.as_ref().is_some_and(|m| m.en_reconstruction())) {
+        return next.run(req).await;
+    }
+    let mut r = error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "index-en-reconstruction",
+        "l'index de recherche est en reconstruction après une mise à jour : réessayez dans quelques secondes (les pages des formations et les flux répondent)",
+        None,
+    );
+    r.headers_mut()
+        .insert("retry-after", HeaderValue::from_static("10"));
+    r.map(axum::body::Body::new)
 }
 
 /// On a read replica: a write, or a page of the back-office, is sent to the primary (307,

@@ -223,6 +223,9 @@ pub struct Moteur {
     pub(super) voisins: super::fautes::Voisins,
     /// Why the last catch-up with the journal failed, until one succeeds (`/health`).
     failure: Mutex<Option<String>>,
+    /// Set while the index is rebuilt from nothing (a new layout): searches are answered
+    /// "rebuilding" rather than from an empty index.
+    reconstruction: std::sync::atomic::AtomicBool,
     /// The store's reopen count this index follows (see `Store::reopen_count`).
     reopen_count: std::sync::atomic::AtomicU64,
 }
@@ -336,6 +339,7 @@ impl Moteur {
                 en_cours: Default::default(),
                 voisins: Default::default(),
                 failure: Mutex::new(None),
+                reconstruction: Default::default(),
                 reopen_count: Default::default(),
                 parents_formacode: refs
                     .formacodes
@@ -379,6 +383,23 @@ impl Moteur {
     }
 
     /// Rebuilds the whole index from the store.
+    /// Whether the index is being rebuilt from nothing (see [`Moteur::reconstruire_en_fond`]).
+    pub fn en_reconstruction(&self) -> bool {
+        self.reconstruction
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// [`Moteur::reindex`] with [`Moteur::en_reconstruction`] set while it runs: for an
+    /// index that has nothing to answer from until it is done.
+    pub fn reconstruire_en_fond(&self, store: &Store) -> Result<u64, IndexError> {
+        self.reconstruction
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let r = self.reindex(store);
+        self.reconstruction
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        r
+    }
+
     pub fn reindex(&self, store: &Store) -> Result<u64, IndexError> {
         let seq = store.compteurs()?.journal_seq;
         let mut w = self.writer.lock().expect("index writer lock");

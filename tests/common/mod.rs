@@ -162,7 +162,15 @@ impl Server {
         let t0 = std::time::Instant::now();
         loop {
             if let Ok(r) = ureq::get(&self.url("/health")).call() {
-                return r.into_json().unwrap();
+                let h: serde_json::Value = r.into_json().unwrap();
+                // Up, and done rebuilding its index (searches answer 503 until then).
+                let reconstruit = h["raisons"].as_array().is_some_and(|r| {
+                    r.iter()
+                        .any(|x| x.as_str().unwrap_or("").contains("reconstruction"))
+                });
+                if !reconstruit {
+                    return h;
+                }
             }
             assert!(
                 t0.elapsed() < std::time::Duration::from_secs(120),
