@@ -49,7 +49,8 @@ fn main() {
         }
     }
     a.flush().unwrap();
-    drop((a, b));
+    // (Every handle, trees included, let go: sled's lock goes with the last.)
+    drop((offres, a, b));
     eprintln!(
         "format 1 written: {n} offers in {:.1} s",
         t0.elapsed().as_secs_f64()
