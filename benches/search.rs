@@ -306,6 +306,15 @@ fn main() {
             flux_anonymes: true,
         }),
     );
+    // As `sofi serve` logs: one line per request, formatted (then thrown away), so that the
+    // HTTP figures include what a request's log line costs.
+    if std::env::var_os("SOFI_BENCH_SANS_JOURNAL").is_none() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("info,tantivy=warn"))
+            .with_ansi(false)
+            .with_writer(std::io::sink)
+            .try_init();
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(8)

@@ -657,8 +657,9 @@ impl Store {
                 c.comptes
             ));
         }
-        for v in a.dossiers.iter().values() {
-            match decode::<Dossier>(&v?) {
+        for kv in a.dossiers.iter() {
+            let (k, v) = kv?;
+            match decode::<Dossier>(&v) {
                 Ok(d) => {
                     c.dossiers += 1;
                     if !a.dossiers_siret.contains_key(key2(&d.siret, &d.numero))? {
@@ -678,7 +679,10 @@ impl Store {
                         ));
                     }
                 }
-                Err(e) => c.problemes.push(format!("offre illisible : {e}")),
+                Err(e) => c.problemes.push(format!(
+                    "offre en gestion {} illisible : {e}",
+                    String::from_utf8_lossy(&k)
+                )),
             }
         }
         c.audit = self.audit_seq()?;
