@@ -21,7 +21,7 @@ use std::sync::Arc;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Requete {
     route: Arc<str>,
-    methode: String,
+    methode: &'static str,
     statut: u16,
 }
 
@@ -84,11 +84,23 @@ impl Default for Metriques {
 
 impl Metriques {
     /// One answered request.
-    pub fn requete(&self, route: &Arc<str>, methode: &str, statut: u16, secondes: f64) {
+    pub fn requete(&self, route: &Arc<str>, methode: &hyper::Method, statut: u16, secondes: f64) {
+        // The standard methods only: a client can send any token as a method, and each
+        // would otherwise become a series of its own.
+        let methode = match *methode {
+            hyper::Method::GET => "GET",
+            hyper::Method::HEAD => "HEAD",
+            hyper::Method::POST => "POST",
+            hyper::Method::PUT => "PUT",
+            hyper::Method::DELETE => "DELETE",
+            hyper::Method::OPTIONS => "OPTIONS",
+            hyper::Method::PATCH => "PATCH",
+            _ => "autre",
+        };
         self.requetes
             .get_or_create(&Requete {
                 route: route.clone(),
-                methode: methode.to_string(),
+                methode,
                 statut,
             })
             .inc();

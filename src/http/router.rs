@@ -245,16 +245,14 @@ async fn vers_primaire(
         return next.run(req).await;
     };
     let chemin = req.uri().path();
+    // A replica's own backups are its own business.
+    if chemin.starts_with("/api/v1/admin/") {
+        return next.run(req).await;
+    }
     let lecture = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    let back_office = [
-        "/espace",
-        "/gestion",
-        "/api/v1/espace",
-        "/api/v1/admin",
-        "/compte",
-    ]
-    .iter()
-    .any(|p| chemin == *p || chemin.starts_with(&format!("{p}/")));
+    let back_office = ["/espace", "/gestion", "/api/v1/espace"]
+        .iter()
+        .any(|p| chemin == *p || chemin.starts_with(&format!("{p}/")));
     if lecture && !back_office {
         return next.run(req).await;
     }
@@ -310,7 +308,7 @@ pub(super) async fn respond(
     };
     let duree = debut.elapsed();
     let statut = r.status().as_u16();
-    metriques.requete(&route, methode.as_str(), statut, duree.as_secs_f64());
+    metriques.requete(&route, &methode, statut, duree.as_secs_f64());
     tracing::info!(
         target: "sofi::http",
         id = %id,
