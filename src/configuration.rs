@@ -172,7 +172,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(f.cle_de("T_DATA_DIR"), Some("data_dir"));
-        assert_eq!(f.valeurs[1].valeur, "12");
+        let n = f.valeurs.iter().find(|v| v.variable == "T_N").unwrap();
+        assert_eq!(
+            (n.cle.as_str(), n.valeur.as_str()),
+            ("connexions-max", "12")
+        );
         let e = analyser(&cmd(), &["serve"], "connexions_max = \"beaucoup\"").unwrap_err();
         assert!(
             e.contains("connexions_max") && e.contains("beaucoup"),

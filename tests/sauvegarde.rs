@@ -212,7 +212,10 @@ fn scheduled_backups_are_verified_and_only_the_last_ones_kept() {
         .find_map(|l| l.strip_prefix("sofi_sauvegarde_verifiee_horodatage_secondes "))
         .unwrap();
     assert!(verifiee.parse::<f64>().unwrap() > 1.7e9, "{verifiee}");
-    drop(server);
+    // Stopped at any moment, even killed: never more than two, all finished.
+    let mut server = server;
+    let _ = server.child.kill();
+    let _ = server.child.wait();
     let gardees: Vec<_> = std::fs::read_dir(&dossier)
         .unwrap()
         .flatten()

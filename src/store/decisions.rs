@@ -71,6 +71,7 @@ impl Store {
     pub fn noter_empreinte_si_vide(&self, empreinte: &str) -> Result<(), StoreError> {
         let a = self.a()?;
         if a.meta.get(CLE_EMPREINTE)?.is_none() && a.offres.is_empty() {
+            let _cut = self.pause_ecritures();
             a.meta.insert(CLE_EMPREINTE, empreinte.as_bytes())?;
         }
         Ok(())
@@ -150,7 +151,10 @@ impl Store {
             }
         }
         self.make_durable()?;
-        a.meta.insert(CLE_EMPREINTE, empreinte.as_bytes())?;
+        {
+            let _cut = self.pause_ecritures();
+            a.meta.insert(CLE_EMPREINTE, empreinte.as_bytes())?;
+        }
         a.meta.flush()?;
         Ok(bilan)
     }

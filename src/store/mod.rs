@@ -268,8 +268,9 @@ pub struct Store {
     damaged_offers: Arc<Mutex<std::collections::BTreeSet<String>>>,
     /// Times sled was reopened (see [`Store::reopen_count`]).
     reopen_count: Arc<std::sync::atomic::AtomicU64>,
-    /// Held (shared) by every transaction over several trees, taken alone for a moment by a
-    /// backup to cut a consistent state (see [`Store::sauvegarder`]).
+    /// Held (shared) by every transaction over several trees, and by every other write to a
+    /// tree such transactions write; taken alone for a moment by a backup to cut a
+    /// consistent state (see [`Store::sauvegarder`]).
     pause: Arc<std::sync::RwLock<()>>,
     /// When [`Store::probe`] last probed (Unix ms).
     derniere_sonde: Arc<std::sync::atomic::AtomicI64>,

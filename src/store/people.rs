@@ -636,6 +636,8 @@ impl Store {
             le: now_ms(),
             traite: false,
         };
+        // (A tree transactions also write: not during a backup's cut.)
+        let _cut = self.pause_ecritures();
         a.signalements.insert(id.to_be_bytes(), encode(&s)?)?;
         self.make_durable()?;
         Ok(id)

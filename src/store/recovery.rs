@@ -137,7 +137,10 @@ impl Store {
             return;
         }
         let sled = match self.arbres.load_full() {
-            Some(a) => probe_sled(&a),
+            Some(a) => {
+                let _cut = self.pause_ecritures();
+                probe_sled(&a)
+            }
             None => Err(StoreError::Reouverture),
         };
         if let Err(e) = sled.or_else(|_| self.reopen()) {

@@ -315,8 +315,9 @@ pub fn sauvegardes_planifiees(dossier: &Path) -> Vec<PathBuf> {
 }
 
 impl Store {
-    /// One scheduled backup: taken into `dossier`, verified (removed if it is not good),
-    /// then only the `garder` most recent are kept. Returns the new backup's path.
+    /// One scheduled backup: taken into `dossier` and verified under a temporary name
+    /// (removed if it is not good), then the oldest removed so that, with it, the `garder`
+    /// most recent are kept. Returns the new backup's path.
     pub fn sauvegarde_planifiee(
         &self,
         dossier: &Path,
@@ -325,17 +326,17 @@ impl Store {
         std::fs::create_dir_all(dossier)?;
         let nom = format!("sofi-{}", jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ"));
         let dest = dossier.join(&nom);
-        // Written under a temporary name: a backup cut short is never taken for one.
+        // Written and verified under a temporary name: a backup cut short, or not good, is
+        // never taken for one, and never more than `garder` are there.
         let partielle = dossier.join(format!(".{nom}.partielle"));
         let _ = std::fs::remove_dir_all(&partielle);
-        let r = self.sauvegarder(&partielle).and_then(|_| {
-            std::fs::rename(&partielle, &dest)?;
-            Store::verifier_sauvegarde(&dest)
-        });
+        let r = self
+            .sauvegarder(&partielle)
+            .and_then(|_| Store::verifier_sauvegarde(&partielle));
         match r {
             Ok((_, p)) if p.is_empty() => {}
             Ok((_, p)) => {
-                let _ = std::fs::remove_dir_all(&dest);
+                let _ = std::fs::remove_dir_all(&partielle);
                 return Err(StoreError::Conflit(format!(
                     "sauvegarde {nom} non vérifiée, supprimée : {}",
                     p.join(" ; ")
@@ -343,17 +344,16 @@ impl Store {
             }
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&partielle);
-                let _ = std::fs::remove_dir_all(&dest);
                 return Err(e);
             }
         }
         let toutes = sauvegardes_planifiees(dossier);
-        for vieille in toutes
-            .iter()
-            .take(toutes.len().saturating_sub(garder.max(1)))
-        {
+        let garder = garder.max(1) - 1;
+        for vieille in toutes.iter().take(toutes.len().saturating_sub(garder)) {
             std::fs::remove_dir_all(vieille)?;
         }
+        std::fs::rename(&partielle, &dest)?;
+        File::open(dossier)?.sync_all()?;
         Ok(dest)
     }
 }
@@ -384,10 +384,17 @@ fn ecouter(mut abonnes: Vec<sled::Subscriber>, fin: &AtomicBool) -> Vec<(usize, 
     use std::task::{Context, Poll, Waker};
     let mut cx = Context::from_waker(Waker::noop());
     let mut v = Vec::new();
+    let mut coupure: Option<std::time::Instant> = None;
     loop {
-        // Read before draining: once it is seen set, every transaction has ended and a last
-        // pass finds all that they sent.
-        let derniere = fin.load(Ordering::Acquire);
+        // Read before draining: once it is seen set, every transaction over several trees
+        // has ended, and their events were sent before they returned; no other write to
+        // their trees is in flight (they take the pause too), so none of their events waits
+        // behind an unfinished one. Writes to the other trees (sessions, analytics, usage)
+        // go on during the cut, and either side of it is consistent for them: the last
+        // passes go on for a millisecond after one finds nothing, and never past 20 ms.
+        if coupure.is_none() && fin.load(Ordering::Acquire) {
+            coupure = Some(std::time::Instant::now());
+        }
         let mut rien = true;
         for (i, s) in abonnes.iter_mut().enumerate() {
             while let Poll::Ready(Some(e)) = std::pin::Pin::new(&mut *s).poll(&mut cx) {
@@ -395,11 +402,12 @@ fn ecouter(mut abonnes: Vec<sled::Subscriber>, fin: &AtomicBool) -> Vec<(usize, 
                 rien = false;
             }
         }
-        if derniere && rien {
-            return v;
-        }
-        if rien {
-            std::thread::sleep(Duration::from_millis(1));
+        match coupure.map(|t| t.elapsed()) {
+            Some(d) if d >= Duration::from_millis(20) => return v,
+            Some(d) if rien && d >= Duration::from_millis(1) => return v,
+            Some(_) => std::thread::yield_now(),
+            None if rien => std::thread::sleep(Duration::from_millis(1)),
+            None => {}
         }
     }
 }
