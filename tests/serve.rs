@@ -520,3 +520,32 @@ fn while_the_index_is_rebuilt_searches_say_so_and_offer_pages_answer() {
     let _ = enfant.kill();
     let _ = enfant.wait();
 }
+
+#[test]
+fn the_systemd_unit_verifies_and_stays_under_an_exposure_of_2() {
+    let analyse = std::process::Command::new("systemd-analyze")
+        .arg("--version")
+        .output();
+    if analyse.is_err() {
+        eprintln!("systemd-analyze absent: unit not checked");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    // The unit as installed, with this build's binary where it would be.
+    let unite = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/sofi.service"),
+    )
+    .unwrap()
+    .replace("/usr/local/bin/sofi", env!("CARGO_BIN_EXE_sofi"));
+    let chemin = tmp.path().join("sofi.service");
+    std::fs::write(&chemin, unite).unwrap();
+    let out = run(std::process::Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(&chemin));
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    // Exposure in tenths: 20 is the 2.0.
+    let out = run(std::process::Command::new("systemd-analyze")
+        .args(["security", "--offline=yes", "--threshold=20"])
+        .arg(&chemin));
+    assert!(out.status.success(), "{}", stdout(&out));
+}
