@@ -816,12 +816,10 @@ fn run(cli: Cli, matches: &clap::ArgMatches, fichier: &configuration::Fichier) -
         Cmd::Restore { src } => {
             let t0 = Instant::now();
             let m = Store::restaurer(&src, &cli.data_dir)?;
-            let refs = Arc::new(Referentiels::charger_depuis(cli.ref_dir.clone())?);
-            let config = Arc::new(sofi::search::Config::charger(cli.index_config.clone())?);
-            let store = Store::open(&cli.data_dir)?;
-            let (moteur, _) =
-                sofi::search::Moteur::ouvrir(&cli.data_dir.join("index"), config, refs)?;
-            let n = moteur.reindex(&store)?;
+            let (n, _) = reindexer(
+                &cli.data_dir,
+                (cli.ref_dir.clone(), cli.index_config.clone()),
+            )?;
             eprintln!(
                 "restauré dans {} : {} formations, journal {}, {n} sessions indexées, en {:.1} s",
                 cli.data_dir.display(),
@@ -833,16 +831,13 @@ fn run(cli: Cli, matches: &clap::ArgMatches, fichier: &configuration::Fichier) -
         }
         Cmd::Reindex => {
             let t0 = Instant::now();
-            let refs = Arc::new(Referentiels::charger_depuis(cli.ref_dir.clone())?);
-            let config = Arc::new(sofi::search::Config::charger(cli.index_config.clone())?);
-            let store = Store::open(&cli.data_dir)?;
-            let (moteur, _) =
-                sofi::search::Moteur::ouvrir(&cli.data_dir.join("index"), config, refs)?;
-            let n = moteur.reindex(&store)?;
+            let (n, seq) = reindexer(
+                &cli.data_dir,
+                (cli.ref_dir.clone(), cli.index_config.clone()),
+            )?;
             eprintln!(
-                "{n} sessions indexées en {:.1} s (journal {})",
-                t0.elapsed().as_secs_f64(),
-                moteur.indexed_seq()
+                "{n} sessions indexées en {:.1} s (journal {seq})",
+                t0.elapsed().as_secs_f64()
             );
             Ok(0)
         }
@@ -1105,6 +1100,17 @@ fn afficher(path: &Path, r: &Rapport, dt: f64, stocke: bool) {
     if let Some(e) = &r.erreur_fatale {
         let _ = writeln!(out, "  ARRÊT : {}:{e}", path.display());
     }
+}
+
+/// Rebuilds the data directory's search index from its store (`reindex`, `restore`):
+/// sessions indexed and the journal sequence reached.
+fn reindexer(data_dir: &Path, (ref_dir, index_config): Reglages) -> Result<(u64, u64)> {
+    let refs = Arc::new(Referentiels::charger_depuis(ref_dir)?);
+    let config = Arc::new(sofi::search::Config::charger(index_config)?);
+    let store = Store::open(data_dir)?;
+    let (moteur, _) = sofi::search::Moteur::ouvrir(&data_dir.join("index"), config, refs)?;
+    let n = moteur.reindex(&store)?;
+    Ok((n, moteur.indexed_seq()))
 }
 
 /// `sofi backup`: in this process when the store is free, else through the running server;

@@ -255,13 +255,6 @@ fn interrupted_compaction_is_read_through_and_resumed() {
     assert_eq!(export(), avant);
 }
 
-/// The diffusion feed of the store in `dir`, as `sofi export` writes it.
-fn exporter(dir: &Path) -> Vec<u8> {
-    let out = run(sofi().arg("--data-dir").arg(dir).arg("export"));
-    assert!(out.status.success(), "{}", stderr(&out));
-    out.stdout
-}
-
 /// Writes a key of the store's `meta` tree behind Sofi's back (a state it must cope with).
 fn ecrire_meta(dir: &Path, cle: &str, valeur: &[u8]) {
     let db = sled::open(dir.join("store")).unwrap();

@@ -5,18 +5,6 @@ mod common;
 
 use common::*;
 
-fn export(dir: &std::path::Path) -> Vec<u8> {
-    let f = dir.with_extension("export.xml");
-    let out = run(sofi()
-        .arg("--data-dir")
-        .arg(dir)
-        .arg("export")
-        .arg("-o")
-        .arg(&f));
-    assert!(out.status.success(), "{}", stderr(&out));
-    std::fs::read(&f).unwrap()
-}
-
 /// Writes in `vers` the format-1 layout of the store in `depuis`: each offer whole in the
 /// `offres` tree, no body file, no format key.
 fn format_1(depuis: &std::path::Path, vers: &std::path::Path) {
@@ -94,7 +82,7 @@ fn a_format_1_store_is_migrated_in_place_resumably_and_serves_the_same_offer() {
     assert_eq!(v["stockage"], serde_json::json!([]), "{v}");
     assert_eq!(stats(&b), stats(&a));
     assert!(
-        export(&a) == export(&b),
+        exporter(&a) == exporter(&b),
         "the migrated store exports another offer"
     );
     let mut s = Server::start(&b, false);

@@ -7,20 +7,6 @@ use common::*;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-fn export(dir: &std::path::Path) -> Vec<u8> {
-    let f = dir.join("export.xml");
-    let out = run(sofi()
-        .arg("--data-dir")
-        .arg(dir)
-        .arg("export")
-        .arg("-o")
-        .arg(&f));
-    assert!(out.status.success(), "{}", stderr(&out));
-    let v = std::fs::read(&f).unwrap();
-    std::fs::remove_file(&f).unwrap();
-    v
-}
-
 #[test]
 fn a_backup_taken_while_imports_run_restores_to_a_sound_store_and_a_quiet_one_to_the_same_offer() {
     let tmp = tempfile::tempdir().unwrap();
@@ -116,9 +102,9 @@ fn a_backup_taken_while_imports_run_restores_to_a_sound_store_and_a_quiet_one_to
         .arg(&sauvegarde2));
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stats(&restauree2)["journal_seq"], sante["journal_seq"]);
-    let a = export(&data);
+    let a = exporter(&data);
     assert!(a.len() > 100_000);
-    assert!(a == export(&restauree2), "the restored offer differs");
+    assert!(a == exporter(&restauree2), "the restored offer differs");
     // And it serves.
     let mut s2 = Server::start(&restauree2, false);
     assert_eq!(s2.wait_health()["formations"], sante["formations"]);

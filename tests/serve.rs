@@ -89,11 +89,7 @@ fn a_stale_or_missing_index_is_repaired_at_start() {
 fn lignes_du_journal(args: &[&str]) -> Vec<String> {
     use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::navigateur::port_libre();
     let mut enfant = sofi()
         .arg("--data-dir")
         .arg(dir.path())
@@ -457,11 +453,7 @@ fn while_the_index_is_rebuilt_searches_say_so_and_offer_pages_answer() {
     let data = tmp.path().join("data");
     assert_eq!(import(&data, &[&f], &[]).0, 0);
     // No index (as after an upgrade that changed its layout): rebuilt while serving.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::navigateur::port_libre();
     let mut enfant = sofi()
         .arg("--data-dir")
         .arg(&data)

@@ -300,36 +300,27 @@ fn etat(app: &App) -> Result<Registry, crate::store::StoreError> {
         );
     }
     let t = &crate::import::TOTAUX;
-    compte(
-        &mut reg,
-        "imports",
-        "Imports lancés",
-        t.imports.load(Ordering::Relaxed),
-    );
-    compte(
-        &mut reg,
-        "imports_echoues",
-        "Imports interrompus (XML illisible, stockage)",
-        t.echecs.load(Ordering::Relaxed),
-    );
-    compte(
-        &mut reg,
-        "import_offres_lues",
-        "Offres lues par les imports",
-        t.lues.load(Ordering::Relaxed),
-    );
-    compte(
-        &mut reg,
-        "import_offres_stockees",
-        "Offres stockées (créées ou modifiées) par les imports",
-        t.stockees.load(Ordering::Relaxed),
-    );
-    compte(
-        &mut reg,
-        "import_offres_rejetees",
-        "Offres rejetées par les règles à l'import",
-        t.rejetees.load(Ordering::Relaxed),
-    );
+    for (nom, aide, n) in [
+        ("imports", "Imports lancés", &t.imports),
+        (
+            "imports_echoues",
+            "Imports interrompus (XML illisible, stockage)",
+            &t.echecs,
+        ),
+        ("import_offres_lues", "Offres lues par les imports", &t.lues),
+        (
+            "import_offres_stockees",
+            "Offres stockées (créées ou modifiées) par les imports",
+            &t.stockees,
+        ),
+        (
+            "import_offres_rejetees",
+            "Offres rejetées par les règles à l'import",
+            &t.rejetees,
+        ),
+    ] {
+        compte(&mut reg, nom, aide, n.load(Ordering::Relaxed));
+    }
     Ok(reg)
 }
 

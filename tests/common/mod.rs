@@ -60,6 +60,13 @@ pub fn import(dir: &Path, files: &[&Path], extra: &[&str]) -> (i32, serde_json::
     (out.status.code().unwrap_or(-1), v)
 }
 
+/// The diffusion feed of the store in `dir`, as `sofi export` writes it.
+pub fn exporter(dir: &Path) -> Vec<u8> {
+    let out = run(sofi().arg("--data-dir").arg(dir).arg("export"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    out.stdout
+}
+
 pub fn stats(dir: &Path) -> serde_json::Value {
     let out = run(sofi().arg("stats").arg("--json").arg("--data-dir").arg(dir));
     assert!(out.status.success(), "{}", stderr(&out));
@@ -100,11 +107,7 @@ impl Server {
 
     /// With extra environment variables (limits, timeouts) for this server.
     pub fn start_avec(data: &Path, demo: bool, env: &[(&str, &str)]) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = navigateur::port_libre();
         let mut cmd = sofi();
         cmd.arg("--data-dir")
             .arg(data)
