@@ -180,7 +180,11 @@ enum Cmd {
     },
     /// Rewrite the file of offer bodies without the replaced and deleted ones (server stopped).
     #[command(alias = "compacter")]
-    Compact,
+    Compact {
+        /// Stop after copying this many bodies (tests of the resumption).
+        #[arg(long, hide = true)]
+        arret_apres: Option<u64>,
+    },
     /// Run the HTTP server.
     Serve(ServeArgs),
     /// Print the effective configuration: every setting, its value and where it came from
@@ -327,6 +331,13 @@ struct ServeArgs {
     /// Scheduled backups kept; older ones are removed.
     #[arg(long, env = "SOFI_SAUVEGARDE_GARDER", default_value_t = 7)]
     sauvegarde_garder: usize,
+    /// The server compacts the body file by itself, while serving and importing, when its
+    /// replaced and deleted bodies reach this share of it (percent; 0: never).
+    #[arg(long, env = "SOFI_COMPACTION_SEUIL", default_value_t = 50, value_parser = clap::value_parser!(u64).range(0..=100))]
+    compaction_seuil: u64,
+    /// ... and at least this many MiB of them.
+    #[arg(long, env = "SOFI_COMPACTION_MIN_MO", default_value_t = 64)]
+    compaction_min_mo: u64,
 }
 
 #[derive(Subcommand)]
@@ -454,7 +465,11 @@ fn main() {
     // default, as its queries reuse large buffers over and over.
     if matches!(
         cli.cmd,
-        Cmd::Import { .. } | Cmd::Check { .. } | Cmd::Export { .. } | Cmd::Reindex | Cmd::Compact
+        Cmd::Import { .. }
+            | Cmd::Check { .. }
+            | Cmd::Export { .. }
+            | Cmd::Reindex
+            | Cmd::Compact { .. }
     ) {
         sofi::reglage_allocateur();
     }
@@ -613,6 +628,8 @@ fn run(cli: Cli, matches: &clap::ArgMatches, fichier: &configuration::Fichier) -
             sauvegarde_dossier,
             sauvegarde_intervalle,
             sauvegarde_garder,
+            compaction_seuil,
+            compaction_min_mo,
             suivre,
             suivre_cle,
             suivre_resync,
@@ -678,6 +695,7 @@ fn run(cli: Cli, matches: &clap::ArgMatches, fichier: &configuration::Fichier) -
                             sauvegarde_garder,
                         )
                     }),
+                    compaction: (compaction_seuil, compaction_min_mo << 20),
                 },
             )
         }
@@ -701,12 +719,14 @@ fn run(cli: Cli, matches: &clap::ArgMatches, fichier: &configuration::Fichier) -
             std::io::Write::flush(&mut out)?;
             Ok(0)
         }
-        Cmd::Compact => {
-            let t0 = Instant::now();
-            let (avant, apres) = Store::open(&cli.data_dir)?.compact()?;
+        Cmd::Compact { arret_apres } => {
+            let b = Store::open(&cli.data_dir)?.compacter(arret_apres)?;
             eprintln!(
-                "corps des offres : {avant} → {apres} octets en {:.1} s",
-                t0.elapsed().as_secs_f64()
+                "corps des offres : {} → {} octets en {:.1} s ({} corps copiés)",
+                b.avant,
+                b.apres,
+                b.duree_ms as f64 / 1000.0,
+                b.copies
             );
             Ok(0)
         }
@@ -1289,6 +1309,8 @@ struct Service {
     url_publique: Option<String>,
     /// Scheduled backups: directory, interval, how many kept.
     sauvegardes: Option<(PathBuf, std::time::Duration, usize)>,
+    /// Automatic compaction: share of dead bytes (percent, 0: never) and their minimum.
+    compaction: (u64, u64),
     /// The primary this server is a read replica of, and the key it shows.
     suivre: Option<(String, Option<String>, u64)>,
     /// Trusted reverse proxies.
@@ -1311,6 +1333,7 @@ fn serve(
         retention_jours,
         url_publique,
         sauvegardes,
+        compaction,
         suivre,
         proxies,
     }: Service,
@@ -1477,6 +1500,10 @@ fn serve(
             sauvegarder_regulierement(&store, &dossier, intervalle, garder, &stop)
         })
     });
+    let compacteur = {
+        let (stop, store) = (stop.clone(), store.clone());
+        std::thread::spawn(move || compacter_au_besoin(&store, compaction, &stop))
+    };
     // Searches, imports and feeds run on blocking threads; a few suffice on a small box, and
     // each idle one keeps allocator memory.
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -1505,9 +1532,66 @@ fn serve(
     if let Some(s) = sauvegardes {
         let _ = s.join();
     }
+    let _ = compacteur.join();
     tracing::info!("arrêt propre");
     store.flush()?;
     Ok(0)
+}
+
+/// The automatic compaction: looks every 10 s whether the dead bytes reached the threshold
+/// (or an interrupted compaction is to finish), and compacts while the server goes on. A
+/// compaction is not stopped by a shutdown: it ends at a chunk, and the next start resumes.
+fn compacter_au_besoin(
+    store: &Store,
+    (seuil, min): (u64, u64),
+    stop: &std::sync::atomic::AtomicBool,
+) {
+    let mut echec: Option<Instant> = None;
+    let attendre = |n: u32| {
+        for _ in 0..n {
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        true
+    };
+    while attendre(100) {
+        // After a failure (a damaged body, a full disk), one try an hour.
+        if echec.is_some_and(|t| t.elapsed().as_secs() < 3600) {
+            continue;
+        }
+        match store.compaction_utile(seuil, min) {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                tracing::warn!(target: "sofi::compaction", "{e}");
+                continue;
+            }
+        }
+        match store.compacter(None) {
+            Ok(b) => {
+                echec = None;
+                tracing::info!(
+                    target: "sofi::compaction",
+                    avant = b.avant,
+                    apres = b.apres,
+                    copies = b.copies,
+                    attente_max_ms = b.attente_max_ms,
+                    ms = b.duree_ms,
+                    "corps des offres compactés"
+                );
+                // The removed file stays open a moment for readers that took a fiche just
+                // before the end; then its space is freed.
+                attendre(50);
+                store.liberer_corps_retire();
+            }
+            Err(e) => {
+                echec = Some(Instant::now());
+                tracing::error!(target: "sofi::compaction", "compaction : {e}");
+            }
+        }
+    }
 }
 
 /// The scheduled backups: one when the most recent in `dossier` is older than `intervalle`

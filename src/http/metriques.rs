@@ -265,6 +265,18 @@ fn etat(app: &App) -> Result<Registry, crate::store::StoreError> {
         "Octets du fichier des corps occupés par des versions remplacées",
         c.octets_morts as i64,
     );
+    jauge(
+        &mut reg,
+        "compaction_en_cours",
+        "1 pendant une compaction du fichier des corps",
+        crate::store::COMPACTION_EN_COURS.load(Ordering::Relaxed) as i64,
+    );
+    compte(
+        &mut reg,
+        "compactions",
+        "Compactions du fichier des corps terminées par ce processus",
+        crate::store::COMPACTIONS.load(Ordering::Relaxed),
+    );
     for (nom, aide, quand) in [
         (
             "sauvegarde_derniere_horodatage_secondes",

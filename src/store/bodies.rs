@@ -1,7 +1,53 @@
 //! The append-only file of offer bodies (`offres-N.corps`): where a body is, reading it back
-//! against its fingerprint, and the compaction that drops replaced and deleted ones.
+//! against its fingerprint, and the compaction that drops replaced and deleted ones while the
+//! server keeps serving and writing.
 
 use super::*;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// The body files, swapped whole by a compaction and shared by every clone of the store.
+pub(super) struct Corps {
+    /// Generation N of `offres-N.corps`, where bodies are appended.
+    pub(super) gen: u64,
+    pub(super) fichier: Arc<File>,
+    /// While a compaction empties it: the previous generation, still read from.
+    pub(super) ancien: Option<(u64, Arc<File>)>,
+    /// The generation a finished compaction removed: its file is unlinked but kept open a
+    /// few seconds, for a reader that took a fiche just before the last repointing.
+    pub(super) retire: Option<(u64, Arc<File>)>,
+}
+
+impl Corps {
+    pub(super) fn de(&self, gen: u64) -> Option<&File> {
+        if gen == self.gen {
+            return Some(&self.fichier);
+        }
+        [&self.ancien, &self.retire]
+            .into_iter()
+            .flatten()
+            .find(|(g, _)| *g == gen)
+            .map(|(_, f)| f.as_ref())
+    }
+}
+
+/// What a compaction did.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct BilanCompaction {
+    /// Bytes of the body files before (both, when an interrupted one is resumed) and after.
+    pub avant: u64,
+    pub apres: u64,
+    /// Bodies copied into the new file.
+    pub copies: u64,
+    /// How long writers waited for it, at most, in one go (ms).
+    pub attente_max_ms: u64,
+    pub duree_ms: u64,
+}
+
+/// Set while a compaction runs, for `/metrics` and `/health`.
+pub static COMPACTION_EN_COURS: AtomicBool = AtomicBool::new(false);
+/// Compactions finished since the process started.
+pub static COMPACTIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 pub(super) fn unreadable(f: &OfferRecord, e: &dyn std::fmt::Display) -> StoreError {
     StoreError::Encodage(format!("corps à l'octet {} : {e}", f.pos))
@@ -41,106 +87,222 @@ pub(super) fn open_body_file(dir: &Path, generation: u64) -> std::io::Result<Fil
 }
 
 impl Store {
-    /// Rewrites the body file with the live bodies only (`sofi compact`, server stopped).
-    /// Returns its size before and after.
+    /// Whether the dead bytes call for a compaction: at least `pourcent` % of the body file
+    /// and at least `min` bytes (`pourcent` 0: never); or an interrupted one is to resume.
+    pub fn compaction_utile(&self, pourcent: u64, min: u64) -> Result<bool, StoreError> {
+        if self.corps.load().ancien.is_some() {
+            return Ok(true);
+        }
+        let morts = self.compteurs()?.octets_morts;
+        let taille = self.body_file_len();
+        Ok(pourcent > 0 && morts > 0 && morts >= min && morts * 100 >= taille * pourcent)
+    }
+
+    /// Rewrites the live bodies into a new body file while reads and writes go on (the
+    /// server's automatic compaction, and `sofi compact`); resumes an interrupted one.
     ///
-    /// Crash-safe by generations, in constant memory: `meta/compaction` names the new file
-    /// N+1 first; bodies are copied there in chunks, each chunk synced before its fiches are
-    /// repointed (each fiche names its generation, so any mix of N and N+1 reads right); the
-    /// last transaction makes N+1 current. Interrupted, it resumes where it stopped.
-    /// Consumes the store: its file handles change.
-    pub fn compact(self) -> Result<(u64, u64), StoreError> {
+    /// Crash-safe by generations, in constant memory: one transaction makes N+1 the file
+    /// writers append to and names N `ancien` (each fiche names its generation, so any mix
+    /// reads right). Live bodies of N are then copied in chunks: read outside any lock, then
+    /// appended and synced under the writer lock, their fiches repointed in the transaction
+    /// that records N+1's new committed end. A last pass under the writer lock recounts the
+    /// dead bytes and forgets N, whose file is then removed. Interrupted, the next open reads
+    /// both, and the next compaction goes on where this one stopped.
+    ///
+    /// `arret_apres`: stop after copying that many bodies (tests of the resumption).
+    pub fn compacter(&self, arret_apres: Option<u64>) -> Result<BilanCompaction, StoreError> {
+        let t0 = Instant::now();
+        // One at a time, and never during a backup's copy of the body file.
+        let _seule = self.maintenance.lock().unwrap_or_else(|e| e.into_inner());
+        COMPACTION_EN_COURS.store(true, Ordering::Relaxed);
+        let r = self.compacter_seule(arret_apres);
+        COMPACTION_EN_COURS.store(false, Ordering::Relaxed);
+        let mut bilan = r?;
+        bilan.duree_ms = t0.elapsed().as_millis() as u64;
+        if arret_apres.is_none() {
+            COMPACTIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(bilan)
+    }
+
+    fn compacter_seule(&self, arret_apres: Option<u64>) -> Result<BilanCompaction, StoreError> {
         let a = self.a()?;
-        const PAQUET: usize = 1024;
-        let avant = *self.writer_lock()
-            + match &self.suivant {
+        let mut bilan = BilanCompaction::default();
+        let paquet_max = arret_apres.map_or(1024, |n| n.clamp(1, 1024) as usize);
+        // 1. Writers move to N+1 (or already did, in an interrupted compaction).
+        let ancien = {
+            let mut fin = self.writer_lock();
+            let c = self.corps.load_full();
+            let taille_ancien = match &c.ancien {
                 Some((_, f)) => f.metadata()?.len(),
                 None => 0,
             };
-        let (cible, fichier) = match &self.suivant {
-            Some((g, f)) => (*g, f.clone()),
-            None => {
-                let g = self.generation + 1;
-                a.meta.insert(CLE_COMPACTION, &g.to_be_bytes())?;
-                self.flush()?;
-                (g, Arc::new(open_body_file(&self.dir, g)?))
+            bilan.avant = *fin + taille_ancien;
+            match &c.ancien {
+                Some(ancien) => ancien.clone(),
+                None => {
+                    let g = c.gen + 1;
+                    let nouveau = open_body_file(&self.dir, g)?;
+                    nouveau.set_len(0)?;
+                    {
+                        let _cut = self.pause_ecritures();
+                        (&a.meta,)
+                            .transaction(|(meta,)| {
+                                meta.insert(CLE_CORPS, &g.to_be_bytes())?;
+                                meta.insert(CLE_ANCIEN, &c.gen.to_be_bytes())?;
+                                meta.insert(CLE_CORPS_FIN, &0u64.to_be_bytes())?;
+                                Ok(())
+                            })
+                            .map_err(tx_err)?;
+                    }
+                    // On disk before any body goes to N+1.
+                    self.flush()?;
+                    self.corps.store(Arc::new(Corps {
+                        gen: g,
+                        fichier: Arc::new(nouveau),
+                        ancien: Some((c.gen, c.fichier.clone())),
+                        retire: None,
+                    }));
+                    *fin = 0;
+                    (c.gen, c.fichier.clone())
+                }
             }
         };
-        let mut fin = fichier.metadata()?.len();
-        let mut apres: Option<Vec<u8>> = None;
+        // 2. The live bodies of N, chunk by chunk, in key order. Writers never write to N
+        //    any more, so one pass finds them all.
+        let mut apres: Option<sled::IVec> = None;
         let (mut record, mut raw) = (Vec::new(), Vec::new());
-        // Bytes of every fiche's record, wherever it is: what stays alive in N+1.
-        let mut vivants = 0u64;
         loop {
-            // A chunk of fiches still in the old file, read without holding an iterator.
-            let debut = apres.take();
-            let mut paquet = Vec::with_capacity(PAQUET);
-            let plage = match &debut {
+            let mut paquet: Vec<(sled::IVec, sled::IVec, OfferRecord)> = Vec::new();
+            let plage = match &apres {
                 Some(k) => a.offres.range::<&[u8], _>((
-                    std::ops::Bound::Excluded(k.as_slice()),
+                    std::ops::Bound::Excluded(k.as_ref()),
                     std::ops::Bound::Unbounded,
                 )),
                 None => a.offres.iter(),
             };
+            let mut fini = true;
             for kv in plage {
                 let (cle, valeur) = kv?;
-                apres = Some(cle.to_vec());
+                apres = Some(cle.clone());
                 let f: OfferRecord = decode(&valeur)?;
-                vivants += 4 + f.len as u64;
-                if f.gen != cible {
-                    paquet.push((cle, f));
-                    if paquet.len() == PAQUET {
+                if f.gen == ancien.0 {
+                    paquet.push((cle, valeur, f));
+                    if paquet.len() == paquet_max {
+                        fini = false;
                         break;
                     }
                 }
             }
-            if paquet.is_empty() {
+            if !paquet.is_empty() {
+                let mut tampon = Vec::new();
+                let mut places = Vec::with_capacity(paquet.len());
+                for (_, _, f) in &paquet {
+                    record.resize(4 + f.len as usize, 0);
+                    ancien.1.read_exact_at(&mut record, f.pos)?;
+                    // A damaged body stops the compaction: it is not copied.
+                    verifier(f, &record[4..], &mut raw)?;
+                    places.push(tampon.len() as u64);
+                    tampon.extend_from_slice(&record);
+                }
+                let t = Instant::now();
+                let mut fin = self.writer_lock();
+                let c = self.corps.load();
+                let base = *fin;
+                let nouvelle_fin = base + tampon.len() as u64;
+                c.fichier.write_all_at(&tampon, base)?;
+                c.fichier.sync_data()?;
+                {
+                    let _cut = self.pause_ecritures();
+                    (&a.offres, &a.meta)
+                        .transaction(|(offres, meta)| {
+                            for ((cle, valeur, f), place) in paquet.iter().zip(&places) {
+                                // Writers hold the writer lock, so the fiche has not moved;
+                                // checked all the same, as a copy must never undo a write.
+                                if offres.get(cle)?.as_ref() != Some(valeur) {
+                                    continue;
+                                }
+                                let mut g = f.clone();
+                                g.gen = c.gen;
+                                g.pos = base + place;
+                                offres.insert(cle, encode(&g).map_err(abort)?)?;
+                            }
+                            meta.insert(CLE_CORPS_FIN, &nouvelle_fin.to_be_bytes())?;
+                            Ok(())
+                        })
+                        .map_err(tx_err)?;
+                }
+                *fin = nouvelle_fin;
+                drop(fin);
+                bilan.attente_max_ms = bilan.attente_max_ms.max(t.elapsed().as_millis() as u64);
+                bilan.copies += paquet.len() as u64;
+                if arret_apres.is_some_and(|n| bilan.copies >= n) {
+                    self.flush()?;
+                    bilan.apres = self.body_file_len() + ancien.1.metadata()?.len();
+                    return Ok(bilan);
+                }
+            }
+            if fini {
                 break;
             }
-            let mut tampon = Vec::new();
-            for (_, f) in &mut paquet {
-                record.resize(4 + f.len as usize, 0);
-                self.fichier(f.gen)?.read_exact_at(&mut record, f.pos)?;
-                // A damaged body stops the compaction: it is not copied.
-                verifier(f, &record[4..], &mut raw)?;
-                f.pos = fin + tampon.len() as u64;
-                f.gen = cible;
-                tampon.extend_from_slice(&record);
-            }
-            fichier.write_all_at(&tampon, fin)?;
-            fichier.sync_data()?;
-            fin += tampon.len() as u64;
-            for (cle, f) in &paquet {
-                a.offres.insert(cle, encode(f)?)?;
-            }
         }
-        (&a.meta,)
-            .transaction(|(meta,)| {
-                let mut cpt: Compteurs = match meta.get(COMPTEURS)? {
-                    Some(b) => decode(&b).map_err(abort)?,
-                    None => Compteurs::default(),
-                };
-                cpt.octets_morts = fin - vivants;
-                meta.insert(COMPTEURS, encode(&cpt).map_err(abort)?)?;
-                meta.insert(CLE_CORPS, &cible.to_be_bytes())?;
-                meta.insert(CLE_CORPS_FIN, &fin.to_be_bytes())?;
-                meta.remove(CLE_COMPACTION)?;
-                Ok(())
-            })
-            .map_err(tx_err)?;
+        // 3. N is empty: the dead bytes recounted, and N forgotten.
+        let t = Instant::now();
+        let fin = self.writer_lock();
+        let mut vivants = 0u64;
+        for v in a.offres.iter().values() {
+            let f: OfferRecord = decode(&v?)?;
+            if f.gen == ancien.0 {
+                return Err(StoreError::Conflit(format!(
+                    "compaction : l'offre à l'octet {} est encore dans offres-{}.corps",
+                    f.pos, ancien.0
+                )));
+            }
+            vivants += 4 + f.len as u64;
+        }
+        let taille = *fin;
+        {
+            let _cut = self.pause_ecritures();
+            (&a.meta,)
+                .transaction(|(meta,)| {
+                    let mut cpt: Compteurs = match meta.get(COMPTEURS)? {
+                        Some(b) => decode(&b).map_err(abort)?,
+                        None => Compteurs::default(),
+                    };
+                    cpt.octets_morts = taille.saturating_sub(vivants);
+                    meta.insert(COMPTEURS, encode(&cpt).map_err(abort)?)?;
+                    meta.remove(CLE_ANCIEN)?;
+                    Ok(())
+                })
+                .map_err(tx_err)?;
+        }
         self.flush()?;
-        std::fs::remove_file(body_path(&self.dir, self.generation))?;
-        Ok((avant, fin))
+        let c = self.corps.load_full();
+        self.corps.store(Arc::new(Corps {
+            gen: c.gen,
+            fichier: c.fichier.clone(),
+            ancien: None,
+            retire: Some(ancien.clone()),
+        }));
+        drop(fin);
+        bilan.attente_max_ms = bilan.attente_max_ms.max(t.elapsed().as_millis() as u64);
+        std::fs::remove_file(body_path(&self.dir, ancien.0))?;
+        bilan.apres = taille;
+        Ok(bilan)
     }
 
-    /// The body file of a generation: the current one, or a compaction's target.
-    pub(super) fn fichier(&self, gen: u64) -> Result<&File, StoreError> {
-        match &self.suivant {
-            _ if gen == self.generation => Ok(&self.corps),
-            Some((g, f)) if *g == gen => Ok(f),
-            _ => Err(StoreError::Encodage(format!(
-                "fichier de corps de génération {gen} absent"
-            ))),
+    /// Closes the file a finished compaction removed (its space is freed then): a few
+    /// seconds after, when no reader can still hold a fiche pointing into it.
+    pub fn liberer_corps_retire(&self) {
+        let _fin = self.writer_lock();
+        let c = self.corps.load_full();
+        if c.retire.is_some() {
+            self.corps.store(Arc::new(Corps {
+                gen: c.gen,
+                fichier: c.fichier.clone(),
+                ancien: c.ancien.clone(),
+                retire: None,
+            }));
         }
     }
 
@@ -152,9 +314,13 @@ impl Store {
             static TAMPONS: std::cell::RefCell<(Vec<u8>, Vec<u8>)> = Default::default();
         }
         let f: OfferRecord = decode(fiche)?;
+        let fichiers = self.corps.load();
         let corps: Result<StoredBody, StoreError> = TAMPONS.with_borrow_mut(|(payload, raw)| {
             payload.resize(f.len as usize, 0);
-            self.fichier(f.gen)?.read_exact_at(payload, f.pos + 4)?;
+            let fichier = fichiers.de(f.gen).ok_or_else(|| {
+                StoreError::Encodage(format!("fichier de corps de génération {} absent", f.gen))
+            })?;
+            fichier.read_exact_at(payload, f.pos + 4)?;
             verifier(&f, payload, raw)?;
             bincode::serde::decode_from_slice(raw, cfg())
                 .map(|(v, _)| v)

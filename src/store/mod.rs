@@ -35,6 +35,7 @@ mod writes;
 pub use analytique::*;
 pub use audit::{diff_json, Changement, Evenement};
 use bodies::*;
+pub use bodies::{BilanCompaction, COMPACTIONS, COMPACTION_EN_COURS};
 pub use decisions::*;
 pub use dossiers::*;
 use durability::*;
@@ -112,7 +113,12 @@ const CLE_CORPS: &[u8] = b"corps";
 /// transaction never ran (a crash), and are counted dead at the next open.
 const CLE_CORPS_FIN: &[u8] = b"corps_fin";
 
-/// `meta` key of the generation a compaction is writing, while it runs.
+/// `meta` key of the generation a compaction is emptying, while it runs (see
+/// [`Store::compacter`]).
+const CLE_ANCIEN: &[u8] = b"corps_ancien";
+
+/// `meta` key of the generation an offline compaction of an earlier version was writing
+/// (that one kept appending to N and copied to N+1): turned into [`CLE_ANCIEN`] at open.
 const CLE_COMPACTION: &[u8] = b"compaction";
 
 pub fn now_ms() -> i64 {
@@ -251,11 +257,10 @@ pub struct Store {
     /// `None` only while sled is being reopened after a failure it does not recover from
     /// (see [`Store::probe`]).
     arbres: Arc<arc_swap::ArcSwapOption<Trees>>,
-    /// The body file, read with `pread` from any thread.
-    corps: Arc<File>,
-    generation: u64,
-    /// The target of an interrupted compaction, still read from until one completes.
-    suivant: Option<(u64, Arc<File>)>,
+    /// The body files, read with `pread` from any thread; swapped by a compaction.
+    corps: Arc<arc_swap::ArcSwap<Corps>>,
+    /// Held by a compaction, and by a backup while it copies: one of them at a time.
+    maintenance: Arc<Mutex<()>>,
     dir: PathBuf,
     /// Its length: held by the one writer at a time (bodies are appended in order, and no
     /// other write slips between a batch's checks and its transaction).
@@ -329,13 +334,30 @@ impl Store {
                 .get(cle)?
                 .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes)))
         };
+        // An offline compaction of an earlier version, interrupted: its target, which holds
+        // only synced copies, becomes the file written to, and the old one is emptied by the
+        // next compaction.
+        if let (Some(cible), Some(n)) = (generation_de(CLE_COMPACTION)?, generation_de(CLE_CORPS)?)
+        {
+            let longueur = open_body_file(dir, cible)?.metadata()?.len();
+            (meta,)
+                .transaction(|(meta,)| {
+                    meta.insert(CLE_CORPS, &cible.to_be_bytes())?;
+                    meta.insert(CLE_ANCIEN, &n.to_be_bytes())?;
+                    meta.insert(CLE_CORPS_FIN, &longueur.to_be_bytes())?;
+                    meta.remove(CLE_COMPACTION)?;
+                    Ok(())
+                })
+                .map_err(tx_err)?;
+            meta.flush()?;
+        }
         let generation = generation_de(CLE_CORPS)?.unwrap_or(0);
-        let en_cours = generation_de(CLE_COMPACTION)?;
+        let ancien = generation_de(CLE_ANCIEN)?;
         // Other generations are what a finished compaction left behind.
         for e in std::fs::read_dir(dir)?.flatten() {
             let nom = e.file_name();
             let nom = nom.to_string_lossy();
-            let garde = [Some(generation), en_cours]
+            let garde = [Some(generation), ancien]
                 .into_iter()
                 .flatten()
                 .any(|g| e.path() == body_path(dir, g));
@@ -344,7 +366,7 @@ impl Store {
             }
         }
         let corps = open_body_file(dir, generation)?;
-        let suivant = match en_cours {
+        let ancien = match ancien {
             Some(g) => Some((g, Arc::new(open_body_file(dir, g)?))),
             None => None,
         };
@@ -375,9 +397,13 @@ impl Store {
         }
         Ok(Store {
             arbres: Arc::new(arc_swap::ArcSwapOption::from_pointee(arbres)),
-            corps: Arc::new(corps),
-            generation,
-            suivant,
+            corps: Arc::new(arc_swap::ArcSwap::from_pointee(Corps {
+                gen: generation,
+                fichier: Arc::new(corps),
+                ancien,
+                retire: None,
+            })),
+            maintenance: Arc::default(),
             dir: dir.to_path_buf(),
             fin: Arc::new(Mutex::new(fin)),
             durabilite: Arc::default(),

@@ -124,11 +124,12 @@ impl Store {
         // while a write holds it.
         let disque = match self.fin.try_lock() {
             Ok(fin) => {
-                let essai = self
-                    .corps
+                let corps = self.corps.load();
+                let essai = corps
+                    .fichier
                     .write_all_at(&[0u8; 64 << 10], *fin)
-                    .and_then(|()| self.corps.sync_data());
-                let retour = self.corps.set_len(*fin);
+                    .and_then(|()| corps.fichier.sync_data());
+                let retour = corps.fichier.set_len(*fin);
                 essai.and(retour)
             }
             Err(_) => return,

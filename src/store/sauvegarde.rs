@@ -78,9 +78,12 @@ impl Store {
         let t0 = Instant::now();
         destination_libre(dest)?;
         let a = self.a()?;
-        if self.suivant.is_some() {
+        // A compaction running waits: its end removes the file this copies.
+        let _seule = self.maintenance.lock().unwrap_or_else(|e| e.into_inner());
+        let fichiers = self.corps.load_full();
+        if fichiers.ancien.is_some() {
             return Err(StoreError::Conflit(
-                "une compaction interrompue est en cours de reprise : lancez `sofi compact`, puis sauvegardez".into(),
+                "une compaction interrompue est à reprendre : lancez `sofi compact` (ou laissez `sofi serve` la finir), puis sauvegardez".into(),
             ));
         }
         let copie = sled::Config::new()
@@ -190,14 +193,14 @@ impl Store {
         drop(copie);
         // The committed part of the body file (it only grows; bytes below the cut never
         // change).
-        let cible = body_path(dest, self.generation);
+        let cible = body_path(dest, fichiers.gen);
         {
             let mut sortie = std::io::BufWriter::with_capacity(1 << 20, File::create(&cible)?);
             let mut tampon = vec![0u8; 1 << 20];
             let mut pos = 0u64;
             while pos < corps_fin {
                 let n = (corps_fin - pos).min(tampon.len() as u64) as usize;
-                self.corps.read_exact_at(&mut tampon[..n], pos)?;
+                fichiers.fichier.read_exact_at(&mut tampon[..n], pos)?;
                 std::io::Write::write_all(&mut sortie, &tampon[..n])?;
                 pos += n as u64;
             }
@@ -210,7 +213,7 @@ impl Store {
             format: FORMAT,
             horodatage: now_ms(),
             compteurs,
-            corps_generation: self.generation,
+            corps_generation: fichiers.gen,
             corps_octets: corps_fin,
             arbres: par_arbre,
             echantillon: echantillon_vivant,

@@ -138,9 +138,11 @@ impl Store {
             ajout.extend_from_slice(&payload);
             places.push(Some((pos, payload.len() as u32, empreinte)));
         }
+        // The file writers append to (a compaction switches it under the writer lock).
+        let fichiers = self.corps.load_full();
         if !ajout.is_empty() {
-            self.corps.write_all_at(&ajout, *fin)?;
-            self.corps.sync_data()?;
+            fichiers.fichier.write_all_at(&ajout, *fin)?;
+            fichiers.fichier.sync_data()?;
             *fin += ajout.len() as u64;
         }
         let arrivants: std::collections::HashSet<&str> = lot
@@ -198,7 +200,7 @@ impl Store {
                     let seq = cpt.journal_seq;
                     let (actions, sessions, diffusable) = counts(formation, verdict);
                     let fiche = OfferRecord {
-                        gen: self.generation,
+                        gen: fichiers.gen,
                         pos,
                         len,
                         empreinte,
