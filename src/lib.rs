@@ -37,6 +37,7 @@ pub mod saisie;
 pub mod search;
 pub mod store;
 pub mod suivi;
+pub mod vidage;
 
 /// `mi_option_purge_delay`: its index in the `mi_option_e` enum of mimalloc 2.x and 3.x.
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;

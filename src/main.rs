@@ -219,6 +219,15 @@ enum Cmd {
     },
     /// Restore a backup into the data directory (absent or empty) and rebuild its index.
     Restore { src: PathBuf },
+    /// Write a portable dump into DEST (absent or empty), server stopped: every offer as
+    /// LHÉO 2.3 with its source, verdict and dates, and the back-office (accounts,
+    /// organisations, dossiers, audit, partner keys) as JSON Lines. For version changes that
+    /// `sofi migrate` does not cover.
+    #[command(alias = "vider")]
+    Dump { dest: PathBuf },
+    /// Load a portable dump into the data directory (absent or empty) and index it.
+    #[command(alias = "charger")]
+    Load { src: PathBuf },
     /// The audit trail as JSON Lines, oldest first: every change by a person (who, when, what,
     /// before → after, why) since a date or an instant.
     Audit {
@@ -469,6 +478,8 @@ fn main() {
             | Cmd::Check { .. }
             | Cmd::Export { .. }
             | Cmd::Reindex
+            | Cmd::Dump { .. }
+            | Cmd::Load { .. }
             | Cmd::Compact { .. }
     ) {
         sofi::reglage_allocateur();
@@ -845,6 +856,79 @@ fn run(cli: Cli, matches: &clap::ArgMatches, fichier: &configuration::Fichier) -
                 cli.data_dir.display(),
                 m.compteurs.formations,
                 m.compteurs.journal_seq,
+                t0.elapsed().as_secs_f64()
+            );
+            Ok(0)
+        }
+        Cmd::Dump { dest } => {
+            let t0 = Instant::now();
+            let store = Store::open(&cli.data_dir)?;
+            let m = sofi::vidage::vider(&store, &dest)?;
+            eprintln!(
+                "vidage dans {} : {} offres de {} sources, {} enregistrements du back-office, en {:.1} s",
+                dest.display(),
+                m.offres,
+                m.sources.len(),
+                m.arbres.arbres.values().sum::<u64>(),
+                t0.elapsed().as_secs_f64()
+            );
+            // What could not be read is named; the dump holds everything else.
+            if !m.endommagees.is_empty() || m.arbres.illisibles > 0 {
+                eprintln!(
+                    "INCOMPLET : {} offre(s) au corps endommagé ({}) et {} enregistrement(s) illisible(s) (dans illisibles.jsonl) ; lancez sofi verify",
+                    m.endommagees.len(),
+                    m.endommagees.join(", "),
+                    m.arbres.illisibles
+                );
+                return Ok(1);
+            }
+            Ok(0)
+        }
+        Cmd::Load { src } => {
+            let t0 = Instant::now();
+            if cli.data_dir.exists() && std::fs::read_dir(&cli.data_dir)?.next().is_some() {
+                bail!(
+                    "{} n'est pas vide : un vidage se charge dans un dossier de données neuf",
+                    cli.data_dir.display()
+                );
+            }
+            // Checked before the data directory is created.
+            sofi::vidage::lire_manifeste(&src)?;
+            // Loaded beside it, then renamed: a load that fails leaves nothing half-loaded.
+            let nom = cli
+                .data_dir
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy();
+            let temp = cli.data_dir.with_file_name(format!(".{nom}.chargement"));
+            if temp.exists() {
+                std::fs::remove_dir_all(&temp)?;
+            }
+            let charge = || -> Result<(sofi::vidage::Manifeste, u64)> {
+                let m = {
+                    let store = Store::open(&temp)?;
+                    sofi::vidage::charger(&store, &src)?
+                };
+                let (n, _) = reindexer(&temp, (cli.ref_dir.clone(), cli.index_config.clone()))?;
+                Ok((m, n))
+            };
+            let (m, n) = match charge() {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&temp);
+                    return Err(e.context("rien n'a été chargé"));
+                }
+            };
+            if cli.data_dir.exists() {
+                std::fs::remove_dir(&cli.data_dir)?;
+            }
+            std::fs::rename(&temp, &cli.data_dir)?;
+            eprintln!(
+                "vidage de Sofi {} chargé dans {} : {} offres, {} enregistrements du back-office, {n} sessions indexées, en {:.1} s",
+                m.version_sofi,
+                cli.data_dir.display(),
+                m.offres,
+                m.arbres.arbres.values().sum::<u64>(),
                 t0.elapsed().as_secs_f64()
             );
             Ok(0)

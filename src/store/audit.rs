@@ -5,7 +5,7 @@
 use super::*;
 
 /// `meta` key of the last audit sequence number.
-const CLE_AUDIT: &[u8] = b"audit_seq";
+pub(super) const CLE_AUDIT: &[u8] = b"audit_seq";
 
 /// One audited event: who did what to which object, and what changed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -30,6 +30,7 @@ mod records;
 mod recovery;
 mod sauvegarde;
 mod suspensions;
+mod vidage;
 mod writes;
 
 pub use analytique::*;
@@ -48,6 +49,7 @@ pub use sauvegarde::{
     MANIFESTE,
 };
 pub use suspensions::*;
+pub use vidage::{ArbresVides, MetaOffre};
 use writes::*;
 
 use crate::model::Formation;

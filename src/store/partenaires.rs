@@ -80,7 +80,7 @@ impl CleUsage {
 }
 
 /// `meta` key of the last key id given.
-const CLE_DERNIERE_CLE: &[u8] = b"derniere_cle_partenaire";
+pub(super) const CLE_DERNIERE_CLE: &[u8] = b"derniere_cle_partenaire";
 
 fn tput<T: Serialize>(t: &TransactionalTree, k: &[u8], v: &T) -> Result<(), Tx> {
     t.insert(k, encode(v).map_err(abort)?)?;

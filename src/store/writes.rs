@@ -28,7 +28,7 @@ pub(super) struct BackofficeTx<'a> {
 }
 
 /// The trees an offer's write touches, and the back-office's when a hook comes with it.
-fn offer_trees(a: &Trees, backoffice: bool) -> Vec<&sled::Tree> {
+pub(super) fn offer_trees(a: &Trees, backoffice: bool) -> Vec<&sled::Tree> {
     let mut t = vec![
         &a.offres,
         &a.par_organisme,

@@ -1,0 +1,263 @@
+//! The portable dump (`sofi dump DEST`, `sofi load SRC`): a data directory in formats that
+//! outlive a version of Sofi, for the changes `sofi migrate` does not cover.
+//!
+//! A dump is a directory:
+//! - `offres/NNN.xml`: the offers of one source as LHÉO 2.3, every stored offer (diffused
+//!   or not), whole; `offres/NNN.jsonl`, line for line, what LHÉO does not say: the source,
+//!   the verdict and the dates;
+//! - `arbres/<tree>.jsonl`: accounts, organisations, dossiers, the audit trail, partner keys
+//!   and the rest of the back-office (see `store::vidage`);
+//! - `vidage.json`, written last: the manifest (what each file holds).
+//!
+//! Loading writes the offers with the verdicts they had (a later version's rules then judge
+//! them again at start, as after any change of rules) and their dates; the journal starts
+//! again, so feed followers take the full feed once.
+
+use crate::lheo::{LheoReader, LheoWriter};
+use crate::model::Formation;
+use crate::store::{ArbresVides, MetaOffre, Store, StoreError};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// The manifest's file name.
+pub const MANIFESTE: &str = "vidage.json";
+
+/// Layout of the dump this version writes; it reads this one and the earlier ones.
+pub const FORMAT_VIDAGE: u32 = 1;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Manifeste {
+    pub format_vidage: u32,
+    pub version_sofi: String,
+    /// Unix ms.
+    pub horodatage: i64,
+    pub offres: u64,
+    pub sources: Vec<SourceVidee>,
+    /// Offers whose body could not be read: not in the dump (`sofi verify` names them).
+    pub endommagees: Vec<String>,
+    #[serde(flatten)]
+    pub arbres: ArbresVides,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SourceVidee {
+    pub source: String,
+    /// `offres/<fichier>.xml` and `.jsonl`.
+    pub fichier: String,
+    pub offres: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VidageError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}: {1}")]
+    Fichier(PathBuf, std::io::Error),
+    #[error("{0}")]
+    Contenu(String),
+}
+
+fn io(p: &Path) -> impl Fn(std::io::Error) -> VidageError + '_ {
+    move |e| VidageError::Fichier(p.to_path_buf(), e)
+}
+
+/// One source's two files being written.
+struct Sortie {
+    xml: LheoWriter<BufWriter<File>>,
+    lignes: BufWriter<File>,
+    n: u64,
+    fichier: String,
+}
+
+/// Writes the dump of `store` into `dest` (absent or empty).
+pub fn vider(store: &Store, dest: &Path) -> Result<Manifeste, VidageError> {
+    if dest.exists() && std::fs::read_dir(dest).map_err(io(dest))?.next().is_some() {
+        return Err(VidageError::Contenu(format!(
+            "{} n'est pas vide : un vidage va dans un dossier neuf",
+            dest.display()
+        )));
+    }
+    let dossier = dest.join("offres");
+    std::fs::create_dir_all(&dossier).map_err(io(&dossier))?;
+    let mut sorties: BTreeMap<String, Sortie> = BTreeMap::new();
+    let mut endommagees = Vec::new();
+    let mut total = 0u64;
+    for o in store.offres() {
+        let o = match o {
+            Ok(o) => o,
+            Err(StoreError::DamagedBody { numero, .. }) => {
+                endommagees.push(numero);
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if !sorties.contains_key(&o.source) {
+            let fichier = format!("{:03}", sorties.len() + 1);
+            let xml = dossier.join(format!("{fichier}.xml"));
+            let jsonl = dossier.join(format!("{fichier}.jsonl"));
+            let s = Sortie {
+                xml: LheoWriter::new(BufWriter::new(File::create(&xml).map_err(io(&xml))?))
+                    .map_err(io(&xml))?,
+                lignes: BufWriter::new(File::create(&jsonl).map_err(io(&jsonl))?),
+                n: 0,
+                fichier,
+            };
+            sorties.insert(o.source.clone(), s);
+        }
+        let s = sorties.get_mut(&o.source).expect("inserted above");
+        let xml = dossier.join(format!("{}.xml", s.fichier));
+        s.xml.formation(&o.formation).map_err(io(&xml))?;
+        let jsonl = dossier.join(format!("{}.jsonl", s.fichier));
+        serde_json::to_writer(&mut s.lignes, &MetaOffre::de(&o))
+            .map_err(|e| VidageError::Contenu(e.to_string()))?;
+        s.lignes.write_all(b"\n").map_err(io(&jsonl))?;
+        s.n += 1;
+        total += 1;
+    }
+    let mut sources = Vec::new();
+    for (source, s) in sorties {
+        let xml = dossier.join(format!("{}.xml", s.fichier));
+        let jsonl = dossier.join(format!("{}.jsonl", s.fichier));
+        s.xml
+            .finish()
+            .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
+            .and_then(|f| f.sync_all())
+            .map_err(io(&xml))?;
+        s.lignes
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|f| f.sync_all())
+            .map_err(io(&jsonl))?;
+        sources.push(SourceVidee {
+            source,
+            fichier: s.fichier,
+            offres: s.n,
+        });
+    }
+    let arbres = store.vider_arbres(dest)?;
+    let m = Manifeste {
+        format_vidage: FORMAT_VIDAGE,
+        version_sofi: env!("CARGO_PKG_VERSION").to_string(),
+        horodatage: crate::store::now_ms(),
+        offres: total,
+        sources,
+        endommagees,
+        arbres,
+    };
+    let chemin = dest.join(MANIFESTE);
+    let tmp = dest.join("vidage.json.tmp");
+    std::fs::write(
+        &tmp,
+        serde_json::to_vec_pretty(&m).map_err(|e| VidageError::Contenu(e.to_string()))?,
+    )
+    .map_err(io(&tmp))?;
+    std::fs::rename(&tmp, &chemin).map_err(io(&chemin))?;
+    Ok(m)
+}
+
+/// Reads a dump's manifest: refused when it is missing (an unfinished dump) or of a later
+/// layout.
+pub fn lire_manifeste(src: &Path) -> Result<Manifeste, VidageError> {
+    let chemin = src.join(MANIFESTE);
+    let octets = std::fs::read(&chemin).map_err(|e| {
+        VidageError::Contenu(format!(
+            "{} : {e} ; un vidage inachevé n'a pas de manifeste",
+            chemin.display()
+        ))
+    })?;
+    let m: Manifeste = serde_json::from_slice(&octets)
+        .map_err(|e| VidageError::Contenu(format!("{} : {e}", chemin.display())))?;
+    if m.format_vidage > FORMAT_VIDAGE {
+        return Err(VidageError::Contenu(format!(
+            "vidage au format {} (Sofi {}) : cette version lit jusqu'au format {FORMAT_VIDAGE}",
+            m.format_vidage, m.version_sofi
+        )));
+    }
+    Ok(m)
+}
+
+/// Offers written per batch when loading.
+const LOT: usize = 1000;
+
+/// Loads a dump into `store`, which must hold nothing yet. Returns the manifest.
+pub fn charger(store: &Store, src: &Path) -> Result<Manifeste, VidageError> {
+    let m = lire_manifeste(src)?;
+    let c = store.compteurs()?;
+    if c.formations > 0 || c.journal_seq > 0 {
+        return Err(VidageError::Contenu(format!(
+            "{} contient déjà des offres : un vidage se charge dans un dossier de données neuf",
+            store.dir().display()
+        )));
+    }
+    store.charger_arbres(src, &m.arbres)?;
+    for s in &m.sources {
+        let xml = src.join("offres").join(format!("{}.xml", s.fichier));
+        let jsonl = src.join("offres").join(format!("{}.jsonl", s.fichier));
+        let mut lecteur =
+            LheoReader::new(std::io::BufReader::new(File::open(&xml).map_err(io(&xml))?));
+        let mut lignes = std::io::BufReader::new(File::open(&jsonl).map_err(io(&jsonl))?)
+            .lines()
+            .enumerate();
+        let mut lot: Vec<(Formation, MetaOffre)> = Vec::with_capacity(LOT);
+        let mut n = 0u64;
+        while let Some(lue) = lecteur.next_offre() {
+            let lue = lue.map_err(|e| VidageError::Contenu(format!("{} : {e}", xml.display())))?;
+            if let Some(c) = lue
+                .constats
+                .iter()
+                .find(|c| c.gravite == crate::rules::Gravite::Bloquant)
+            {
+                return Err(VidageError::Contenu(format!(
+                    "{} ligne {} : offre {} illisible ({})",
+                    xml.display(),
+                    lue.ligne,
+                    lue.formation.numero,
+                    c.message
+                )));
+            }
+            let (i, l) = lignes.next().ok_or_else(|| {
+                VidageError::Contenu(format!(
+                    "{} : moins de lignes que d'offres dans {}",
+                    jsonl.display(),
+                    xml.display()
+                ))
+            })?;
+            let meta: MetaOffre = serde_json::from_str(&l.map_err(io(&jsonl))?).map_err(|e| {
+                VidageError::Contenu(format!("{} ligne {} : {e}", jsonl.display(), i + 1))
+            })?;
+            if meta.numero != lue.formation.numero || meta.source != s.source {
+                return Err(VidageError::Contenu(format!(
+                    "{} ligne {} : offre {} de {}, attendue {} de {}",
+                    jsonl.display(),
+                    i + 1,
+                    meta.numero,
+                    meta.source,
+                    lue.formation.numero,
+                    s.source
+                )));
+            }
+            lot.push((lue.formation, meta));
+            n += 1;
+            if lot.len() == LOT {
+                store.ecrire_restaurees(&lot)?;
+                lot.clear();
+            }
+        }
+        if !lot.is_empty() {
+            store.ecrire_restaurees(&lot)?;
+        }
+        if n != s.offres || lignes.next().is_some() {
+            return Err(VidageError::Contenu(format!(
+                "{} : {n} offres lues, le manifeste en annonce {} (et autant de lignes dans {})",
+                xml.display(),
+                s.offres,
+                jsonl.display()
+            )));
+        }
+    }
+    store.flush()?;
+    Ok(m)
+}
