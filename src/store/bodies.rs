@@ -44,6 +44,21 @@ pub struct BilanCompaction {
     pub duree_ms: u64,
 }
 
+/// A running compaction's progress, in `meta` (see [`CLE_PROGRES`]), updated in the
+/// transaction of each chunk: with the dead-byte counter, it gives the new file's dead bytes
+/// at the end without a pass over every fiche under the writer lock.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(super) struct Progres {
+    /// Length of file N when writers left it (it never changes after).
+    fin_ancien: u64,
+    /// Bytes of the records copied and repointed.
+    copies: u64,
+    /// Bytes copied whose fiche had changed meanwhile (dead in N+1).
+    perdus: u64,
+    /// Started by an earlier version, without this record: the end recounts over the fiches.
+    recompter: bool,
+}
+
 /// Set while a compaction runs, for `/metrics` and `/health`.
 pub static COMPACTION_EN_COURS: AtomicBool = AtomicBool::new(false);
 /// Compactions finished since the process started.
@@ -146,10 +161,15 @@ impl Store {
                     nouveau.set_len(0)?;
                     {
                         let _cut = self.pause_ecritures();
+                        let progres = encode(&Progres {
+                            fin_ancien: *fin,
+                            ..Default::default()
+                        })?;
                         (&a.meta,)
                             .transaction(|(meta,)| {
                                 meta.insert(CLE_CORPS, &g.to_be_bytes())?;
                                 meta.insert(CLE_ANCIEN, &c.gen.to_be_bytes())?;
+                                meta.insert(CLE_PROGRES, progres.clone())?;
                                 meta.insert(CLE_CORPS_FIN, &0u64.to_be_bytes())?;
                                 Ok(())
                             })
@@ -216,17 +236,28 @@ impl Store {
                     let _cut = self.pause_ecritures();
                     (&a.offres, &a.meta)
                         .transaction(|(offres, meta)| {
+                            let mut progres: Progres = match meta.get(CLE_PROGRES)? {
+                                Some(b) => decode(&b).map_err(abort)?,
+                                None => Progres {
+                                    recompter: true,
+                                    ..Default::default()
+                                },
+                            };
                             for ((cle, valeur, f), place) in paquet.iter().zip(&places) {
-                                // Writers hold the writer lock, so the fiche has not moved;
-                                // checked all the same, as a copy must never undo a write.
+                                let octets = 4 + f.len as u64;
+                                // Changed since the chunk was read (before the writer lock was
+                                // taken): the copy is dead, and never undoes a write.
                                 if offres.get(cle)?.as_ref() != Some(valeur) {
+                                    progres.perdus += octets;
                                     continue;
                                 }
                                 let mut g = f.clone();
                                 g.gen = c.gen;
                                 g.pos = base + place;
                                 offres.insert(cle, encode(&g).map_err(abort)?)?;
+                                progres.copies += octets;
                             }
+                            meta.insert(CLE_PROGRES, encode(&progres).map_err(abort)?)?;
                             meta.insert(CLE_CORPS_FIN, &nouvelle_fin.to_be_bytes())?;
                             Ok(())
                         })
@@ -246,21 +277,28 @@ impl Store {
                 break;
             }
         }
-        // 3. N is empty: the dead bytes recounted, and N forgotten.
+        // 3. N is empty: forgotten, and the dead bytes are those of N+1. Every body of N
+        //    alive when writers left it was either copied or replaced by a writer (who
+        //    counted it dead), so N+1's dead bytes are the counter less N's length, plus
+        //    what was copied (dead in N, not counted) and the copies that came too late.
         let t = Instant::now();
         let fin = self.writer_lock();
-        let mut vivants = 0u64;
-        for v in a.offres.iter().values() {
-            let f: OfferRecord = decode(&v?)?;
-            if f.gen == ancien.0 {
-                return Err(StoreError::Conflit(format!(
-                    "compaction : l'offre à l'octet {} est encore dans offres-{}.corps",
-                    f.pos, ancien.0
-                )));
-            }
-            vivants += 4 + f.len as u64;
-        }
         let taille = *fin;
+        let progres: Option<Progres> = match a.meta.get(CLE_PROGRES)? {
+            Some(b) => Some(decode(&b)?),
+            None => None,
+        };
+        // Started by an earlier version: recounted over the fiches.
+        let vivants = match &progres {
+            Some(p) if !p.recompter => None,
+            _ => {
+                let mut v = 0u64;
+                for f in a.offres.iter().values() {
+                    v += 4 + decode::<OfferRecord>(&f?)?.len as u64;
+                }
+                Some(v)
+            }
+        };
         {
             let _cut = self.pause_ecritures();
             (&a.meta,)
@@ -269,14 +307,20 @@ impl Store {
                         Some(b) => decode(&b).map_err(abort)?,
                         None => Compteurs::default(),
                     };
-                    cpt.octets_morts = taille.saturating_sub(vivants);
+                    cpt.octets_morts = match (&progres, vivants) {
+                        (_, Some(v)) => taille.saturating_sub(v),
+                        (Some(p), None) => {
+                            (cpt.octets_morts + p.copies + p.perdus).saturating_sub(p.fin_ancien)
+                        }
+                        (None, None) => unreachable!("recounted without a progress record"),
+                    };
                     meta.insert(COMPTEURS, encode(&cpt).map_err(abort)?)?;
                     meta.remove(CLE_ANCIEN)?;
+                    meta.remove(CLE_PROGRES)?;
                     Ok(())
                 })
                 .map_err(tx_err)?;
         }
-        self.flush()?;
         let c = self.corps.load_full();
         self.corps.store(Arc::new(Corps {
             gen: c.gen,
@@ -286,9 +330,39 @@ impl Store {
         }));
         drop(fin);
         bilan.attente_max_ms = bilan.attente_max_ms.max(t.elapsed().as_millis() as u64);
+        // N forgotten on disk before its file goes.
+        self.flush()?;
         std::fs::remove_file(body_path(&self.dir, ancien.0))?;
         bilan.apres = taille;
         Ok(bilan)
+    }
+
+    /// The live records' bytes counted over the fiches, and what the files' lengths and the
+    /// dead-byte counter say they are (`None`: a compaction started by an earlier version
+    /// is to resume, whose progress is not known).
+    pub(super) fn octets_vivants(&self) -> Result<Option<(u64, u64)>, StoreError> {
+        let a = self.a()?;
+        let fin = self.writer_lock();
+        let c = self.corps.load_full();
+        let morts = self.compteurs()?.octets_morts;
+        let mut vivants = 0u64;
+        for v in a.offres.iter().values() {
+            vivants += 4 + decode::<OfferRecord>(&v?)?.len as u64;
+        }
+        let attendus = match &c.ancien {
+            None => (*fin as i128) - morts as i128,
+            Some((_, f)) => match a.meta.get(CLE_PROGRES)? {
+                Some(b) => {
+                    let p: Progres = decode(&b)?;
+                    if p.recompter {
+                        return Ok(None);
+                    }
+                    (f.metadata()?.len() + *fin) as i128 - (morts + p.copies + p.perdus) as i128
+                }
+                None => return Ok(None),
+            },
+        };
+        Ok(Some((vivants, attendus.max(0) as u64)))
     }
 
     /// Closes the file a finished compaction removed (its space is freed then): a few

@@ -119,6 +119,9 @@ const CLE_CORPS_FIN: &[u8] = b"corps_fin";
 /// [`Store::compacter`]).
 const CLE_ANCIEN: &[u8] = b"corps_ancien";
 
+/// `meta` key of a running compaction's progress (see `bodies::Progres`).
+const CLE_PROGRES: &[u8] = b"compaction_progres";
+
 /// `meta` key of the generation an offline compaction of an earlier version was writing
 /// (that one kept appending to N and copied to N+1): turned into [`CLE_ANCIEN`] at open.
 const CLE_COMPACTION: &[u8] = b"compaction";

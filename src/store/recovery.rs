@@ -89,6 +89,13 @@ impl Store {
                 c.sessions
             ));
         }
+        if let Some((vivants, attendus)) = self.octets_vivants()? {
+            if vivants != attendus {
+                problemes.push(format!(
+                    "corps : {vivants} octets de corps vivants, les compteurs en disent {attendus}"
+                ));
+            }
+        }
         Ok((offres, problemes))
     }
 
