@@ -13,7 +13,8 @@
 //! them again at start, as after any change of rules) and their dates; the journal starts
 //! again, so feed followers take the full feed once.
 
-use crate::lheo::{LheoReader, LheoWriter};
+use crate::lheo::reader::lire_en_parallele;
+use crate::lheo::LheoWriter;
 use crate::model::Formation;
 use crate::store::{ArbresVides, MetaOffre, Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -196,14 +197,17 @@ pub fn charger(store: &Store, src: &Path) -> Result<Manifeste, VidageError> {
     for s in &m.sources {
         let xml = src.join("offres").join(format!("{}.xml", s.fichier));
         let jsonl = src.join("offres").join(format!("{}.jsonl", s.fichier));
-        let mut lecteur =
-            LheoReader::new(std::io::BufReader::new(File::open(&xml).map_err(io(&xml))?));
+        // Tokenized on its own thread, as imports are.
+        let lecteur = lire_en_parallele(std::io::BufReader::with_capacity(
+            1 << 20,
+            File::open(&xml).map_err(io(&xml))?,
+        ));
         let mut lignes = std::io::BufReader::new(File::open(&jsonl).map_err(io(&jsonl))?)
             .lines()
             .enumerate();
         let mut lot: Vec<(Formation, MetaOffre)> = Vec::with_capacity(LOT);
         let mut n = 0u64;
-        while let Some(lue) = lecteur.next_offre() {
+        for lue in lecteur {
             let lue = lue.map_err(|e| VidageError::Contenu(format!("{} : {e}", xml.display())))?;
             if let Some(c) = lue
                 .constats
@@ -242,12 +246,11 @@ pub fn charger(store: &Store, src: &Path) -> Result<Manifeste, VidageError> {
             lot.push((lue.formation, meta));
             n += 1;
             if lot.len() == LOT {
-                store.ecrire_restaurees(&lot)?;
-                lot.clear();
+                store.ecrire_restaurees(std::mem::replace(&mut lot, Vec::with_capacity(LOT)))?;
             }
         }
         if !lot.is_empty() {
-            store.ecrire_restaurees(&lot)?;
+            store.ecrire_restaurees(lot)?;
         }
         if n != s.offres || lignes.next().is_some() {
             return Err(VidageError::Contenu(format!(

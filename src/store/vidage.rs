@@ -250,16 +250,21 @@ impl Store {
 
     /// Writes offers as they were: bodies with their own verdict, then the source and the
     /// dates they had (the journal starts again: each is one new entry).
-    pub fn ecrire_restaurees(&self, lot: &[(Formation, MetaOffre)]) -> Result<(), StoreError> {
-        let mut par_source: BTreeMap<&str, Vec<(Formation, Verdict)>> = BTreeMap::new();
+    pub fn ecrire_restaurees(&self, lot: Vec<(Formation, MetaOffre)>) -> Result<(), StoreError> {
+        let mut dates = Vec::with_capacity(lot.len());
+        let mut par_source: BTreeMap<String, Vec<(Formation, Verdict)>> = BTreeMap::new();
         for (f, m) in lot {
-            par_source
-                .entry(&m.source)
-                .or_default()
-                .push((f.clone(), m.verdict.clone()));
+            dates.push((
+                f.numero.clone(),
+                m.recue_le,
+                m.verifiee_le,
+                m.modifiee_le,
+                m.diffusee_le,
+            ));
+            par_source.entry(m.source).or_default().push((f, m.verdict));
         }
-        for (source, offres) in par_source {
-            self.ecrire(&offres, source)?;
+        for (source, offres) in &par_source {
+            self.ecrire(offres, source)?;
         }
         let a = self.a()?;
         let trees = offer_trees(&a, false);
@@ -275,29 +280,26 @@ impl Store {
                     Some(b) => decode(&b).map_err(abort)?,
                     None => Compteurs::default(),
                 };
-                for (f, m) in lot {
-                    let cle = f.numero.as_bytes();
+                for (numero, recue_le, verifiee_le, modifiee_le, diffusee_le) in &dates {
+                    let cle = numero.as_bytes();
                     let Some(b) = offres.get(cle)? else { continue };
                     let mut fiche: OfferRecord = decode(&b).map_err(abort)?;
-                    unindex(&fiche, &f.numero, par_org, par_maj, par_src)?;
-                    if attente
-                        .remove(key_maj(fiche.recue_le, &f.numero))?
-                        .is_some()
-                    {
+                    unindex(&fiche, numero, par_org, par_maj, par_src)?;
+                    if attente.remove(key_maj(fiche.recue_le, numero))?.is_some() {
                         cpt.en_attente -= 1;
                     }
-                    fiche.recue_le = m.recue_le;
-                    fiche.verifiee_le = m.verifiee_le;
-                    fiche.modifiee_le = m.modifiee_le;
-                    fiche.diffusee_le = m.diffusee_le;
+                    fiche.recue_le = *recue_le;
+                    fiche.verifiee_le = *verifiee_le;
+                    fiche.modifiee_le = *modifiee_le;
+                    fiche.diffusee_le = *diffusee_le;
                     if fiche.diffusee_le.is_none()
                         && attente
-                            .insert(key_maj(fiche.recue_le, &f.numero), &[])?
+                            .insert(key_maj(fiche.recue_le, numero), &[])?
                             .is_none()
                     {
                         cpt.en_attente += 1;
                     }
-                    index(&fiche, &f.numero, par_org, par_maj, par_src)?;
+                    index(&fiche, numero, par_org, par_maj, par_src)?;
                     offres.insert(cle, encode(&fiche).map_err(abort)?)?;
                 }
                 meta.insert(COMPTEURS, encode(&cpt).map_err(abort)?)?;
