@@ -185,9 +185,9 @@ impl Store {
         Ok(bilan)
     }
 
-    /// Loads the trees of a dump into this store, which holds no back-office yet. Each
-    /// tree's file is read whole before anything of it is written: a bad line names the
-    /// file and the line, and leaves the tree untouched.
+    /// Loads the trees of a dump into this store, which holds no back-office yet, in
+    /// batches of 1,000 records (a dossier holds whole formations: memory stays flat). A bad
+    /// line names the file and the line; `sofi load` then drops the whole directory.
     pub fn charger_arbres(&self, dir: &Path, attendu: &ArbresVides) -> Result<(), StoreError> {
         let a = self.a()?;
         let mut ids = 0u64;
@@ -225,6 +225,10 @@ impl Store {
                 }
                 lot.insert(cle, valeur);
                 n += 1;
+                if n % 1000 == 0 {
+                    let _cut = self.pause_ecritures();
+                    arbre.apply_batch(std::mem::take(&mut lot))?;
+                }
             }
             let prevu = attendu.arbres.get(nom).copied().unwrap_or(0);
             if n != prevu {
