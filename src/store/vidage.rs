@@ -225,7 +225,7 @@ impl Store {
                 }
                 lot.insert(cle, valeur);
                 n += 1;
-                if n % 1000 == 0 {
+                if n.is_multiple_of(1000) {
                     let _cut = self.pause_ecritures();
                     arbre.apply_batch(std::mem::take(&mut lot))?;
                 }
