@@ -731,7 +731,8 @@ fn run(cli: Cli, matches: &clap::ArgMatches, fichier: &configuration::Fichier) -
             Ok(0)
         }
         Cmd::Compact { arret_apres } => {
-            let b = Store::open(&cli.data_dir)?.compacter(arret_apres)?;
+            let b = Store::open(&cli.data_dir)?
+                .compacter(arret_apres, &std::sync::atomic::AtomicBool::new(false))?;
             eprintln!(
                 "corps des offres : {} → {} octets en {:.1} s ({} corps copiés)",
                 b.avant,
@@ -1624,7 +1625,7 @@ fn serve(
 
 /// The automatic compaction: looks every 10 s whether the dead bytes reached the threshold
 /// (or an interrupted compaction is to finish), and compacts while the server goes on. A
-/// compaction is not stopped by a shutdown: it ends at a chunk, and the next start resumes.
+/// shutdown stops it between two chunks; the next start goes on.
 fn compacter_au_besoin(
     store: &Store,
     (seuil, min): (u64, u64),
@@ -1653,7 +1654,10 @@ fn compacter_au_besoin(
                 continue;
             }
         }
-        match store.compacter(None) {
+        match store.compacter(None, stop) {
+            Ok(b) if !b.finie => {
+                tracing::info!(target: "sofi::compaction", "compaction arrêtée, reprise au prochain démarrage");
+            }
             Ok(b) => {
                 echec = None;
                 tracing::info!(

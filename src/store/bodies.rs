@@ -42,6 +42,8 @@ pub struct BilanCompaction {
     /// How long writers waited for it, at most, in one go (ms).
     pub attente_max_ms: u64,
     pub duree_ms: u64,
+    /// `false`: stopped midway (a shutdown); the next compaction goes on.
+    pub finie: bool,
 }
 
 /// A running compaction's progress, in `meta` (see [`CLE_PROGRES`]), updated in the
@@ -120,27 +122,37 @@ impl Store {
     /// writers append to and names N `ancien` (each fiche names its generation, so any mix
     /// reads right). Live bodies of N are then copied in chunks: read outside any lock, then
     /// appended and synced under the writer lock, their fiches repointed in the transaction
-    /// that records N+1's new committed end. A last pass under the writer lock recounts the
-    /// dead bytes and forgets N, whose file is then removed. Interrupted, the next open reads
-    /// both, and the next compaction goes on where this one stopped.
+    /// that records N+1's new committed end and the progress ([`Progres`]). The last
+    /// transaction sets the dead bytes from the counter and the progress, and forgets N,
+    /// whose file is then removed. Interrupted, the next open reads both, and the next
+    /// compaction goes on where this one stopped.
     ///
-    /// `arret_apres`: stop after copying that many bodies (tests of the resumption).
-    pub fn compacter(&self, arret_apres: Option<u64>) -> Result<BilanCompaction, StoreError> {
+    /// Stops between two chunks when `arret` is set (a shutdown), or after copying
+    /// `arret_apres` bodies (tests of the resumption): the next compaction goes on.
+    pub fn compacter(
+        &self,
+        arret_apres: Option<u64>,
+        arret: &AtomicBool,
+    ) -> Result<BilanCompaction, StoreError> {
         let t0 = Instant::now();
         // One at a time, and never during a backup's copy of the body file.
         let _seule = self.maintenance.lock().unwrap_or_else(|e| e.into_inner());
         COMPACTION_EN_COURS.store(true, Ordering::Relaxed);
-        let r = self.compacter_seule(arret_apres);
+        let r = self.compacter_seule(arret_apres, arret);
         COMPACTION_EN_COURS.store(false, Ordering::Relaxed);
         let mut bilan = r?;
         bilan.duree_ms = t0.elapsed().as_millis() as u64;
-        if arret_apres.is_none() {
+        if bilan.finie {
             COMPACTIONS.fetch_add(1, Ordering::Relaxed);
         }
         Ok(bilan)
     }
 
-    fn compacter_seule(&self, arret_apres: Option<u64>) -> Result<BilanCompaction, StoreError> {
+    fn compacter_seule(
+        &self,
+        arret_apres: Option<u64>,
+        arret: &AtomicBool,
+    ) -> Result<BilanCompaction, StoreError> {
         let a = self.a()?;
         let mut bilan = BilanCompaction::default();
         let paquet_max = arret_apres.map_or(1024, |n| n.clamp(1, 1024) as usize);
@@ -267,7 +279,7 @@ impl Store {
                 drop(fin);
                 bilan.attente_max_ms = bilan.attente_max_ms.max(t.elapsed().as_millis() as u64);
                 bilan.copies += paquet.len() as u64;
-                if arret_apres.is_some_and(|n| bilan.copies >= n) {
+                if arret_apres.is_some_and(|n| bilan.copies >= n) || arret.load(Ordering::Relaxed) {
                     self.flush()?;
                     bilan.apres = self.body_file_len() + ancien.1.metadata()?.len();
                     return Ok(bilan);
@@ -334,6 +346,7 @@ impl Store {
         self.flush()?;
         std::fs::remove_file(body_path(&self.dir, ancien.0))?;
         bilan.apres = taille;
+        bilan.finie = true;
         Ok(bilan)
     }
 
