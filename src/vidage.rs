@@ -171,6 +171,19 @@ pub fn lire_manifeste(src: &Path) -> Result<Manifeste, VidageError> {
     })?;
     let m: Manifeste = serde_json::from_slice(&octets)
         .map_err(|e| VidageError::Contenu(format!("{} : {e}", chemin.display())))?;
+    // File names come from the manifest: numbers only, never a path elsewhere.
+    if let Some(s) = m
+        .sources
+        .iter()
+        .find(|s| s.fichier.is_empty() || !s.fichier.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(VidageError::Contenu(format!(
+            "{} : fichier « {} » de la source {} : un numéro est attendu",
+            chemin.display(),
+            s.fichier,
+            s.source
+        )));
+    }
     if m.format_vidage > FORMAT_VIDAGE {
         return Err(VidageError::Contenu(format!(
             "vidage au format {} (Sofi {}) : cette version lit jusqu'au format {FORMAT_VIDAGE}",
@@ -232,6 +245,15 @@ pub fn charger(store: &Store, src: &Path) -> Result<Manifeste, VidageError> {
             let meta: MetaOffre = serde_json::from_str(&l.map_err(io(&jsonl))?).map_err(|e| {
                 VidageError::Contenu(format!("{} ligne {} : {e}", jsonl.display(), i + 1))
             })?;
+            // The store never holds an offer its rules block.
+            if meta.verdict.bloquant() {
+                return Err(VidageError::Contenu(format!(
+                    "{} ligne {} : offre {} avec un verdict bloquant",
+                    jsonl.display(),
+                    i + 1,
+                    meta.numero
+                )));
+            }
             if meta.numero != lue.formation.numero || meta.source != s.source {
                 return Err(VidageError::Contenu(format!(
                     "{} ligne {} : offre {} de {}, attendue {} de {}",

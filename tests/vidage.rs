@@ -231,6 +231,26 @@ fn a_bad_or_unfinished_dump_is_refused_and_names_the_problem() {
     assert!(!cible.exists());
     assert!(!tmp.path().join(".cible.chargement").exists());
     std::fs::write(&comptes, texte).unwrap();
+    // A manifest naming a file outside the dump is refused.
+    let manifeste = std::fs::read_to_string(vidage.join("vidage.json")).unwrap();
+    std::fs::write(
+        vidage.join("vidage.json"),
+        manifeste.replacen("\"fichier\": \"001\"", "\"fichier\": \"../../x\"", 1),
+    )
+    .unwrap();
+    let out = run(sofi()
+        .arg("--data-dir")
+        .arg(&cible)
+        .arg("load")
+        .arg(&vidage));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("un numéro est attendu"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!cible.exists());
+    std::fs::write(vidage.join("vidage.json"), manifeste).unwrap();
     // An unfinished dump (no manifest) is refused before anything is created.
     std::fs::remove_file(vidage.join("vidage.json")).unwrap();
     let cible2 = tmp.path().join("cible2");
