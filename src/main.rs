@@ -887,12 +887,10 @@ fn run(cli: Cli, matches: &clap::ArgMatches, fichier: &configuration::Fichier) -
         }
         Cmd::Load { src } => {
             let t0 = Instant::now();
-            if cli.data_dir.exists() && std::fs::read_dir(&cli.data_dir)?.next().is_some() {
-                bail!(
-                    "{} n'est pas vide : un vidage se charge dans un dossier de données neuf",
-                    cli.data_dir.display()
-                );
-            }
+            sofi::store::dossier_neuf(
+                &cli.data_dir,
+                "un vidage se charge dans un dossier de données neuf",
+            )?;
             // Checked before the data directory is created.
             sofi::vidage::lire_manifeste(&src)?;
             // Loaded beside it, then renamed: a load that fails leaves nothing half-loaded.
@@ -1632,16 +1630,7 @@ fn compacter_au_besoin(
     stop: &std::sync::atomic::AtomicBool,
 ) {
     let mut echec: Option<Instant> = None;
-    let attendre = |n: u32| {
-        for _ in 0..n {
-            if stop.load(std::sync::atomic::Ordering::Relaxed) {
-                return false;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        true
-    };
-    while attendre(100) {
+    while attendre(stop, 100) {
         // After a failure (a damaged body, a full disk), one try an hour.
         if echec.is_some_and(|t| t.elapsed().as_secs() < 3600) {
             continue;
@@ -1671,7 +1660,7 @@ fn compacter_au_besoin(
                 );
                 // The removed file stays open a moment for readers that took a fiche just
                 // before the end; then its space is freed.
-                attendre(50);
+                attendre(stop, 50);
                 store.liberer_corps_retire();
             }
             Err(e) => {
@@ -1721,13 +1710,22 @@ fn sauvegarder_regulierement(
                 }
             }
         }
-        for _ in 0..10 {
-            if stop.load(std::sync::atomic::Ordering::Relaxed) {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
+        if !attendre(stop, 10) {
+            return;
         }
     }
+}
+
+/// Sleeps `dixiemes` tenths of a second, in steps so that a stop is seen quickly; `false`
+/// when it was.
+fn attendre(stop: &std::sync::atomic::AtomicBool, dixiemes: u32) -> bool {
+    for _ in 0..dixiemes {
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    true
 }
 
 /// `kill -HUP`: the search settings (`index-config/`) and the acceptance policy are read

@@ -75,12 +75,7 @@ struct Sortie {
 
 /// Writes the dump of `store` into `dest` (absent or empty).
 pub fn vider(store: &Store, dest: &Path) -> Result<Manifeste, VidageError> {
-    if dest.exists() && std::fs::read_dir(dest).map_err(io(dest))?.next().is_some() {
-        return Err(VidageError::Contenu(format!(
-            "{} n'est pas vide : un vidage va dans un dossier neuf",
-            dest.display()
-        )));
-    }
+    crate::store::dossier_neuf(dest, "un vidage va dans un dossier neuf")?;
     let dossier = dest.join("offres");
     std::fs::create_dir_all(&dossier).map_err(io(&dossier))?;
     let mut sorties: BTreeMap<String, Sortie> = BTreeMap::new();
@@ -148,14 +143,7 @@ pub fn vider(store: &Store, dest: &Path) -> Result<Manifeste, VidageError> {
         endommagees,
         arbres,
     };
-    let chemin = dest.join(MANIFESTE);
-    let tmp = dest.join("vidage.json.tmp");
-    std::fs::write(
-        &tmp,
-        serde_json::to_vec_pretty(&m).map_err(|e| VidageError::Contenu(e.to_string()))?,
-    )
-    .map_err(io(&tmp))?;
-    std::fs::rename(&tmp, &chemin).map_err(io(&chemin))?;
+    crate::store::ecrire_manifeste(dest, MANIFESTE, &m)?;
     Ok(m)
 }
 

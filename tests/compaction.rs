@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,29 +36,8 @@ fn the_server_compacts_its_bodies_while_it_imports_and_searches() {
             ("SOFI_COMPACTION_MIN_MO", "0"),
         ],
     );
+    let importeur = Importeur::lancer(&server, fichiers);
     let arret = Arc::new(AtomicBool::new(false));
-    let imports = Arc::new(AtomicU64::new(0));
-    let ecrivain = {
-        let (arret, imports, url, token) = (
-            arret.clone(),
-            imports.clone(),
-            server.url("/api/v1/import?source=essai&remplacer=1"),
-            server.token.trim().to_string(),
-        );
-        std::thread::spawn(move || {
-            let mut i = 0;
-            while !arret.load(Ordering::Relaxed) {
-                let (status, _) = call(
-                    ureq::post(&url).set("authorization", &format!("Bearer {token}")),
-                    Some(&fichiers[i % fichiers.len()]),
-                );
-                assert_eq!(status, 200);
-                imports.fetch_add(1, Ordering::Relaxed);
-                i += 1;
-            }
-            i
-        })
-    };
     let chercheur = {
         let (arret, url) = (arret.clone(), server.url("/api/v1/recherche?q=formation"));
         std::thread::spawn(move || {
@@ -80,12 +59,9 @@ fn the_server_compacts_its_bodies_while_it_imports_and_searches() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    let avant = imports.load(Ordering::Relaxed);
-    while imports.load(Ordering::Relaxed) < avant + 2 {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    importeur.attendre(importeur.faits() + 2);
     arret.store(true, Ordering::Relaxed);
-    let (ecrits, cherches) = (ecrivain.join().unwrap(), chercheur.join().unwrap());
+    let (ecrits, cherches) = (importeur.arreter(), chercheur.join().unwrap());
     assert!(ecrits >= 3 && cherches > 0);
     // Between compactions only the current body file is left (and the previous one while
     // a compaction runs).

@@ -4,8 +4,6 @@
 mod common;
 
 use common::*;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
 
 #[test]
 fn a_backup_taken_while_imports_run_restores_to_a_sound_store_and_a_quiet_one_to_the_same_offer() {
@@ -20,32 +18,9 @@ fn a_backup_taken_while_imports_run_restores_to_a_sound_store_and_a_quiet_one_to
     let mut server = Server::start(&data, true);
 
     // Imports of changing offers go on through the API during the whole backup.
-    let arret = Arc::new(AtomicBool::new(false));
-    let imports = Arc::new(AtomicU64::new(0));
-    let ecrivain = {
-        let (arret, imports, url, token) = (
-            arret.clone(),
-            imports.clone(),
-            server.url("/api/v1/import?source=essai&remplacer=1"),
-            server.token.trim().to_string(),
-        );
-        std::thread::spawn(move || {
-            let mut i = 0;
-            while !arret.load(Ordering::Relaxed) {
-                let (status, _) = call(
-                    ureq::post(&url).set("authorization", &format!("Bearer {token}")),
-                    Some(&fichiers[i % fichiers.len()]),
-                );
-                assert_eq!(status, 200);
-                imports.fetch_add(1, Ordering::Relaxed);
-                i += 1;
-            }
-        })
-    };
-    while imports.load(Ordering::Relaxed) < 1 {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let avant = imports.load(Ordering::Relaxed);
+    let importeur = Importeur::lancer(&server, fichiers);
+    importeur.attendre(1);
+    let avant = importeur.faits();
     let sauvegarde = tmp.path().join("sauvegarde-1");
     let out = run(sofi()
         .arg("--data-dir")
@@ -61,11 +36,8 @@ fn a_backup_taken_while_imports_run_restores_to_a_sound_store_and_a_quiet_one_to
         stderr(&out)
     );
     // Writes went on: the server was not stopped for the backup.
-    while imports.load(Ordering::Relaxed) < avant + 2 {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    arret.store(true, Ordering::Relaxed);
-    ecrivain.join().unwrap();
+    importeur.attendre(avant + 2);
+    importeur.arreter();
 
     // Restored, the copy is a sound store: journal, offers, counters and back-office agree.
     let restauree = tmp.path().join("restauree-1");

@@ -7,6 +7,16 @@ use common::*;
 use sofi::store::{Evenement, OffreStockee, Store};
 use std::path::Path;
 
+/// `sofi load SRC` into `data`.
+fn charger(data: &Path, src: &Path) -> std::process::Output {
+    run(sofi().arg("--data-dir").arg(data).arg("load").arg(src))
+}
+
+/// `sofi dump DEST` of `data`.
+fn vider(data: &Path, dest: &Path) -> std::process::Output {
+    run(sofi().arg("--data-dir").arg(data).arg("dump").arg(dest))
+}
+
 /// Every offer without its journal number (the journal starts again on load).
 fn offres(data: &Path) -> Vec<OffreStockee> {
     let store = Store::open(data).unwrap();
@@ -103,7 +113,7 @@ fn a_dump_loads_into_an_empty_directory_with_the_same_offer_and_back_office() {
     let export_avant = exporter(&data);
 
     let vidage = tmp.path().join("vidage");
-    let out = run(sofi().arg("--data-dir").arg(&data).arg("dump").arg(&vidage));
+    let out = vider(&data, &vidage);
     assert!(out.status.success(), "{}", stderr(&out));
     // LHÉO that the schema accepts, one file per source, and JSON Lines.
     let mut xml: Vec<_> = std::fs::read_dir(vidage.join("offres"))
@@ -122,11 +132,7 @@ fn a_dump_loads_into_an_empty_directory_with_the_same_offer_and_back_office() {
     assert!(comptes.contains("of@vidage.fr") && comptes.contains("$argon2id$"));
 
     let charge = tmp.path().join("charge");
-    let out = run(sofi()
-        .arg("--data-dir")
-        .arg(&charge)
-        .arg("load")
-        .arg(&vidage));
+    let out = charger(&charge, &vidage);
     assert!(out.status.success(), "{}", stderr(&out));
     let out = run(sofi()
         .arg("--data-dir")
@@ -198,13 +204,13 @@ fn a_bad_or_unfinished_dump_is_refused_and_names_the_problem() {
     assert_eq!(import(&data, &[&daeu], &[]).0, 0);
     compte_actif(&data, "of@vidage.fr", "admin", None);
     let vidage = tmp.path().join("vidage");
-    let out = run(sofi().arg("--data-dir").arg(&data).arg("dump").arg(&vidage));
+    let out = vider(&data, &vidage);
     assert!(out.status.success(), "{}", stderr(&out));
     // Not into a directory that holds something, either way.
-    let out = run(sofi().arg("--data-dir").arg(&data).arg("dump").arg(&vidage));
+    let out = vider(&data, &vidage);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("n'est pas vide"), "{}", stderr(&out));
-    let out = run(sofi().arg("--data-dir").arg(&data).arg("load").arg(&vidage));
+    let out = charger(&data, &vidage);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("n'est pas vide"), "{}", stderr(&out));
 
@@ -217,11 +223,7 @@ fn a_bad_or_unfinished_dump_is_refused_and_names_the_problem() {
     )
     .unwrap();
     let cible = tmp.path().join("cible");
-    let out = run(sofi()
-        .arg("--data-dir")
-        .arg(&cible)
-        .arg("load")
-        .arg(&vidage));
+    let out = charger(&cible, &vidage);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains("comptes.jsonl ligne 1"),
@@ -238,11 +240,7 @@ fn a_bad_or_unfinished_dump_is_refused_and_names_the_problem() {
         manifeste.replacen("\"fichier\": \"001\"", "\"fichier\": \"../../x\"", 1),
     )
     .unwrap();
-    let out = run(sofi()
-        .arg("--data-dir")
-        .arg(&cible)
-        .arg("load")
-        .arg(&vidage));
+    let out = charger(&cible, &vidage);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains("un numéro est attendu"),
@@ -254,11 +252,7 @@ fn a_bad_or_unfinished_dump_is_refused_and_names_the_problem() {
     // An unfinished dump (no manifest) is refused before anything is created.
     std::fs::remove_file(vidage.join("vidage.json")).unwrap();
     let cible2 = tmp.path().join("cible2");
-    let out = run(sofi()
-        .arg("--data-dir")
-        .arg(&cible2)
-        .arg("load")
-        .arg(&vidage));
+    let out = charger(&cible2, &vidage);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("manifeste"), "{}", stderr(&out));
     assert!(!cible2.exists());

@@ -45,8 +45,8 @@ pub use partenaires::*;
 pub use people::*;
 pub use records::*;
 pub use sauvegarde::{
-    lire_manifeste, sauvegardes_planifiees, Manifeste, DERNIERE_SAUVEGARDE, DERNIERE_VERIFIEE,
-    MANIFESTE,
+    dossier_neuf, ecrire_manifeste, lire_manifeste, sauvegardes_planifiees, Manifeste,
+    DERNIERE_SAUVEGARDE, DERNIERE_VERIFIEE, MANIFESTE,
 };
 pub use suspensions::*;
 pub use vidage::{ArbresVides, MetaOffre};

@@ -60,14 +60,24 @@ fn nom_arbre(nom: &[u8]) -> String {
     String::from_utf8_lossy(nom).into_owned()
 }
 
-/// A directory that may receive a backup or a restore: absent, or empty.
-fn destination_libre(dest: &Path) -> Result<(), StoreError> {
+/// Refuses a directory that holds something (a backup, a restore, a dump or a load only go
+/// into a new one), saying `raison`.
+pub fn dossier_neuf(dest: &Path, raison: &str) -> Result<(), StoreError> {
     if dest.exists() && std::fs::read_dir(dest)?.next().is_some() {
         return Err(StoreError::Conflit(format!(
-            "{} n'est pas vide : une sauvegarde ou une restauration va dans un dossier neuf",
+            "{} n'est pas vide : {raison}",
             dest.display()
         )));
     }
+    Ok(())
+}
+
+/// A directory that may receive a backup or a restore: absent, or empty; created.
+fn destination_libre(dest: &Path) -> Result<(), StoreError> {
+    dossier_neuf(
+        dest,
+        "une sauvegarde ou une restauration va dans un dossier neuf",
+    )?;
     std::fs::create_dir_all(dest)?;
     Ok(())
 }
@@ -220,7 +230,7 @@ impl Store {
             pause_ms,
             duree_ms: t0.elapsed().as_millis() as u64,
         };
-        ecrire_manifeste(dest, &m)?;
+        ecrire_manifeste(dest, MANIFESTE, &m)?;
         DERNIERE_SAUVEGARDE.store(now_ms(), Ordering::Relaxed);
         Ok(m)
     }
@@ -456,13 +466,15 @@ pub fn lire_manifeste(src: &Path) -> Result<Manifeste, StoreError> {
         .map_err(|e| StoreError::Conflit(format!("{} illisible : {e}", chemin.display())))
 }
 
-fn ecrire_manifeste(dest: &Path, m: &Manifeste) -> Result<(), StoreError> {
+/// Writes a manifest (`dir/nom`, JSON) whole or not at all, and on disk: the last file of a
+/// backup or a dump, whose presence says the rest is complete.
+pub fn ecrire_manifeste<T: Serialize>(dir: &Path, nom: &str, m: &T) -> Result<(), StoreError> {
     let texte = serde_json::to_string_pretty(m).map_err(|e| StoreError::Encodage(e.to_string()))?;
-    let tmp = dest.join(format!("{MANIFESTE}.tmp"));
+    let tmp = dir.join(format!("{nom}.tmp"));
     std::fs::write(&tmp, texte)?;
     File::open(&tmp)?.sync_all()?;
-    std::fs::rename(&tmp, dest.join(MANIFESTE))?;
-    File::open(dest)?.sync_all()?;
+    std::fs::rename(&tmp, dir.join(nom))?;
+    File::open(dir)?.sync_all()?;
     Ok(())
 }
 

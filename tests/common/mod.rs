@@ -374,3 +374,58 @@ impl Personne {
         html[i..i + html[i..].find('"').unwrap()].to_string()
     }
 }
+
+/// Full feeds of changing files imported through a server's API (`remplacer`), one after the
+/// other, each answered 200, until stopped: the writes a test runs something else under.
+pub struct Importeur {
+    arret: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    faits: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    fil: std::thread::JoinHandle<u64>,
+}
+
+impl Importeur {
+    pub fn lancer(server: &Server, fichiers: Vec<Vec<u8>>) -> Importeur {
+        use std::sync::atomic::Ordering;
+        let arret = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let faits = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (url, token) = (
+            server.url("/api/v1/import?source=essai&remplacer=1"),
+            server.token.trim().to_string(),
+        );
+        let fil = {
+            let (arret, faits) = (arret.clone(), faits.clone());
+            std::thread::spawn(move || {
+                let mut i = 0;
+                while !arret.load(Ordering::Relaxed) {
+                    let (status, _) = call(
+                        ureq::post(&url).set("authorization", &format!("Bearer {token}")),
+                        Some(&fichiers[i % fichiers.len()]),
+                    );
+                    assert_eq!(status, 200);
+                    faits.fetch_add(1, Ordering::Relaxed);
+                    i += 1;
+                }
+                i as u64
+            })
+        };
+        Importeur { arret, faits, fil }
+    }
+
+    /// Imports answered so far.
+    pub fn faits(&self) -> u64 {
+        self.faits.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Returns once `n` imports were answered in all.
+    pub fn attendre(&self, n: u64) {
+        while self.faits() < n {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Stops after the import under way; how many were done.
+    pub fn arreter(self) -> u64 {
+        self.arret.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.fil.join().unwrap()
+    }
+}
