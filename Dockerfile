@@ -14,7 +14,7 @@ FROM rust:1-bookworm AS build
 WORKDIR /src
 # Dependencies first, in their own layer: a change to Sofi's code does not fetch them again.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir -p src benches && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
+RUN mkdir -p src/bin/sofi benches && echo 'fn main() {}' > src/bin/sofi/main.rs && touch src/lib.rs \
     && for b in import export search espace migration; do echo 'fn main() {}' > benches/$b.rs; done \
     && cargo fetch --locked
 COPY . .
