@@ -382,11 +382,17 @@ impl Moteur {
         Ok(self.vues.rafraichir(&self.reader.searcher())?)
     }
 
-    /// Rebuilds the whole index from the store.
     /// Whether the index is being rebuilt from nothing (see [`Moteur::reconstruire_en_fond`]).
     pub fn en_reconstruction(&self) -> bool {
         self.reconstruction
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Says a rebuild is coming, before the server answers: a request that came between the
+    /// start and the rebuild's thread would otherwise take the empty index for a whole one.
+    pub fn annoncer_reconstruction(&self) {
+        self.reconstruction
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// [`Moteur::reindex`] with [`Moteur::en_reconstruction`] set while it runs: for an

@@ -208,7 +208,9 @@ fn serve(
     // say it is rebuilding); otherwise brought up to date from the journal.
     let seq_store = store.compteurs()?.journal_seq;
     let a_reconstruire = recree || moteur.indexed_seq() > seq_store;
-    if !a_reconstruire {
+    if a_reconstruire {
+        moteur.annoncer_reconstruction();
+    } else {
         let n = moteur.catch_up(&store)?;
         tracing::info!("index à jour ({n} offres rattrapées)");
     }
