@@ -18,8 +18,6 @@ pub mod espace;
 pub mod feeds;
 pub mod forms;
 pub mod gestion;
-mod gestion_partenaires;
-mod gestion_recherches;
 mod health;
 pub mod html;
 pub mod identity;

@@ -5,10 +5,7 @@
 
 use super::metriques::{self, Metriques};
 use super::respond::{error, Body};
-use super::{
-    api, espace, feeds, gestion, gestion_partenaires, gestion_recherches, health, import,
-    sauvegardes, site, App,
-};
+use super::{api, espace, feeds, gestion, health, import, sauvegardes, site, App};
 use crate::limits::{MAX_READ_BODY, MAX_URI};
 use axum::extract::{MatchedPath, RawPathParams, Request, State};
 use axum::routing::get;
@@ -106,7 +103,7 @@ pub(super) fn table(app: Arc<App>) -> Router {
         .route(
             "/api/v1/partenaire/usage",
             get(|State(app): State<Arc<App>>, req: Request| {
-                gestion_partenaires::usage_json(app, req)
+                gestion::partenaires::usage_json(app, req)
             }),
         )
         // Keys, quotas and usage, inside CORS (whose preflights never count) so that a
@@ -141,8 +138,6 @@ pub(super) fn table(app: Arc<App>) -> Router {
         // (a form within `MAX_FORM`, files within the import limit), checked where read.
         .merge(espace::routes())
         .merge(gestion::routes())
-        .merge(gestion_partenaires::routes())
-        .merge(gestion_recherches::routes())
         .merge(
             Router::new()
                 .route(

@@ -4,11 +4,11 @@
 //! against supply by Formacode field and département. `/gestion/recherches.csv` exports the
 //! aggregates.
 
-use super::analytique::ECARTEES;
-use super::forms::*;
-use super::identity::Qui;
-use super::respond::Body;
-use super::App;
+use crate::http::analytique::ECARTEES;
+use crate::http::forms::*;
+use crate::http::identity::Qui;
+use crate::http::respond::Body;
+use crate::http::App;
 use crate::store::{CleAnalytique, CompteRecherche, Evenement};
 use axum::extract::{Request, State};
 use axum::routing::{get, post};
@@ -135,7 +135,7 @@ fn page_recherches(app: &App, q: &Qui, n: u32, message: Option<Markup>) -> Respo
             })
             .unwrap_or_default()
     };
-    prive(super::html::page(
+    prive(crate::http::html::page(
         StatusCode::OK,
         cadre_prive(
             "Recherches",
@@ -270,7 +270,7 @@ async fn csv(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
                 c.resultats
             ));
         }
-        let mut r = super::html::answer(StatusCode::OK, "text/csv; charset=utf-8", out);
+        let mut r = crate::http::html::answer(StatusCode::OK, "text/csv; charset=utf-8", out);
         r.headers_mut().insert(
             "content-disposition",
             "attachment; filename=\"recherches.csv\""

@@ -2,11 +2,11 @@
 //! revoke it, see every partner's usage by day and route; and a partner's own usage,
 //! reached with its key (`GET /api/v1/partenaire/usage`).
 
-use super::forms::*;
-use super::identity::Qui;
-use super::partenaires::{Acces, Route};
-use super::respond::{error, json_response, Body};
-use super::App;
+use crate::http::forms::*;
+use crate::http::identity::Qui;
+use crate::http::partenaires::{Acces, Route};
+use crate::http::respond::{error, json_response, Body};
+use crate::http::App;
 use crate::store::{ClePartenaire, CleUsage, Usage};
 use axum::extract::{RawPathParams, Request, State};
 use axum::routing::{get, post};
@@ -66,7 +66,7 @@ async fn usage_page(State(app): State<Arc<App>>, req: Request) -> Response<Body>
             par_route.entry(k.route).or_default().ajouter(x);
         }
         let jours: Vec<(u32, Usage)> = par_jour.into_iter().collect();
-        prive(super::html::page(
+        prive(crate::http::html::page(
             StatusCode::OK,
             cadre_prive(
                 "Votre usage",
@@ -161,7 +161,7 @@ fn page_cles(app: &App, q: &Qui, status: StatusCode, message: Option<Markup>) ->
     };
     let maintenant = crate::store::now_ms();
     let jours: Vec<(u32, Usage)> = par_jour.into_iter().collect();
-    prive(super::html::page(
+    prive(crate::http::html::page(
         status,
         cadre_prive(
             "Partenaires",
@@ -390,7 +390,7 @@ struct JourUsage {
 
 /// `GET /api/v1/partenaire/usage`, with its key: its own usage of the last days, by day
 /// and route (never anyone else's).
-pub(super) async fn usage_json(app: Arc<App>, req: Request) -> Response<Body> {
+pub(in crate::http) async fn usage_json(app: Arc<App>, req: Request) -> Response<Body> {
     let Some(cle) = req.extensions().get::<Acces>().and_then(|a| a.0.clone()) else {
         return error(
             StatusCode::UNAUTHORIZED,
