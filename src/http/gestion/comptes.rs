@@ -16,16 +16,11 @@ use super::*;
 
 /// Whether this person may manage that account or give that role: staff manage
 /// organisations' accounts; only admins manage staff and admins.
-pub(super) fn peut_gerer(q: &Qui, role: Role) -> bool {
+fn peut_gerer(q: &Qui, role: Role) -> bool {
     q.compte.role == Role::Admin || !role.equipe()
 }
 
-pub(super) fn page_comptes(
-    app: &App,
-    q: &Qui,
-    status: StatusCode,
-    message: Option<Markup>,
-) -> Response<Body> {
+fn page_comptes(app: &App, q: &Qui, status: StatusCode, message: Option<Markup>) -> Response<Body> {
     let comptes = match app.store.comptes() {
         Ok(c) => c,
         Err(e) => return erreur_stockage(&e),

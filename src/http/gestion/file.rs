@@ -15,7 +15,7 @@ use super::*;
 /// The queue's filters and order (`/gestion?…`): every state of the queue is a URL.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(default)]
-pub(super) struct FiltreFile {
+struct FiltreFile {
     /// `offres`, `demandes` or empty for both.
     r#type: String,
     departement: String,
@@ -53,7 +53,7 @@ impl FiltreFile {
 }
 
 /// Submitted offers per page of the queue.
-pub(super) const PAR_PAGE: usize = 100;
+const PAR_PAGE: usize = 100;
 
 pub(super) async fn file(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
     let q = match equipe(&app, req.headers()).await {

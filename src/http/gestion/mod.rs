@@ -58,6 +58,7 @@ pub(super) fn routes() -> Router<Arc<App>> {
         .merge(recherches::routes())
 }
 
+/// How long ago, as the queue shows it: hours for the first day, then J+n.
 fn age(ms: i64) -> String {
     let h = (crate::store::now_ms() - ms).max(0) / 3_600_000;
     if h < 24 {

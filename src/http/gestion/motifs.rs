@@ -19,7 +19,7 @@ pub(super) async fn motifs_page(State(app): State<Arc<App>>, req: Request) -> Re
 }
 
 /// The fields a reason can point at (shown beside them in the organisation's forms).
-pub(super) const CHAMPS_MOTIF: &[(&str, &str)] = &[
+const CHAMPS_MOTIF: &[(&str, &str)] = &[
     ("", "aucun (en tête de l'offre)"),
     ("intitule", "intitulé"),
     ("objectif", "objectifs"),
@@ -37,12 +37,7 @@ pub(super) const CHAMPS_MOTIF: &[(&str, &str)] = &[
     ("etat_recrutement", "recrutement des sessions"),
 ];
 
-pub(super) fn page_motifs(
-    app: &App,
-    q: &Qui,
-    status: StatusCode,
-    erreur: Option<&str>,
-) -> Response<Body> {
+fn page_motifs(app: &App, q: &Qui, status: StatusCode, erreur: Option<&str>) -> Response<Body> {
     let liste = match app.store.motifs() {
         Ok(l) => l,
         Err(e) => return erreur_stockage(&e),
