@@ -46,7 +46,7 @@ pub(super) fn verify(data_dir: &Path, json: bool) -> Result<i32> {
     Ok(if sain { 0 } else { 1 })
 }
 
-/// `sofi reindex`.
+/// `sofi reindex`: after an `index-config/` change, which only a new index takes in full.
 pub(super) fn reindex(cli: &Cli) -> Result<i32> {
     let t0 = Instant::now();
     let (n, seq) = reindexer(&cli.data_dir, cli.reglages())?;
@@ -82,7 +82,8 @@ pub(super) fn compact(data_dir: &Path, arret_apres: Option<u64>) -> Result<i32> 
     Ok(0)
 }
 
-/// `sofi rejuger`.
+/// `sofi rejuger`: what `serve` does at start when the rules or référentiels changed, on
+/// demand (`--force`: even when they did not).
 pub(super) fn rejuger(cli: &Cli, force: bool, json: bool) -> Result<i32> {
     let refs = Referentiels::charger_depuis(cli.ref_dir.clone())?;
     let store = Store::open(&cli.data_dir)?;
@@ -115,6 +116,7 @@ pub(super) fn rejuger_si_besoin(
     Ok(Some((b, t0.elapsed().as_secs_f64())))
 }
 
+/// What a re-judging did, in one line for the operator or the log.
 pub(super) fn bilan_rejugement(b: &sofi::store::Rejugement, secondes: f64) -> String {
     format!(
         "décisions automatiques recalculées en {secondes:.1} s : {} offres ({} sessions) jugées de nouveau, {} modifiées dont {} dont la diffusion change (journalisées et tracées), {} décidées par l'équipe laissées telles quelles, {} illisibles",
@@ -228,7 +230,8 @@ pub(super) fn restore(cli: &Cli, src: &Path) -> Result<i32> {
     Ok(0)
 }
 
-/// `sofi dump`.
+/// `sofi dump`: exit 1 when an offer or a record could not be read; the dump holds the rest
+/// and names them, so that nothing is lost silently.
 pub(super) fn dump(data_dir: &Path, dest: &Path) -> Result<i32> {
     let t0 = Instant::now();
     let store = Store::open(data_dir)?;
@@ -254,7 +257,8 @@ pub(super) fn dump(data_dir: &Path, dest: &Path) -> Result<i32> {
     Ok(0)
 }
 
-/// `sofi load`.
+/// `sofi load`: the manifest checked first, then loaded and indexed beside the data
+/// directory and renamed into place, so that a load that fails leaves nothing half-loaded.
 pub(super) fn load(cli: &Cli, src: &Path) -> Result<i32> {
     let t0 = Instant::now();
     sofi::store::dossier_neuf(

@@ -456,6 +456,8 @@ impl Cli {
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// The configuration file first (it fills the environment clap reads), then the logs, then
+/// the command; errors end with exit code 2.
 fn main() {
     sofi::pages_normales();
     let fichier = match config::lire_configuration() {
@@ -505,6 +507,7 @@ fn main() {
     }
 }
 
+/// The settings every command shares, then the command.
 fn run(
     cli: &Cli,
     matches: &clap::ArgMatches,

@@ -247,6 +247,8 @@ pub(super) fn pertinence(
     Ok(0)
 }
 
+/// A source is named after its file (`of-44.xml.gz` → `of-44`): a full feed with
+/// `--remplacer` withdraws only that source's offers.
 fn source_name(path: &Path) -> String {
     if path == Path::new("-") {
         return "stdin".into();
@@ -260,6 +262,9 @@ fn source_name(path: &Path) -> String {
         .to_string()
 }
 
+/// Imports (or only checks, without a store) each file, then the files a `lheo-index`
+/// among them names beside it; exit code 1 when any file failed or, for `check`, rejected
+/// an offer.
 fn import_files(
     fichiers: &[PathBuf],
     refs: &Referentiels,
@@ -355,6 +360,7 @@ fn fichiers_locaux(index: &Path, refs: &[String]) -> Vec<PathBuf> {
         .collect()
 }
 
+/// One file's report for a person: counts, speed, each rejection with its line and column.
 fn afficher(path: &Path, r: &Rapport, dt: f64, stocke: bool) {
     let mut out = std::io::stdout().lock();
     let mo = r.octets as f64 / 1e6;

@@ -160,6 +160,8 @@ struct Service {
     proxies: Vec<std::net::IpAddr>,
 }
 
+/// Opens the store and the index, starts the threads beside the HTTP service, serves until
+/// SIGTERM or Ctrl-C, then stops the threads and flushes the store.
 fn serve(
     data_dir: &Path,
     (ref_dir, index_config): Reglages,
