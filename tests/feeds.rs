@@ -299,14 +299,18 @@ fn import_route_auth_and_size_limit() {
     // Gzip bodies are accepted.
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&daeu).unwrap();
+    let gz = gz.finish().unwrap();
     let (status, r) = call(
         ureq::post(&url)
             .set("Authorization", &auth)
             .set("Content-Encoding", "gzip"),
-        Some(&gz.finish().unwrap()),
+        Some(&gz),
     );
     assert_eq!(status, 200);
-    assert_eq!(r.into_json::<serde_json::Value>().unwrap()["stockees"], 1);
+    let rapport: serde_json::Value = r.into_json().unwrap();
+    assert_eq!(rapport["stockees"], 1);
+    // The bytes received, as sent (the report and the import's log line say them).
+    assert_eq!(rapport["octets"], gz.len() as u64, "{rapport}");
     // Over the limit (5 MB in these tests): 413, whether announced or streamed.
     let big = vec![b' '; 6_000_000];
     let (status, _) = call(ureq::post(&url).set("Authorization", &auth), Some(&big));

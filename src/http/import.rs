@@ -27,13 +27,19 @@ use std::sync::Arc;
 struct ChannelReader {
     rx: tokio::sync::mpsc::Receiver<io::Result<Bytes>>,
     cur: Bytes,
+    /// Bytes of the body received so far, as sent (before any gzip is undone): the report's
+    /// `octets` and the import's log line.
+    lus: Arc<AtomicU64>,
 }
 
 impl Read for ChannelReader {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         while !self.cur.has_remaining() {
             match self.rx.blocking_recv() {
-                Some(Ok(b)) => self.cur = b,
+                Some(Ok(b)) => {
+                    self.lus.fetch_add(b.len() as u64, Ordering::Relaxed);
+                    self.cur = b;
+                }
                 Some(Err(e)) => return Err(e),
                 None => return Ok(0),
             }
@@ -157,6 +163,7 @@ async fn importer_corps(
             reader: from_reader(ChannelReader {
                 rx,
                 cur: Bytes::new(),
+                lus: lus.clone(),
             }),
             taille: annonce,
             lus,
