@@ -289,6 +289,13 @@ fn a_compaction_stopped_midway_reads_both_files_takes_writes_and_finishes() {
     };
     assert_eq!(fichiers(tmp.path()), ["offres-1.corps", "offres-2.corps"]);
     assert!(exporter(tmp.path()) == avant, "read through both files");
+    // Both files take disk space until the end, and stats say so.
+    assert_eq!(
+        stats(tmp.path())["corps_octets"].as_u64(),
+        Some(
+            taille(&tmp.path().join("offres-1.corps")) + taille(&tmp.path().join("offres-2.corps"))
+        )
+    );
     // A write in between goes to generation 2, and is kept.
     let (code, _) = import(tmp.path(), &[&lot], &["--source", "essai", "--remplacer"]);
     assert_eq!(code, 0);

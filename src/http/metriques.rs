@@ -251,7 +251,7 @@ fn etat(app: &App) -> Result<Registry, crate::store::StoreError> {
     let dir = app.store.dir();
     for (partie, octets) in [
         ("store", taille(&dir.join("store"))),
-        ("corps", app.store.body_file_len()),
+        ("corps", app.store.corps_octets()),
         ("index", taille(&dir.join("index"))),
     ] {
         tailles

@@ -446,4 +446,17 @@ impl Store {
     pub fn body_file_len(&self) -> u64 {
         *self.writer_lock()
     }
+
+    /// Bytes the body files take on disk: the current one, and while a compaction empties
+    /// it the previous one too (`stats` and `/metrics`; the dead bytes count in both).
+    pub fn corps_octets(&self) -> u64 {
+        let ancien = self
+            .corps
+            .load()
+            .ancien
+            .as_ref()
+            .and_then(|(_, f)| f.metadata().ok())
+            .map_or(0, |m| m.len());
+        self.body_file_len() + ancien
+    }
 }

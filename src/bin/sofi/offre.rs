@@ -49,7 +49,7 @@ pub(super) fn stats(data_dir: &Path, json: bool) -> Result<i32> {
         "organismes": c.organismes,
         "diffusables": c.diffusables,
         "journal_seq": c.journal_seq,
-        "corps_octets": store.body_file_len(),
+        "corps_octets": store.corps_octets(),
         "corps_octets_morts": c.octets_morts,
     });
     if json {
@@ -63,7 +63,7 @@ pub(super) fn stats(data_dir: &Path, json: bool) -> Result<i32> {
         println!("journal     {}", c.journal_seq);
         println!(
             "corps       {} octets, dont {} de versions remplacées ou supprimées",
-            store.body_file_len(),
+            store.corps_octets(),
             c.octets_morts
         );
     }
