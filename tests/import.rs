@@ -296,6 +296,29 @@ fn a_compaction_stopped_midway_reads_both_files_takes_writes_and_finishes() {
             taille(&tmp.path().join("offres-1.corps")) + taille(&tmp.path().join("offres-2.corps"))
         )
     );
+    // A backup in this state holds both files, verifies, and restores to the same offer;
+    // the restored store finishes the compaction.
+    let sauvegarde = tmp.path().join("sauvegarde");
+    let out = run(sofi()
+        .arg("--data-dir")
+        .arg(tmp.path())
+        .arg("backup")
+        .arg(&sauvegarde)
+        .arg("--verify"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(fichiers(&sauvegarde), ["offres-1.corps", "offres-2.corps"]);
+    let restaure = tmp.path().join("restaure");
+    let out = run(sofi()
+        .arg("--data-dir")
+        .arg(&restaure)
+        .arg("restore")
+        .arg(&sauvegarde));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(exporter(&restaure) == avant, "restored through both files");
+    let out = run(sofi().arg("--data-dir").arg(&restaure).arg("compact"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(fichiers(&restaure), ["offres-2.corps"]);
+    assert!(exporter(&restaure) == avant);
     // A write in between goes to generation 2, and is kept.
     let (code, _) = import(tmp.path(), &[&lot], &["--source", "essai", "--remplacer"]);
     assert_eq!(code, 0);

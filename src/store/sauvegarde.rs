@@ -6,7 +6,9 @@
 //! trees runs, so the events received so far end on a transaction's boundary. The events
 //! are replayed on the copy in order, which makes each key what it was at that moment
 //! (replaying a change the copy already saw is harmless: the last one wins). The body file
-//! is append-only: its committed part at that moment is copied after.
+//! is append-only: its committed part at that moment is copied after. During a compaction
+//! that was stopped midway, the previous body file is copied too, whole: nothing writes it
+//! any more, and the next start of the restored store finishes the compaction.
 //!
 //! A backup is a directory: `store/` (a closed sled database), `offres-N.corps`, the data
 //! directory's marker and `sauvegarde.json` (the manifest, written last: a directory
@@ -42,6 +44,10 @@ pub struct Manifeste {
     /// The body file's generation and committed length.
     pub corps_generation: u64,
     pub corps_octets: u64,
+    /// The previous body file's generation and length, when a compaction stopped midway
+    /// left some bodies in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corps_ancien: Option<(u64, u64)>,
     /// Keys per tree.
     pub arbres: BTreeMap<String, u64>,
     /// A sample of offers: numero → xxh3-128 of its stored record.
@@ -90,12 +96,9 @@ impl Store {
         let a = self.a()?;
         // A compaction running waits: its end removes the file this copies.
         let _seule = self.maintenance.lock().unwrap_or_else(|e| e.into_inner());
+        // (With the lock held no compaction runs: an `ancien` file is one stopped midway,
+        // which no writer appends to.)
         let fichiers = self.corps.load_full();
-        if fichiers.ancien.is_some() {
-            return Err(StoreError::Conflit(
-                "une compaction interrompue est à reprendre : lancez `sofi compact` (ou laissez `sofi serve` la finir), puis sauvegardez".into(),
-            ));
-        }
         let copie = sled::Config::new()
             .path(dest.join("store"))
             .cache_capacity(64 << 20)
@@ -203,20 +206,15 @@ impl Store {
         drop(copie);
         // The committed part of the body file (it only grows; bytes below the cut never
         // change).
-        let cible = body_path(dest, fichiers.gen);
-        {
-            let mut sortie = std::io::BufWriter::with_capacity(1 << 20, File::create(&cible)?);
-            let mut tampon = vec![0u8; 1 << 20];
-            let mut pos = 0u64;
-            while pos < corps_fin {
-                let n = (corps_fin - pos).min(tampon.len() as u64) as usize;
-                fichiers.fichier.read_exact_at(&mut tampon[..n], pos)?;
-                std::io::Write::write_all(&mut sortie, &tampon[..n])?;
-                pos += n as u64;
+        copier_debut(&fichiers.fichier, corps_fin, &body_path(dest, fichiers.gen))?;
+        let corps_ancien = match &fichiers.ancien {
+            Some((gen, f)) => {
+                let octets = f.metadata()?.len();
+                copier_debut(f, octets, &body_path(dest, *gen))?;
+                Some((*gen, octets))
             }
-            let f = sortie.into_inner().map_err(|e| e.into_error())?;
-            f.sync_all()?;
-        }
+            None => None,
+        };
         std::fs::write(dest.join(MARQUEUR), MARQUEUR_TEXTE)?;
         let m = Manifeste {
             version_sofi: env!("CARGO_PKG_VERSION").to_string(),
@@ -225,6 +223,7 @@ impl Store {
             compteurs,
             corps_generation: fichiers.gen,
             corps_octets: corps_fin,
+            corps_ancien,
             arbres: par_arbre,
             echantillon: echantillon_vivant,
             pause_ms,
@@ -271,6 +270,9 @@ impl Store {
         copier_dossier(&src.join("store"), &dest.join("store"))?;
         let corps = body_path(src, m.corps_generation);
         std::fs::copy(&corps, body_path(dest, m.corps_generation))?;
+        if let Some((gen, _)) = m.corps_ancien {
+            std::fs::copy(body_path(src, gen), body_path(dest, gen))?;
+        }
         std::fs::write(dest.join(MARQUEUR), MARQUEUR_TEXTE)?;
         Ok(m)
     }
@@ -305,8 +307,37 @@ impl Store {
                 m.corps_octets
             ));
         }
+        let ancien = self
+            .corps
+            .load()
+            .ancien
+            .as_ref()
+            .map(|(gen, f)| f.metadata().map(|md| (*gen, md.len())))
+            .transpose()?;
+        if ancien != m.corps_ancien {
+            ecarts.push(format!(
+                "fichier des corps précédent (compaction à finir) : {ancien:?} au lieu de {:?}",
+                m.corps_ancien
+            ));
+        }
         Ok(ecarts)
     }
+}
+
+/// Copies the first `octets` bytes of `source` into a new file at `cible`, synced.
+fn copier_debut(source: &File, octets: u64, cible: &Path) -> Result<(), StoreError> {
+    let mut sortie = std::io::BufWriter::with_capacity(1 << 20, File::create(cible)?);
+    let mut tampon = vec![0u8; 1 << 20];
+    let mut pos = 0u64;
+    while pos < octets {
+        let n = (octets - pos).min(tampon.len() as u64) as usize;
+        source.read_exact_at(&mut tampon[..n], pos)?;
+        std::io::Write::write_all(&mut sortie, &tampon[..n])?;
+        pos += n as u64;
+    }
+    let f = sortie.into_inner().map_err(|e| e.into_error())?;
+    f.sync_all()?;
+    Ok(())
 }
 
 /// The scheduled backups in `dossier` (`sofi-AAAAMMJJTHHMMSSZ`, finished ones only), oldest
