@@ -13,7 +13,7 @@
 //! write stay on the primary (the router sends them there).
 
 use crate::import::{importer, Options};
-use crate::lheo::{from_reader, Input};
+use crate::lheo::Input;
 use crate::referentiel::Referentiels;
 use crate::store::Store;
 use serde::{Deserialize, Serialize};
@@ -167,11 +167,7 @@ impl Suiveur {
             .ok_or_else(|| {
                 SuiviError::Http(self.primaire.clone(), "flux sans X-Sofi-Journal".into())
             })?;
-        let input = Input {
-            reader: from_reader(r.into_reader()),
-            taille: None,
-            lus: Arc::default(),
-        };
+        let input = Input::de(r.into_reader(), None);
         let opts = Options {
             store: Some(&self.store),
             source: SOURCE.into(),

@@ -13,7 +13,7 @@ use super::respond::{
 };
 use super::App;
 use crate::import::{importer, Options};
-use crate::lheo::{from_reader, Input};
+use crate::lheo::Input;
 use crate::limits::{DRAIN_MAX, UPLOAD_WAIT};
 use axum::extract::Request;
 use bytes::{Buf, Bytes};
@@ -27,19 +27,13 @@ use std::sync::Arc;
 struct ChannelReader {
     rx: tokio::sync::mpsc::Receiver<io::Result<Bytes>>,
     cur: Bytes,
-    /// Bytes of the body received so far, as sent (before any gzip is undone): the report's
-    /// `octets` and the import's log line.
-    lus: Arc<AtomicU64>,
 }
 
 impl Read for ChannelReader {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         while !self.cur.has_remaining() {
             match self.rx.blocking_recv() {
-                Some(Ok(b)) => {
-                    self.lus.fetch_add(b.len() as u64, Ordering::Relaxed);
-                    self.cur = b;
-                }
+                Some(Ok(b)) => self.cur = b,
                 Some(Err(e)) => return Err(e),
                 None => return Ok(0),
             }
@@ -158,16 +152,13 @@ async fn importer_corps(
     let app2 = app.clone();
     let r = tokio::task::spawn_blocking(move || {
         let _permis = permis;
-        let lus = Arc::new(AtomicU64::new(0));
-        let input = Input {
-            reader: from_reader(ChannelReader {
+        let input = Input::de(
+            ChannelReader {
                 rx,
                 cur: Bytes::new(),
-                lus: lus.clone(),
-            }),
-            taille: annonce,
-            lus,
-        };
+            },
+            annonce,
+        );
         let opts = Options {
             store: Some(&app2.store),
             source,

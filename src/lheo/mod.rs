@@ -72,24 +72,31 @@ pub struct Input {
     pub lus: Arc<AtomicU64>,
 }
 
+impl Input {
+    /// Any byte stream (a file, an upload, a primary's feed), gzip or not, with its raw size
+    /// when known; the raw bytes read are counted in `lus` (progress, the report's `octets`).
+    pub fn de<R: Read + Send + 'static>(raw: R, taille: Option<u64>) -> Input {
+        let lus = Arc::new(AtomicU64::new(0));
+        let counted = Counted {
+            inner: raw,
+            count: lus.clone(),
+        };
+        Input {
+            reader: from_reader(counted),
+            taille,
+            lus,
+        }
+    }
+}
+
 /// Opens a file (`-` is stdin). Gzip is recognised by its magic bytes, whatever the name.
 pub fn open_input(path: &Path) -> io::Result<Input> {
-    let lus = Arc::new(AtomicU64::new(0));
-    let (raw, taille): (Box<dyn Read + Send>, Option<u64>) = if path == Path::new("-") {
-        (Box::new(io::stdin()), None)
+    Ok(if path == Path::new("-") {
+        Input::de(io::stdin(), None)
     } else {
         let f = File::open(path)?;
         let taille = f.metadata().ok().map(|m| m.len());
-        (Box::new(f), taille)
-    };
-    let counted = Counted {
-        inner: raw,
-        count: lus.clone(),
-    };
-    Ok(Input {
-        reader: from_reader(counted),
-        taille,
-        lus,
+        Input::de(f, taille)
     })
 }
 

@@ -538,11 +538,8 @@ fn charger_demo(store: &Store, refs: &Referentiels) -> Result<()> {
         },
     )
     .ecrire(&mut xml)?;
-    let input = lheo::Input {
-        lus: Default::default(),
-        taille: Some(xml.len() as u64),
-        reader: lheo::from_reader(std::io::Cursor::new(xml)),
-    };
+    let taille = xml.len() as u64;
+    let input = lheo::Input::de(std::io::Cursor::new(xml), Some(taille));
     let opts = Options {
         store: Some(store),
         source: "demo".into(),

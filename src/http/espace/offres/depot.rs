@@ -162,12 +162,7 @@ pub(in crate::http::espace) fn deposer(
     octets: Vec<u8>,
 ) -> Result<crate::import::Rapport, StoreError> {
     let n = octets.len() as u64;
-    let lus = Arc::new(std::sync::atomic::AtomicU64::new(n));
-    let input = crate::lheo::Input {
-        reader: crate::lheo::from_reader(std::io::Cursor::new(octets)),
-        taille: Some(n),
-        lus,
-    };
+    let input = crate::lheo::Input::de(std::io::Cursor::new(octets), Some(n));
     let opts = crate::import::Options {
         store: Some(&app.store),
         source: format!("{SOURCE_ESPACE}:{nom}"),
