@@ -478,8 +478,14 @@ fn while_the_index_is_rebuilt_searches_say_so_and_offer_pages_answer() {
     assert_eq!(r.header("retry-after"), Some("10"));
     let v: serde_json::Value = r.into_json().unwrap();
     assert_eq!(v["erreur"]["code"], "index-en-reconstruction");
-    let (status, _) = call(ureq::get(&url("/recherche?q=cariste")), None);
+    // The site's page says it in a page of the site.
+    let (status, r) = call(ureq::get(&url("/recherche?q=cariste")), None);
     assert_eq!(status, 503);
+    assert_eq!(r.header("retry-after"), Some("10"));
+    assert!(r.content_type().starts_with("text/html"));
+    let page = r.into_string().unwrap();
+    assert!(page.contains("réessayez dans quelques secondes"), "{page}");
+    assert!(page.contains("href=\"/recherche?q=cariste\""), "{page}");
     // An offer's page reads the store: it answers.
     let xml = std::fs::read_to_string(&f).unwrap();
     let debut = xml.find("<formation numero=\"").unwrap() + "<formation numero=\"".len();

@@ -218,12 +218,29 @@ async fn index_pret(
     if !(recherche && app.moteur.as_ref().is_some_and(|m| m.en_reconstruction())) {
         return next.run(req).await;
     }
-    let mut r = error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "index-en-reconstruction",
-        "l'index de recherche est en reconstruction après une mise à jour : réessayez dans quelques secondes (les pages des formations et les flux répondent)",
-        None,
-    );
+    // The site's search page says it in a page of the site; the API in its JSON error.
+    let mut r = if req.uri().path() == "/recherche" {
+        let ici = req
+            .uri()
+            .path_and_query()
+            .map_or("/recherche", |p| p.as_str());
+        super::html::page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            site::page_erreur(
+                "Recherche momentanément indisponible",
+                "/recherche",
+                maud::html! { "La recherche se remet à jour après une mise à jour du service : réessayez dans quelques secondes. Les pages des formations répondent." },
+                maud::html! { p { a href=(ici) { "Réessayer" } } },
+            ),
+        )
+    } else {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "index-en-reconstruction",
+            "l'index de recherche est en reconstruction après une mise à jour : réessayez dans quelques secondes (les pages des formations et les flux répondent)",
+            None,
+        )
+    };
     r.headers_mut()
         .insert("retry-after", HeaderValue::from_static("10"));
     r.map(axum::body::Body::new)
