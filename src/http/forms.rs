@@ -311,6 +311,15 @@ pub fn reserve(q: &Qui) -> Response<Body> {
     )
 }
 
+/// [`formulaire`] for staff only: anyone else gets the 403 of [`reserve`].
+pub async fn formulaire_equipe(app: &Arc<App>, req: Request) -> Result<Envoi, Response<Body>> {
+    let envoi = formulaire(app, req).await?;
+    if !envoi.qui.equipe() {
+        return Err(reserve(&envoi.qui));
+    }
+    Ok(envoi)
+}
+
 /// Staff only: someone not logged in is sent to the login page, anyone else gets a 403.
 pub async fn equipe(app: &Arc<App>, headers: &hyper::HeaderMap) -> Result<Qui, Response<Body>> {
     let q = connecte(app, headers).await?;

@@ -281,7 +281,7 @@ impl Store {
                 bilan.copies += paquet.len() as u64;
                 if arret_apres.is_some_and(|n| bilan.copies >= n) || arret.load(Ordering::Relaxed) {
                     self.flush()?;
-                    bilan.apres = self.body_file_len() + ancien.1.metadata()?.len();
+                    bilan.apres = self.corps_octets();
                     return Ok(bilan);
                 }
             }

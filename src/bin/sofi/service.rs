@@ -219,7 +219,7 @@ fn serve(
     // Feeds and uploads hold blocking threads while their clients read or send: they get
     // their own, beyond the eight that searches and pages share.
     let fils_bloquants = 8 + limits.feeds + limits.uploads;
-    let stop_usage = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let app = Arc::new(
         sofi::http::App::new(
             store.clone(),
@@ -244,25 +244,20 @@ fn serve(
     // Partner usage is counted in memory and added to the daily aggregates every few
     // seconds (and once more at the end).
     let usage = {
-        let (stop, app) = (stop_usage.clone(), app.clone());
-        std::thread::spawn(move || {
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                for _ in 0..50 {
-                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
-                        break;
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(100));
-                }
-                if let Err(e) = app.partenaires.vider(&app.store) {
-                    tracing::warn!("usage des partenaires non enregistré : {e}");
-                }
-                if let Err(e) = app.analytique.vider(&app.store) {
-                    tracing::warn!("statistiques de recherche non enregistrées : {e}");
-                }
+        let (stop, app) = (stop.clone(), app.clone());
+        std::thread::spawn(move || loop {
+            let continuer = attendre(&stop, 50);
+            if let Err(e) = app.partenaires.vider(&app.store) {
+                tracing::warn!("usage des partenaires non enregistré : {e}");
+            }
+            if let Err(e) = app.analytique.vider(&app.store) {
+                tracing::warn!("statistiques de recherche non enregistrées : {e}");
+            }
+            if !continuer {
+                break;
             }
         })
     };
-    let stop = stop_usage;
     // A replica's offer comes from its primary only: no inbox, the follower instead.
     let inbox = match (&suivre, &app.suivi) {
         (Some((primaire, cle, resync)), Some(etat)) => {

@@ -94,14 +94,11 @@ pub(super) async fn comptes_page(State(app): State<Arc<App>>, req: Request) -> R
 /// deactivated account's sessions end at once. Audited with before → after.
 pub(super) async fn compte(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
     let base = base_url(&app, req.headers());
-    let envoi = match formulaire(&app, req).await {
+    let envoi = match formulaire_equipe(&app, req).await {
         Ok(e) => e,
         Err(r) => return r,
     };
     let q = envoi.qui;
-    if !q.equipe() {
-        return reserve(&q);
-    }
     let get = |k: &str| {
         field(&envoi.corps, k)
             .unwrap_or_default()
@@ -193,14 +190,11 @@ pub(super) async fn compte(State(app): State<Arc<App>>, req: Request) -> Respons
 /// links come from `sofi user reset`).
 pub(super) async fn nouveau_lien(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
     let base = base_url(&app, req.headers());
-    let envoi = match formulaire(&app, req).await {
+    let envoi = match formulaire_equipe(&app, req).await {
         Ok(e) => e,
         Err(r) => return r,
     };
     let q = envoi.qui;
-    if !q.equipe() {
-        return reserve(&q);
-    }
     let email = field(&envoi.corps, "email").unwrap_or_default();
     bloquant(move || {
         let email = match crate::accounts::email(&email) {

@@ -284,14 +284,11 @@ pub(super) async fn accepter_selection(
     State(app): State<Arc<App>>,
     req: Request,
 ) -> Response<Body> {
-    let envoi = match formulaire(&app, req).await {
+    let envoi = match formulaire_equipe(&app, req).await {
         Ok(e) => e,
         Err(r) => return r,
     };
     let q = envoi.qui;
-    if !q.equipe() {
-        return reserve(&q);
-    }
     let numeros: Vec<String> = form_urlencoded::parse(&envoi.corps)
         .filter(|(k, _)| k == "sel")
         .map(|(_, v)| v.into_owned())

@@ -77,14 +77,11 @@ fn page_motifs(app: &App, q: &Qui, status: StatusCode, erreur: Option<&str>) -> 
 }
 
 pub(super) async fn motif(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
-    let envoi = match formulaire(&app, req).await {
+    let envoi = match formulaire_equipe(&app, req).await {
         Ok(e) => e,
         Err(r) => return r,
     };
     let q = envoi.qui;
-    if !q.equipe() {
-        return reserve(&q);
-    }
     let get = |k: &str| {
         field(&envoi.corps, k)
             .unwrap_or_default()

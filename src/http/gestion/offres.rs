@@ -124,6 +124,8 @@ pub(super) async fn offre(
     .await
 }
 
+/// Staff's decision on an offer (`accepter`, `corriger` with coded reasons, `refuser` with a
+/// reason, `confier` to its organisation), each audited in the transaction that makes it.
 pub(super) async fn decision(
     State(app): State<Arc<App>>,
     p: RawPathParams,
@@ -132,14 +134,11 @@ pub(super) async fn decision(
     let mut c = chemin(&p);
     let decision = c.pop().unwrap_or_default();
     let numero = c.pop().unwrap_or_default();
-    let envoi = match formulaire(&app, req).await {
+    let envoi = match formulaire_equipe(&app, req).await {
         Ok(e) => e,
         Err(r) => return r,
     };
     let q = envoi.qui;
-    if !q.equipe() {
-        return reserve(&q);
-    }
     let version: Option<i64> = field(&envoi.corps, "version").and_then(|v| v.parse().ok());
     let motif: String = field(&envoi.corps, "motif")
         .unwrap_or_default()

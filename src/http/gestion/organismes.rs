@@ -21,14 +21,11 @@ pub(super) async fn demande(
     let decision = c.pop().unwrap_or_default();
     let id: u64 = c.pop().and_then(|i| i.parse().ok()).unwrap_or(0);
     let base = base_url(&app, req.headers());
-    let envoi = match formulaire(&app, req).await {
+    let envoi = match formulaire_equipe(&app, req).await {
         Ok(e) => e,
         Err(r) => return r,
     };
     let q = envoi.qui;
-    if !q.equipe() {
-        return reserve(&q);
-    }
     let motif: String = field(&envoi.corps, "motif")
         .unwrap_or_default()
         .chars()
@@ -78,14 +75,11 @@ pub(super) async fn demande(
 /// recorded from what the feeds say, a responsable account is created, and its link shown.
 pub(super) async fn activation(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
     let base = base_url(&app, req.headers());
-    let envoi = match formulaire(&app, req).await {
+    let envoi = match formulaire_equipe(&app, req).await {
         Ok(e) => e,
         Err(r) => return r,
     };
     let q = envoi.qui;
-    if !q.equipe() {
-        return reserve(&q);
-    }
     let siret: String = field(&envoi.corps, "siret")
         .unwrap_or_default()
         .chars()
@@ -177,14 +171,11 @@ pub(super) async fn activation(State(app): State<Arc<App>>, req: Request) -> Res
 
 /// Suspends an organisme (its offers leave the diffusion, kept aside) or reinstates it.
 pub(super) async fn suspension(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
-    let envoi = match formulaire(&app, req).await {
+    let envoi = match formulaire_equipe(&app, req).await {
         Ok(e) => e,
         Err(r) => return r,
     };
     let q = envoi.qui;
-    if !q.equipe() {
-        return reserve(&q);
-    }
     let siret: String = field(&envoi.corps, "siret")
         .unwrap_or_default()
         .chars()
@@ -235,14 +226,11 @@ pub(super) async fn signalement_traite(
     req: Request,
 ) -> Response<Body> {
     let id: u64 = chemin(&p).pop().and_then(|i| i.parse().ok()).unwrap_or(0);
-    let envoi = match formulaire(&app, req).await {
+    let envoi = match formulaire_equipe(&app, req).await {
         Ok(e) => e,
         Err(r) => return r,
     };
     let q = envoi.qui;
-    if !q.equipe() {
-        return reserve(&q);
-    }
     bloquant(
         move || match app.store.traiter_signalement(id, &q.auteur()) {
             Ok(true) => redirect("/gestion#t-signalements"),
